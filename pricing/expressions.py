@@ -1,0 +1,243 @@
+"""A small expression language for product files, compiled once into closures.
+
+The text is parsed with Python's own parser into a syntax tree, then every node is
+checked against a short whitelist and turned into a closure. Nothing is ever passed
+to eval: attribute access, subscripts, lambdas, comprehensions and unknown names or
+functions are refused when the product is loaded, with the file and line.
+
+    hours_between(now, scheduled_departure) < 2
+    category in ["virtual_goods", "gift_card"]
+    end_of_day(delivery_date + days(7))
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import EvaluationError
+
+Env = dict[str, Any]
+Evaluator = Callable[[Env], Any]
+
+
+class ExpressionSyntaxError(ValueError):
+    """The expression text is not in the language; the message says why."""
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise EvaluationError(f"expected a number, got {value!r}")
+    return Decimal(value)
+
+
+def _local_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise EvaluationError(f"expected a date or date-time, got {value!r}")
+
+
+def _require_datetime(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise EvaluationError(f"expected a date-time, got {value!r}")
+    return value
+
+
+def _between(a: Any, b: Any, unit: Decimal) -> Decimal:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return Decimal((b - a) // timedelta(microseconds=1)) / unit
+    if isinstance(a, date) and isinstance(b, date) and not isinstance(a, datetime):
+        return Decimal((b - a).days) * Decimal(86_400_000_000) / unit
+    raise EvaluationError(f"cannot measure the time between {a!r} and {b!r}")
+
+
+_US_PER_HOUR = Decimal(3_600_000_000)
+_US_PER_DAY = Decimal(86_400_000_000)
+
+
+def _duration(microseconds_per_unit: int) -> Callable[[Any], timedelta]:
+    def make(n: Any) -> timedelta:
+        return timedelta(microseconds=int(_to_decimal(n) * microseconds_per_unit))
+
+    return make
+
+
+def _functions(tz: tzinfo) -> dict[str, tuple[int, Callable[..., Any]]]:
+    """name -> (number of arguments, implementation); tz is the product's local zone."""
+
+    def start_of_day(value: Any) -> datetime:
+        return datetime.combine(_local_date(value), time(0), tz)
+
+    def end_of_day(value: Any) -> datetime:
+        # Exclusive end: midnight that starts the next day, in the product's zone.
+        return datetime.combine(_local_date(value) + timedelta(days=1), time(0), tz)
+
+    return {
+        "month": (1, lambda v: _local_date(v).month),
+        "weekday": (1, lambda v: _local_date(v).isoweekday()),
+        "hour": (1, lambda v: _require_datetime(v).hour),
+        "date": (1, _local_date),
+        "days": (1, _duration(86_400_000_000)),
+        "hours": (1, _duration(3_600_000_000)),
+        "minutes": (1, _duration(60_000_000)),
+        "hours_between": (2, lambda a, b: _between(a, b, _US_PER_HOUR)),
+        "days_between": (2, lambda a, b: _between(a, b, _US_PER_DAY)),
+        "start_of_day": (1, start_of_day),
+        "end_of_day": (1, end_of_day),
+        "min": (2, min),
+        "max": (2, max),
+        "abs": (1, abs),
+    }
+
+
+FUNCTION_NAMES = frozenset(_functions(UTC))
+
+
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+_CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+
+
+@dataclass(frozen=True)
+class Expression:
+    source: str
+    names: frozenset[str]
+    evaluate: Evaluator
+
+    def __call__(self, env: Env) -> Any:
+        try:
+            return self.evaluate(env)
+        except EvaluationError:
+            raise
+        except (TypeError, ArithmeticError, InvalidOperation, ValueError, OverflowError) as exc:
+            raise EvaluationError(f"cannot evaluate {self.source!r}: {exc}") from None
+
+
+class _Compiler:
+    def __init__(self, source: str, known: Iterable[str], tz: tzinfo) -> None:
+        self.source = source
+        self.known = set(known)
+        self.functions = _functions(tz)
+        self.names: set[str] = set()
+
+    def fail(self, node: ast.AST, message: str) -> ExpressionSyntaxError:
+        col = getattr(node, "col_offset", None)
+        where = f" at column {col + 1}" if col is not None else ""
+        return ExpressionSyntaxError(f"{message}{where} in {self.source!r}")
+
+    def compile(self, node: ast.AST) -> Evaluator:
+        if isinstance(node, ast.Expression):
+            return self.compile(node.body)
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or value is None or isinstance(value, str | int):
+                return lambda env, v=value: v
+            if isinstance(value, float):
+                # Take the literal's own text so 0.1 is exactly one tenth.
+                text = ast.get_source_segment(self.source, node) or repr(value)
+                dec = Decimal(text)
+                return lambda env, v=dec: v
+            raise self.fail(node, f"unsupported literal {value!r}")
+        if isinstance(node, ast.Name):
+            if node.id in ("true", "false"):
+                flag = node.id == "true"
+                return lambda env, v=flag: v
+            if node.id not in self.known:
+                raise self.fail(node, f"unknown name {node.id!r}")
+            self.names.add(node.id)
+            name = node.id
+            return lambda env: env[name]
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            items = [self.compile(e) for e in node.elts]
+            return lambda env: tuple(item(env) for item in items)
+        if isinstance(node, ast.BoolOp):
+            parts = [self.compile(v) for v in node.values]
+            if isinstance(node.op, ast.And):
+                return lambda env: all(p(env) for p in parts)
+            return lambda env: any(p(env) for p in parts)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.compile(node.operand)
+            if isinstance(node.op, ast.Not):
+                return lambda env: not operand(env)
+            if isinstance(node.op, ast.USub):
+                return lambda env: -operand(env)
+            raise self.fail(node, "unsupported operator")
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                raise self.fail(node, "unsupported operator (use + - * /)")
+            left, right = self.compile(node.left), self.compile(node.right)
+            return lambda env: op(left(env), right(env))
+        if isinstance(node, ast.Compare):
+            first = self.compile(node.left)
+            rest = []
+            for cmp, comparator in zip(node.ops, node.comparators, strict=True):
+                fn = _CMPOPS.get(type(cmp))
+                if fn is None:
+                    raise self.fail(node, "unsupported comparison")
+                rest.append((fn, self.compile(comparator)))
+
+            def compare(env: Env) -> bool:
+                left = first(env)
+                for fn, right_eval in rest:
+                    right = right_eval(env)
+                    if left is None or right is None:
+                        return False
+                    if not fn(left, right):
+                        return False
+                    left = right
+                return True
+
+            return compare
+        if isinstance(node, ast.IfExp):
+            test, body, orelse = (self.compile(n) for n in (node.test, node.body, node.orelse))
+            return lambda env: body(env) if test(env) else orelse(env)
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.keywords:
+                raise self.fail(node, "only calls like name(arg, ...) are allowed")
+            entry = self.functions.get(node.func.id)
+            if entry is None:
+                known = ", ".join(sorted(self.functions))
+                raise self.fail(node, f"unknown function {node.func.id!r} (known: {known})")
+            arity, impl = entry
+            if len(node.args) != arity:
+                raise self.fail(node, f"{node.func.id}() takes {arity} argument(s)")
+            args = [self.compile(a) for a in node.args]
+            return lambda env: impl(*(a(env) for a in args))
+        raise self.fail(node, f"{type(node).__name__} is not allowed")
+
+
+def compile_expression(source: object, known: Iterable[str], tz: tzinfo) -> Expression:
+    """Compile `source` allowing only the names in `known`; raises ExpressionSyntaxError."""
+    if isinstance(source, (bool, int | Decimal)):
+        value = source
+        return Expression(str(source), frozenset(), lambda env: value)
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionSyntaxError("an expression must be a non-empty text")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionSyntaxError(f"syntax error in {source!r}: {exc.msg}") from None
+    compiler = _Compiler(source.strip(), known, tz)
+    evaluate = compiler.compile(tree)
+    return Expression(source.strip(), frozenset(compiler.names), evaluate)

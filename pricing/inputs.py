@@ -1,0 +1,234 @@
+"""Typed input declarations: they validate a partner's risk and describe it as JSON Schema."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .errors import InputError, InputErrors
+from .money import Money, MoneyError, parse_amount
+
+INPUT_TYPES = ("string", "integer", "decimal", "money", "date", "datetime", "boolean")
+
+_DECIMAL_PATTERN = r"^-?\d{1,15}(\.\d{1,8})?$"
+
+
+def parse_datetime(raw: object) -> datetime:
+    """An ISO 8601 date-time that must carry a UTC offset."""
+    if not isinstance(raw, str) or "T" not in raw:
+        raise ValueError(
+            "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-12-01T08:30:00+08:00"
+        )
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-12-01T08:30:00+08:00"
+        ) from None
+    if value.tzinfo is None:
+        raise ValueError("must include a UTC offset, e.g. +08:00 or Z")
+    return value
+
+
+def parse_date(raw: object) -> date:
+    if not isinstance(raw, str) or len(raw) != 10:
+        raise ValueError("must be a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("must be a date as YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One declared input of a product edition (or a derived value, when `expr` is set)."""
+
+    name: str
+    type: str
+    required: bool = True
+    description: str = ""
+    enum: tuple[Any, ...] | None = None
+    pattern: str | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    currency: str | None = None
+    default: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_regex", re.compile(self.pattern) if self.pattern else None)
+
+    # -- validation -------------------------------------------------------------------
+    def parse(self, raw: Any, param: str) -> Any:
+        """Turn a JSON value into the typed value, or raise InputError naming `param`."""
+        try:
+            value = self._parse_type(raw)
+        except (ValueError, MoneyError) as exc:
+            raise InputError(param, str(exc)) from None
+        self._check_constraints(value, param)
+        return value
+
+    def _parse_type(self, raw: Any) -> Any:
+        t = self.type
+        if t == "string":
+            if not isinstance(raw, str):
+                raise ValueError("must be a string")
+            return raw
+        if t == "integer":
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise ValueError("must be an integer")
+            return raw
+        if t == "decimal":
+            if isinstance(raw, bool) or not isinstance(raw, str | int):
+                raise ValueError('must be a decimal string such as "1.5" (never a float)')
+            return parse_amount(raw)
+        if t == "money":
+            if not isinstance(raw, dict) or set(raw) != {"amount", "currency"}:
+                raise ValueError('must be money: {"amount": "12.34", "currency": "CNY"}')
+            if raw["currency"] != self.currency:
+                raise ValueError(f"currency must be {self.currency}")
+            money = Money(parse_amount(raw["amount"]), self.currency)
+            if not money.is_quantized():
+                raise ValueError(f"amount has more decimals than {self.currency} allows")
+            return money
+        if t == "date":
+            return parse_date(raw)
+        if t == "datetime":
+            return parse_datetime(raw)
+        if t == "boolean":
+            if not isinstance(raw, bool):
+                raise ValueError("must be true or false")
+            return raw
+        raise ValueError(f"unknown input type {t}")  # pragma: no cover - loader refuses it
+
+    def _check_constraints(self, value: Any, param: str) -> None:
+        if self.enum is not None and value not in self.enum:
+            raise InputError(param, f"must be one of: {', '.join(map(str, self.enum))}")
+        regex = self._regex  # type: ignore[attr-defined]
+        if regex is not None and not regex.search(value):
+            raise InputError(param, f"does not match the pattern {self.pattern}")
+        if self.min_length is not None and len(value) < self.min_length:
+            raise InputError(param, f"must be at least {self.min_length} characters")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise InputError(param, f"must be at most {self.max_length} characters")
+        number = value.amount if isinstance(value, Money) else value
+        if self.minimum is not None and number < self.minimum:
+            raise InputError(param, f"must be at least {self.minimum}", "input_out_of_range")
+        if self.maximum is not None and number > self.maximum:
+            raise InputError(param, f"must be at most {self.maximum}", "input_out_of_range")
+
+    # -- JSON ---------------------------------------------------------------------------
+    def to_json(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, Money):
+            return value.to_json()
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any]
+        t = self.type
+        if t == "string":
+            schema = {"type": "string"}
+            if self.pattern:
+                schema["pattern"] = self.pattern
+            if self.min_length is not None:
+                schema["minLength"] = self.min_length
+            if self.max_length is not None:
+                schema["maxLength"] = self.max_length
+        elif t == "integer":
+            schema = {"type": "integer"}
+            if self.minimum is not None:
+                schema["minimum"] = int(self.minimum)
+            if self.maximum is not None:
+                schema["maximum"] = int(self.maximum)
+        elif t == "decimal":
+            schema = {"type": "string", "format": "decimal", "pattern": _DECIMAL_PATTERN}
+        elif t == "money":
+            schema = {
+                "type": "object",
+                "required": ["amount", "currency"],
+                "additionalProperties": False,
+                "properties": {
+                    "amount": {"type": "string", "format": "decimal", "pattern": _DECIMAL_PATTERN},
+                    "currency": {"type": "string", "enum": [self.currency]},
+                },
+            }
+        elif t == "date":
+            schema = {"type": "string", "format": "date"}
+        elif t == "datetime":
+            schema = {"type": "string", "format": "date-time"}
+        else:
+            schema = {"type": "boolean"}
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        notes = []
+        if t in ("decimal", "money") and (self.minimum is not None or self.maximum is not None):
+            notes.append(
+                f"range {self.minimum if self.minimum is not None else '-inf'}"
+                f" .. {self.maximum if self.maximum is not None else 'inf'}"
+            )
+        description = self.description + (f" ({'; '.join(notes)})" if notes else "")
+        if description:
+            schema["description"] = description
+        return schema
+
+
+@dataclass(frozen=True)
+class InputSet:
+    """The declared inputs of one edition, in declaration order."""
+
+    specs: tuple[InputSpec, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {s.name: s for s in self.specs})
+
+    def parse(self, raw: Any, prefix: str = "risk") -> dict[str, Any]:
+        """Validate a whole risk; raises InputErrors listing every problem, first one first."""
+        if not isinstance(raw, dict):
+            raise InputErrors([InputError(prefix, "must be an object")])
+        errors: list[InputError] = []
+        by_name: dict[str, InputSpec] = self.by_name  # type: ignore[attr-defined]
+        for key in raw:
+            if key not in by_name:
+                errors.append(
+                    InputError(
+                        f"{prefix}.{key}", "is not an input of this product", "unknown_input"
+                    )
+                )
+        values: dict[str, Any] = {}
+        for spec in self.specs:
+            param = f"{prefix}.{spec.name}"
+            raw_value = raw.get(spec.name)
+            if raw_value is None:
+                if spec.required:
+                    errors.append(InputError(param, "is required", "missing_input"))
+                values[spec.name] = spec.default
+                continue
+            try:
+                values[spec.name] = spec.parse(raw_value, param)
+            except InputError as exc:
+                errors.append(exc)
+        if errors:
+            raise InputErrors(errors)
+        return values
+
+    def to_json(self, values: dict[str, Any]) -> dict[str, Any]:
+        by_name: dict[str, InputSpec] = self.by_name  # type: ignore[attr-defined]
+        return {k: by_name[k].to_json(v) for k, v in values.items() if v is not None}
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [s.name for s in self.specs if s.required],
+            "properties": {s.name: s.json_schema() for s in self.specs},
+        }

@@ -1,0 +1,171 @@
+"""The compiled product model: what a product folder means once loaded and checked."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from .expressions import Expression
+from .inputs import InputSet, InputSpec
+from .tables import Table
+
+ROUNDING_MODES = {
+    "half_up": "ROUND_HALF_UP",
+    "half_even": "ROUND_HALF_EVEN",
+    "half_down": "ROUND_HALF_DOWN",
+    "up": "ROUND_UP",
+    "down": "ROUND_DOWN",
+    "ceiling": "ROUND_CEILING",
+    "floor": "ROUND_FLOOR",
+}
+
+
+@dataclass(frozen=True)
+class EligibilityRule:
+    code: str
+    message: str
+    refuse_when: Expression
+
+
+@dataclass(frozen=True)
+class Derived:
+    spec: InputSpec
+    expr: Expression
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str
+    table: Table
+
+
+@dataclass(frozen=True)
+class Loading:
+    name: str
+    rate: Decimal | None  # multiplies by (1 + rate)
+    amount: Decimal | None  # adds a fixed amount
+    when: Expression | None
+
+
+@dataclass(frozen=True)
+class Fee:
+    name: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Rating:
+    base: Decimal
+    factors: tuple[Factor, ...]
+    loadings: tuple[Loading, ...]
+    minimum: Decimal | None
+    maximum: Decimal | None
+    rounding_step: Decimal
+    rounding_mode: str  # a key of ROUNDING_MODES
+    tax_name: str
+    tax_rate: Decimal
+    tax_basis: str  # "inclusive": tax is inside the premium; "added": on top of it
+    commission_rate: Decimal
+    fees: tuple[Fee, ...]
+
+
+@dataclass(frozen=True)
+class RefundRule:
+    when: Expression | None  # None: always applies (the last rule)
+    refund: str  # full | none | pro_rata | ratio
+    ratio: Decimal | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Benefit:
+    code: str
+    description: str
+    amount: Decimal | None  # fixed benefit
+    limit: Decimal | None  # "actual cost up to" benefits
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    code: str
+    trigger: str
+    match: tuple[str, ...]
+    when: Expression
+    payout: Expression
+    review_when: Expression | None
+
+
+@dataclass(frozen=True)
+class Edition:
+    product: str
+    id: str
+    effective_from: datetime
+    content_hash: str
+    currency: str
+    timezone: tzinfo
+    timezone_name: str
+    quote_valid_minutes: int
+    inputs: InputSet
+    derived: tuple[Derived, ...]
+    eligibility: tuple[EligibilityRule, ...]
+    coverage_starts: Expression
+    coverage_ends: Expression
+    benefits: tuple[Benefit, ...]
+    rating: Rating
+    cancellation: tuple[RefundRule, ...]
+    claims: tuple[ClaimRule, ...]
+    example_risk: dict[str, Any]
+    #: relative path -> text of every file of the edition, as hashed
+    files: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
+    #: the edition.yaml document as data (for display and semantic diffs)
+    document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.product}/{self.id}"
+
+
+@dataclass(frozen=True)
+class DuplicateCover:
+    """Who may not be covered twice: the same subject (and insured person, if set)."""
+
+    subject: tuple[str, ...]
+    per_insured: bool
+
+
+@dataclass(frozen=True)
+class TestCase:
+    name: str
+    line: int | None
+    edition: str | None
+    quoted_at: datetime
+    risk: dict[str, Any]
+    expect: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Product:
+    code: str
+    name: str
+    name_zh: str
+    description: str
+    policyholder: str  # required | optional | none
+    duplicate_cover: DuplicateCover | None
+    editions: tuple[Edition, ...]  # sorted by effective_from
+    tests: tuple[TestCase, ...]
+    tests_file: str
+
+    def edition_at(self, when: datetime) -> Edition | None:
+        """The edition in force at `when`: the latest whose effective_from is not after it."""
+        starts = [e.effective_from for e in self.editions]
+        i = bisect_right(starts, when) - 1
+        return self.editions[i] if i >= 0 else None
+
+    def edition(self, edition_id: str) -> Edition | None:
+        for e in self.editions:
+            if e.id == edition_id:
+                return e
+        return None
