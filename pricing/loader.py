@@ -346,9 +346,9 @@ def _domain(spec: InputSpec) -> list[str] | None:
         return [key_text(v) for v in spec.enum]
     if spec.type == "boolean":
         return ["true", "false"]
-    if spec.type == "integer" and spec.minimum is not None and spec.maximum is not None:
-        if spec.maximum - spec.minimum <= 1000:
-            return [str(i) for i in range(int(spec.minimum), int(spec.maximum) + 1)]
+    bounded = spec.minimum is not None and spec.maximum is not None
+    if spec.type == "integer" and bounded and spec.maximum - spec.minimum <= 1000:  # type: ignore[operator]
+        return [str(i) for i in range(int(spec.minimum), int(spec.maximum) + 1)]  # type: ignore[arg-type]
     return None
 
 

@@ -1,0 +1,1 @@
+"""Implementations of what the services need: database tables and repositories."""

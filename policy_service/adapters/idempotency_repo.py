@@ -1,0 +1,83 @@
+"""Stored responses of requests sent with an Idempotency-Key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from .sql import insert_ignoring_conflicts
+from .tables import idempotency_keys as t
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    key: str
+    fingerprint: str
+    status_code: int
+    body: str
+
+
+def claim_many(
+    conn: sa.Connection,
+    partner_id: str,
+    livemode: bool,
+    entries: list[tuple[str, str, int, str]],
+    now: datetime,
+) -> set[str]:
+    """Insert (key, fingerprint, status, body) rows; returns the keys this call inserted.
+
+    On PostgreSQL a concurrent transaction holding the same key makes this wait until it
+    commits (then the key is not ours) or rolls back (then it is).
+    """
+    if not entries:
+        return set()
+    stmt = (
+        insert_ignoring_conflicts(conn, t)
+        .values(
+            [
+                {
+                    "partner_id": partner_id,
+                    "livemode": livemode,
+                    "key": key,
+                    "fingerprint": fp,
+                    "status_code": status,
+                    "response_body": body,
+                    "created_at": now,
+                }
+                for key, fp, status, body in entries
+            ]
+        )
+        .returning(t.c.key)
+    )
+    return {row.key for row in conn.execute(stmt)}
+
+
+def update_response(
+    conn: sa.Connection, partner_id: str, livemode: bool, key: str, status: int, body: str
+) -> None:
+    conn.execute(
+        t.update()
+        .where(t.c.partner_id == partner_id, t.c.livemode == livemode, t.c.key == key)
+        .values(status_code=status, response_body=body)
+    )
+
+
+def fetch_many(
+    conn: sa.Connection, partner_id: str, livemode: bool, keys: list[str]
+) -> dict[str, StoredResponse]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        sa.select(t.c.key, t.c.fingerprint, t.c.status_code, t.c.response_body).where(
+            t.c.partner_id == partner_id, t.c.livemode == livemode, t.c.key.in_(keys)
+        )
+    )
+    return {
+        r.key: StoredResponse(r.key, r.fingerprint, r.status_code, r.response_body) for r in rows
+    }
+
+
+def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
+    return conn.execute(t.delete().where(t.c.created_at < cutoff)).rowcount

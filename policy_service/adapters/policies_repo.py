@@ -1,0 +1,209 @@
+"""Policies and the cover locks that keep one subject from being insured twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.domain.policyholder import Policyholder
+from policy_service.domain.records import Policy
+
+from .quotes_repo import premium_columns, premium_from_row
+from .sql import from_minor, insert_ignoring_conflicts, to_minor
+from .tables import cover_locks, policies
+
+
+def _row(p: Policy) -> dict[str, Any]:
+    ph = p.policyholder
+    return {
+        "id": p.id,
+        "partner_id": p.partner_id,
+        "livemode": p.livemode,
+        "product_code": p.product_code,
+        "edition_id": f"{p.product_code}/{p.edition}",
+        "content_hash": p.content_hash,
+        "quote_id": p.quote_id,
+        "external_ref": p.external_ref,
+        "status": p.status,
+        "risk": p.risk,
+        "policyholder_name": ph.name if ph else None,
+        "policyholder_id_type": ph.id_type if ph else None,
+        "policyholder_id_hash": ph.id_hash if ph else None,
+        "policyholder_id_last4": ph.id_last4 if ph else None,
+        "policyholder_phone": ph.phone if ph else None,
+        "worksheet": p.worksheet,
+        "coverage_start": p.coverage_start,
+        "coverage_end": p.coverage_end,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "cancelled_at": p.cancelled_at,
+        "cancel_reason": p.cancel_reason,
+        "refund_amount": None
+        if p.refund_amount is None
+        else to_minor(p.refund_amount, p.premium.currency),
+        **premium_columns(p.premium),
+    }
+
+
+def from_row(row: Any) -> Policy:
+    holder = None
+    if row.policyholder_id_hash is not None:
+        holder = Policyholder(
+            row.policyholder_name,
+            row.policyholder_id_type,
+            row.policyholder_id_hash,
+            row.policyholder_id_last4,
+            row.policyholder_phone,
+        )
+    return Policy(
+        id=row.id,
+        partner_id=row.partner_id,
+        livemode=row.livemode,
+        product_code=row.product_code,
+        edition=row.edition_id.split("/", 1)[1],
+        content_hash=row.content_hash,
+        quote_id=row.quote_id,
+        external_ref=row.external_ref,
+        status=row.status,
+        risk=row.risk,
+        policyholder=holder,
+        premium=premium_from_row(row),
+        worksheet=row.worksheet,
+        coverage_start=row.coverage_start,
+        coverage_end=row.coverage_end,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        cancelled_at=row.cancelled_at,
+        cancel_reason=row.cancel_reason,
+        refund_amount=None
+        if row.refund_amount is None
+        else from_minor(row.refund_amount, row.currency),
+    )
+
+
+def insert_new(conn: sa.Connection, new: list[Policy]) -> set[str]:
+    """Multi-row insert; returns the ids inserted. Rows that hit a unique constraint
+    (external_ref or quote already used) are skipped, not raised."""
+    if not new:
+        return set()
+    stmt = (
+        insert_ignoring_conflicts(conn, policies)
+        .values([_row(p) for p in new])
+        .returning(policies.c.id)
+    )
+    return {row.id for row in conn.execute(stmt)}
+
+
+def lock_covers(
+    conn: sa.Connection, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
+) -> set[str]:
+    """Insert (product_code, cover_key, policy_id) locks; returns the policy ids that got theirs."""
+    if not locks:
+        return set()
+    stmt = (
+        insert_ignoring_conflicts(conn, cover_locks)
+        .values(
+            [
+                {
+                    "livemode": livemode,
+                    "product_code": product,
+                    "cover_key": key,
+                    "policy_id": policy_id,
+                    "created_at": now,
+                }
+                for product, key, policy_id in locks
+            ]
+        )
+        .returning(cover_locks.c.policy_id)
+    )
+    return {row.policy_id for row in conn.execute(stmt)}
+
+
+def release_covers(conn: sa.Connection, policy_ids: list[str]) -> None:
+    if policy_ids:
+        conn.execute(cover_locks.delete().where(cover_locks.c.policy_id.in_(policy_ids)))
+
+
+def delete(conn: sa.Connection, policy_ids: list[str]) -> None:
+    if policy_ids:
+        conn.execute(policies.delete().where(policies.c.id.in_(policy_ids)))
+
+
+def ids_by_external_ref(
+    conn: sa.Connection, partner_id: str, livemode: bool, product: str, refs: list[str]
+) -> dict[str, str]:
+    rows = conn.execute(
+        sa.select(policies.c.external_ref, policies.c.id).where(
+            policies.c.partner_id == partner_id,
+            policies.c.livemode == livemode,
+            policies.c.product_code == product,
+            policies.c.external_ref.in_(refs),
+        )
+    )
+    return {r.external_ref: r.id for r in rows}
+
+
+def get(
+    conn: sa.Connection, partner_id: str, livemode: bool, policy_id: str, for_update: bool = False
+) -> Policy | None:
+    stmt = sa.select(policies).where(
+        policies.c.id == policy_id,
+        policies.c.partner_id == partner_id,
+        policies.c.livemode == livemode,
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    return None if row is None else from_row(row)
+
+
+def update_cancelled(
+    conn: sa.Connection,
+    policy: Policy,
+    new_status: str,
+    reason: str,
+    refund: Decimal,
+    now: datetime,
+) -> bool:
+    """Compare-and-set on the status, so two concurrent cancels cannot both succeed."""
+    result = conn.execute(
+        policies.update()
+        .where(policies.c.id == policy.id, policies.c.status == policy.status)
+        .values(
+            status=new_status,
+            cancelled_at=now,
+            cancel_reason=reason,
+            refund_amount=to_minor(refund, policy.premium.currency),
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+def list_page(
+    conn: sa.Connection,
+    partner_id: str,
+    livemode: bool,
+    limit: int,
+    starting_after: str | None = None,
+    external_ref: str | None = None,
+    status: str | None = None,
+    product: str | None = None,
+) -> tuple[list[Policy], bool]:
+    """Newest first; returns one page and whether more follow."""
+    stmt = sa.select(policies).where(
+        policies.c.partner_id == partner_id, policies.c.livemode == livemode
+    )
+    if starting_after:
+        stmt = stmt.where(policies.c.id < starting_after)
+    if external_ref is not None:
+        stmt = stmt.where(policies.c.external_ref == external_ref)
+    if status is not None:
+        stmt = stmt.where(policies.c.status == status)
+    if product is not None:
+        stmt = stmt.where(policies.c.product_code == product)
+    rows = list(conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
+    return [from_row(r) for r in rows[:limit]], len(rows) > limit

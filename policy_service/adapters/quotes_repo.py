@@ -1,0 +1,89 @@
+"""Quotes: a priced risk, held until it expires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.domain.records import Premium, Quote
+
+from .sql import from_minor, to_minor
+from .tables import policies, quotes
+
+
+def premium_columns(p: Premium) -> dict[str, Any]:
+    c = p.currency
+    return {
+        "currency": c,
+        "premium_total": to_minor(p.total, c),
+        "premium_net": to_minor(p.net, c),
+        "premium_tax": to_minor(p.tax, c),
+        "premium_commission": to_minor(p.commission, c),
+        "premium_fees": to_minor(p.fees, c),
+    }
+
+
+def premium_from_row(row: Any) -> Premium:
+    c = row.currency
+    return Premium(
+        c,
+        from_minor(row.premium_total, c),
+        from_minor(row.premium_net, c),
+        from_minor(row.premium_tax, c),
+        from_minor(row.premium_commission, c),
+        from_minor(row.premium_fees, c),
+    )
+
+
+def insert(conn: sa.Connection, q: Quote) -> None:
+    conn.execute(
+        quotes.insert().values(
+            id=q.id,
+            partner_id=q.partner_id,
+            livemode=q.livemode,
+            product_code=q.product_code,
+            edition_id=f"{q.product_code}/{q.edition}",
+            content_hash=q.content_hash,
+            external_ref=q.external_ref,
+            risk=q.risk,
+            worksheet=q.worksheet,
+            coverage_start=q.coverage_start,
+            coverage_end=q.coverage_end,
+            expires_at=q.expires_at,
+            created_at=q.created_at,
+            **premium_columns(q.premium),
+        )
+    )
+
+
+def get(conn: sa.Connection, partner_id: str, livemode: bool, quote_id: str) -> Quote | None:
+    row = conn.execute(
+        sa.select(quotes).where(
+            quotes.c.id == quote_id,
+            quotes.c.partner_id == partner_id,
+            quotes.c.livemode == livemode,
+        )
+    ).first()
+    if row is None:
+        return None
+    return Quote(
+        id=row.id,
+        partner_id=row.partner_id,
+        livemode=row.livemode,
+        product_code=row.product_code,
+        edition=row.edition_id.split("/", 1)[1],
+        content_hash=row.content_hash,
+        external_ref=row.external_ref,
+        risk=row.risk,
+        premium=premium_from_row(row),
+        worksheet=row.worksheet,
+        coverage_start=row.coverage_start,
+        coverage_end=row.coverage_end,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+    )
+
+
+def policy_for_quote(conn: sa.Connection, quote_id: str) -> str | None:
+    return conn.execute(sa.select(policies.c.id).where(policies.c.quote_id == quote_id)).scalar()

@@ -1,0 +1,234 @@
+"""Database tables (SQLAlchemy Core). Money is integer minor units plus an ISO currency.
+
+The database itself refuses what must never happen: negative amounts, a policy without
+a product edition, two policies for one partner + product + external_ref, two covers
+of one insured subject.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which has no time zones) as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDoc = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _id(prefix_len: int = 40) -> sa.Column[str]:
+    return sa.Column("id", sa.String(prefix_len), primary_key=True)
+
+
+def _money(name: str, nullable: bool = False) -> sa.Column[int]:
+    return sa.Column(name, sa.BigInteger, nullable=nullable)
+
+
+partners = sa.Table(
+    "partners",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    #: partner_settled (premiums accrue to the partner's account) or stripe
+    sa.Column("billing_mode", sa.String(20), nullable=False, server_default="partner_settled"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("billing_mode in ('partner_settled', 'stripe')", name="billing_mode"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    #: SHA-256 of the whole secret; the secret itself is shown once and never stored
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    #: e.g. sk_test_...a1b2, to recognise a key in listings
+    sa.Column("key_hint", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    #: space-separated scopes, e.g. "products:read quotes:write policies:write"
+    sa.Column("scopes", sa.String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+product_editions = sa.Table(
+    "product_editions",
+    metadata,
+    #: "<product>/<edition>", e.g. flight_delay/2026-11
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("product_code", sa.String(60), nullable=False),
+    sa.Column("edition", sa.String(60), nullable=False),
+    #: sha256 over the edition folder's files; a used edition may never change it
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("effective_from", UTCDateTime, nullable=False),
+    #: the edition's files as loaded (path -> text), so any premium can be replayed
+    sa.Column("files", JSONDoc, nullable=False),
+    sa.Column("registered_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("product_code", "edition"),
+)
+
+quotes = sa.Table(
+    "quotes",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("product_code", sa.String(60), nullable=False),
+    sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("external_ref", sa.String(200), nullable=True),
+    sa.Column("risk", JSONDoc, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    _money("premium_total"),
+    _money("premium_net"),
+    _money("premium_tax"),
+    _money("premium_commission"),
+    _money("premium_fees"),
+    sa.Column("worksheet", JSONDoc, nullable=False),
+    sa.Column("coverage_start", UTCDateTime, nullable=False),
+    sa.Column("coverage_end", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(
+        "premium_total >= 0 and premium_net >= 0 and premium_tax >= 0"
+        " and premium_commission >= 0 and premium_fees >= 0",
+        name="premium_not_negative",
+    ),
+    sa.CheckConstraint(
+        "premium_net + premium_tax + premium_commission + premium_fees = premium_total",
+        name="premium_parts_sum",
+    ),
+    sa.Index(None, "partner_id", "livemode", "id"),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("product_code", sa.String(60), nullable=False),
+    #: the edition that priced it; a policy never exists without one
+    sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("quote_id", sa.String(40), sa.ForeignKey("quotes.id"), nullable=True, unique=True),
+    #: the partner's order or booking id
+    sa.Column("external_ref", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("risk", JSONDoc, nullable=False),
+    sa.Column("policyholder_name", sa.String(100), nullable=True),
+    sa.Column("policyholder_id_type", sa.String(20), nullable=True),
+    #: HMAC-SHA256 of the ID number under PII_HASH_KEY; the number itself is never stored
+    sa.Column("policyholder_id_hash", sa.String(64), nullable=True),
+    sa.Column("policyholder_id_last4", sa.String(4), nullable=True),
+    sa.Column("policyholder_phone", sa.String(16), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    _money("premium_total"),
+    _money("premium_net"),
+    _money("premium_tax"),
+    _money("premium_commission"),
+    _money("premium_fees"),
+    sa.Column("worksheet", JSONDoc, nullable=False),
+    sa.Column("coverage_start", UTCDateTime, nullable=False),
+    sa.Column("coverage_end", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("cancel_reason", sa.String(40), nullable=True),
+    _money("refund_amount", nullable=True),
+    sa.CheckConstraint(
+        "status in ('pending_payment', 'active', 'payment_failed', 'cancelled', 'expired')",
+        name="status",
+    ),
+    sa.CheckConstraint(
+        "premium_total >= 0 and premium_net >= 0 and premium_tax >= 0"
+        " and premium_commission >= 0 and premium_fees >= 0",
+        name="premium_not_negative",
+    ),
+    sa.CheckConstraint(
+        "premium_net + premium_tax + premium_commission + premium_fees = premium_total",
+        name="premium_parts_sum",
+    ),
+    sa.CheckConstraint(
+        "refund_amount is null or (refund_amount >= 0 and refund_amount <= premium_total)",
+        name="refund_within_premium",
+    ),
+    sa.UniqueConstraint("partner_id", "livemode", "product_code", "external_ref"),
+    sa.Index(None, "partner_id", "livemode", "id"),
+)
+
+#: One row per insured subject (a person on a flight, an order) while its policy is in force:
+#: the primary key makes a second cover impossible, across partners.
+cover_locks = sa.Table(
+    "cover_locks",
+    metadata,
+    sa.Column("livemode", sa.Boolean, primary_key=True),
+    sa.Column("product_code", sa.String(60), primary_key=True),
+    #: sha256 of the subject's values (and the insured person's ID hash)
+    sa.Column("cover_key", sa.String(64), primary_key=True),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), primary_key=True),
+    sa.Column("livemode", sa.Boolean, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    #: sha256 of method, path and the canonical JSON body
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response_body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "created_at"),
+)
+
+#: The outbox: every state change writes its event in the same transaction.
+events = sa.Table(
+    "events",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("object_type", sa.String(30), nullable=False),
+    sa.Column("object_id", sa.String(40), nullable=False),
+    #: the object as it is after the change, as the API shows it
+    sa.Column("data", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "partner_id", "livemode", "id"),
+    sa.Index(None, "object_id"),
+)

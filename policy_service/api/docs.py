@@ -1,0 +1,117 @@
+"""OpenAPI helpers: shared parameters, error responses, per-product risk schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_smorest import Api, Blueprint
+
+from pricing.model import Product
+
+from .schemas import ErrorSchema
+
+IDEMPOTENCY_PARAM = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Same key and body: the first response is replayed (header Idempotent-Replayed). "
+    "Same key, other body: 400 idempotency_error. Keys are kept 24 hours.",
+}
+
+ERROR_TEXT = {
+    400: "Invalid request: the `param` names the field",
+    401: "Missing or invalid API key",
+    403: "The API key lacks the scope",
+    404: "No such object (also another partner's objects)",
+    409: "Conflict with the current state, e.g. external_ref already used",
+    413: "Request body too large",
+    422: "Refused: ineligible risk, expired quote, duplicate cover",
+}
+
+
+def errors(blp: Blueprint, *codes: int) -> Callable[[Any], Any]:
+    def decorate(fn: Any) -> Any:
+        for code in (401, *codes):
+            fn = blp.alt_response(code, schema=ErrorSchema, description=ERROR_TEXT[code])(fn)
+        return fn
+
+    return decorate
+
+
+def risk_schema_name(code: str) -> str:
+    return "".join(part.capitalize() for part in code.split("_")) + "Risk"
+
+
+def add_product_schemas(api: Api, products: list[Product]) -> None:
+    """One component schema per product's risk (from its edition in force), with its example,
+    and request examples per product on the quote and issue endpoints."""
+    spec = api.spec
+    assert spec is not None
+    spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "sk_test_... or sk_live_..."},
+    )
+    spec.options["security"] = [{"bearerAuth": []}]
+    for product in products:
+        edition = product.editions[-1] if product.editions else None
+        if edition is None:
+            continue
+        schema = dict(edition.inputs.json_schema())
+        schema["description"] = f"Risk of {product.code} ({product.name}), edition {edition.id}"
+        schema["example"] = edition.example_risk
+        spec.components.schema(risk_schema_name(product.code), component=schema)
+
+
+def product_examples(products: list[Product]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for product in products:
+        if not product.editions:
+            continue
+        edition = product.editions[-1]
+        value: dict[str, Any] = {
+            "product": product.code,
+            "risk": edition.example_risk,
+            "external_ref": "order-10001" if product.code == "return_shipping" else "booking-10001",
+        }
+        if product.policyholder == "required":
+            value["policyholder"] = {
+                "name": "张三",
+                "id_type": "cn_resident_id",
+                "id_number": "11010519491231002X",
+            }
+        out[product.code] = {"summary": product.name, "value": value}
+    return out
+
+
+def postprocess(spec: dict[str, Any], products: list[Product]) -> dict[str, Any]:
+    """Point `risk` at the product schemas and add per-product examples to the POST bodies."""
+    refs = [
+        {"$ref": f"#/components/schemas/{risk_schema_name(p.code)}"} for p in products if p.editions
+    ]
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name in ("QuoteRequest", "IssueRequest", "BatchItem"):
+        if name in schemas and refs:
+            schemas[name]["properties"]["risk"] = {
+                "oneOf": refs,
+                "description": "the product's inputs, as in its risk schema",
+            }
+    examples = product_examples(products)
+    for path, method in (("/v1/quotes", "post"), ("/v1/policies", "post")):
+        op = spec.get("paths", {}).get(path, {}).get(method)
+        if not op:
+            continue
+        content = op["requestBody"]["content"]["application/json"]
+        content["examples"] = {
+            code: (
+                ex
+                if path == "/v1/policies"
+                else {
+                    "summary": ex["summary"],
+                    "value": {k: v for k, v in ex["value"].items() if k != "policyholder"},
+                }
+            )
+            for code, ex in examples.items()
+        }
+    return spec

@@ -1,0 +1,120 @@
+"""The one place where errors become HTTP responses, all in one shape:
+
+{"error": {"type": "...", "code": "...", "message": "...", "param": "risk.order_value"}}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from policy_service.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+#: most specific class first
+STATUS: list[tuple[type[e.ServiceError], int]] = [
+    (e.PayloadTooLarge, 413),
+    (e.InvalidRequest, 400),
+    (e.Unauthenticated, 401),
+    (e.PermissionDenied, 403),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.BusinessRefusal, 422),
+    (e.ServiceUnavailable, 503),
+    (e.ServiceError, 500),
+]
+
+
+def status_of(error: e.ServiceError) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500  # pragma: no cover - ServiceError is last in the table
+
+
+def error_body(error: e.ServiceError) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"type": error.type, "code": error.code, "message": error.message}
+    if error.param:
+        body["param"] = error.param
+    body.update(error.details)
+    return status_of(error), {"error": body}
+
+
+def error_response(error: e.ServiceError) -> Response:
+    status, body = error_body(error)
+    response = Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+    if status == 503:
+        response.headers["Retry-After"] = "1"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _webargs_param(messages: Any, prefix: str = "") -> tuple[str, str]:
+    """The first failing field of a webargs error, as a dotted path, and its message."""
+    while isinstance(messages, dict) and messages:
+        key, messages = next(iter(messages.items()))
+        if key not in ("json", "query", "headers", "form", "_schema"):
+            prefix = f"{prefix}.{key}" if prefix else str(key)
+    if isinstance(messages, list) and messages:
+        first = messages[0]
+        if isinstance(first, dict):
+            return _webargs_param(first, prefix)
+        return prefix, str(first)
+    return prefix, str(messages)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    data = getattr(exc, "data", None) or {}
+    if "messages" in data:  # webargs/marshmallow validation
+        param, message = _webargs_param(data["messages"])
+        if message == "Invalid JSON body.":
+            return error_response(
+                e.InvalidRequest("the body is not valid JSON", code="invalid_json")
+            )
+        if message == "Unknown field.":
+            message = "is not a field of this request"
+        return error_response(e.InvalidRequest(message, param=param or None))
+    code = exc.code or 500
+    if code == 413:
+        return error_response(e.PayloadTooLarge("the request body is too large"))
+    if code == 404:
+        return error_response(e.NotFound("no such endpoint", code="unknown_endpoint"))
+    if code == 405:
+        err = e.InvalidRequest("this method is not allowed here", code="method_not_allowed")
+        resp = error_response(err)
+        resp.status_code = 405
+        return resp
+    if code == 400:
+        return error_response(e.InvalidRequest(exc.description or "bad request"))
+    if code >= 500:
+        log.error("HTTP %s: %s", code, exc.description)
+        return error_response(e.ServiceError("internal error; it has been logged"))
+    resp = error_response(e.InvalidRequest(exc.description or exc.name))
+    resp.status_code = code
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(e.ServiceError, error_response)
+    app.register_error_handler(HTTPException, _http_error)
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def _db_unavailable(exc: Exception) -> Response:
+        log.error("database unavailable: %s", exc)
+        return error_response(e.ServiceUnavailable("the database is unavailable; retry shortly"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Log the traceback, never the request body (it may hold personal data).
+        log.exception("unhandled error")
+        return error_response(e.ServiceError("internal error; it has been logged"))

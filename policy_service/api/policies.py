@@ -1,0 +1,208 @@
+"""Policies: issue (one or a batch), read, list, cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policy_service.domain.errors import InvalidRequest, ServiceError
+from policy_service.domain.records import Caller, Policy
+from policy_service.services import policies as svc_policies
+from policy_service.services.policies import IssueItem, Outcome, fingerprint
+
+from . import render
+from .context import Services, caller, services
+from .docs import IDEMPOTENCY_PARAM, errors
+from .errors import error_body
+from .idempotency import idempotency_key, json_response, ok, run_idempotent, run_then_remember
+from .schemas import (
+    BatchRequestSchema,
+    BatchResponseSchema,
+    CancelRequestSchema,
+    IssueRequestSchema,
+    PolicyListArgsSchema,
+    PolicyListSchema,
+    PolicySchema,
+)
+
+blp = Blueprint("policies", __name__, url_prefix="/v1/policies", description="Policies")
+
+
+def _render_policy(svc: Services, policy: Policy) -> dict[str, Any]:
+    return render.policy(policy, svc.catalog.edition(policy.product_code, policy.edition))
+
+
+def _prepare(
+    conn: sa.Connection,
+    svc: Services,
+    who: Caller,
+    body: Any,
+    index: int,
+    key: str | None,
+    prefix: str = "",
+) -> IssueItem:
+    item = IssueItem(index, key, fingerprint("POST", "/v1/policies", body) if key else None)
+    try:
+        if not isinstance(body, dict):
+            raise InvalidRequest("must be an object", param=prefix.rstrip(".") or None)
+        item.draft = svc_policies.prepare_issue(
+            conn, who, svc.catalog, body, svc.config.pii_hash_key, svc.clock(), prefix
+        )
+    except ServiceError as err:
+        item.error = err
+    return item
+
+
+def _issue(svc: Services, who: Caller, items: list[IssueItem]) -> list[Outcome]:
+    return svc_policies.issue_many(
+        svc.engine,
+        who,
+        items,
+        render_ok=lambda p: (201, _render_policy(svc, p)),
+        render_error=error_body,
+        now=svc.clock(),
+    )
+
+
+@blp.route("")
+class Policies(MethodView):
+    @blp.arguments(IssueRequestSchema)
+    @blp.response(201, PolicySchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 400, 403, 404, 409, 413, 422)
+    def post(self, _body: dict[str, Any]) -> Response:
+        """Issue a policy, from a quote or directly from a risk"""
+        who = caller("policies:write")
+        svc = services()
+        key = idempotency_key()
+        # The read connection is closed before the write transaction opens (SQLite has one writer).
+        with svc.engine.connect() as conn:
+            item = _prepare(conn, svc, who, request.get_json(), 0, key)
+        [outcome] = _issue(svc, who, [item])
+        return json_response(outcome)
+
+    @blp.arguments(PolicyListArgsSchema, location="query")
+    @blp.response(200, PolicyListSchema)
+    @errors(blp, 400, 403)
+    def get(self, args: dict[str, Any]) -> Response:
+        """List policies, newest first, with cursor pagination"""
+        who = caller("policies:read")
+        svc = services()
+        with svc.engine.connect() as conn:
+            page, has_more = svc_policies.list_policies(
+                conn,
+                who,
+                args["limit"],
+                args.get("starting_after"),
+                args.get("external_ref"),
+                args.get("status"),
+                args.get("product"),
+            )
+        return ok(
+            {
+                "object": "list",
+                "data": [_render_policy(svc, p) for p in page],
+                "has_more": has_more,
+                "url": "/v1/policies",
+            }
+        )
+
+
+@blp.route("/batch")
+class PolicyBatch(MethodView):
+    @blp.arguments(BatchRequestSchema)
+    @blp.response(200, BatchResponseSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 400, 403, 413)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Issue up to 1,000 policies: one result per item; valid items are issued even when
+        others fail. Each item may carry its own idempotency_key."""
+        who = caller("policies:write")
+        svc = services()
+        raw_items = request.get_json()["items"]
+        # The batch's own key replays the whole answer; per-item keys protect each item.
+        return run_then_remember(who, lambda: (200, _run_batch(svc, who, raw_items)))
+
+
+def _run_batch(svc: Services, who: Caller, raw_items: list[Any]) -> dict[str, Any]:
+    items: list[IssueItem] = []
+    with svc.engine.connect() as conn:
+        for i, raw in enumerate(raw_items):
+            prefix = f"items[{i}]."
+            key = None
+            if isinstance(raw, dict) and "idempotency_key" in raw:
+                raw = dict(raw)
+                key = raw.pop("idempotency_key")
+                if not isinstance(key, str) or not 1 <= len(key) <= 255:
+                    err = InvalidRequest(
+                        "must be 1 to 255 characters", param=f"{prefix}idempotency_key"
+                    )
+                    items.append(IssueItem(i, error=err))
+                    continue
+            items.append(_prepare(conn, svc, who, raw, i, key, prefix))
+    svc_policies.mark_batch_duplicates(items)
+    outcomes = _issue(svc, who, items)
+    results = []
+    issued = 0
+    for item, outcome in zip(items, outcomes, strict=True):
+        body = json.loads(outcome.body)
+        result: dict[str, Any] = {
+            "index": item.index,
+            "status": outcome.status,
+            "replayed": outcome.replayed,
+        }
+        if outcome.status < 300:
+            result["policy"] = body
+            issued += 1
+        else:
+            result["error"] = body["error"]
+        results.append(result)
+    return {
+        "object": "batch_result",
+        "results": results,
+        "issued": issued,
+        "failed": len(items) - issued,
+    }
+
+
+@blp.route("/<policy_id>")
+class PolicyById(MethodView):
+    @blp.response(200, PolicySchema)
+    @errors(blp, 403, 404)
+    def get(self, policy_id: str) -> Response:
+        """A policy with its premium worksheet"""
+        who = caller("policies:read")
+        svc = services()
+        with svc.engine.connect() as conn:
+            return ok(_render_policy(svc, svc_policies.get_policy(conn, who, policy_id)))
+
+
+@blp.route("/<policy_id>/cancel")
+class PolicyCancel(MethodView):
+    @blp.arguments(CancelRequestSchema)
+    @blp.response(200, PolicySchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 400, 403, 404, 409)
+    def post(self, body: dict[str, Any], policy_id: str) -> Response:
+        """Cancel a policy: the product's refund rule decides the refund"""
+        who = caller("policies:write")
+        svc = services()
+
+        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+            policy = svc_policies.cancel_policy(
+                conn,
+                who,
+                svc.catalog,
+                policy_id,
+                body["reason"],
+                svc.clock(),
+                lambda p: _render_policy(svc, p),
+            )
+            return 200, _render_policy(svc, policy)
+
+        return run_idempotent(who, work)

@@ -1,0 +1,41 @@
+"""POST /v1/quotes: price a risk and hold the price until expires_at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policy_service.services.quotes import create_quote
+
+from . import render
+from .context import caller, services
+from .docs import IDEMPOTENCY_PARAM, errors
+from .idempotency import run_idempotent
+from .schemas import QuoteRequestSchema, QuoteSchema
+
+blp = Blueprint("quotes", __name__, url_prefix="/v1/quotes", description="Quotes")
+
+
+@blp.route("")
+class Quotes(MethodView):
+    @blp.arguments(QuoteRequestSchema)
+    @blp.response(201, QuoteSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 400, 403, 413, 422)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Quote a risk: itemised premium, worksheet, coverage, refund terms"""
+        who = caller("quotes:write")
+        svc = services()
+        now = svc.clock()
+
+        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+            quote = create_quote(
+                conn, who, svc.catalog, body["product"], body["risk"], body.get("external_ref"), now
+            )
+            return 201, render.quote(quote, svc.catalog.edition(quote.product_code, quote.edition))
+
+        return run_idempotent(who, work)

@@ -1,0 +1,147 @@
+"""JSON views of quotes, policies and products. Money is always {"amount": "1.23", "currency": "CNY"}."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from policy_service.domain.money import MINOR_UNITS
+from policy_service.domain.records import Policy, Premium, Quote
+from pricing.model import Edition, Product
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, e.g. 2026-11-24T23:48:12.286143Z."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def money(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"amount": f"{amount:.{MINOR_UNITS[currency]}f}", "currency": currency}
+
+
+def premium(p: Premium) -> dict[str, Any]:
+    return {
+        "total": money(p.total, p.currency),
+        "net": money(p.net, p.currency),
+        "tax": money(p.tax, p.currency),
+        "commission": money(p.commission, p.currency),
+        "fees": money(p.fees, p.currency),
+    }
+
+
+def edition_ref(edition_id: str, content_hash: str) -> dict[str, str]:
+    return {"id": edition_id, "content_hash": content_hash}
+
+
+def refund_terms(edition: Edition | None) -> list[dict[str, Any]] | None:
+    if edition is None:
+        return None
+    return [
+        {
+            "when": rule.when.source if rule.when else None,
+            "refund": rule.refund if rule.ratio is None else str(rule.ratio),
+            "description": rule.description,
+        }
+        for rule in edition.cancellation
+    ]
+
+
+def benefits(edition: Edition | None) -> list[dict[str, Any]] | None:
+    if edition is None:
+        return None
+    out = []
+    for b in edition.benefits:
+        item: dict[str, Any] = {"code": b.code, "description": b.description}
+        if b.amount is not None:
+            item["amount"] = money(b.amount, edition.currency)
+        if b.limit is not None:
+            item["limit"] = money(b.limit, edition.currency)
+        out.append(item)
+    return out
+
+
+def quote(q: Quote, edition: Edition | None) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "object": "quote",
+        "livemode": q.livemode,
+        "product": q.product_code,
+        "edition": edition_ref(q.edition, q.content_hash),
+        "external_ref": q.external_ref,
+        "risk": q.risk,
+        "premium": premium(q.premium),
+        "coverage": {
+            "starts_at": iso(q.coverage_start),
+            "ends_at": iso(q.coverage_end),
+            "benefits": benefits(edition),
+        },
+        "refund_terms": refund_terms(edition),
+        "worksheet": q.worksheet,
+        "expires_at": iso(q.expires_at),
+        "created_at": iso(q.created_at),
+    }
+
+
+def policy(p: Policy, edition: Edition | None) -> dict[str, Any]:
+    cancellation = None
+    if p.cancelled_at is not None:
+        cancellation = {
+            "reason": p.cancel_reason,
+            "cancelled_at": iso(p.cancelled_at),
+            "refund": money(p.refund_amount or Decimal(0), p.premium.currency),
+        }
+    return {
+        "id": p.id,
+        "object": "policy",
+        "livemode": p.livemode,
+        "product": p.product_code,
+        "edition": edition_ref(p.edition, p.content_hash),
+        "quote": p.quote_id,
+        "external_ref": p.external_ref,
+        "status": p.status,
+        "risk": p.risk,
+        "policyholder": p.policyholder.public() if p.policyholder else None,
+        "premium": premium(p.premium),
+        "coverage": {
+            "starts_at": iso(p.coverage_start),
+            "ends_at": iso(p.coverage_end),
+            "benefits": benefits(edition),
+        },
+        "refund_terms": refund_terms(edition),
+        "worksheet": p.worksheet,
+        "cancellation": cancellation,
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.updated_at),
+    }
+
+
+def product(prod: Product, current: Edition | None) -> dict[str, Any]:
+    return {
+        "code": prod.code,
+        "object": "product",
+        "name": prod.name,
+        "name_zh": prod.name_zh,
+        "description": prod.description,
+        "policyholder": prod.policyholder,
+        "current_edition": None
+        if current is None
+        else {
+            "id": current.id,
+            "content_hash": current.content_hash,
+            "effective_from": iso(current.effective_from),
+            "currency": current.currency,
+            "quote_valid_minutes": current.quote_valid_minutes,
+        },
+        "editions": [
+            {"id": e.id, "effective_from": iso(e.effective_from), "content_hash": e.content_hash}
+            for e in prod.editions
+        ],
+        "risk_schema": current.inputs.json_schema() if current else None,
+        "example_risk": current.example_risk if current else None,
+        "eligibility": [
+            {"code": r.code, "message": r.message} for r in (current.eligibility if current else ())
+        ],
+        "benefits": benefits(current),
+        "refund_terms": refund_terms(current),
+    }

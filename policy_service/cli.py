@@ -1,0 +1,235 @@
+"""The `policy-service` command: serve, db, partners, products, openapi."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from .config import load_config
+
+
+@click.group()
+def main() -> None:
+    """policy-service: scenario micro-insurance."""
+
+
+# -- serve -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--bind", default=None, help="host:port (default BIND or 127.0.0.1:8000)")
+@click.option(
+    "--workers", type=int, default=None, help="gunicorn workers (default WEB_CONCURRENCY or 2)"
+)
+def serve(bind: str | None, workers: int | None) -> None:
+    """Run the API under gunicorn (migrates the database first)."""
+    from gunicorn.app.base import BaseApplication
+
+    from .adapters.db import create_db_engine, upgrade
+
+    config = load_config()
+    engine = create_db_engine(config.database_url)
+    upgrade(engine)
+    engine.dispose()
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind or config.bind)
+            self.cfg.set("workers", workers or config.web_workers)
+            self.cfg.set("worker_class", "sync")
+            self.cfg.set("accesslog", "-")
+            # Access log without query strings or bodies: they may carry personal data.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+
+        def load(self) -> Any:
+            from . import create_app
+
+            return create_app(config)
+
+    click.echo(
+        f"policy-service on http://{bind or config.bind} ({config.database_url.split('://')[0]}); "
+        f"docs at /docs"
+    )
+    _App().run()
+
+
+# -- db --------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run again)."""
+    from .adapters.db import create_db_engine, current_revision, upgrade
+
+    engine = create_db_engine(load_config().database_url)
+    upgrade(engine)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+# -- partners --------------------------------------------------------------------------
+
+
+@main.group()
+def partners() -> None:
+    """Partners and their API keys."""
+
+
+@partners.command("create")
+@click.argument("name")
+@click.option("--live", is_flag=True, help="make a live key (sk_live_...) instead of a test key")
+@click.option(
+    "--billing",
+    type=click.Choice(["partner_settled", "stripe"]),
+    default="partner_settled",
+    show_default=True,
+)
+def partners_create(name: str, live: bool, billing: str) -> None:
+    """Create a partner and print its API key (shown this once only)."""
+    from .adapters.db import create_db_engine, upgrade
+    from .domain.errors import ServiceError
+    from .services.partners import create_partner
+
+    config = load_config()
+    engine = create_db_engine(config.database_url)
+    if config.is_sqlite:
+        upgrade(engine)
+    try:
+        with engine.begin() as conn:
+            partner, secret = create_partner(conn, name, billing, live, datetime.now(UTC))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"partner {partner.id} ({partner.name}), billing {partner.billing_mode}")
+    click.echo(f"api key ({'live' if live else 'test'} mode; store it now, it is not shown again):")
+    click.echo(secret)
+
+
+@partners.command("key")
+@click.argument("partner_id")
+@click.option("--live", is_flag=True)
+def partners_key(partner_id: str, live: bool) -> None:
+    """Create another API key for a partner (test by default)."""
+    from .adapters.db import create_db_engine
+    from .domain.errors import ServiceError
+    from .domain.records import ALL_SCOPES
+    from .services.partners import create_api_key
+
+    engine = create_db_engine(load_config().database_url)
+    try:
+        with engine.begin() as conn:
+            secret = create_api_key(conn, partner_id, live, ALL_SCOPES, datetime.now(UTC))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(secret)
+
+
+# -- products --------------------------------------------------------------------------
+
+
+@main.group()
+def products() -> None:
+    """Actuaries' tools for product files."""
+
+
+@products.command("validate")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def products_validate(path: Path | None) -> None:
+    """Load and check every product under PATH (default PRODUCTS_DIR or ./products)."""
+    from pricing.loader import load_catalog
+
+    root = (path or load_config().products_dir).resolve()
+    if (root / "product.yaml").exists():  # a single product folder
+        root = root.parent
+    catalog = load_catalog(root)
+    for code, product in catalog.products.items():
+        eds = ", ".join(
+            f"{e.id} (from {e.effective_from.isoformat()}, {e.content_hash[:19]})"
+            for e in product.editions
+        )
+        click.echo(f"ok      {code}: {eds}")
+    for code, refused in catalog.refused.items():
+        click.echo(f"REFUSED {code}:")
+        for err in refused.errors:
+            click.echo(f"  {err}")
+    if not catalog.products and not catalog.refused:
+        raise click.ClickException(f"no product folders under {root}")
+    if catalog.refused:
+        sys.exit(1)
+
+
+@products.command("test")
+@click.argument("product", required=False)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_test(product: str | None, path: Path | None) -> None:
+    """Run the products' test cases (tests.yaml) and print each result."""
+    from pricing.loader import load_catalog
+    from pricing.testcases import run_product
+
+    root = (path or load_config().products_dir).resolve()
+    catalog = load_catalog(root)
+    failed = 0
+    codes = [product] if product else sorted(catalog.products) + sorted(catalog.refused)
+    for code in codes:
+        if code in catalog.refused:
+            click.echo(f"REFUSED {code}: fix `policy-service products validate` first")
+            failed += 1
+            continue
+        if code not in catalog.products:
+            raise click.ClickException(f"no product {code!r} under {root}")
+        for result in run_product(catalog.products[code]):
+            mark = "pass" if result.passed else "FAIL"
+            click.echo(f"{mark} {result.where} {result.case.name}")
+            for problem in result.problems:
+                click.echo(f"       {problem}")
+            failed += not result.passed
+    click.echo(f"{'all passed' if not failed else f'{failed} failed'}")
+    if failed:
+        sys.exit(1)
+
+
+# -- openapi ---------------------------------------------------------------------------
+
+
+def build_openapi(products_dir: Path | None = None) -> dict[str, Any]:
+    """The OpenAPI document, generated from the code and the product files."""
+    from . import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"DATA_DIR": tmp, "PII_HASH_KEY": "spec-only"}
+        config = load_config(env).with_(
+            products_dir=(products_dir or load_config().products_dir).resolve(),
+            products_reload_seconds=0,
+        )
+        app = create_app(config)
+        with app.app_context():
+            spec = app.extensions["policy_service_api"].openapi_dict()
+        app.extensions["policy_service"].engine.dispose()
+        return spec
+
+
+def openapi_yaml(spec: dict[str, Any]) -> str:
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+
+
+@main.command()
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), default=None, help="file (default stdout)"
+)
+def openapi(output: Path | None) -> None:
+    """Print or write openapi.yaml, generated from the code and the product files."""
+    text = openapi_yaml(build_openapi())
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,85 @@
+"""The one place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Config:
+    #: SQLAlchemy URL; default a SQLite file in data_dir
+    database_url: str
+    #: folder of product folders
+    products_dir: Path
+    #: where the embedded defaults keep their files (SQLite database, generated keys)
+    data_dir: Path
+    #: key of the policyholder ID hash; must be the same on every instance
+    pii_hash_key: bytes = field(repr=False)
+    #: largest request body accepted, bytes
+    max_body_bytes: int = 2 * 1024 * 1024
+    #: how often a worker process looks for changed product files, seconds (0: never)
+    products_reload_seconds: int = 5
+    #: how long an API key lookup is cached in a process, seconds
+    api_key_cache_seconds: int = 30
+    #: how long an Idempotency-Key is remembered, hours
+    idempotency_ttl_hours: int = 24
+    bind: str = "127.0.0.1:8000"
+    web_workers: int = 2
+    testing: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _pii_key(env: Mapping[str, str], data_dir: Path) -> bytes:
+    raw = env.get("PII_HASH_KEY")
+    if raw:
+        return raw.encode()
+    # Embedded default: a random key kept beside the SQLite file, made on first start.
+    path = data_dir / "pii_hash.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("DATA_DIR", "var")).resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'policy_service.db'}"
+    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    return Config(
+        database_url=database_url,
+        products_dir=Path(env.get("PRODUCTS_DIR", "products")).resolve(),
+        data_dir=data_dir,
+        pii_hash_key=_pii_key(env, data_dir),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 2 * 1024 * 1024),
+        products_reload_seconds=_int(env, "PRODUCTS_RELOAD_SECONDS", 5),
+        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 30),
+        idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", 24),
+        bind=env.get("BIND", "127.0.0.1:8000"),
+        web_workers=_int(env, "WEB_CONCURRENCY", 2),
+    )

@@ -1,0 +1,89 @@
+"""Policyholder data: validated, and kept minimal (the ID number only as a keyed hash + last 4)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .errors import InvalidRequest
+
+ID_TYPES = ("cn_resident_id", "passport")
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_RESIDENT_RE = re.compile(r"^\d{17}[\dX]$")
+_PASSPORT_RE = re.compile(r"^[A-Z0-9]{5,20}$")
+_PHONE_RE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def resident_id_valid(number: str) -> bool:
+    """GB 11643-1999: 17 digits, a valid birth date, and the ISO 7064 MOD 11-2 check character."""
+    if not _RESIDENT_RE.match(number):
+        return False
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    if born.year < 1900 or born > date.today():
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True))
+    return _CHECK[total % 11] == number[17]
+
+
+@dataclass(frozen=True)
+class Policyholder:
+    name: str
+    id_type: str
+    id_hash: str  # HMAC-SHA256 of type + number, hex
+    id_last4: str
+    phone: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "id_type": self.id_type,
+            "id_last4": self.id_last4,
+            "phone": self.phone,
+        }
+
+
+def parse_policyholder(raw: Any, hash_key: bytes, param: str = "policyholder") -> Policyholder:
+    """Validate a policyholder object. Error messages never echo the ID number."""
+    if not isinstance(raw, dict):
+        raise InvalidRequest("must be an object with name, id_type and id_number", param=param)
+    unknown = set(raw) - {"name", "id_type", "id_number", "phone"}
+    if unknown:
+        field = sorted(unknown)[0]
+        raise InvalidRequest("is not a policyholder field", param=f"{param}.{field}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        raise InvalidRequest("is required (1 to 100 characters)", param=f"{param}.name")
+    id_type = raw.get("id_type")
+    if id_type not in ID_TYPES:
+        raise InvalidRequest(f"must be one of: {', '.join(ID_TYPES)}", param=f"{param}.id_type")
+    number = raw.get("id_number")
+    if not isinstance(number, str) or not number.strip():
+        raise InvalidRequest("is required", param=f"{param}.id_number")
+    number = number.strip().upper()
+    if id_type == "cn_resident_id":
+        if not resident_id_valid(number):
+            raise InvalidRequest(
+                "is not a valid resident ID number (18 characters, birth date and check digit)",
+                param=f"{param}.id_number",
+                code="invalid_id_number",
+            )
+    elif not _PASSPORT_RE.match(number):
+        raise InvalidRequest(
+            "is not a valid passport number (5 to 20 letters and digits)",
+            param=f"{param}.id_number",
+            code="invalid_id_number",
+        )
+    phone = raw.get("phone")
+    if phone is not None and (not isinstance(phone, str) or not _PHONE_RE.match(phone)):
+        raise InvalidRequest("must be digits with an optional leading +", param=f"{param}.phone")
+    digest = hmac.new(hash_key, f"{id_type}:{number}".encode(), hashlib.sha256).hexdigest()
+    return Policyholder(name.strip(), id_type, digest, number[-4:], phone)

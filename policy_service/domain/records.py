@@ -1,0 +1,86 @@
+"""Plain records of partners, quotes and policies as the services see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from .policyholder import Policyholder
+
+CANCEL_REASONS = ("requested_by_customer", "order_cancelled", "duplicate", "fraudulent", "other")
+BILLING_MODES = ("partner_settled", "stripe")
+ALL_SCOPES = ("products:read", "quotes:write", "policies:read", "policies:write")
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    name: str
+    billing_mode: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a partner's API key, in test or live mode, with its scopes."""
+
+    partner_id: str
+    livemode: bool
+    key_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Premium:
+    """An itemised premium in major units (Decimal); net + tax + commission + fees = total."""
+
+    currency: str
+    total: Decimal
+    net: Decimal
+    tax: Decimal
+    commission: Decimal
+    fees: Decimal
+
+
+@dataclass(frozen=True)
+class Quote:
+    id: str
+    partner_id: str
+    livemode: bool
+    product_code: str
+    edition: str
+    content_hash: str
+    external_ref: str | None
+    risk: dict[str, Any]
+    premium: Premium
+    worksheet: dict[str, Any]
+    coverage_start: datetime
+    coverage_end: datetime
+    expires_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    partner_id: str
+    livemode: bool
+    product_code: str
+    edition: str
+    content_hash: str
+    quote_id: str | None
+    external_ref: str
+    status: str
+    risk: dict[str, Any]
+    policyholder: Policyholder | None
+    premium: Premium
+    worksheet: dict[str, Any]
+    coverage_start: datetime
+    coverage_end: datetime
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    refund_amount: Decimal | None = None

@@ -1,0 +1,1 @@
+"""Use cases: the only write path. The API and the ops console both call these functions."""

@@ -1,0 +1,523 @@
+"""Issue, cancel and read policies.
+
+Issuing is the hot path. Every item is validated and priced in memory first; then one
+short transaction writes all of them with multi-row statements, in this order:
+
+  1. idempotency records (the response each item will get), so a concurrent duplicate
+     waits on the unique key and then replays instead of issuing twice;
+  2. policies, skipping rows that hit the external_ref or quote unique keys;
+  3. cover locks, so one person/flight or one order is never covered twice;
+  4. outbox events for what was issued.
+
+Items that fail in steps 2-3 get their error written over their idempotency record in
+the same transaction. A single POST /v1/policies is a batch of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.adapters import events_repo, idempotency_repo, policies_repo, quotes_repo
+from policy_service.domain.errors import (
+    BusinessRefusal,
+    Conflict,
+    IdempotencyError,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+)
+from policy_service.domain.ids import has_prefix, new_id
+from policy_service.domain.lifecycle import PolicyStatus, policy_transition
+from policy_service.domain.policyholder import Policyholder, parse_policyholder
+from policy_service.domain.records import CANCEL_REASONS, Caller, Policy
+from pricing import engine
+from pricing.model import Product
+
+from .catalog import ProductCatalog
+from .quotes import check_external_ref
+from .rating import edition_in_force, parse_risk, premium_of, price_risk, product_on_sale
+
+#: (status, JSON-able body) for an issued policy, and for an error
+RenderOk = Callable[[Policy], tuple[int, dict[str, Any]]]
+RenderError = Callable[[ServiceError], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class Draft:
+    policy: Policy
+    cover_key: str | None
+
+
+@dataclass
+class IssueItem:
+    """One policy to issue: its idempotency key (if any) and either a draft or an error."""
+
+    index: int
+    key: str | None = None
+    fingerprint: str | None = None
+    draft: Draft | None = None
+    error: ServiceError | None = None
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: str  # JSON text, exactly what was (or will be) replayed
+    replayed: bool = False
+    policy: Policy | None = field(default=None, repr=False)
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+# -- preparing (no writes) ---------------------------------------------------------------
+
+
+def _policyholder(product: Product, raw: Any, hash_key: bytes) -> Policyholder | None:
+    if product.policyholder == "none":
+        if raw is not None:
+            raise InvalidRequest(f"{product.code} takes no policyholder", param="policyholder")
+        return None
+    if raw is None:
+        if product.policyholder == "required":
+            raise InvalidRequest(
+                f"{product.code} needs the insured person: name, id_type, id_number",
+                param="policyholder",
+            )
+        return None
+    return parse_policyholder(raw, hash_key)
+
+
+def _cover_key(
+    product: Product, risk_json: dict[str, Any], external_ref: str, holder: Policyholder | None
+) -> str | None:
+    rule = product.duplicate_cover
+    if rule is None:
+        return None
+    values = [
+        external_ref if name == "external_ref" else risk_json.get(name) for name in rule.subject
+    ]
+    if rule.per_insured:
+        if holder is None:  # the loader makes per_insured imply a required policyholder
+            return None
+        values.append(holder.id_hash)
+    return hashlib.sha256(dumps([product.code, values]).encode()).hexdigest()
+
+
+_ISSUE_FIELDS = {"product", "risk", "external_ref", "policyholder", "quote"}
+
+
+def prepare_issue(
+    conn: sa.Connection,
+    caller: Caller,
+    catalog: ProductCatalog,
+    body: dict[str, Any],
+    hash_key: bytes,
+    now: datetime,
+    param_prefix: str = "",
+) -> Draft:
+    """Validate and price one issue request; raises a ServiceError naming the field."""
+
+    def p(name: str) -> str:
+        return f"{param_prefix}{name}"
+
+    unknown = set(body) - _ISSUE_FIELDS
+    if unknown:
+        raise InvalidRequest("is not a field of an issue request", param=p(sorted(unknown)[0]))
+    quote_id = body.get("quote")
+    quote = None
+    if quote_id is not None:
+        if "risk" in body or "product" in body:
+            raise InvalidRequest(
+                "give either quote, or product and risk, not both", param=p("quote")
+            )
+        if not has_prefix(quote_id, "qt"):
+            raise InvalidRequest("must be a quote id (qt_...)", param=p("quote"))
+        quote = quotes_repo.get(conn, caller.partner_id, caller.livemode, quote_id)
+        if quote is None:
+            raise NotFound(f"no quote {quote_id}", param=p("quote"))
+        if quote.expires_at <= now:
+            raise BusinessRefusal(
+                f"quote {quote.id} expired at {quote.expires_at.isoformat()}; quote again",
+                code="quote_expired",
+                param=p("quote"),
+            )
+        product = product_on_sale(catalog, quote.product_code)
+        edition = product.edition(quote.edition)
+        if edition is None or edition.content_hash != quote.content_hash:
+            raise Conflict(
+                f"the edition of quote {quote.id} is no longer on sale; quote again",
+                code="quote_edition_withdrawn",
+                param=p("quote"),
+            )
+        risk = parse_risk(edition, quote.risk, prefix=p("risk"))
+    else:
+        product = product_on_sale(catalog, body.get("product"), param=p("product"))
+        edition = edition_in_force(product, now)
+        risk = parse_risk(edition, body.get("risk"), prefix=p("risk"))
+    external_ref = check_external_ref(
+        body.get("external_ref", quote.external_ref if quote else None),
+        required=True,
+        param=p("external_ref"),
+    )
+    assert external_ref is not None
+    if quote is not None and quote.external_ref and external_ref != quote.external_ref:
+        raise InvalidRequest(
+            f"the quote was made for external_ref {quote.external_ref!r}", param=p("external_ref")
+        )
+    holder = _policyholder(product, body.get("policyholder"), hash_key)
+    # Eligibility is checked again at issue time (a flight may now be too close);
+    # a quote's premium is held as quoted.
+    priced = price_risk(edition, risk, now)
+    assert priced.coverage_start is not None and priced.coverage_end is not None
+    risk_json = edition.inputs.to_json(risk)
+    policy = Policy(
+        id=new_id("pol"),
+        partner_id=caller.partner_id,
+        livemode=caller.livemode,
+        product_code=product.code,
+        edition=edition.id,
+        content_hash=edition.content_hash,
+        quote_id=quote.id if quote else None,
+        external_ref=external_ref,
+        status=PolicyStatus.ACTIVE.value,
+        risk=risk_json,
+        policyholder=holder,
+        premium=quote.premium if quote else premium_of(priced),
+        worksheet=quote.worksheet if quote else priced.worksheet,
+        coverage_start=priced.coverage_start,
+        coverage_end=priced.coverage_end,
+        created_at=now,
+        updated_at=now,
+    )
+    return Draft(policy, _cover_key(product, risk_json, external_ref, holder))
+
+
+def mark_batch_duplicates(items: list[IssueItem]) -> None:
+    """Within one batch, a second item with the same key, order or insured subject fails."""
+    seen_keys: set[str] = set()
+    seen_refs: dict[tuple[str, str], int] = {}
+    seen_covers: set[tuple[str, str]] = set()
+    for item in items:
+        if item.key is not None:
+            if item.key in seen_keys:
+                item.draft, item.error = (
+                    None,
+                    InvalidRequest(
+                        "this idempotency_key appears twice in the batch",
+                        param=f"items[{item.index}].idempotency_key",
+                    ),
+                )
+                continue
+            seen_keys.add(item.key)
+        if item.draft is None:
+            continue
+        pol = item.draft.policy
+        ref = (pol.product_code, pol.external_ref)
+        if ref in seen_refs:
+            item.draft, item.error = (
+                None,
+                Conflict(
+                    f"external_ref {pol.external_ref!r} is already used by item {seen_refs[ref]} of this batch",
+                    code="duplicate_external_ref",
+                    param=f"items[{item.index}].external_ref",
+                ),
+            )
+            continue
+        seen_refs[ref] = item.index
+        if item.draft.cover_key is not None:
+            cover = (pol.product_code, item.draft.cover_key)
+            if cover in seen_covers:
+                item.draft, item.error = None, _duplicate_cover(pol.product_code)
+                continue
+            seen_covers.add(cover)
+
+
+def _duplicate_cover(product: str) -> BusinessRefusal:
+    # No policy id: the other cover may belong to another partner.
+    return BusinessRefusal(
+        "the insured subject already has a policy of this product in force"
+        + (" (this person on this flight)" if product == "flight_delay" else ""),
+        code="duplicate_cover",
+    )
+
+
+def _storable(error: ServiceError) -> bool:
+    """Business outcomes are remembered under the idempotency key; invalid requests are not
+    (the caller fixes the request and retries with the same key), as Stripe does."""
+    return isinstance(error, Conflict | BusinessRefusal)
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def issue_many(
+    engine: sa.Engine,
+    caller: Caller,
+    items: list[IssueItem],
+    render_ok: RenderOk,
+    render_error: RenderError,
+    now: datetime,
+) -> list[Outcome]:
+    """Write every prepared item in one transaction; returns one outcome per item, in order."""
+    outcomes: dict[int, Outcome] = {}
+    to_claim: list[IssueItem] = []
+    for item in items:
+        if item.draft is None:
+            assert item.error is not None
+            if item.key is None or not _storable(item.error):
+                status, body = render_error(item.error)
+                outcomes[item.index] = Outcome(status, dumps(body))
+                continue
+        if item.key is not None:
+            to_claim.append(item)
+        else:
+            outcomes[item.index] = _provisional(item, render_ok, render_error)
+    replays: list[IssueItem] = []
+    with engine.begin() as conn:
+        if to_claim:
+            provisional = {i.index: _provisional(i, render_ok, render_error) for i in to_claim}
+            to_claim.sort(key=lambda i: i.key or "")  # one lock order for concurrent batches
+            claimed = idempotency_repo.claim_many(
+                conn,
+                caller.partner_id,
+                caller.livemode,
+                [
+                    (i.key, i.fingerprint, provisional[i.index].status, provisional[i.index].body)
+                    for i in to_claim
+                    if i.key and i.fingerprint
+                ],
+                now,
+            )
+            for i in to_claim:
+                if i.key in claimed:
+                    outcomes[i.index] = provisional[i.index]
+                else:
+                    replays.append(i)
+        replayed = {i.index for i in replays}
+        drafts = [i for i in items if i.draft is not None and i.index not in replayed]
+        failed = _insert_policies(conn, caller, drafts, now)
+        for item in drafts:
+            err = failed.get(item.index)
+            if err is None:
+                continue
+            status, body = render_error(err)
+            outcomes[item.index] = Outcome(status, dumps(body))
+            if item.key is not None:
+                idempotency_repo.update_response(
+                    conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
+                )
+        events_repo.insert_many(
+            conn,
+            [
+                _event("policy.issued", item.draft.policy, outcomes[item.index].body)
+                for item in drafts
+                if item.index not in failed and item.draft is not None
+            ],
+        )
+    if replays:
+        _replay(engine, caller, replays, outcomes, render_error)
+    return [outcomes[item.index] for item in items]
+
+
+def _provisional(item: IssueItem, render_ok: RenderOk, render_error: RenderError) -> Outcome:
+    if item.draft is not None:
+        status, body = render_ok(item.draft.policy)
+        return Outcome(status, dumps(body), policy=item.draft.policy)
+    assert item.error is not None
+    status, body = render_error(item.error)
+    return Outcome(status, dumps(body))
+
+
+def _insert_policies(
+    conn: sa.Connection, caller: Caller, drafts: list[IssueItem], now: datetime
+) -> dict[int, ServiceError]:
+    """Insert the drafts' policies and cover locks; returns the errors of those refused."""
+    failed: dict[int, ServiceError] = {}
+    if not drafts:
+        return failed
+    ordered = sorted(
+        drafts, key=lambda i: (i.draft.policy.product_code, i.draft.policy.external_ref)
+    )  # type: ignore[union-attr]
+    inserted = policies_repo.insert_new(conn, [i.draft.policy for i in ordered])  # type: ignore[union-attr]
+    for item in drafts:
+        pol = item.draft.policy  # type: ignore[union-attr]
+        if pol.id in inserted:
+            continue
+        failed[item.index] = _unique_conflict(conn, caller, pol)
+    locks = sorted(
+        (i.draft.policy.product_code, i.draft.cover_key, i.draft.policy.id)  # type: ignore[union-attr]
+        for i in drafts
+        if i.index not in failed and i.draft and i.draft.cover_key
+    )
+    got = policies_repo.lock_covers(conn, caller.livemode, locks, now)
+    lost = [pid for (_, _, pid) in locks if pid not in got]
+    if lost:
+        policies_repo.delete(conn, lost)
+        for item in drafts:
+            if item.draft and item.draft.policy.id in lost:
+                failed[item.index] = _duplicate_cover(item.draft.policy.product_code)
+    return failed
+
+
+def _unique_conflict(conn: sa.Connection, caller: Caller, pol: Policy) -> ServiceError:
+    if pol.quote_id is not None:
+        used_by = quotes_repo.policy_for_quote(conn, pol.quote_id)
+        if used_by is not None:
+            return Conflict(
+                f"quote {pol.quote_id} was already used by policy {used_by}",
+                code="quote_already_used",
+                param="quote",
+                details={"policy": used_by},
+            )
+    existing = policies_repo.ids_by_external_ref(
+        conn, caller.partner_id, caller.livemode, pol.product_code, [pol.external_ref]
+    ).get(pol.external_ref)
+    return Conflict(
+        f"a {pol.product_code} policy for external_ref {pol.external_ref!r} already exists: {existing}",
+        code="duplicate_external_ref",
+        param="external_ref",
+        details={"policy": existing},
+    )
+
+
+def _replay(
+    engine: sa.Engine,
+    caller: Caller,
+    items: list[IssueItem],
+    outcomes: dict[int, Outcome],
+    render_error: RenderError,
+) -> None:
+    with engine.connect() as conn:
+        stored = idempotency_repo.fetch_many(
+            conn, caller.partner_id, caller.livemode, [i.key for i in items if i.key]
+        )
+    for item in items:
+        record = stored.get(item.key or "")
+        if record is None:  # pragma: no cover - claimed by a transaction that then rolled back
+            raise Conflict(
+                "a concurrent request with this Idempotency-Key failed; retry",
+                code="idempotency_retry",
+            )
+        try:
+            outcomes[item.index] = replay_stored(record, item.fingerprint)
+        except IdempotencyError as err:
+            status, body = render_error(err)
+            outcomes[item.index] = Outcome(status, dumps(body))
+
+
+def replay_stored(record: idempotency_repo.StoredResponse, fp: str | None) -> Outcome:
+    if record.fingerprint != fp:
+        raise IdempotencyError(
+            "this Idempotency-Key was already used with a different request; "
+            "use a new key for a new request",
+        )
+    return Outcome(record.status_code, record.body, replayed=True)
+
+
+def _event(event_type: str, policy: Policy, body_json: str) -> events_repo.NewEvent:
+    return events_repo.NewEvent(
+        id=new_id("evt"),
+        partner_id=policy.partner_id,
+        livemode=policy.livemode,
+        type=event_type,
+        object_type="policy",
+        object_id=policy.id,
+        data=json.loads(body_json),
+        created_at=policy.updated_at,
+    )
+
+
+# -- cancelling and reading ----------------------------------------------------------------
+
+
+def cancel_policy(
+    conn: sa.Connection,
+    caller: Caller,
+    catalog: ProductCatalog,
+    policy_id: str,
+    reason: Any,
+    now: datetime,
+    render: Callable[[Policy], dict[str, Any]],
+) -> Policy:
+    """Cancel per the product's refund rule; the refund is in the returned policy."""
+    if reason not in CANCEL_REASONS:
+        raise InvalidRequest(f"must be one of: {', '.join(CANCEL_REASONS)}", param="reason")
+    policy = get_policy(conn, caller, policy_id, for_update=True)
+    new_status = policy_transition(policy.status, "cancel")
+    edition = catalog.edition(policy.product_code, policy.edition)
+    if edition is None or edition.content_hash != policy.content_hash:
+        raise Conflict(
+            f"edition {policy.edition} of {policy.product_code} is not loaded; its refund rule is unknown",
+            code="edition_unavailable",
+        )
+    risk = edition.inputs.parse(policy.risk)
+    env = engine.build_env(edition, risk, now)
+    refund, _rule = engine.refund_for(
+        edition,
+        policy.premium.total,
+        env,
+        policy.coverage_start,
+        policy.coverage_end,
+        policy.created_at,
+        now,
+    )
+    if not policies_repo.update_cancelled(conn, policy, new_status.value, reason, refund, now):
+        raise Conflict("the policy changed while cancelling; retry", code="concurrent_update")
+    policies_repo.release_covers(conn, [policy.id])
+    cancelled = replace(
+        policy,
+        status=new_status.value,
+        cancelled_at=now,
+        cancel_reason=reason,
+        refund_amount=refund,
+        updated_at=now,
+    )
+    events_repo.insert_many(conn, [_event("policy.cancelled", cancelled, dumps(render(cancelled)))])
+    return cancelled
+
+
+def get_policy(
+    conn: sa.Connection, caller: Caller, policy_id: str, for_update: bool = False
+) -> Policy:
+    policy = None
+    if has_prefix(policy_id, "pol"):
+        policy = policies_repo.get(conn, caller.partner_id, caller.livemode, policy_id, for_update)
+    if policy is None:
+        # Another partner's policy, or the other mode's, is as missing as one that never was.
+        raise NotFound(f"no policy {policy_id}")
+    return policy
+
+
+def list_policies(
+    conn: sa.Connection,
+    caller: Caller,
+    limit: int,
+    starting_after: str | None,
+    external_ref: str | None,
+    status: str | None,
+    product: str | None,
+) -> tuple[list[Policy], bool]:
+    return policies_repo.list_page(
+        conn,
+        caller.partner_id,
+        caller.livemode,
+        limit,
+        starting_after,
+        external_ref,
+        status,
+        product,
+    )

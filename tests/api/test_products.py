@@ -1,0 +1,47 @@
+"""GET /v1/products: a partner can integrate from the API alone."""
+
+from __future__ import annotations
+
+from tests.conftest import ApiClient
+
+
+def test_lists_both_products_with_current_edition(api: ApiClient) -> None:
+    status, body = api.get("/v1/products")
+    assert status == 200
+    assert body["object"] == "list"
+    codes = [p["code"] for p in body["data"]]
+    assert codes == ["flight_delay", "return_shipping"]
+    for product in body["data"]:
+        assert product["current_edition"]["id"] == "2026-11"
+        assert product["current_edition"]["content_hash"].startswith("sha256:")
+
+
+def test_product_has_risk_schema_and_terms(api: ApiClient) -> None:
+    status, body = api.get("/v1/products/flight_delay")
+    assert status == 200
+    schema = body["risk_schema"]
+    assert set(schema["required"]) == {
+        "carrier", "flight_number", "origin", "destination", "scheduled_departure",
+    }  # fmt: skip
+    assert schema["properties"]["scheduled_departure"]["format"] == "date-time"
+    assert body["policyholder"] == "required"
+    assert {r["code"] for r in body["eligibility"]} >= {"departure_too_soon"}
+    assert [b["code"] for b in body["benefits"]] == ["delay_120", "delay_240", "cancellation"]
+    assert body["benefits"][0]["amount"] == {"amount": "100.00", "currency": "CNY"}
+
+
+def test_every_example_risk_quotes_successfully(api: ApiClient) -> None:
+    _, products = api.get("/v1/products")
+    for product in products["data"]:
+        status, quote = api.post(
+            "/v1/quotes", {"product": product["code"], "risk": product["example_risk"]}
+        )
+        assert status == 201, quote
+        assert quote["product"] == product["code"]
+
+
+def test_unknown_product_is_404_in_the_error_shape(api: ApiClient) -> None:
+    status, body = api.get("/v1/products/pet_insurance")
+    assert status == 404
+    assert body["error"]["type"] == "invalid_request"
+    assert body["error"]["code"] == "resource_missing"
