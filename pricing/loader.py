@@ -295,8 +295,10 @@ def _exact_table(
         return None
     rows: dict[tuple[str, ...], Hit] = {}
     first_line: dict[tuple[str, ...], int] = {}
+    mentioned: set[tuple[str, ...]] = set()  # rows with errors still count as present
     for row in table.rows:
         key = tuple(row.values[k] for k in keys)
+        mentioned.add(key)
         bad = False
         for k in keys:
             problem = _key_problem(specs[k], row.values[k])
@@ -327,7 +329,7 @@ def _exact_table(
     # Completeness: every combination of declared values needs a row, or a default.
     domains = [_domain(specs[k]) for k in keys]
     if default is None and all(d is not None for d in domains):
-        missing = [combo for combo in cartesian(*domains) if combo not in rows]  # type: ignore[arg-type]
+        missing = [combo for combo in cartesian(*domains) if combo not in mentioned]  # type: ignore[arg-type]
         if missing:
             shown = ", ".join("/".join(m) for m in missing[:8]) + (
                 " ..." if len(missing) > 8 else ""

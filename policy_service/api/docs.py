@@ -9,7 +9,7 @@ from flask_smorest import Api, Blueprint
 
 from pricing.model import Product
 
-from .schemas import ErrorSchema
+from .schemas import BatchItemSchema, ErrorSchema
 
 IDEMPOTENCY_PARAM = {
     "in": "header",
@@ -54,6 +54,7 @@ def add_product_schemas(api: Api, products: list[Product]) -> None:
         {"type": "http", "scheme": "bearer", "description": "sk_test_... or sk_live_..."},
     )
     spec.options["security"] = [{"bearerAuth": []}]
+    spec.components.schema("BatchItem", schema=BatchItemSchema)
     for product in products:
         edition = product.editions[-1] if product.editions else None
         if edition is None:
@@ -97,6 +98,10 @@ def postprocess(spec: dict[str, Any], products: list[Product]) -> dict[str, Any]
                 "oneOf": refs,
                 "description": "the product's inputs, as in its risk schema",
             }
+    if "BatchRequest" in schemas:
+        schemas["BatchRequest"]["properties"]["items"]["items"] = {
+            "$ref": "#/components/schemas/BatchItem"
+        }
     examples = product_examples(products)
     for path, method in (("/v1/quotes", "post"), ("/v1/policies", "post")):
         op = spec.get("paths", {}).get(path, {}).get(method)

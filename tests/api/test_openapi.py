@@ -1,0 +1,114 @@
+"""openapi.yaml is generated from the code and the product files; real responses match it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from flask import Flask
+from openapi_spec_validator import validate
+
+from policy_service.cli import build_openapi, openapi_yaml
+from tests.conftest import PRODUCTS, ROOT, ApiClient, flight_policy, shipping_policy, shipping_risk
+
+SPEC_FILE = ROOT / "openapi.yaml"
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
+
+
+def test_openapi_yaml_is_up_to_date() -> None:
+    generated = openapi_yaml(build_openapi(PRODUCTS))
+    assert generated == SPEC_FILE.read_text(encoding="utf-8"), (
+        "openapi.yaml drifted from the code: run `policy-service openapi -o openapi.yaml`"
+    )
+
+
+def test_openapi_yaml_is_valid_openapi(spec: dict[str, Any]) -> None:
+    validate(spec)
+    assert {"/v1/products", "/v1/quotes", "/v1/policies", "/v1/policies/batch"} <= set(
+        spec["paths"]
+    )
+
+
+def test_served_spec_is_the_file(app: Flask, spec: dict[str, Any]) -> None:
+    assert app.test_client().get("/openapi.json").get_json() == spec
+
+
+def test_examples_per_product_are_in_the_spec(spec: dict[str, Any], api: ApiClient) -> None:
+    schemas = spec["components"]["schemas"]
+    for code, name in (
+        ("flight_delay", "FlightDelayRisk"),
+        ("return_shipping", "ReturnShippingRisk"),
+    ):
+        _, product = api.get(f"/v1/products/{code}")
+        assert schemas[name]["example"] == product["example_risk"]
+        examples = spec["paths"]["/v1/quotes"]["post"]["requestBody"]["content"][
+            "application/json"
+        ]["examples"]
+        assert examples[code]["value"]["risk"] == product["example_risk"]
+
+
+def test_interactive_docs_need_no_cdn(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/docs").get_data(as_text=True)
+    assert "/docs/assets/swagger-ui-bundle.js" in page
+    assert "//cdn" not in page and "unpkg" not in page
+    with client.get("/docs/assets/swagger-ui-bundle.js") as asset:
+        assert asset.status_code == 200
+        assert asset.content_type.startswith("text/javascript")
+
+
+def _json_schema(node: Any, components: dict[str, Any]) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema: inline $refs, turn nullable into a null type."""
+    if isinstance(node, list):
+        return [_json_schema(n, components) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _json_schema(components[node["$ref"].rsplit("/", 1)[1]], components)
+    out = {
+        k: _json_schema(v, components) for k, v in node.items() if k not in ("nullable", "example")
+    }
+    if node.get("nullable"):
+        out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def _check(spec: dict[str, Any], name: str, body: Any) -> None:
+    components = spec["components"]["schemas"]
+    schema = _json_schema(components[name], components)
+    jsonschema.validate(body, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_responses_match_the_documented_schemas(spec: dict[str, Any], api: ApiClient) -> None:
+    _check(spec, "ProductList", api.get("/v1/products")[1])
+    _check(
+        spec,
+        "Quote",
+        api.post("/v1/quotes", {"product": "return_shipping", "risk": shipping_risk()})[1],
+    )
+    status, pol = api.post("/v1/policies", flight_policy())
+    _check(spec, "Policy", pol)
+    _check(spec, "Policy", api.post(f"/v1/policies/{pol['id']}/cancel", {"reason": "other"})[1])
+    _check(spec, "PolicyList", api.get("/v1/policies")[1])
+    batch = api.post(
+        "/v1/policies/batch", {"items": [shipping_policy("a"), shipping_policy("b", category="x")]}
+    )[1]
+    _check(spec, "BatchResponse", batch)
+    for status, err in (
+        api.post("/v1/quotes", {"product": "return_shipping", "risk": shipping_risk(category="x")}),
+        api.post("/v1/policies", flight_policy()),
+        api.get("/v1/policies/pol_missing"),
+    ):
+        assert status >= 400
+        _check(spec, "Error", err)
+    # the request examples validate against the request schemas
+    for example in spec["paths"]["/v1/policies"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["examples"].values():
+        _check(spec, "IssueRequest", example["value"])

@@ -1,0 +1,174 @@
+"""Concurrent duplicates create exactly one policy. Runs on the suite's database: SQLite in
+the default run, PostgreSQL when DATABASE_URL points there (.ci/run does both)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+from policy_service.adapters.tables import events, idempotency_keys, policies
+from tests.conftest import (
+    PRODUCTS,
+    ApiClient,
+    flight_policy,
+    make_partner,
+    passenger,
+    shipping_policy,
+)
+
+THREADS = 12
+
+
+def _race(n: int, fire: Callable[[int], tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """Run fire(i) in n threads released at the same instant."""
+    barrier = threading.Barrier(n)
+    results: list[tuple[int, Any]] = [(0, None)] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = fire(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def _count(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def test_same_idempotency_key_from_many_threads(
+    app: Flask, api: ApiClient, engine: sa.Engine
+) -> None:
+    def fire(_: int) -> tuple[int, Any]:
+        r = app.test_client().post(
+            "/v1/policies",
+            json=flight_policy(),
+            headers={"Authorization": f"Bearer {api.key}", "Idempotency-Key": "race-1"},
+        )
+        return r.status_code, r.data
+
+    results = _race(THREADS, fire)
+    assert {status for status, _ in results} == {201}
+    assert len({body for _, body in results}) == 1
+    assert _count(engine, policies) == 1
+    assert _count(engine, events) == 1
+    assert _count(engine, idempotency_keys) == 1
+
+
+def test_same_external_ref_without_key(app: Flask, api: ApiClient, engine: sa.Engine) -> None:
+    def fire(i: int) -> tuple[int, Any]:
+        r = app.test_client().post(
+            "/v1/policies",
+            json=shipping_policy("order-race", category=["apparel", "shoes"][i % 2]),
+            headers={"Authorization": f"Bearer {api.key}"},
+        )
+        return r.status_code, r.get_json()
+
+    statuses = sorted(s for s, _ in _race(THREADS, fire))
+    assert statuses == [201] + [409] * (THREADS - 1)
+    assert _count(engine, policies) == 1
+
+
+def test_same_passenger_through_many_partners(app: Flask, engine: sa.Engine) -> None:
+    keys = [make_partner(engine, f"partner {i}")[1] for i in range(THREADS)]
+
+    def fire(i: int) -> tuple[int, Any]:
+        r = app.test_client().post(
+            "/v1/policies",
+            json=flight_policy(f"booking-{i}", passenger()),
+            headers={"Authorization": f"Bearer {keys[i]}"},
+        )
+        return r.status_code, r.get_json()
+
+    statuses = sorted(s for s, _ in _race(THREADS, fire))
+    assert statuses == [201] + [422] * (THREADS - 1)
+    assert _count(engine, policies) == 1
+
+
+# -- separate processes: gunicorn workers -------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(db_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PRODUCTS_DIR": str(PRODUCTS),
+        "DATA_DIR": str(tmp_path),
+        "PII_HASH_KEY": "test-pii-key",
+    }
+    exe = Path(sys.executable).with_name("policy-service")
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "4"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError((tmp_path / "server.log").read_text())
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+@pytest.mark.slow
+def test_concurrent_duplicates_across_worker_processes(server: str, engine: sa.Engine) -> None:
+    _, key = make_partner(engine)
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "proc-race"}
+    body = flight_policy("booking-proc")
+
+    def fire(_: int) -> tuple[int, Any]:
+        r = requests.post(f"{server}/v1/policies", json=body, headers=headers, timeout=30)
+        return r.status_code, r.content
+
+    results = _race(THREADS, fire)
+    assert {s for s, _ in results} == {201}, results
+    bodies = {b for _, b in results}
+    assert len(bodies) == 1
+    assert _count(engine, policies) == 1
+    policy = json.loads(bodies.pop())
+    # and the policy is readable through any worker
+    got = requests.get(
+        f"{server}/v1/policies/{policy['id']}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert got.json() == policy

@@ -1,0 +1,29 @@
+"""Every test case in products/*/tests.yaml, one pytest test each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pricing.loader import load_catalog
+from pricing.testcases import run_case
+
+PRODUCTS = Path(__file__).resolve().parents[2] / "products"
+CATALOG = load_catalog(PRODUCTS)
+CASES = [
+    pytest.param(product, case, id=f"{code}:{case.line}:{case.name}")
+    for code, product in sorted(CATALOG.products.items())
+    for case in product.tests
+]
+
+
+def test_every_product_folder_loads() -> None:
+    assert CATALOG.refused == {}
+    assert sorted(CATALOG.products) == ["flight_delay", "return_shipping"]
+
+
+@pytest.mark.parametrize(("product", "case"), CASES)
+def test_product_case(product, case) -> None:  # type: ignore[no-untyped-def]
+    result = run_case(product, case)
+    assert result.passed, f"{result.where}: " + "; ".join(result.problems)
