@@ -53,6 +53,8 @@ RenderError = Callable[[ServiceError], tuple[int, dict[str, Any]]]
 class Draft:
     policy: Policy
     cover_key: str | None
+    #: what the cover key stands for, e.g. "external_ref" or "carrier, ... and the insured person"
+    cover_label: str = ""
 
 
 @dataclass
@@ -203,7 +205,11 @@ def prepare_issue(
         created_at=now,
         updated_at=now,
     )
-    return Draft(policy, _cover_key(product, risk_json, external_ref, holder))
+    rule = product.duplicate_cover
+    label = ""
+    if rule is not None:
+        label = ", ".join(rule.subject) + (" and the insured person" if rule.per_insured else "")
+    return Draft(policy, _cover_key(product, risk_json, external_ref, holder), label)
 
 
 def mark_batch_duplicates(items: list[IssueItem]) -> None:
@@ -241,16 +247,15 @@ def mark_batch_duplicates(items: list[IssueItem]) -> None:
         if item.draft.cover_key is not None:
             cover = (pol.product_code, item.draft.cover_key)
             if cover in seen_covers:
-                item.draft, item.error = None, _duplicate_cover(pol.product_code)
+                item.draft, item.error = None, _duplicate_cover(item.draft)
                 continue
             seen_covers.add(cover)
 
 
-def _duplicate_cover(product: str) -> BusinessRefusal:
+def _duplicate_cover(draft: Draft) -> BusinessRefusal:
     # No policy id: the other cover may belong to another partner.
     return BusinessRefusal(
-        "the insured subject already has a policy of this product in force"
-        + (" (this person on this flight)" if product == "flight_delay" else ""),
+        f"a {draft.policy.product_code} policy with the same {draft.cover_label} is already in force",
         code="duplicate_cover",
     )
 
@@ -369,7 +374,7 @@ def _insert_policies(
         policies_repo.delete(conn, lost)
         for item in drafts:
             if item.draft and item.draft.policy.id in lost:
-                failed[item.index] = _duplicate_cover(item.draft.policy.product_code)
+                failed[item.index] = _duplicate_cover(item.draft)
     return failed
 
 

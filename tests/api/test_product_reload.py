@@ -98,6 +98,7 @@ def test_new_edition_goes_live_at_its_effective_date(
     status, quote = client.post(
         "/v1/quotes", {"product": "return_shipping", "risk": shipping_risk()}
     )
+    assert status == 201
     assert quote["edition"]["id"] == "2026-12"
     # 0.80 x 2.40 x 1.00 x 1.00 x 1.10 x 1.08 = 2.28096
     assert quote["premium"]["total"]["amount"] == "2.28"
