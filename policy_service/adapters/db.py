@@ -23,7 +23,8 @@ def create_db_engine(url: str, pool_size: int = 5) -> sa.Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout on the hot path. A dropped
+        # connection raises once (mapped to a retryable 503) and the pool discards it.
         # Fail fast instead of queueing behind a stuck connection.
         pool_timeout=10,
         connect_args={"connect_timeout": 10},
@@ -77,3 +78,30 @@ def current_revision(engine: sa.Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+class LazyConnection:
+    """A read connection opened only if something asks for it; close() when done.
+
+    The hot path issues most policies without reading anything first, so it should not
+    pay for a checkout (and, on SQLite, for the lock a transaction takes)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._conn: sa.Connection | None = None
+
+    def __call__(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> LazyConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

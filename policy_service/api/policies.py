@@ -10,6 +10,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from policy_service.adapters.db import LazyConnection
 from policy_service.domain.errors import InvalidRequest, ServiceError
 from policy_service.domain.records import Caller, Policy
 from policy_service.services import policies as svc_policies
@@ -38,7 +39,7 @@ def _render_policy(svc: Services, policy: Policy) -> dict[str, Any]:
 
 
 def _prepare(
-    conn: sa.Connection,
+    read: LazyConnection,
     svc: Services,
     who: Caller,
     body: Any,
@@ -51,7 +52,7 @@ def _prepare(
         if not isinstance(body, dict):
             raise InvalidRequest("must be an object", param=prefix.rstrip(".") or None)
         item.draft = svc_policies.prepare_issue(
-            conn, who, svc.catalog, body, svc.config.pii_hash_key, svc.clock(), prefix
+            read, who, svc.catalog, body, svc.config.pii_hash_key, svc.clock(), prefix
         )
     except ServiceError as err:
         item.error = err
@@ -81,8 +82,8 @@ class Policies(MethodView):
         svc = services()
         key = idempotency_key()
         # The read connection is closed before the write transaction opens (SQLite has one writer).
-        with svc.engine.connect() as conn:
-            item = _prepare(conn, svc, who, request.get_json(), 0, key)
+        with LazyConnection(svc.engine) as read:
+            item = _prepare(read, svc, who, request.get_json(), 0, key)
         [outcome] = _issue(svc, who, [item])
         return json_response(outcome)
 
@@ -131,7 +132,7 @@ class PolicyBatch(MethodView):
 
 def _run_batch(svc: Services, who: Caller, raw_items: list[Any]) -> dict[str, Any]:
     items: list[IssueItem] = []
-    with svc.engine.connect() as conn:
+    with LazyConnection(svc.engine) as read:
         for i, raw in enumerate(raw_items):
             prefix = f"items[{i}]."
             key = None
@@ -144,7 +145,7 @@ def _run_batch(svc: Services, who: Caller, raw_items: list[Any]) -> dict[str, An
                     )
                     items.append(IssueItem(i, error=err))
                     continue
-            items.append(_prepare(conn, svc, who, raw, i, key, prefix))
+            items.append(_prepare(read, svc, who, raw, i, key, prefix))
     svc_policies.mark_batch_duplicates(items)
     outcomes = _issue(svc, who, items)
     results = []

@@ -123,7 +123,7 @@ _ISSUE_FIELDS = {"product", "risk", "external_ref", "policyholder", "quote"}
 
 
 def prepare_issue(
-    conn: sa.Connection,
+    read: Callable[[], sa.Connection],
     caller: Caller,
     catalog: ProductCatalog,
     body: dict[str, Any],
@@ -131,7 +131,8 @@ def prepare_issue(
     now: datetime,
     param_prefix: str = "",
 ) -> Draft:
-    """Validate and price one issue request; raises a ServiceError naming the field."""
+    """Validate and price one issue request; raises a ServiceError naming the field.
+    `read` gives a connection for the few requests that need one (issue from a quote)."""
 
     def p(name: str) -> str:
         return f"{param_prefix}{name}"
@@ -148,7 +149,7 @@ def prepare_issue(
             )
         if not has_prefix(quote_id, "qt"):
             raise InvalidRequest("must be a quote id (qt_...)", param=p("quote"))
-        quote = quotes_repo.get(conn, caller.partner_id, caller.livemode, quote_id)
+        quote = quotes_repo.get(read(), caller.partner_id, caller.livemode, quote_id)
         if quote is None:
             raise NotFound(f"no quote {quote_id}", param=p("quote"))
         if quote.expires_at <= now:
