@@ -247,21 +247,21 @@ def _json(value: Any) -> Any:
 def refund_for(
     edition: Edition,
     total: Decimal,
-    env: dict[str, Any],
+    risk: dict[str, Any],
     coverage_start: datetime,
     coverage_end: datetime,
     issued_at: datetime,
     now: datetime,
 ) -> tuple[Decimal, int]:
-    """The refund on cancellation at `now` and the index of the rule that decided it."""
-    scope = {
-        **env,
-        "now": now,
-        "coverage_start": coverage_start,
-        "coverage_end": coverage_end,
-        "issued_at": issued_at,
-    }
+    """The refund on cancellation at `now` of a policy on the (parsed) `risk`, and the
+    index of the rule that decided it."""
     with decimal.localcontext(_CONTEXT):
+        scope = {
+            **build_env(edition, risk, now),
+            "coverage_start": coverage_start,
+            "coverage_end": coverage_end,
+            "issued_at": issued_at,
+        }
         for i, rule in enumerate(edition.cancellation):
             if rule.when is not None and not rule.when(scope):
                 continue

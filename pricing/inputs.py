@@ -16,6 +16,16 @@ INPUT_TYPES = ("string", "integer", "decimal", "money", "date", "datetime", "boo
 _DECIMAL_PATTERN = r"^-?\d{1,15}(\.\d{1,8})?$"
 
 
+#: dates outside these years are refused as input: nobody insures them, and date
+#: arithmetic near year 9999 would overflow
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _in_range(value: date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+
+
 def parse_datetime(raw: object) -> datetime:
     """An ISO 8601 date-time that must carry a UTC offset."""
     if not isinstance(raw, str) or "T" not in raw:
@@ -30,6 +40,7 @@ def parse_datetime(raw: object) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise ValueError("must include a UTC offset, e.g. +08:00 or Z")
+    _in_range(value)
     return value
 
 
@@ -37,9 +48,11 @@ def parse_date(raw: object) -> date:
     if not isinstance(raw, str) or len(raw) != 10:
         raise ValueError("must be a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise ValueError("must be a date as YYYY-MM-DD") from None
+    _in_range(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,7 @@ class InputSpec:
         if self.enum is not None and value not in self.enum:
             raise InputError(param, f"must be one of: {', '.join(map(str, self.enum))}")
         regex = self._regex  # type: ignore[attr-defined]
-        if regex is not None and not regex.search(value):
+        if regex is not None and not regex.fullmatch(value):
             raise InputError(param, f"does not match the pattern {self.pattern}")
         if self.min_length is not None and len(value) < self.min_length:
             raise InputError(param, f"must be at least {self.min_length} characters")

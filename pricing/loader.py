@@ -368,7 +368,7 @@ def _key_problem(spec: InputSpec, cell: str) -> str | None:
         if spec.pattern:
             import re
 
-            if not re.search(spec.pattern, cell):
+            if not re.fullmatch(spec.pattern, cell):
                 return f"does not match the input's pattern {spec.pattern}"
         return None
     return f"{spec.type} inputs cannot be exact table keys (use bands)"

@@ -19,7 +19,7 @@ MINOR_UNITS: dict[str, int] = {
     "KRW": 0,
 }
 
-_AMOUNT_RE = re.compile(r"^-?\d{1,15}(\.\d{1,8})?$")
+_AMOUNT_RE = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,8})?")
 
 
 class MoneyError(ValueError):
@@ -31,10 +31,12 @@ def parse_amount(text: object) -> Decimal:
     if isinstance(text, (bool, float)):
         raise MoneyError('must be a decimal string such as "1.23", not a float')
     if isinstance(text, int):
+        if abs(text) >= 10**15:
+            raise MoneyError("is too large (at most 15 digits before the decimal point)")
         return Decimal(text)
     if isinstance(text, Decimal):
         return text
-    if not isinstance(text, str) or not _AMOUNT_RE.match(text):
+    if not isinstance(text, str) or not _AMOUNT_RE.fullmatch(text):
         raise MoneyError('must be a decimal string such as "1.23"')
     try:
         return Decimal(text)

@@ -162,6 +162,8 @@ OTHER_RESIDENT_ID = "440524198801010011"
 
 def shipping_risk(**changes: Any) -> dict[str, Any]:
     risk = {
+        "platform": "taobao",
+        "order_id": "3958275510028471",
         "order_value": {"amount": "299.00", "currency": "CNY"},
         "category": "apparel",
         "buyer_return_band": "medium",
@@ -190,6 +192,8 @@ def passenger(id_number: str = RESIDENT_ID, name: str = "张三") -> dict[str, A
 
 
 def shipping_policy(ref: str = "order-1", **risk: Any) -> dict[str, Any]:
+    """A return_shipping issue request; the marketplace order number follows external_ref."""
+    risk.setdefault("order_id", "".join(c for c in ref if c.isalnum() or c in "_-") or "0")
     return {"product": "return_shipping", "external_ref": ref, "risk": shipping_risk(**risk)}
 
 

@@ -28,6 +28,8 @@ def create_db_engine(url: str, pool_size: int = 5) -> sa.Engine:
         # Fail fast instead of queueing behind a stuck connection.
         pool_timeout=10,
         connect_args={"connect_timeout": 10},
+        # Errors are logged; their SQL parameters may hold personal data.
+        hide_parameters=True,
     )
 
 
@@ -35,7 +37,7 @@ def _sqlite_engine(url: str) -> sa.Engine:
     db_path = make_url(url).database
     if db_path and db_path != ":memory:":
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

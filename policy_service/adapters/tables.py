@@ -207,7 +207,7 @@ idempotency_keys = sa.Table(
     metadata,
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), primary_key=True),
     sa.Column("livemode", sa.Boolean, primary_key=True),
-    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
     #: sha256 of method, path and the canonical JSON body
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=False),

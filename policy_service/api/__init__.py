@@ -13,6 +13,7 @@ from . import policies, products, quotes
 from .context import services
 from .docs import add_product_schemas, postprocess
 from .errors import register_error_handlers
+from .input_guard import check_request_text
 from .schemas import ErrorSchema
 
 API_DESCRIPTION = """\
@@ -70,6 +71,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
         if request.path.startswith("/v1/"):
             # Authenticate before the body is parsed: a bad key is 401 whatever the body.
             g.caller = services().authenticator.authenticate(request.headers.get("Authorization"))
+            check_request_text()
             services().catalog.maybe_reload()
         return None
 

@@ -65,7 +65,7 @@ def run_idempotent(
             status, body = work(conn)
         return json_response(Outcome(status, dumps(body)))
     fp = request_fingerprint()
-    stored = _stored(engine, caller, key)
+    stored = stored_response(caller, key)
     if stored is not None:
         return json_response(replay_stored(stored, fp))
     now = services().clock()
@@ -89,41 +89,12 @@ def run_idempotent(
             )
         if mine:
             raise
-    stored = _stored(engine, caller, key)
+    stored = stored_response(caller, key)
     if stored is None:  # pragma: no cover - the other request's row is committed by now
         raise ServiceError("idempotency record vanished; retry")
     return json_response(replay_stored(stored, fp))
 
 
-def _stored(engine: sa.Engine, caller: Caller, key: str) -> idempotency_repo.StoredResponse | None:
-    with engine.connect() as conn:
+def stored_response(caller: Caller, key: str) -> idempotency_repo.StoredResponse | None:
+    with services().engine.connect() as conn:
         return idempotency_repo.fetch_many(conn, caller.partner_id, caller.livemode, [key]).get(key)
-
-
-def run_then_remember(caller: Caller, work: Callable[[], tuple[int, dict[str, Any]]]) -> Response:
-    """For work that commits on its own (a batch): replay if known, else run it and store
-    its response; a concurrent twin that stored first wins and is replayed."""
-    engine = services().engine
-    key = idempotency_key()
-    status, body = None, None
-    if key is None:
-        status, body = work()
-        return json_response(Outcome(status, dumps(body)))
-    fp = request_fingerprint()
-    stored = _stored(engine, caller, key)
-    if stored is None:
-        status, body = work()
-        text = dumps(body)
-        with engine.begin() as conn:
-            mine = idempotency_repo.claim_many(
-                conn,
-                caller.partner_id,
-                caller.livemode,
-                [(key, fp, status, text)],
-                services().clock(),
-            )
-        if mine:
-            return json_response(Outcome(status, text))
-        stored = _stored(engine, caller, key)
-        assert stored is not None
-    return json_response(replay_stored(stored, fp))

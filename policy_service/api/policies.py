@@ -14,13 +14,27 @@ from policy_service.adapters.db import LazyConnection
 from policy_service.domain.errors import InvalidRequest, ServiceError
 from policy_service.domain.records import Caller, Policy
 from policy_service.services import policies as svc_policies
-from policy_service.services.policies import IssueItem, Outcome, fingerprint
+from policy_service.services.policies import (
+    Envelope,
+    IssueItem,
+    IssueResult,
+    Outcome,
+    dumps,
+    fingerprint,
+)
 
 from . import render
 from .context import Services, caller, services
 from .docs import IDEMPOTENCY_PARAM, errors
 from .errors import error_body
-from .idempotency import idempotency_key, json_response, ok, run_idempotent, run_then_remember
+from .idempotency import (
+    idempotency_key,
+    json_response,
+    ok,
+    request_fingerprint,
+    run_idempotent,
+    stored_response,
+)
 from .schemas import (
     BatchRequestSchema,
     BatchResponseSchema,
@@ -59,7 +73,9 @@ def _prepare(
     return item
 
 
-def _issue(svc: Services, who: Caller, items: list[IssueItem]) -> list[Outcome]:
+def _issue(
+    svc: Services, who: Caller, items: list[IssueItem], envelope: Envelope | None = None
+) -> IssueResult:
     return svc_policies.issue_many(
         svc.engine,
         who,
@@ -67,6 +83,7 @@ def _issue(svc: Services, who: Caller, items: list[IssueItem]) -> list[Outcome]:
         render_ok=lambda p: (201, _render_policy(svc, p)),
         render_error=error_body,
         now=svc.clock(),
+        envelope=envelope,
     )
 
 
@@ -84,7 +101,7 @@ class Policies(MethodView):
         # The read connection is closed before the write transaction opens (SQLite has one writer).
         with LazyConnection(svc.engine) as read:
             item = _prepare(read, svc, who, request.get_json(), 0, key)
-        [outcome] = _issue(svc, who, [item])
+        [outcome] = _issue(svc, who, [item]).outcomes
         return json_response(outcome)
 
     @blp.arguments(PolicyListArgsSchema, location="query")
@@ -125,12 +142,28 @@ class PolicyBatch(MethodView):
         others fail. Each item may carry its own idempotency_key."""
         who = caller("policies:write")
         svc = services()
-        raw_items = request.get_json()["items"]
         # The batch's own key replays the whole answer; per-item keys protect each item.
-        return run_then_remember(who, lambda: (200, _run_batch(svc, who, raw_items)))
+        key = idempotency_key()
+        envelope = None
+        if key is not None:
+            fp = request_fingerprint()
+            stored = stored_response(who, BATCH_KEY_PREFIX + key)
+            if stored is not None:
+                return json_response(svc_policies.replay_stored(stored, fp))
+            envelope = Envelope(
+                BATCH_KEY_PREFIX + key, fp, lambda outcomes: (200, _batch_body(outcomes))
+            )
+        result = _run_batch(svc, who, request.get_json()["items"], envelope)
+        return json_response(result.envelope or Outcome(200, dumps(_batch_body(result.outcomes))))
 
 
-def _run_batch(svc: Services, who: Caller, raw_items: list[Any]) -> dict[str, Any]:
+#: batch keys live beside item keys (which are single-issue keys) without colliding
+BATCH_KEY_PREFIX = "batch:"
+
+
+def _run_batch(
+    svc: Services, who: Caller, raw_items: list[Any], envelope: Envelope | None
+) -> IssueResult:
     items: list[IssueItem] = []
     with LazyConnection(svc.engine) as read:
         for i, raw in enumerate(raw_items):
@@ -147,13 +180,16 @@ def _run_batch(svc: Services, who: Caller, raw_items: list[Any]) -> dict[str, An
                     continue
             items.append(_prepare(read, svc, who, raw, i, key, prefix))
     svc_policies.mark_batch_duplicates(items)
-    outcomes = _issue(svc, who, items)
+    return _issue(svc, who, items, envelope)
+
+
+def _batch_body(outcomes: list[Outcome]) -> dict[str, Any]:
     results = []
     issued = 0
-    for item, outcome in zip(items, outcomes, strict=True):
+    for index, outcome in enumerate(outcomes):
         body = json.loads(outcome.body)
         result: dict[str, Any] = {
-            "index": item.index,
+            "index": index,
             "status": outcome.status,
             "replayed": outcome.replayed,
         }
@@ -167,7 +203,7 @@ def _run_batch(svc: Services, who: Caller, raw_items: list[Any]) -> dict[str, An
         "object": "batch_result",
         "results": results,
         "issued": issued,
-        "failed": len(items) - issued,
+        "failed": len(outcomes) - issued,
     }
 
 

@@ -270,7 +270,7 @@ class BatchItemSchema(IssueRequestSchema):
 class BatchRequestSchema(Strict):
     # Items are validated one by one by the service, so one bad item fails alone.
     items = fields.List(
-        fields.Raw(metadata={"description": "a BatchItem", "type": "object"}),
+        fields.Raw(allow_none=True, metadata={"description": "a BatchItem", "type": "object"}),
         required=True,
         validate=validate.Length(1, MAX_BATCH),
     )

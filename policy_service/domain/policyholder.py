@@ -15,14 +15,15 @@ ID_TYPES = ("cn_resident_id", "passport")
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_RESIDENT_RE = re.compile(r"^\d{17}[\dX]$")
-_PASSPORT_RE = re.compile(r"^[A-Z0-9]{5,20}$")
-_PHONE_RE = re.compile(r"^\+?[0-9]{6,15}$")
+# [0-9], not \d: full-width digits would give the same person a second hash.
+_RESIDENT_RE = re.compile(r"[0-9]{17}[0-9X]")
+_PASSPORT_RE = re.compile(r"[A-Z0-9]{5,20}")
+_PHONE_RE = re.compile(r"\+?[0-9]{6,15}")
 
 
 def resident_id_valid(number: str) -> bool:
     """GB 11643-1999: 17 digits, a valid birth date, and the ISO 7064 MOD 11-2 check character."""
-    if not _RESIDENT_RE.match(number):
+    if not _RESIDENT_RE.fullmatch(number):
         return False
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -76,14 +77,14 @@ def parse_policyholder(raw: Any, hash_key: bytes, param: str = "policyholder") -
                 param=f"{param}.id_number",
                 code="invalid_id_number",
             )
-    elif not _PASSPORT_RE.match(number):
+    elif not _PASSPORT_RE.fullmatch(number):
         raise InvalidRequest(
             "is not a valid passport number (5 to 20 letters and digits)",
             param=f"{param}.id_number",
             code="invalid_id_number",
         )
     phone = raw.get("phone")
-    if phone is not None and (not isinstance(phone, str) or not _PHONE_RE.match(phone)):
+    if phone is not None and (not isinstance(phone, str) or not _PHONE_RE.fullmatch(phone)):
         raise InvalidRequest("must be digits with an optional leading +", param=f"{param}.phone")
     digest = hmac.new(hash_key, f"{id_type}:{number}".encode(), hashlib.sha256).hexdigest()
     return Policyholder(name.strip(), id_type, digest, number[-4:], phone)

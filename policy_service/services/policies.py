@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +36,8 @@ from policy_service.domain.errors import (
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.lifecycle import PolicyStatus, policy_transition
 from policy_service.domain.policyholder import Policyholder, parse_policyholder
-from policy_service.domain.records import CANCEL_REASONS, Caller, Policy
+from policy_service.domain.money import Money
+from policy_service.domain.records import CANCEL_REASONS, Caller, Policy, Quote
 from pricing import engine
 from pricing.model import Product
 
@@ -58,6 +59,14 @@ class Draft:
 
 
 @dataclass
+class Outcome:
+    status: int
+    body: str  # JSON text, exactly what was (or will be) replayed
+    replayed: bool = False
+    policy: Policy | None = field(default=None, repr=False)
+
+
+@dataclass
 class IssueItem:
     """One policy to issue: its idempotency key (if any) and either a draft or an error."""
 
@@ -66,14 +75,8 @@ class IssueItem:
     fingerprint: str | None = None
     draft: Draft | None = None
     error: ServiceError | None = None
-
-
-@dataclass
-class Outcome:
-    status: int
-    body: str  # JSON text, exactly what was (or will be) replayed
-    replayed: bool = False
-    policy: Policy | None = field(default=None, repr=False)
+    #: the stored response, when this is a retry of an earlier request
+    replay: Outcome | None = None
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -103,14 +106,31 @@ def _policyholder(product: Product, raw: Any, hash_key: bytes) -> Policyholder |
     return parse_policyholder(raw, hash_key)
 
 
+def _subject_value(value: Any) -> str:
+    """One canonical text per value: the same departure sent as +08:00 or Z is one flight."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Money):
+        return f"{value.amount} {value.currency}"
+    return str(value)
+
+
 def _cover_key(
-    product: Product, risk_json: dict[str, Any], external_ref: str, holder: Policyholder | None
+    product: Product,
+    risk: dict[str, Any],
+    external_ref: str,
+    partner_id: str,
+    holder: Policyholder | None,
 ) -> str | None:
     rule = product.duplicate_cover
     if rule is None:
         return None
+    # external_ref is the partner's own id: it only names an order within that partner.
     values = [
-        external_ref if name == "external_ref" else risk_json.get(name) for name in rule.subject
+        f"{partner_id}:{external_ref}" if name == "external_ref" else _subject_value(risk.get(name))
+        for name in rule.subject
     ]
     if rule.per_insured:
         if holder is None:  # the loader makes per_insured imply a required policyholder
@@ -200,7 +220,7 @@ def prepare_issue(
         risk=risk_json,
         policyholder=holder,
         premium=quote.premium if quote else premium_of(priced),
-        worksheet=quote.worksheet if quote else priced.worksheet,
+        worksheet=_quoted_worksheet(quote, priced.worksheet) if quote else priced.worksheet,
         coverage_start=priced.coverage_start,
         coverage_end=priced.coverage_end,
         created_at=now,
@@ -210,7 +230,12 @@ def prepare_issue(
     label = ""
     if rule is not None:
         label = ", ".join(rule.subject) + (" and the insured person" if rule.per_insured else "")
-    return Draft(policy, _cover_key(product, risk_json, external_ref, holder), label)
+    return Draft(policy, _cover_key(product, risk, external_ref, caller.partner_id, holder), label)
+
+
+def _quoted_worksheet(quote: Quote, at_issue: dict[str, Any]) -> dict[str, Any]:
+    """The quote's worksheet explains the held premium; the cover is the one computed at issue."""
+    return {**quote.worksheet, "quote": quote.id, "coverage": at_issue["coverage"]}
 
 
 def mark_batch_duplicates(items: list[IssueItem]) -> None:
@@ -270,6 +295,26 @@ def _storable(error: ServiceError) -> bool:
 # -- writing ------------------------------------------------------------------------------
 
 
+@dataclass
+class Envelope:
+    """A batch's own Idempotency-Key: claimed in the same transaction as its items, so a
+    concurrent retry waits and replays instead of racing the items."""
+
+    key: str
+    fingerprint: str
+    render: Callable[[list[Outcome]], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class IssueResult:
+    outcomes: list[Outcome]
+    #: the whole batch's response when an Envelope was given
+    envelope: Outcome | None = None
+
+
+_ATTEMPTS = 3
+
+
 def issue_many(
     engine: sa.Engine,
     caller: Caller,
@@ -277,11 +322,59 @@ def issue_many(
     render_ok: RenderOk,
     render_error: RenderError,
     now: datetime,
-) -> list[Outcome]:
-    """Write every prepared item in one transaction; returns one outcome per item, in order."""
+    envelope: Envelope | None = None,
+) -> IssueResult:
+    """Write every prepared item in one transaction; one outcome per item, in order."""
+    _replay_refused_retries(engine, caller, items)
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return _issue_once(engine, caller, items, render_ok, render_error, now, envelope)
+        except sa.exc.OperationalError as exc:
+            # Two batches locking the same unique keys in different orders: PostgreSQL
+            # aborts one; nothing was committed, so run it again.
+            if attempt == _ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in (
+                "40P01",
+                "40001",
+            ):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _replay_refused_retries(engine: sa.Engine, caller: Caller, items: list[IssueItem]) -> None:
+    """A retry whose request would now be refused as invalid (the product changed since)
+    still gets the stored response of its first attempt."""
+    refused = [i for i in items if i.key and i.error is not None and not _storable(i.error)]
+    if not refused:
+        return
+    with engine.connect() as conn:
+        stored = idempotency_repo.fetch_many(
+            conn, caller.partner_id, caller.livemode, [i.key for i in refused if i.key]
+        )
+    for item in refused:
+        record = stored.get(item.key or "")
+        if record is not None and record.fingerprint == item.fingerprint:
+            item.error, item.replay = None, Outcome(record.status_code, record.body, replayed=True)
+
+
+class _EnvelopeTaken(Exception):
+    pass
+
+
+def _issue_once(
+    engine: sa.Engine,
+    caller: Caller,
+    items: list[IssueItem],
+    render_ok: RenderOk,
+    render_error: RenderError,
+    now: datetime,
+    envelope: Envelope | None,
+) -> IssueResult:
     outcomes: dict[int, Outcome] = {}
     to_claim: list[IssueItem] = []
     for item in items:
+        if item.replay is not None:
+            outcomes[item.index] = item.replay
+            continue
         if item.draft is None:
             assert item.error is not None
             if item.key is None or not _storable(item.error):
@@ -293,50 +386,86 @@ def issue_many(
         else:
             outcomes[item.index] = _provisional(item, render_ok, render_error)
     replays: list[IssueItem] = []
-    with engine.begin() as conn:
-        if to_claim:
-            provisional = {i.index: _provisional(i, render_ok, render_error) for i in to_claim}
-            to_claim.sort(key=lambda i: i.key or "")  # one lock order for concurrent batches
-            claimed = idempotency_repo.claim_many(
+    try:
+        with engine.begin() as conn:
+            if envelope is not None and not idempotency_repo.claim_many(
                 conn,
                 caller.partner_id,
                 caller.livemode,
-                [
-                    (i.key, i.fingerprint, provisional[i.index].status, provisional[i.index].body)
-                    for i in to_claim
-                    if i.key and i.fingerprint
-                ],
+                [(envelope.key, envelope.fingerprint, 202, "")],
                 now,
-            )
-            for i in to_claim:
-                if i.key in claimed:
-                    outcomes[i.index] = provisional[i.index]
-                else:
-                    replays.append(i)
-        replayed = {i.index for i in replays}
-        drafts = [i for i in items if i.draft is not None and i.index not in replayed]
-        failed = _insert_policies(conn, caller, drafts, now)
-        for item in drafts:
-            err = failed.get(item.index)
-            if err is None:
-                continue
-            status, body = render_error(err)
-            outcomes[item.index] = Outcome(status, dumps(body))
-            if item.key is not None:
-                idempotency_repo.update_response(
-                    conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
+            ):
+                raise _EnvelopeTaken
+            if to_claim:
+                provisional = {i.index: _provisional(i, render_ok, render_error) for i in to_claim}
+                to_claim.sort(key=lambda i: i.key or "")  # one lock order for concurrent batches
+                claimed = idempotency_repo.claim_many(
+                    conn,
+                    caller.partner_id,
+                    caller.livemode,
+                    [
+                        (
+                            i.key,
+                            i.fingerprint,
+                            provisional[i.index].status,
+                            provisional[i.index].body,
+                        )
+                        for i in to_claim
+                        if i.key and i.fingerprint
+                    ],
+                    now,
                 )
-        events_repo.insert_many(
-            conn,
-            [
-                _event("policy.issued", item.draft.policy, outcomes[item.index].body)
-                for item in drafts
-                if item.index not in failed and item.draft is not None
-            ],
-        )
-    if replays:
-        _replay(engine, caller, replays, outcomes, render_error)
-    return [outcomes[item.index] for item in items]
+                for i in to_claim:
+                    if i.key in claimed:
+                        outcomes[i.index] = provisional[i.index]
+                    else:
+                        replays.append(i)
+            replayed = {i.index for i in replays}
+            drafts = [i for i in items if i.draft is not None and i.index not in replayed]
+            failed = _insert_policies(conn, caller, drafts, now)
+            for item in drafts:
+                err = failed.get(item.index)
+                if err is None:
+                    continue
+                status, body = render_error(err)
+                outcomes[item.index] = Outcome(status, dumps(body))
+                if item.key is not None:
+                    idempotency_repo.update_response(
+                        conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
+                    )
+            events_repo.insert_many(
+                conn,
+                [
+                    _event("policy.issued", item.draft.policy, outcomes[item.index].body)
+                    for item in drafts
+                    if item.index not in failed and item.draft is not None
+                ],
+            )
+            if replays:
+                # Read inside the transaction: the rows we waited on are committed by now.
+                _replay(conn, caller, replays, outcomes, render_error)
+            result = IssueResult([outcomes[item.index] for item in items])
+            if envelope is not None:
+                status, body = envelope.render(result.outcomes)
+                result.envelope = Outcome(status, dumps(body))
+                idempotency_repo.update_response(
+                    conn,
+                    caller.partner_id,
+                    caller.livemode,
+                    envelope.key,
+                    status,
+                    result.envelope.body,
+                )
+            return result
+    except _EnvelopeTaken:
+        with engine.connect() as conn:
+            record = idempotency_repo.fetch_many(
+                conn,
+                caller.partner_id,
+                caller.livemode,
+                [envelope.key],  # type: ignore[union-attr]
+            )[envelope.key]  # type: ignore[union-attr]
+        return IssueResult([], replay_stored(record, envelope.fingerprint))  # type: ignore[union-attr]
 
 
 def _provisional(item: IssueItem, render_ok: RenderOk, render_error: RenderError) -> Outcome:
@@ -401,16 +530,15 @@ def _unique_conflict(conn: sa.Connection, caller: Caller, pol: Policy) -> Servic
 
 
 def _replay(
-    engine: sa.Engine,
+    conn: sa.Connection,
     caller: Caller,
     items: list[IssueItem],
     outcomes: dict[int, Outcome],
     render_error: RenderError,
 ) -> None:
-    with engine.connect() as conn:
-        stored = idempotency_repo.fetch_many(
-            conn, caller.partner_id, caller.livemode, [i.key for i in items if i.key]
-        )
+    stored = idempotency_repo.fetch_many(
+        conn, caller.partner_id, caller.livemode, [i.key for i in items if i.key]
+    )
     for item in items:
         record = stored.get(item.key or "")
         if record is None:  # pragma: no cover - claimed by a transaction that then rolled back
@@ -470,12 +598,10 @@ def cancel_policy(
             f"edition {policy.edition} of {policy.product_code} is not loaded; its refund rule is unknown",
             code="edition_unavailable",
         )
-    risk = edition.inputs.parse(policy.risk)
-    env = engine.build_env(edition, risk, now)
     refund, _rule = engine.refund_for(
         edition,
         policy.premium.total,
-        env,
+        edition.inputs.parse(policy.risk),
         policy.coverage_start,
         policy.coverage_end,
         policy.created_at,

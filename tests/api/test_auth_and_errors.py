@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.conftest import ApiClient, add_key, shipping_policy
+from tests.conftest import ApiClient, add_key, flight_policy, passenger, shipping_policy
 
 
 def test_missing_and_wrong_keys_are_401(app: Flask) -> None:
@@ -67,3 +70,46 @@ def test_malformed_bodies_get_the_error_shape(api: ApiClient) -> None:
     assert r.status_code == 405 and "error" in r.get_json()
     r = api.client.post("/v1/quotes", json=[1, 2], headers=auth)
     assert r.status_code == 400 and "error" in r.get_json()
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (shipping_policy(order_value={"amount": 10**30, "currency": "CNY"}), "risk.order_value"),
+        (shipping_policy(delivery_date="9999-12-30"), "risk.delivery_date"),
+        (
+            flight_policy(scheduled_departure="9999-12-31T08:00:00+00:00"),
+            "risk.scheduled_departure",
+        ),
+        (shipping_policy("ord\x00er"), "external_ref"),
+        (shipping_policy("ord\ud800er"), "external_ref"),
+        (
+            flight_policy(holder={**passenger(), "phone": "+123456789012345\n"}),
+            "policyholder.phone",
+        ),
+        (
+            flight_policy(holder=passenger("１１０１０５１９４９１２３１００２X")),
+            "policyholder.id_number",
+        ),
+        (flight_policy(flight_number="MU5101\n"), "risk.flight_number"),
+        (flight_policy(carrier="MU\n"), "risk.carrier"),
+        (shipping_policy(order_value={"amount": "１２.00", "currency": "CNY"}), "risk.order_value"),
+    ],
+)
+def test_hostile_input_is_a_400_naming_the_field(api: ApiClient, body: dict, param: str) -> None:
+    raw = json.dumps(body)  # ensure_ascii keeps lone surrogates as escapes
+    r = api.client.post(
+        "/v1/policies",
+        data=raw,
+        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"]["param"] == param
+
+
+def test_hostile_query_and_null_batch_items(api: ApiClient) -> None:
+    status, err = api.get("/v1/policies", external_ref="a\x00b")
+    assert (status, err["error"]["param"]) == (400, "external_ref")
+    status, body = api.post("/v1/policies/batch", {"items": [None, shipping_policy()]})
+    assert status == 200
+    assert [r["status"] for r in body["results"]] == [400, 201]

@@ -87,3 +87,13 @@ def test_a_thousand_items_in_one_request(api: ApiClient, engine: sa.Engine) -> N
     assert status == 200
     assert body["issued"] == 1000
     assert _count(engine, policies) == 1000
+
+
+def test_batch_key_and_item_keys_do_not_collide(api: ApiClient, engine: sa.Engine) -> None:
+    items = [{**shipping_policy("c-1"), "idempotency_key": "SAME"}]
+    status, body = api.post("/v1/policies/batch", {"items": items}, key="SAME")
+    assert status == 200 and body["issued"] == 1
+    assert api.post("/v1/policies/batch", {"items": items}, key="SAME") == (200, body)
+    status, other = api.post("/v1/policies/batch", {"items": [shipping_policy("c-2")]}, key="SAME")
+    assert status == 400 and other["error"]["type"] == "idempotency_error"
+    assert _count(engine, policies) == 1

@@ -50,7 +50,10 @@ def test_issue_from_a_quote_holds_the_quoted_price(api: ApiClient, clock: Clock)
     assert pol["quote"] == quote["id"]
     assert pol["external_ref"] == "o-7"
     assert pol["premium"] == quote["premium"]
-    assert pol["worksheet"] == quote["worksheet"]
+    # the worksheet explains the quoted premium; the cover starts when the policy is issued
+    assert pol["worksheet"]["steps"] == quote["worksheet"]["steps"]
+    assert pol["worksheet"]["quote"] == quote["id"]
+    assert pol["coverage"]["starts_at"] == "2026-11-25T02:20:00Z"
     status, again = api.post("/v1/policies", {"quote": quote["id"], "external_ref": "o-7b"})
     assert status == 400  # the quote was made for o-7
     status, again = api.post("/v1/policies", {"quote": quote["id"]})
@@ -206,3 +209,27 @@ def test_cancel_twice_or_with_bad_reason(api: ApiClient) -> None:
     assert err["error"]["code"] == "policy_cancelled"
     status, err = api.post("/v1/policies/pol_nope/cancel", {"reason": "other"})
     assert status == 404
+
+
+def test_same_departure_in_another_offset_is_the_same_flight(
+    api: ApiClient, other_api: ApiClient
+) -> None:
+    assert api.post("/v1/policies", flight_policy("b-1"))[0] == 201
+    same_instant = flight_policy("x-1", scheduled_departure="2027-07-15T00:00:00Z")
+    status, body = other_api.post("/v1/policies", same_instant)
+    assert (status, body["error"]["code"]) == (422, "duplicate_cover")
+
+
+def test_orders_are_named_by_marketplace_order_number_not_by_partner_ref(
+    api: ApiClient, other_api: ApiClient
+) -> None:
+    assert api.post("/v1/policies", shipping_policy("order-77", order_id="A1"))[0] == 201
+    # another partner's own "order-77" is another order
+    assert other_api.post("/v1/policies", shipping_policy("order-77", order_id="B2"))[0] == 201
+    # the same marketplace order through a third reference is refused
+    status, body = other_api.post("/v1/policies", shipping_policy("mine-1", order_id="A1"))
+    assert (status, body["error"]["code"]) == (422, "duplicate_cover")
+    assert (
+        other_api.post("/v1/policies", shipping_policy("mine-2", order_id="A1", platform="jd"))[0]
+        == 201
+    )

@@ -113,3 +113,16 @@ def test_the_request_path_notices_changed_files(
     catalog._next_check = 0.0  # as if the reload interval had passed
     assert _premium(client) == "2.09"
     assert "return_shipping" in catalog.refused
+
+
+def test_a_retry_replays_even_after_the_product_changed(
+    live_app: Flask, client: ApiClient, products_copy: Path
+) -> None:
+    body = {"product": "return_shipping", "external_ref": "o-1", "risk": shipping_risk()}
+    first = client.post("/v1/policies", body, key="retry-1")
+    assert first[0] == 201
+    shutil.rmtree(products_copy / "return_shipping")
+    assert _reload(live_app).removed == ["return_shipping"]
+    assert client.post("/v1/policies", body, key="retry-1") == first
+    status, err = client.post("/v1/policies", {**body, "external_ref": "o-2"}, key="retry-2")
+    assert (status, err["error"]["code"]) == (400, "unknown_product")

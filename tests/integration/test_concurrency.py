@@ -103,6 +103,48 @@ def test_same_passenger_through_many_partners(app: Flask, engine: sa.Engine) -> 
     assert _count(engine, policies) == 1
 
 
+def test_same_batch_key_from_many_threads(app: Flask, api: ApiClient, engine: sa.Engine) -> None:
+    items = [shipping_policy(f"batch-race-{i}") for i in range(20)]
+
+    def fire(_: int) -> tuple[int, Any]:
+        r = app.test_client().post(
+            "/v1/policies/batch",
+            json={"items": items},
+            headers={"Authorization": f"Bearer {api.key}", "Idempotency-Key": "batch-race"},
+        )
+        return r.status_code, r.data
+
+    results = _race(THREADS, fire)
+    assert {s for s, _ in results} == {200}
+    assert len({b for _, b in results}) == 1  # every caller gets the answer that was committed
+    assert json.loads(results[0][1])["issued"] == 20
+    assert _count(engine, policies) == 20
+
+
+def test_batches_sharing_quotes_do_not_fail(app: Flask, api: ApiClient, engine: sa.Engine) -> None:
+    quotes = [
+        api.post(
+            "/v1/quotes", {"product": "return_shipping", "risk": shipping_policy(f"q{i}")["risk"]}
+        )[1]["id"]
+        for i in range(10)
+    ]
+
+    def fire(i: int) -> tuple[int, Any]:
+        order = quotes if i % 2 else quotes[::-1]
+        items = [{"quote": q, "external_ref": f"ref-{q}"} for q in order]
+        r = app.test_client().post(
+            "/v1/policies/batch",
+            json={"items": items},
+            headers={"Authorization": f"Bearer {api.key}"},
+        )
+        return r.status_code, r.get_json()
+
+    results = _race(6, fire)
+    assert {s for s, _ in results} == {200}
+    assert sum(body["issued"] for _, body in results) == 10
+    assert _count(engine, policies) == 10
+
+
 # -- separate processes: gunicorn workers -------------------------------------------------
 
 

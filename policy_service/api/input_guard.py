@@ -1,0 +1,48 @@
+"""Text no field may hold, refused once at the door: NUL (PostgreSQL cannot store it) and
+lone surrogates (not valid Unicode, they cannot even be encoded to log an error)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from policy_service.domain.errors import InvalidRequest
+
+
+def _bad(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _walk(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if _bad(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _bad(str(key)):
+                return path or "body"
+            found = _walk(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _walk(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_request_text() -> None:
+    """Raise InvalidRequest naming the first field with forbidden characters."""
+    for name, value in request.args.items(multi=True):
+        if _bad(name) or _bad(value):
+            raise InvalidRequest("contains a NUL or invalid Unicode character", param=name)
+    for name in ("Idempotency-Key",):
+        header = request.headers.get(name)
+        if header is not None and _bad(header):
+            raise InvalidRequest("contains a NUL or invalid Unicode character", param=name)
+    if request.is_json and request.content_length:
+        found = _walk(request.get_json(silent=True), "")
+        if found is not None:
+            raise InvalidRequest("contains a NUL or invalid Unicode character", param=found or None)
