@@ -35,8 +35,8 @@ from policy_service.domain.errors import (
 )
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.lifecycle import PolicyStatus, policy_transition
-from policy_service.domain.policyholder import Policyholder, parse_policyholder
 from policy_service.domain.money import Money
+from policy_service.domain.policyholder import Policyholder, parse_policyholder
 from policy_service.domain.records import CANCEL_REASONS, Caller, Policy, Quote
 from pricing import engine
 from pricing.model import Product
