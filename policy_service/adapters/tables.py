@@ -56,6 +56,29 @@ def _money(name: str, nullable: bool = False) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger, nullable=nullable)
 
 
+def _premium_columns() -> list[sa.Column[Any]]:
+    """An itemised premium: currency and five amounts in minor units."""
+    return [
+        sa.Column("currency", sa.String(3), nullable=False),
+        *(_money(f"premium_{part}") for part in ("total", "net", "tax", "commission", "fees")),
+    ]
+
+
+def _premium_checks() -> list[sa.CheckConstraint]:
+    """No negative part, and the parts sum to the total, whatever wrote the row."""
+    return [
+        sa.CheckConstraint(
+            "premium_total >= 0 and premium_net >= 0 and premium_tax >= 0"
+            " and premium_commission >= 0 and premium_fees >= 0",
+            name="premium_not_negative",
+        ),
+        sa.CheckConstraint(
+            "premium_net + premium_tax + premium_commission + premium_fees = premium_total",
+            name="premium_parts_sum",
+        ),
+    ]
+
+
 partners = sa.Table(
     "partners",
     metadata,
@@ -110,26 +133,13 @@ quotes = sa.Table(
     sa.Column("content_hash", sa.String(80), nullable=False),
     sa.Column("external_ref", sa.String(200), nullable=True),
     sa.Column("risk", JSONDoc, nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
-    _money("premium_total"),
-    _money("premium_net"),
-    _money("premium_tax"),
-    _money("premium_commission"),
-    _money("premium_fees"),
+    *_premium_columns(),
     sa.Column("worksheet", JSONDoc, nullable=False),
     sa.Column("coverage_start", UTCDateTime, nullable=False),
     sa.Column("coverage_end", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint(
-        "premium_total >= 0 and premium_net >= 0 and premium_tax >= 0"
-        " and premium_commission >= 0 and premium_fees >= 0",
-        name="premium_not_negative",
-    ),
-    sa.CheckConstraint(
-        "premium_net + premium_tax + premium_commission + premium_fees = premium_total",
-        name="premium_parts_sum",
-    ),
+    *_premium_checks(),
     sa.Index(None, "partner_id", "livemode", "id"),
 )
 
@@ -154,12 +164,7 @@ policies = sa.Table(
     sa.Column("policyholder_id_hash", sa.String(64), nullable=True),
     sa.Column("policyholder_id_last4", sa.String(4), nullable=True),
     sa.Column("policyholder_phone", sa.String(16), nullable=True),
-    sa.Column("currency", sa.String(3), nullable=False),
-    _money("premium_total"),
-    _money("premium_net"),
-    _money("premium_tax"),
-    _money("premium_commission"),
-    _money("premium_fees"),
+    *_premium_columns(),
     sa.Column("worksheet", JSONDoc, nullable=False),
     sa.Column("coverage_start", UTCDateTime, nullable=False),
     sa.Column("coverage_end", UTCDateTime, nullable=False),
@@ -172,15 +177,7 @@ policies = sa.Table(
         "status in ('pending_payment', 'active', 'payment_failed', 'cancelled', 'expired')",
         name="status",
     ),
-    sa.CheckConstraint(
-        "premium_total >= 0 and premium_net >= 0 and premium_tax >= 0"
-        " and premium_commission >= 0 and premium_fees >= 0",
-        name="premium_not_negative",
-    ),
-    sa.CheckConstraint(
-        "premium_net + premium_tax + premium_commission + premium_fees = premium_total",
-        name="premium_parts_sum",
-    ),
+    *_premium_checks(),
     sa.CheckConstraint(
         "refund_amount is null or (refund_amount >= 0 and refund_amount <= premium_total)",
         name="refund_within_premium",

@@ -1,0 +1,65 @@
+"""The Alembic migrations build exactly the schema the code declares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from policy_service.adapters.tables import metadata, partners, policies, product_editions
+
+
+def test_migrations_match_the_tables(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
+    assert diff == [], (
+        "tables.py and migrations/ differ: add a migration (alembic revision --autogenerate)"
+    )
+
+
+def _policy_row(**changes: object) -> dict[str, object]:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    row: dict[str, object] = {
+        "id": "pol_x", "partner_id": "ptn_x", "livemode": False, "product_code": "p",
+        "edition_id": "p/1", "content_hash": "sha256:x", "external_ref": "r", "status": "active",
+        "risk": {}, "worksheet": {}, "currency": "CNY", "premium_total": 100, "premium_net": 70,
+        "premium_tax": 10, "premium_commission": 15, "premium_fees": 5, "coverage_start": now,
+        "coverage_end": now, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"premium_net": 71},  # parts do not sum to the total
+        {"premium_fees": -5, "premium_net": 80},  # negative part
+        {"edition_id": "p/none"},  # no such edition
+        {"status": "sleeping"},
+        {"refund_amount": 101},  # refund above the premium
+    ],
+)
+def test_the_database_refuses_what_must_never_happen(engine: sa.Engine, changes: dict) -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(partners.insert().values(id="ptn_x", name="x", created_at=now))
+        conn.execute(
+            product_editions.insert().values(
+                id="p/1",
+                product_code="p",
+                edition="1",
+                content_hash="h",
+                effective_from=now,
+                files={},
+                registered_at=now,
+            )
+        )
+        conn.execute(policies.insert().values(**_policy_row(id="pol_ok", external_ref="ok")))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(policies.insert().values(**_policy_row(**changes)))
