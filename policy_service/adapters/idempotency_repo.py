@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .sql import insert_ignoring_conflicts
+from .sql import insert_many_returning
 from .tables import idempotency_keys as t
 
 
@@ -31,27 +31,19 @@ def claim_many(
     On PostgreSQL a concurrent transaction holding the same key makes this wait until it
     commits (then the key is not ours) or rolls back (then it is).
     """
-    if not entries:
-        return set()
-    stmt = (
-        insert_ignoring_conflicts(conn, t)
-        .values(
-            [
-                {
-                    "partner_id": partner_id,
-                    "livemode": livemode,
-                    "key": key,
-                    "fingerprint": fp,
-                    "status_code": status,
-                    "response_body": body,
-                    "created_at": now,
-                }
-                for key, fp, status, body in entries
-            ]
-        )
-        .returning(t.c.key)
-    )
-    return {row.key for row in conn.execute(stmt)}
+    rows = [
+        {
+            "partner_id": partner_id,
+            "livemode": livemode,
+            "key": key,
+            "fingerprint": fp,
+            "status_code": status,
+            "response_body": body,
+            "created_at": now,
+        }
+        for key, fp, status, body in entries
+    ]
+    return insert_many_returning(conn, t, rows, "key")
 
 
 def update_response(

@@ -12,7 +12,7 @@ from policy_service.domain.policyholder import Policyholder
 from policy_service.domain.records import Policy
 
 from .quotes_repo import premium_columns, premium_from_row
-from .sql import from_minor, insert_ignoring_conflicts, to_minor
+from .sql import from_minor, insert_many_returning, to_minor
 from .tables import cover_locks, policies
 
 
@@ -87,39 +87,24 @@ def from_row(row: Any) -> Policy:
 def insert_new(conn: sa.Connection, new: list[Policy]) -> set[str]:
     """Multi-row insert; returns the ids inserted. Rows that hit a unique constraint
     (external_ref or quote already used) are skipped, not raised."""
-    if not new:
-        return set()
-    stmt = (
-        insert_ignoring_conflicts(conn, policies)
-        .values([_row(p) for p in new])
-        .returning(policies.c.id)
-    )
-    return {row.id for row in conn.execute(stmt)}
+    return insert_many_returning(conn, policies, [_row(p) for p in new], "id")
 
 
 def lock_covers(
     conn: sa.Connection, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
 ) -> set[str]:
     """Insert (product_code, cover_key, policy_id) locks; returns the policy ids that got theirs."""
-    if not locks:
-        return set()
-    stmt = (
-        insert_ignoring_conflicts(conn, cover_locks)
-        .values(
-            [
-                {
-                    "livemode": livemode,
-                    "product_code": product,
-                    "cover_key": key,
-                    "policy_id": policy_id,
-                    "created_at": now,
-                }
-                for product, key, policy_id in locks
-            ]
-        )
-        .returning(cover_locks.c.policy_id)
-    )
-    return {row.policy_id for row in conn.execute(stmt)}
+    rows = [
+        {
+            "livemode": livemode,
+            "product_code": product,
+            "cover_key": key,
+            "policy_id": policy_id,
+            "created_at": now,
+        }
+        for product, key, policy_id in locks
+    ]
+    return insert_many_returning(conn, cover_locks, rows, "policy_id")
 
 
 def release_covers(conn: sa.Connection, policy_ids: list[str]) -> None:

@@ -17,6 +17,28 @@ def insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
+_INSERT_RETURNING: dict[tuple[str, str, str], Any] = {}
+
+
+def insert_many_returning(
+    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], returning: str
+) -> set[Any]:
+    """Insert rows, skipping those that hit a unique key; returns `returning` of the rows inserted.
+
+    One statement object per table and dialect, executed with a list of parameter sets:
+    SQLAlchemy compiles it once and sends the rows as multi-row VALUES ("insertmanyvalues"),
+    instead of compiling a new statement for every request.
+    """
+    if not rows:
+        return set()
+    key = (conn.dialect.name, table.name, returning)
+    stmt = _INSERT_RETURNING.get(key)
+    if stmt is None:
+        stmt = insert_ignoring_conflicts(conn, table).returning(table.c[returning])
+        _INSERT_RETURNING[key] = stmt
+    return {row[0] for row in conn.execute(stmt, rows)}
+
+
 def to_minor(amount: Decimal, currency: str) -> int:
     scaled = amount.scaleb(MINOR_UNITS[currency])
     if scaled != scaled.to_integral_value():
