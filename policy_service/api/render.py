@@ -124,6 +124,12 @@ def product(prod: Product, current: Edition | None) -> dict[str, Any]:
         "name_zh": prod.name_zh,
         "description": prod.description,
         "policyholder": prod.policyholder,
+        "duplicate_cover": None
+        if prod.duplicate_cover is None
+        else {
+            "subject": list(prod.duplicate_cover.subject),
+            "per_insured": prod.duplicate_cover.per_insured,
+        },
         "current_edition": None
         if current is None
         else {

@@ -107,6 +107,17 @@ class EligibilitySchema(Strict):
     message = fields.String(required=True)
 
 
+class DuplicateCoverSchema(Strict):
+    subject = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "the inputs (or external_ref) naming the insured thing"},
+    )
+    per_insured = fields.Boolean(
+        required=True, metadata={"description": "one cover per insured person on that subject"}
+    )
+
+
 class ProductSchema(Strict):
     code = fields.String(required=True, metadata={"example": "flight_delay"})
     object = fields.Constant("product", required=True)
@@ -115,6 +126,14 @@ class ProductSchema(Strict):
     description = fields.String(required=True)
     policyholder = fields.String(
         required=True, validate=validate.OneOf(["required", "optional", "none"])
+    )
+    duplicate_cover = fields.Nested(
+        DuplicateCoverSchema,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "a second policy on the same subject is refused (duplicate_cover)"
+        },
     )
     current_edition = fields.Nested(CurrentEditionSchema, allow_none=True, required=True)
     editions = fields.List(fields.Nested(EditionSummarySchema), required=True)

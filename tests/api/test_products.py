@@ -25,6 +25,10 @@ def test_product_has_risk_schema_and_terms(api: ApiClient) -> None:
     }  # fmt: skip
     assert schema["properties"]["scheduled_departure"]["format"] == "date-time"
     assert body["policyholder"] == "required"
+    assert body["duplicate_cover"] == {
+        "subject": ["carrier", "flight_number", "scheduled_departure"],
+        "per_insured": True,
+    }
     assert {r["code"] for r in body["eligibility"]} >= {"departure_too_soon"}
     assert [b["code"] for b in body["benefits"]] == ["delay_120", "delay_240", "cancellation"]
     assert body["benefits"][0]["amount"] == {"amount": "100.00", "currency": "CNY"}
