@@ -59,6 +59,29 @@ def serve(bind: str | None, workers: int | None) -> None:
     _App().run()
 
 
+# -- worker ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="do one pass and exit (for cron or scripts)")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="deliveries in flight (default WORKER_CONCURRENCY or 8)",
+)
+def worker(once: bool, concurrency: int | None) -> None:
+    """Deliver webhooks and expire policies (the outbox processor). Run several on PostgreSQL."""
+    from .worker import run_worker
+
+    config = load_config()
+    if concurrency:
+        config = config.with_(worker_concurrency=concurrency)
+    done = run_worker(config, once=once)
+    if once:
+        click.echo(f"processed {done} item(s)")
+
+
 # -- db --------------------------------------------------------------------------------
 
 
@@ -117,17 +140,25 @@ def partners_create(name: str, live: bool, billing: str) -> None:
 @partners.command("key")
 @click.argument("partner_id")
 @click.option("--live", is_flag=True)
-def partners_key(partner_id: str, live: bool) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="limit the key to these scopes (repeat); default: full access",
+)
+def partners_key(partner_id: str, live: bool, scopes: tuple[str, ...]) -> None:
     """Create another API key for a partner (test by default)."""
     from .adapters.db import create_db_engine
     from .domain.errors import ServiceError
-    from .domain.records import ALL_SCOPES
+    from .domain.records import FULL_ACCESS
     from .services.partners import create_api_key
 
     engine = create_db_engine(load_config().database_url)
     try:
         with engine.begin() as conn:
-            secret = create_api_key(conn, partner_id, live, ALL_SCOPES, datetime.now(UTC))
+            secret = create_api_key(
+                conn, partner_id, live, scopes or (FULL_ACCESS,), datetime.now(UTC)
+            )
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(secret)

@@ -10,6 +10,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)  # durations in seconds, never money
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -40,6 +50,16 @@ class Config:
     idempotency_ttl_hours: int = 24
     bind: str = "127.0.0.1:8000"
     web_workers: int = 2
+    #: webhook delivery: HTTP timeout, lease of a claimed delivery, back-off and give-up times
+    webhook_timeout_seconds: float = 10.0
+    webhook_lease_seconds: float = 60.0
+    webhook_backoff_base_seconds: float = 30.0
+    webhook_backoff_max_seconds: float = 6 * 3600.0
+    webhook_retry_hours: float = 72.0
+    webhook_disable_after_hours: float = 120.0
+    #: worker: idle poll interval and concurrent deliveries per process
+    worker_poll_seconds: float = 1.0
+    worker_concurrency: int = 8
     testing: bool = False
 
     @property
@@ -82,4 +102,12 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", 24),
         bind=env.get("BIND", "127.0.0.1:8000"),
         web_workers=_int(env, "WEB_CONCURRENCY", 2),
+        webhook_timeout_seconds=_float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        webhook_lease_seconds=_float(env, "WEBHOOK_LEASE_SECONDS", 60.0),
+        webhook_backoff_base_seconds=_float(env, "WEBHOOK_BACKOFF_BASE_SECONDS", 30.0),
+        webhook_backoff_max_seconds=_float(env, "WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600.0),
+        webhook_retry_hours=_float(env, "WEBHOOK_RETRY_HOURS", 72.0),
+        webhook_disable_after_hours=_float(env, "WEBHOOK_DISABLE_AFTER_HOURS", 120.0),
+        worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
+        worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8),
     )

@@ -48,3 +48,51 @@ def for_object(conn: sa.Connection, object_id: str) -> list[sa.Row[Any]]:
     return list(
         conn.execute(sa.select(events).where(events.c.object_id == object_id).order_by(events.c.id))
     )
+
+
+def get(conn: sa.Connection, partner_id: str, livemode: bool, event_id: str) -> sa.Row[Any] | None:
+    return conn.execute(
+        sa.select(events).where(
+            events.c.id == event_id,
+            events.c.partner_id == partner_id,
+            events.c.livemode == livemode,
+        )
+    ).first()
+
+
+def list_page(
+    conn: sa.Connection,
+    partner_id: str,
+    livemode: bool,
+    limit: int,
+    starting_after: str | None = None,
+    types: list[str] | None = None,
+    object_id: str | None = None,
+) -> tuple[list[sa.Row[Any]], bool]:
+    """Newest first; one page and whether more follow."""
+    stmt = sa.select(events).where(events.c.partner_id == partner_id, events.c.livemode == livemode)
+    if starting_after:
+        stmt = stmt.where(events.c.id < starting_after)
+    if types:
+        stmt = stmt.where(events.c.type.in_(types))
+    if object_id:
+        stmt = stmt.where(events.c.object_id == object_id)
+    rows = list(conn.execute(stmt.order_by(events.c.id.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def claim_undispatched(conn: sa.Connection, limit: int) -> list[sa.Row[Any]]:
+    """Oldest events not yet fanned out, locked so that concurrent workers take others."""
+    stmt = (
+        sa.select(events.c.id, events.c.partner_id, events.c.livemode, events.c.type)
+        .where(events.c.dispatched_at.is_(None))
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(conn.execute(stmt))
+
+
+def mark_dispatched(conn: sa.Connection, event_ids: list[str], now: datetime) -> None:
+    conn.execute(events.update().where(events.c.id.in_(event_ids)).values(dispatched_at=now))

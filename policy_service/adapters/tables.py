@@ -184,6 +184,8 @@ policies = sa.Table(
     ),
     sa.UniqueConstraint("partner_id", "livemode", "product_code", "external_ref"),
     sa.Index(None, "partner_id", "livemode", "id"),
+    #: the worker's expiry sweep
+    sa.Index(None, "status", "coverage_end"),
 )
 
 #: One row per insured subject (a person on a flight, an order) while its policy is in force:
@@ -226,6 +228,96 @@ events = sa.Table(
     #: the object as it is after the change, as the API shows it
     sa.Column("data", JSONDoc, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    #: when the worker fanned the event out to the webhook endpoints (null: not yet)
+    sa.Column("dispatched_at", UTCDateTime, nullable=True),
     sa.Index(None, "partner_id", "livemode", "id"),
     sa.Index(None, "object_id"),
+    sa.Index(
+        "ix_events_undispatched",
+        "id",
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+        sqlite_where=sa.text("dispatched_at IS NULL"),
+    ),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("description", sa.String(500), nullable=True),
+    #: subscribed event types, or ["*"]
+    sa.Column("events", JSONDoc, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("disabled_reason", sa.String(200), nullable=True),
+    #: the signing secret (whsec_...); kept to sign, so the database must be protected
+    sa.Column("secret", sa.String(80), nullable=False),
+    #: after a rotation the old secret still signs until previous_secret_expires_at
+    sa.Column("previous_secret", sa.String(80), nullable=True),
+    sa.Column("previous_secret_expires_at", UTCDateTime, nullable=True),
+    #: start of the current run of failed deliveries (null when the last one succeeded)
+    sa.Column("failing_since", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deleted_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("status in ('enabled', 'disabled')", name="status"),
+    sa.Index(None, "partner_id", "livemode", "id"),
+)
+
+#: One row per event and endpoint: the unit a worker claims, under a lease.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempt_count", sa.Integer, nullable=False, server_default="0"),
+    #: when the next attempt is due (null once succeeded or failed)
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    #: a worker that claimed the delivery owns it until then; after, another may take over
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("lease_owner", sa.String(80), nullable=True),
+    #: start of the retry window (reset by a resend)
+    sa.Column("first_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.CheckConstraint("attempt_count >= 0", name="attempt_count_not_negative"),
+    sa.UniqueConstraint("event_id", "endpoint_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+)
+
+#: Every attempt, including those whose worker died (outcome "abandoned").
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("delivery_id", sa.String(40), sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    #: 1, 2, ...: unique per delivery, so one attempt can never run twice
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(80), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=True),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.String(500), nullable=True),
+    #: the start of the receiver's answer, for debugging
+    sa.Column("response_excerpt", sa.String(500), nullable=True),
+    sa.Column("outcome", sa.String(12), nullable=False),
+    sa.Column("next_retry_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint(
+        "outcome in ('in_progress', 'succeeded', 'failed', 'abandoned')", name="outcome"
+    ),
+    sa.UniqueConstraint("delivery_id", "number"),
 )

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from . import policies, products, quotes
+from . import events, policies, products, quotes, webhook_endpoints
 from .context import services
 from .docs import add_product_schemas, postprocess
 from .errors import register_error_handlers
@@ -60,7 +60,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
             "servers": [{"url": "/", "description": "this service"}],
         },
     )
-    for module in (products, quotes, policies):
+    for module in (products, quotes, policies, events, webhook_endpoints):
         api.register_blueprint(module.blp)
     app.extensions["policy_service_api"] = api
     add_product_schemas(api, app.extensions["policy_service"].catalog.all())

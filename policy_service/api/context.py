@@ -39,6 +39,6 @@ def caller(scope: str) -> Caller:
     if found is None:
         found = services().authenticator.authenticate(request.headers.get("Authorization"))
         g.caller = found
-    if scope not in found.scopes:
+    if not found.may(scope):
         raise PermissionDenied(f"this API key lacks the {scope} scope")
     return found

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from policy_service.domain.events import event_object
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Policy, Premium, Quote
 from pricing.model import Edition, Product
@@ -150,4 +151,57 @@ def product(prod: Product, current: Edition | None) -> dict[str, Any]:
         ],
         "benefits": benefits(current),
         "refund_terms": refund_terms(current),
+    }
+
+
+def event(row: Any) -> dict[str, Any]:
+    return event_object(row.id, row.type, row.created_at, row.livemode, row.data)
+
+
+def webhook_endpoint(row: Any, with_secret: bool = False) -> dict[str, Any]:
+    out = {
+        "id": row.id,
+        "object": "webhook_endpoint",
+        "livemode": row.livemode,
+        "url": row.url,
+        "description": row.description,
+        "events": list(row.events),
+        "status": row.status,
+        "disabled_reason": row.disabled_reason,
+        "previous_secret_expires_at": iso(row.previous_secret_expires_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+    if with_secret:
+        out["secret"] = row.secret
+    return out
+
+
+def delivery(view: Any) -> dict[str, Any]:
+    d = view.delivery
+    return {
+        "id": d.id,
+        "object": "webhook_delivery",
+        "event": d.event_id,
+        "endpoint": d.endpoint_id,
+        "url": d.url,
+        "status": d.status,
+        "attempt_count": d.attempt_count,
+        "next_attempt_at": iso(d.next_attempt_at),
+        "delivered_at": iso(d.delivered_at),
+        "created_at": iso(d.created_at),
+        "attempts": [
+            {
+                "number": a.number,
+                "started_at": iso(a.started_at),
+                "finished_at": iso(a.finished_at),
+                "outcome": a.outcome,
+                "status_code": a.status_code,
+                "latency_ms": a.latency_ms,
+                "error": a.error,
+                "response_excerpt": a.response_excerpt,
+                "next_retry_at": iso(a.next_retry_at),
+            }
+            for a in view.attempts
+        ],
     }

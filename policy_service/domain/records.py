@@ -11,7 +11,16 @@ from .policyholder import Policyholder
 
 CANCEL_REASONS = ("requested_by_customer", "order_cancelled", "duplicate", "fraudulent", "other")
 BILLING_MODES = ("partner_settled", "stripe")
-ALL_SCOPES = ("products:read", "quotes:write", "policies:read", "policies:write")
+ALL_SCOPES = (
+    "products:read",
+    "quotes:write",
+    "policies:read",
+    "policies:write",
+    "events:read",
+    "webhooks:write",
+)
+#: a key with this scope may do everything, including what later versions add
+FULL_ACCESS = "*"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,9 @@ class Caller:
     livemode: bool
     key_id: str
     scopes: frozenset[str]
+
+    def may(self, scope: str) -> bool:
+        return FULL_ACCESS in self.scopes or scope in self.scopes
 
 
 @dataclass(frozen=True)

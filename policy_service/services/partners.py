@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from policy_service.adapters import partners_repo
 from policy_service.domain.errors import InvalidRequest, Unauthenticated
 from policy_service.domain.ids import new_id
-from policy_service.domain.records import ALL_SCOPES, BILLING_MODES, Caller, Partner
+from policy_service.domain.records import ALL_SCOPES, BILLING_MODES, FULL_ACCESS, Caller, Partner
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -35,7 +35,7 @@ def create_partner(
         raise InvalidRequest(f"billing must be one of {', '.join(BILLING_MODES)}", param="billing")
     partner = Partner(new_id("ptn"), name, billing_mode, now)
     partners_repo.insert_partner(conn, partner)
-    return partner, create_api_key(conn, partner.id, livemode, ALL_SCOPES, now)
+    return partner, create_api_key(conn, partner.id, livemode, (FULL_ACCESS,), now)
 
 
 def create_api_key(
@@ -45,7 +45,7 @@ def create_api_key(
     scopes: tuple[str, ...] | list[str],
     now: datetime,
 ) -> str:
-    unknown = set(scopes) - set(ALL_SCOPES)
+    unknown = set(scopes) - {*ALL_SCOPES, FULL_ACCESS}
     if unknown:
         raise InvalidRequest(f"unknown scopes: {', '.join(sorted(unknown))}", param="scopes")
     if partners_repo.get_partner(conn, partner_id) is None:

@@ -1,0 +1,261 @@
+"""Webhook endpoints, deliveries (one per event and endpoint) and their attempts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .sql import insert_ignoring_conflicts
+from .tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
+
+E, D, A = webhook_endpoints, webhook_deliveries, webhook_attempts
+
+
+# -- endpoints ------------------------------------------------------------------------------
+
+
+def insert_endpoint(conn: sa.Connection, row: dict[str, Any]) -> None:
+    conn.execute(E.insert().values(**row))
+
+
+def get_endpoint(
+    conn: sa.Connection, partner_id: str, livemode: bool, endpoint_id: str, for_update: bool = False
+) -> sa.Row[Any] | None:
+    stmt = sa.select(E).where(
+        E.c.id == endpoint_id,
+        E.c.partner_id == partner_id,
+        E.c.livemode == livemode,
+        E.c.deleted_at.is_(None),
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def list_endpoints(
+    conn: sa.Connection, partner_id: str, livemode: bool, limit: int, starting_after: str | None
+) -> tuple[list[sa.Row[Any]], bool]:
+    stmt = sa.select(E).where(
+        E.c.partner_id == partner_id, E.c.livemode == livemode, E.c.deleted_at.is_(None)
+    )
+    if starting_after:
+        stmt = stmt.where(E.c.id < starting_after)
+    rows = list(conn.execute(stmt.order_by(E.c.id.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def update_endpoint(conn: sa.Connection, endpoint_id: str, **values: Any) -> None:
+    conn.execute(E.update().where(E.c.id == endpoint_id).values(**values))
+
+
+def enabled_endpoints_of(conn: sa.Connection, owners: set[tuple[str, bool]]) -> list[sa.Row[Any]]:
+    """Enabled endpoints of these (partner_id, livemode) pairs."""
+    if not owners:
+        return []
+    partner_ids = {p for p, _ in owners}
+    rows = conn.execute(
+        sa.select(E.c.id, E.c.partner_id, E.c.livemode, E.c.events).where(
+            E.c.partner_id.in_(partner_ids), E.c.status == "enabled", E.c.deleted_at.is_(None)
+        )
+    )
+    return [r for r in rows if (r.partner_id, r.livemode) in owners]
+
+
+# -- deliveries -----------------------------------------------------------------------------
+
+
+def insert_deliveries(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert_ignoring_conflicts(conn, D), rows)
+
+
+def get_delivery_for(conn: sa.Connection, event_id: str, endpoint_id: str) -> sa.Row[Any] | None:
+    return conn.execute(
+        sa.select(D).where(D.c.event_id == event_id, D.c.endpoint_id == endpoint_id)
+    ).first()
+
+
+def reset_delivery(conn: sa.Connection, delivery_id: str, now: datetime) -> None:
+    """Resend: due now, with a fresh retry window (a running attempt keeps its lease)."""
+    conn.execute(
+        D.update()
+        .where(D.c.id == delivery_id)
+        .values(status="pending", next_attempt_at=now, first_attempt_at=None, updated_at=now)
+    )
+
+
+def deliveries_of_event(conn: sa.Connection, event_id: str) -> list[sa.Row[Any]]:
+    stmt = (
+        sa.select(D, E.c.url)
+        .join(E, E.c.id == D.c.endpoint_id)
+        .where(D.c.event_id == event_id)
+        .order_by(D.c.id)
+    )
+    return list(conn.execute(stmt))
+
+
+def attempts_of(conn: sa.Connection, delivery_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+    out: dict[str, list[sa.Row[Any]]] = {d: [] for d in delivery_ids}
+    if delivery_ids:
+        rows = conn.execute(
+            sa.select(A)
+            .where(A.c.delivery_id.in_(delivery_ids))
+            .order_by(A.c.delivery_id, A.c.number)
+        )
+        for row in rows:
+            out[row.delivery_id].append(row)
+    return out
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a worker holds under a lease, with all it needs to send it."""
+
+    delivery_id: str
+    attempt_id: int
+    number: int
+    worker: str
+    event_id: str
+    endpoint_id: str
+    partner_id: str
+    livemode: bool
+    url: str
+    secrets: list[str]
+    event: dict[str, Any]
+    first_attempt_at: datetime
+
+
+def claim_due(
+    conn: sa.Connection, worker: str, now: datetime, lease_until: datetime, limit: int
+) -> list[Claimed]:
+    """Take up to `limit` due deliveries of enabled endpoints and open an attempt for each."""
+    stmt = (
+        sa.select(D.c.id)
+        .join(E, E.c.id == D.c.endpoint_id)
+        .where(
+            D.c.status == "pending",
+            D.c.next_attempt_at <= now,
+            sa.or_(D.c.lease_until.is_(None), D.c.lease_until < now),
+            E.c.status == "enabled",
+            E.c.deleted_at.is_(None),
+        )
+        .order_by(D.c.next_attempt_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=D, skip_locked=True)
+    ids = [r.id for r in conn.execute(stmt)]
+    if not ids:
+        return []
+    # An attempt still open here belonged to a worker that lost its lease (killed, stalled).
+    conn.execute(
+        A.update()
+        .where(A.c.delivery_id.in_(ids), A.c.outcome == "in_progress")
+        .values(
+            outcome="abandoned",
+            finished_at=now,
+            error="the worker lost its lease (killed or stalled)",
+        )
+    )
+    conn.execute(
+        D.update()
+        .where(D.c.id.in_(ids))
+        .values(
+            attempt_count=D.c.attempt_count + 1,
+            lease_until=lease_until,
+            lease_owner=worker,
+            first_attempt_at=sa.func.coalesce(D.c.first_attempt_at, now),
+            updated_at=now,
+        )
+    )
+    rows = conn.execute(
+        sa.select(
+            D.c.id,
+            D.c.attempt_count,
+            D.c.event_id,
+            D.c.endpoint_id,
+            D.c.partner_id,
+            D.c.livemode,
+            D.c.first_attempt_at,
+            E.c.url,
+            E.c.secret,
+            E.c.previous_secret,
+            E.c.previous_secret_expires_at,
+            events.c.type,
+            events.c.data,
+            events.c.created_at,
+            events.c.object_type,
+        )
+        .join(E, E.c.id == D.c.endpoint_id)
+        .join(events, events.c.id == D.c.event_id)
+        .where(D.c.id.in_(ids))
+    ).all()
+    attempt_ids = {}
+    for r in rows:
+        attempt_ids[r.id] = conn.execute(
+            A.insert()
+            .values(
+                delivery_id=r.id,
+                number=r.attempt_count,
+                worker=worker,
+                started_at=now,
+                outcome="in_progress",
+            )
+            .returning(A.c.id)
+        ).scalar_one()
+    claimed = []
+    for r in rows:
+        secrets = [r.secret]
+        if (
+            r.previous_secret
+            and r.previous_secret_expires_at
+            and r.previous_secret_expires_at > now
+        ):
+            secrets.append(r.previous_secret)
+        event = {
+            "id": r.event_id,
+            "type": r.type,
+            "created": r.created_at,
+            "livemode": r.livemode,
+            "data": r.data,
+        }
+        claimed.append(
+            Claimed(
+                r.id,
+                attempt_ids[r.id],
+                r.attempt_count,
+                worker,
+                r.event_id,
+                r.endpoint_id,
+                r.partner_id,
+                r.livemode,
+                r.url,
+                secrets,
+                event,
+                r.first_attempt_at,
+            )
+        )
+    return claimed
+
+
+def finish_attempt(conn: sa.Connection, attempt_id: int, **values: Any) -> None:
+    conn.execute(
+        A.update().where(A.c.id == attempt_id, A.c.outcome == "in_progress").values(**values)
+    )
+
+
+def settle_delivery(conn: sa.Connection, claimed: Claimed, **values: Any) -> bool:
+    """Update the delivery if this worker still holds it (same owner, same attempt)."""
+    result = conn.execute(
+        D.update()
+        .where(
+            D.c.id == claimed.delivery_id,
+            D.c.lease_owner == claimed.worker,
+            D.c.attempt_count == claimed.number,
+        )
+        .values(lease_until=None, lease_owner=None, **values)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,125 @@
+"""Self-serve webhook endpoints: create (the secret is shown once), list, update, delete,
+rotate the signing secret (the old one keeps signing for 24 hours)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policy_service.services import webhooks
+
+from . import render
+from .context import caller, services
+from .docs import IDEMPOTENCY_PARAM, errors
+from .idempotency import ok, run_idempotent
+from .schemas import (
+    PageArgsSchema,
+    WebhookEndpointCreateSchema,
+    WebhookEndpointListSchema,
+    WebhookEndpointSchema,
+    WebhookEndpointUpdateSchema,
+)
+
+blp = Blueprint(
+    "webhook_endpoints",
+    __name__,
+    url_prefix="/v1/webhook-endpoints",
+    description="Webhook endpoints",
+)
+
+
+@blp.route("")
+class Endpoints(MethodView):
+    @blp.arguments(WebhookEndpointCreateSchema)
+    @blp.response(201, WebhookEndpointSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 400, 403)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Create an endpoint; the answer carries its signing secret, this once"""
+        who = caller("webhooks:write")
+        svc = services()
+
+        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+            row = webhooks.create_endpoint(
+                conn, who, body["url"], body["events"], body.get("description"), svc.clock()
+            )
+            return 201, render.webhook_endpoint(row, with_secret=True)
+
+        return run_idempotent(who, work)
+
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, WebhookEndpointListSchema)
+    @errors(blp, 400, 403)
+    def get(self, args: dict[str, Any]) -> Response:
+        """List endpoints, newest first"""
+        who = caller("webhooks:write")
+        with services().engine.connect() as conn:
+            rows, has_more = webhooks.list_endpoints(
+                conn, who, args["limit"], args.get("starting_after")
+            )
+        return ok(
+            {
+                "object": "list",
+                "data": [render.webhook_endpoint(r) for r in rows],
+                "has_more": has_more,
+                "url": "/v1/webhook-endpoints",
+            }
+        )
+
+
+@blp.route("/<endpoint_id>")
+class EndpointById(MethodView):
+    @blp.response(200, WebhookEndpointSchema)
+    @errors(blp, 403, 404)
+    def get(self, endpoint_id: str) -> Response:
+        """An endpoint (without its secret)"""
+        who = caller("webhooks:write")
+        with services().engine.connect() as conn:
+            return ok(render.webhook_endpoint(webhooks.get_endpoint(conn, who, endpoint_id)))
+
+    @blp.arguments(WebhookEndpointUpdateSchema)
+    @blp.response(200, WebhookEndpointSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 400, 403, 404)
+    def post(self, _body: dict[str, Any], endpoint_id: str) -> Response:
+        """Update url, events, description, or disabled (true/false)"""
+        who = caller("webhooks:write")
+        svc = services()
+        changes = request.get_json()
+
+        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+            row = webhooks.update_endpoint(conn, who, endpoint_id, changes, svc.clock())
+            return 200, render.webhook_endpoint(row)
+
+        return run_idempotent(who, work)
+
+    @blp.response(200, WebhookEndpointSchema)
+    @errors(blp, 403, 404)
+    def delete(self, endpoint_id: str) -> Response:
+        """Delete an endpoint: nothing more is sent to it; its delivery log stays"""
+        who = caller("webhooks:write")
+        svc = services()
+        with svc.engine.begin() as conn:
+            row = webhooks.delete_endpoint(conn, who, endpoint_id, svc.clock())
+        return ok({**render.webhook_endpoint(row), "status": "disabled", "deleted": True})
+
+
+@blp.route("/<endpoint_id>/rotate-secret")
+class EndpointRotate(MethodView):
+    @blp.response(200, WebhookEndpointSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_PARAM])
+    @errors(blp, 403, 404)
+    def post(self, endpoint_id: str) -> Response:
+        """New signing secret; the old one keeps signing (a second v1) for 24 hours"""
+        who = caller("webhooks:write")
+        svc = services()
+
+        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+            row = webhooks.rotate_secret(conn, who, endpoint_id, svc.clock())
+            return 200, render.webhook_endpoint(row, with_secret=True)
+
+        return run_idempotent(who, work)

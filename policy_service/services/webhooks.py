@@ -1,0 +1,226 @@
+"""Webhook endpoints (self-serve), events and their deliveries, as partners see them."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.adapters import events_repo, webhooks_repo
+from policy_service.domain.errors import InvalidRequest, NotFound
+from policy_service.domain.ids import has_prefix, new_id
+from policy_service.domain.records import Caller
+from policy_service.domain.webhooks import check_event_types, check_url, is_public_address, wants
+
+#: how long a rotated-out secret keeps signing, so receivers can switch without losing events
+PREVIOUS_SECRET_VALID = timedelta(hours=24)
+
+
+def new_secret() -> str:
+    return "whsec_" + random_secrets.token_urlsafe(32)
+
+
+def _check_live_url(caller: Caller, url: str) -> None:
+    """Live mode never posts to loopback or private networks; test mode may, for local work."""
+    if not caller.livemode:
+        return
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        public = is_public_address(host)
+    except ValueError:  # a name: checked again at every delivery, after resolving it
+        public = host not in ("localhost",) and not host.endswith(
+            (".localhost", ".local", ".internal")
+        )
+    if not public:
+        raise InvalidRequest("live-mode endpoints must be on the public internet", param="url")
+
+
+def _description(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 500:
+        raise InvalidRequest("must be text of at most 500 characters", param="description")
+    return value
+
+
+def create_endpoint(
+    conn: sa.Connection, caller: Caller, url: Any, events: Any, description: Any, now: datetime
+) -> sa.Row[Any]:
+    url = check_url(url)
+    _check_live_url(caller, url)
+    row = {
+        "id": new_id("whe"),
+        "partner_id": caller.partner_id,
+        "livemode": caller.livemode,
+        "url": url,
+        "description": _description(description),
+        "events": check_event_types(events),
+        "status": "enabled",
+        "secret": new_secret(),
+        "created_at": now,
+        "updated_at": now,
+    }
+    webhooks_repo.insert_endpoint(conn, row)
+    return get_endpoint(conn, caller, row["id"])
+
+
+def get_endpoint(
+    conn: sa.Connection, caller: Caller, endpoint_id: str, for_update: bool = False
+) -> sa.Row[Any]:
+    row = None
+    if has_prefix(endpoint_id, "whe"):
+        row = webhooks_repo.get_endpoint(
+            conn, caller.partner_id, caller.livemode, endpoint_id, for_update
+        )
+    if row is None:
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
+    return row
+
+
+def update_endpoint(
+    conn: sa.Connection, caller: Caller, endpoint_id: str, changes: dict[str, Any], now: datetime
+) -> sa.Row[Any]:
+    get_endpoint(conn, caller, endpoint_id, for_update=True)
+    values: dict[str, Any] = {"updated_at": now}
+    if "url" in changes:
+        values["url"] = check_url(changes["url"])
+        _check_live_url(caller, values["url"])
+    if "events" in changes:
+        values["events"] = check_event_types(changes["events"])
+    if "description" in changes:
+        values["description"] = _description(changes["description"])
+    if "disabled" in changes:
+        if not isinstance(changes["disabled"], bool):
+            raise InvalidRequest("must be true or false", param="disabled")
+        if changes["disabled"]:
+            values.update(status="disabled", disabled_reason="disabled by the partner")
+        else:
+            # Re-enabling starts a new failure count; pending deliveries resume.
+            values.update(status="enabled", disabled_reason=None, failing_since=None)
+    webhooks_repo.update_endpoint(conn, endpoint_id, **values)
+    return get_endpoint(conn, caller, endpoint_id)
+
+
+def delete_endpoint(
+    conn: sa.Connection, caller: Caller, endpoint_id: str, now: datetime
+) -> sa.Row[Any]:
+    row = get_endpoint(conn, caller, endpoint_id, for_update=True)
+    # Kept (soft-deleted) so that its delivery log stays readable.
+    webhooks_repo.update_endpoint(
+        conn, endpoint_id, deleted_at=now, status="disabled", updated_at=now
+    )
+    return row
+
+
+def rotate_secret(
+    conn: sa.Connection, caller: Caller, endpoint_id: str, now: datetime
+) -> sa.Row[Any]:
+    row = get_endpoint(conn, caller, endpoint_id, for_update=True)
+    webhooks_repo.update_endpoint(
+        conn,
+        endpoint_id,
+        secret=new_secret(),
+        previous_secret=row.secret,
+        previous_secret_expires_at=now + PREVIOUS_SECRET_VALID,
+        updated_at=now,
+    )
+    return get_endpoint(conn, caller, endpoint_id)
+
+
+def list_endpoints(
+    conn: sa.Connection, caller: Caller, limit: int, starting_after: str | None
+) -> tuple[list[sa.Row[Any]], bool]:
+    return webhooks_repo.list_endpoints(
+        conn, caller.partner_id, caller.livemode, limit, starting_after
+    )
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def get_event(conn: sa.Connection, caller: Caller, event_id: str) -> sa.Row[Any]:
+    row = None
+    if has_prefix(event_id, "evt"):
+        row = events_repo.get(conn, caller.partner_id, caller.livemode, event_id)
+    if row is None:
+        raise NotFound(f"no event {event_id}")
+    return row
+
+
+def list_events(
+    conn: sa.Connection,
+    caller: Caller,
+    limit: int,
+    starting_after: str | None,
+    types: list[str] | None,
+    object_id: str | None,
+) -> tuple[list[sa.Row[Any]], bool]:
+    return events_repo.list_page(
+        conn, caller.partner_id, caller.livemode, limit, starting_after, types, object_id
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    delivery: sa.Row[Any]
+    attempts: list[sa.Row[Any]]
+
+
+def deliveries(conn: sa.Connection, caller: Caller, event_id: str) -> list[DeliveryView]:
+    get_event(conn, caller, event_id)
+    rows = webhooks_repo.deliveries_of_event(conn, event_id)
+    attempts = webhooks_repo.attempts_of(conn, [r.id for r in rows])
+    return [DeliveryView(r, attempts[r.id]) for r in rows]
+
+
+def resend(
+    conn: sa.Connection, caller: Caller, event_id: str, endpoint_id: Any, now: datetime
+) -> list[DeliveryView]:
+    """Deliver the event again now, to one endpoint or to every enabled endpoint that wants it."""
+    event = get_event(conn, caller, event_id)
+    if endpoint_id is not None:
+        if not isinstance(endpoint_id, str):
+            raise InvalidRequest("must be a webhook endpoint id", param="endpoint")
+        targets = [get_endpoint(conn, caller, endpoint_id)]
+        if targets[0].status != "enabled":
+            raise InvalidRequest("the endpoint is disabled; enable it first", param="endpoint")
+    else:
+        targets = [
+            e
+            for e in webhooks_repo.enabled_endpoints_of(
+                conn, {(caller.partner_id, caller.livemode)}
+            )
+            if wants(e.events, event.type)
+        ]
+        if not targets:
+            raise InvalidRequest(
+                "no enabled endpoint subscribes to this event type", param="endpoint"
+            )
+    for target in targets:
+        existing = webhooks_repo.get_delivery_for(conn, event_id, target.id)
+        if existing is None:
+            webhooks_repo.insert_deliveries(conn, [new_delivery(event, target.id, now)])
+        else:
+            webhooks_repo.reset_delivery(conn, existing.id, now)
+    wanted = {t.id for t in targets}
+    return [d for d in deliveries(conn, caller, event_id) if d.delivery.endpoint_id in wanted]
+
+
+def new_delivery(event: Any, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id("wdl"),
+        "partner_id": event.partner_id,
+        "livemode": event.livemode,
+        "event_id": event.id,
+        "endpoint_id": endpoint_id,
+        "status": "pending",
+        "attempt_count": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
