@@ -96,17 +96,20 @@ def record(
             )
             webhooks_repo.update_endpoint(conn, claimed.endpoint_id, failing_since=None)
             return "succeeded"
-        window = timedelta(hours=config.webhook_retry_hours)
-        retry_at = now + backoff(
-            claimed.number,
-            config.webhook_backoff_base_seconds,
-            config.webhook_backoff_max_seconds,
-            rng,
-        )
-        if retry_at - claimed.first_attempt_at > window:
+        # Retry until the window has passed; the last retry lands on its end, so every
+        # delivery is tried for the whole window however the back-off falls.
+        deadline = claimed.first_attempt_at + timedelta(hours=config.webhook_retry_hours)
+        if now >= deadline:
             status, values = "failed", {"status": "failed", "next_attempt_at": None}
             attempt["next_retry_at"] = None
         else:
+            delay = backoff(
+                claimed.number,
+                config.webhook_backoff_base_seconds,
+                config.webhook_backoff_max_seconds,
+                rng,
+            )
+            retry_at = min(now + delay, deadline)
             status, values = "pending", {"next_attempt_at": retry_at}
             attempt["next_retry_at"] = retry_at
         webhooks_repo.finish_attempt(conn, claimed.attempt_id, **attempt)

@@ -1,0 +1,144 @@
+"""Self-serve webhook endpoints and the events API."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.conftest import ApiClient, Clock, add_key, shipping_policy
+
+
+def _create(
+    api: ApiClient, url: str = "http://127.0.0.1:9/hooks", events: list[str] | None = None
+) -> dict:
+    status, body = api.post("/v1/webhook-endpoints", {"url": url, "events": events or ["*"]})
+    assert status == 201, body
+    return body
+
+
+def test_secret_is_shown_once(api: ApiClient) -> None:
+    created = _create(api, events=["policy.issued", "policy.cancelled"])
+    assert created["secret"].startswith("whsec_")
+    assert created["status"] == "enabled"
+    assert created["events"] == ["policy.issued", "policy.cancelled"]
+    status, fetched = api.get(f"/v1/webhook-endpoints/{created['id']}")
+    assert status == 200 and "secret" not in fetched
+    _, listed = api.get("/v1/webhook-endpoints")
+    assert [e["id"] for e in listed["data"]] == [created["id"]]
+    assert "secret" not in listed["data"][0]
+
+
+def test_update_disable_delete(api: ApiClient) -> None:
+    created = _create(api)
+    status, updated = api.post(
+        f"/v1/webhook-endpoints/{created['id']}",
+        {"url": "https://hooks.example.com/x", "events": ["policy.issued"]},
+    )
+    assert status == 200
+    assert (updated["url"], updated["events"]) == ("https://hooks.example.com/x", ["policy.issued"])
+    _, disabled = api.post(f"/v1/webhook-endpoints/{created['id']}", {"disabled": True})
+    assert (disabled["status"], disabled["disabled_reason"]) == (
+        "disabled",
+        "disabled by the partner",
+    )
+    _, enabled = api.post(f"/v1/webhook-endpoints/{created['id']}", {"disabled": False})
+    assert enabled["status"] == "enabled" and enabled["disabled_reason"] is None
+    r = api.client.delete(
+        f"/v1/webhook-endpoints/{created['id']}", headers={"Authorization": f"Bearer {api.key}"}
+    )
+    assert r.status_code == 200 and r.get_json()["deleted"] is True
+    assert api.get(f"/v1/webhook-endpoints/{created['id']}")[0] == 404
+    assert api.get("/v1/webhook-endpoints")[1]["data"] == []
+
+
+def test_rotation_keeps_the_old_secret_for_a_day(api: ApiClient, clock: Clock) -> None:
+    created = _create(api)
+    status, rotated = api.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret", {})
+    assert status == 200
+    assert rotated["secret"] != created["secret"] and rotated["secret"].startswith("whsec_")
+    assert rotated["previous_secret_expires_at"] == "2026-11-26T02:00:00Z"
+
+
+def test_invalid_endpoints_name_the_field(api: ApiClient) -> None:
+    for body, param in (
+        ({"url": "ftp://x.example/", "events": ["*"]}, "url"),
+        ({"url": "https://u:p@x.example/", "events": ["*"]}, "url"),
+        ({"url": "https://x.example/", "events": []}, "events"),
+        ({"url": "https://x.example/", "events": ["policy.eaten"]}, "events[0]"),
+        ({"events": ["*"]}, "url"),
+    ):
+        status, err = api.post("/v1/webhook-endpoints", body)
+        assert (status, err["error"]["param"]) == (400, param), body
+
+
+def test_live_mode_refuses_private_targets(api: ApiClient, engine: sa.Engine) -> None:
+    live = ApiClient(
+        api.client, add_key(engine, api.partner_id, live=True, scopes=("*",)), api.partner_id
+    )
+    for url in (
+        "http://127.0.0.1:8080/h",
+        "http://localhost/h",
+        "http://10.0.0.5/h",
+        "http://[::1]/h",
+        "http://169.254.169.254/",
+    ):
+        status, err = live.post("/v1/webhook-endpoints", {"url": url, "events": ["*"]})
+        assert (status, err["error"]["param"]) == (400, "url"), url
+    assert (
+        live.post("/v1/webhook-endpoints", {"url": "https://hooks.example.com/h", "events": ["*"]})[
+            0
+        ]
+        == 201
+    )
+    # test mode may point at loopback, for local development
+    assert (
+        api.post("/v1/webhook-endpoints", {"url": "http://127.0.0.1:8080/h", "events": ["*"]})[0]
+        == 201
+    )
+
+
+def test_endpoints_and_events_are_per_partner(api: ApiClient, other_api: ApiClient) -> None:
+    created = _create(api)
+    _, pol = api.post("/v1/policies", shipping_policy())
+    assert other_api.get(f"/v1/webhook-endpoints/{created['id']}")[0] == 404
+    assert other_api.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret", {})[0] == 404
+    _, evts = api.get("/v1/events")
+    assert other_api.get(f"/v1/events/{evts['data'][0]['id']}")[0] == 404
+    assert other_api.get("/v1/events")[1]["data"] == []
+    assert pol["id"]
+
+
+def test_events_list_filters_and_pages(api: ApiClient) -> None:
+    pols = [api.post("/v1/policies", shipping_policy(f"o-{i}"))[1] for i in range(3)]
+    api.post(f"/v1/policies/{pols[0]['id']}/cancel", {"reason": "other"})
+    _, all_events = api.get("/v1/events")
+    assert [e["type"] for e in all_events["data"]] == ["policy.cancelled"] + ["policy.issued"] * 3
+    _, cancelled = api.get("/v1/events", type="policy.cancelled")
+    assert [e["data"]["object"]["id"] for e in cancelled["data"]] == [pols[0]["id"]]
+    assert cancelled["data"][0]["data"]["object"]["status"] == "cancelled"
+    _, about = api.get("/v1/events", object=pols[0]["id"])
+    assert [e["type"] for e in about["data"]] == ["policy.cancelled", "policy.issued"]
+    _, page = api.get("/v1/events", limit=2)
+    _, rest = api.get("/v1/events", limit=2, starting_after=page["data"][-1]["id"])
+    assert page["has_more"] and not rest["has_more"]
+    assert [e["id"] for e in page["data"] + rest["data"]] == [e["id"] for e in all_events["data"]]
+    status, event = api.get(f"/v1/events/{all_events['data'][-1]['id']}")
+    assert status == 200
+    assert event["data"]["object"] == pols[0] | {}  # the policy exactly as issue returned it
+    assert event["created"] == "2026-11-25T02:00:00Z"
+
+
+def test_resend_needs_a_subscribed_endpoint(api: ApiClient) -> None:
+    api.post("/v1/policies", shipping_policy())
+    event_id = api.get("/v1/events")[1]["data"][0]["id"]
+    status, err = api.post(f"/v1/events/{event_id}/resend", {})
+    assert (status, err["error"]["param"]) == (400, "endpoint")
+    endpoint = _create(api, events=["policy.issued"])
+    status, deliveries = api.post(f"/v1/events/{event_id}/resend", {})
+    assert status == 200
+    [delivery] = deliveries["data"]
+    assert (delivery["endpoint"], delivery["status"], delivery["attempts"]) == (
+        endpoint["id"],
+        "pending",
+        [],
+    )
+    assert api.get(f"/v1/events/{event_id}/deliveries")[1]["data"] == deliveries["data"]
