@@ -40,6 +40,9 @@ class Worker:
         self.catalog = catalog
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.sender = WebhookSender(config.webhook_timeout_seconds)
+        # A send ends at its hard deadline; the lease must outlast it and the recording.
+        if config.webhook_lease_seconds < 2 * config.webhook_timeout_seconds + 5:
+            self.config = config.with_(webhook_lease_seconds=2 * config.webhook_timeout_seconds + 5)
         self.pool = ThreadPoolExecutor(max_workers=max(config.worker_concurrency, 1))
         self.stopping = threading.Event()
         self._next_expiry = 0.0
@@ -91,6 +94,11 @@ class Worker:
                 busy = self.run_once()
             except sa.exc.OperationalError as exc:
                 log.error("database unavailable, retrying: %s", exc)
+                busy = 0
+                self.stopping.wait(min(5.0, self.config.worker_poll_seconds * 5))
+            except Exception:
+                # A bug must not stop every partner's deliveries: log it and go on.
+                log.exception("worker pass failed")
                 busy = 0
                 self.stopping.wait(min(5.0, self.config.worker_poll_seconds * 5))
             if not busy:

@@ -275,8 +275,11 @@ webhook_deliveries = sa.Table(
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("event_id", sa.String(40), sa.ForeignKey("events.id"), nullable=False),
     sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    #: pending (due at next_attempt_at), paused (its endpoint is disabled), succeeded, failed
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempt_count", sa.Integer, nullable=False, server_default="0"),
+    #: raised by every resend: an attempt started before it does not settle the delivery
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
     #: when the next attempt is due (null once succeeded or failed)
     sa.Column("next_attempt_at", UTCDateTime, nullable=True),
     #: a worker that claimed the delivery owns it until then; after, another may take over
@@ -287,7 +290,7 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.CheckConstraint("status in ('pending', 'paused', 'succeeded', 'failed')", name="status"),
     sa.CheckConstraint("attempt_count >= 0", name="attempt_count_not_negative"),
     sa.UniqueConstraint("event_id", "endpoint_id"),
     sa.Index(None, "status", "next_attempt_at"),

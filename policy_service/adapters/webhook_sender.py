@@ -1,17 +1,25 @@
-"""Sends one signed webhook over HTTP: bounded in time and in what it reads, no redirects,
-and (in live mode) never to a private or loopback address."""
+"""Sends one signed webhook over HTTP.
+
+The sender owns the socket: it resolves the host once, checks the address it will really
+connect to (no DNS rebinding between the check and the connection), and a watchdog shuts
+the socket at a hard deadline, so a receiver that trickles bytes cannot hold a delivery
+past its lease. It reads at most MAX_RESPONSE_BYTES of the answer and never follows
+redirects. Any failure, whatever raised it, becomes a failed SendResult.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
-
 from policy_service.domain.signatures import HEADER, signature_header
-from policy_service.domain.webhooks import is_public_address
+from policy_service.domain.webhooks import address_allowed
 
 #: we read at most this much of a receiver's answer
 MAX_RESPONSE_BYTES = 4096
@@ -27,67 +35,101 @@ class SendResult:
     excerpt: str | None
 
 
-class AddressRefused(Exception):
+class _Refused(Exception):
     pass
 
 
-def check_destination(url: str, allow_private: bool) -> None:
-    """Resolve the host now and refuse private targets (live mode), also against DNS tricks
-    that point a public name at an internal address."""
-    if allow_private:
-        return
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def _resolve(host: str, port: int, allow_loopback: bool) -> tuple[socket.AddressFamily, str]:
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise AddressRefused(f"cannot resolve {host}: {exc}") from None
-    for info in infos:
-        address = str(info[4][0])
-        if not is_public_address(address):
-            raise AddressRefused(f"{host} resolves to a non-public address ({address})")
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _Refused(f"cannot resolve {host}: {exc}") from None
+    for _family, _, _, _, sockaddr in infos:
+        address = str(sockaddr[0])
+        if not address_allowed(address, allow_loopback):
+            raise _Refused(f"{host} resolves to a non-public address ({address})")
+    family, _, _, _, sockaddr = infos[0]
+    return family, str(sockaddr[0])
 
 
 class WebhookSender:
     def __init__(self, timeout_seconds: float) -> None:
         self.timeout = timeout_seconds
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-        self.session.trust_env = False  # no proxies from the environment
+        self.tls = ssl.create_default_context()
 
-    def send(self, url: str, body: bytes, secrets: list[str], allow_private: bool) -> SendResult:
+    def send(self, url: str, body: bytes, secrets: list[str], allow_loopback: bool) -> SendResult:
         started = time.monotonic()
 
-        def elapsed() -> int:
-            return int((time.monotonic() - started) * 1000)
+        def result(
+            ok: bool, code: int | None, error: str | None, excerpt: str | None = None
+        ) -> SendResult:
+            return SendResult(ok, code, int((time.monotonic() - started) * 1000), error, excerpt)
 
         try:
-            check_destination(url, allow_private)
-            headers = {
-                "Content-Type": "application/json",
-                HEADER: signature_header(secrets, int(time.time()), body),
-            }
-            with self.session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=(min(self.timeout, 5.0), self.timeout),
-                allow_redirects=False,
-                stream=True,
-            ) as response:
-                raw = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-                excerpt = raw.decode("utf-8", errors="replace")[:500] or None
-                code = response.status_code
-        except AddressRefused as exc:
-            return SendResult(False, None, elapsed(), str(exc)[:500], None)
-        except requests.Timeout:
-            return SendResult(False, None, elapsed(), f"timed out after {self.timeout:g} s", None)
-        except requests.RequestException as exc:
-            return SendResult(False, None, elapsed(), f"{type(exc).__name__}: {exc}"[:500], None)
+            code, excerpt = self._post(url, body, secrets, allow_loopback)
+        except _Refused as exc:
+            return result(False, None, str(exc)[:500])
+        except TimeoutError:
+            return result(False, None, f"no complete answer within {self.timeout:g} s")
+        except Exception as exc:  # a receiver must never be able to crash the worker
+            return result(False, None, f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= code < 300:
-            return SendResult(True, code, elapsed(), None, excerpt)
+            return result(True, code, None, excerpt)
         error = f"HTTP {code}"
         if 300 <= code < 400:
             error += " (redirects are not followed: point the endpoint at the final URL)"
-        return SendResult(False, code, elapsed(), error, excerpt)
+        return result(False, code, error, excerpt)
+
+    def _post(
+        self, url: str, body: bytes, secrets: list[str], allow_loopback: bool
+    ) -> tuple[int, str | None]:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        family, address = _resolve(host, port, allow_loopback)
+        deadline_hit = threading.Event()
+        raw = socket.socket(family, socket.SOCK_STREAM)
+        raw.settimeout(min(self.timeout, 5.0))
+
+        def watchdog() -> None:
+            deadline_hit.set()
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(self.timeout, watchdog)
+        timer.start()
+        try:
+            raw.connect((address, port))  # the address we checked, not a second lookup
+            raw.settimeout(self.timeout)
+            sock: socket.socket = self.tls.wrap_socket(raw, server_hostname=host) if https else raw
+            conn_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
+            conn = conn_class(host, port, timeout=self.timeout)
+            conn.sock = sock  # already connected: http.client only speaks HTTP on it
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            conn.request(
+                "POST",
+                path,
+                body=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": USER_AGENT,
+                    "Connection": "close",
+                    HEADER: signature_header(secrets, int(time.time()), body),
+                },
+            )
+            response = conn.getresponse()
+            try:
+                data = response.read(MAX_RESPONSE_BYTES)
+            except (OSError, http.client.HTTPException) as exc:
+                # The status is the answer; a body cut short does not change it.
+                data = getattr(exc, "partial", b"") or b""
+            return response.status, data.decode("utf-8", errors="replace")[:500] or None
+        except (OSError, http.client.HTTPException):
+            # After the watchdog fired, whatever broke was broken by it.
+            if deadline_hit.is_set():
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+            raw.close()

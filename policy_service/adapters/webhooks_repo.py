@@ -51,6 +51,15 @@ def update_endpoint(conn: sa.Connection, endpoint_id: str, **values: Any) -> Non
     conn.execute(E.update().where(E.c.id == endpoint_id).values(**values))
 
 
+def clear_failing(conn: sa.Connection, endpoint_id: str) -> None:
+    # Only when set: most successes then write nothing to the endpoint's row.
+    conn.execute(
+        E.update()
+        .where(E.c.id == endpoint_id, E.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
+
+
 def enabled_endpoints_of(conn: sa.Connection, owners: set[tuple[str, bool]]) -> list[sa.Row[Any]]:
     """Enabled endpoints of these (partner_id, livemode) pairs."""
     if not owners:
@@ -79,11 +88,44 @@ def get_delivery_for(conn: sa.Connection, event_id: str, endpoint_id: str) -> sa
 
 
 def reset_delivery(conn: sa.Connection, delivery_id: str, now: datetime) -> None:
-    """Resend: due now, with a fresh retry window (a running attempt keeps its lease)."""
+    """Resend: due now, with a fresh retry window. A running attempt keeps its lease, but the
+    new generation stops it from settling the delivery (its outcome is still recorded)."""
     conn.execute(
         D.update()
         .where(D.c.id == delivery_id)
-        .values(status="pending", next_attempt_at=now, first_attempt_at=None, updated_at=now)
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            first_attempt_at=None,
+            generation=D.c.generation + 1,
+            updated_at=now,
+        )
+    )
+
+
+def pause_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> None:
+    """The endpoint is disabled: its pending deliveries wait, out of the workers' way."""
+    conn.execute(
+        D.update()
+        .where(D.c.endpoint_id == endpoint_id, D.c.status == "pending")
+        .values(status="paused", updated_at=now)
+    )
+
+
+def resume_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> None:
+    conn.execute(
+        D.update()
+        .where(D.c.endpoint_id == endpoint_id, D.c.status == "paused")
+        .values(status="pending", next_attempt_at=now, updated_at=now)
+    )
+
+
+def drop_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> None:
+    """The endpoint is deleted: what was still to send is given up."""
+    conn.execute(
+        D.update()
+        .where(D.c.endpoint_id == endpoint_id, D.c.status.in_(("pending", "paused")))
+        .values(status="failed", next_attempt_at=None, updated_at=now)
     )
 
 
@@ -118,6 +160,7 @@ class Claimed:
     attempt_id: int
     number: int
     worker: str
+    generation: int
     event_id: str
     endpoint_id: str
     partner_id: str
@@ -132,15 +175,14 @@ def claim_due(
     conn: sa.Connection, worker: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[Claimed]:
     """Take up to `limit` due deliveries of enabled endpoints and open an attempt for each."""
+    # Deliveries of disabled or deleted endpoints are paused or failed, never pending, so
+    # this reads the (status, next_attempt_at) index without wading through them.
     stmt = (
         sa.select(D.c.id)
-        .join(E, E.c.id == D.c.endpoint_id)
         .where(
             D.c.status == "pending",
             D.c.next_attempt_at <= now,
             sa.or_(D.c.lease_until.is_(None), D.c.lease_until < now),
-            E.c.status == "enabled",
-            E.c.deleted_at.is_(None),
         )
         .order_by(D.c.next_attempt_at)
         .limit(limit)
@@ -175,6 +217,7 @@ def claim_due(
         sa.select(
             D.c.id,
             D.c.attempt_count,
+            D.c.generation,
             D.c.event_id,
             D.c.endpoint_id,
             D.c.partner_id,
@@ -193,19 +236,29 @@ def claim_due(
         .join(events, events.c.id == D.c.event_id)
         .where(D.c.id.in_(ids))
     ).all()
-    attempt_ids = {}
-    for r in rows:
-        attempt_ids[r.id] = conn.execute(
-            A.insert()
-            .values(
-                delivery_id=r.id,
-                number=r.attempt_count,
-                worker=worker,
-                started_at=now,
-                outcome="in_progress",
+    if not rows:
+        return []
+    conn.execute(
+        A.insert(),
+        [
+            {
+                "delivery_id": r.id,
+                "number": r.attempt_count,
+                "worker": worker,
+                "started_at": now,
+                "outcome": "in_progress",
+            }
+            for r in rows
+        ],
+    )
+    attempt_ids = {
+        a.delivery_id: a.id
+        for a in conn.execute(
+            sa.select(A.c.id, A.c.delivery_id).where(
+                A.c.delivery_id.in_([r.id for r in rows]), A.c.outcome == "in_progress"
             )
-            .returning(A.c.id)
-        ).scalar_one()
+        )
+    }
     claimed = []
     for r in rows:
         secrets = [r.secret]
@@ -228,6 +281,7 @@ def claim_due(
                 attempt_ids[r.id],
                 r.attempt_count,
                 worker,
+                r.generation,
                 r.event_id,
                 r.endpoint_id,
                 r.partner_id,
@@ -241,21 +295,59 @@ def claim_due(
     return claimed
 
 
+def lock_delivery(conn: sa.Connection, delivery_id: str) -> None:
+    """Lock order for every writer: the delivery row first, then its attempts."""
+    stmt = sa.select(D.c.id).where(D.c.id == delivery_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    conn.execute(stmt)
+
+
 def finish_attempt(conn: sa.Connection, attempt_id: int, **values: Any) -> None:
+    # Also when marked abandoned meanwhile: a late answer is still the truth about this attempt.
     conn.execute(
-        A.update().where(A.c.id == attempt_id, A.c.outcome == "in_progress").values(**values)
+        A.update()
+        .where(A.c.id == attempt_id, A.c.outcome.in_(("in_progress", "abandoned")))
+        .values(**values)
     )
 
 
-def settle_delivery(conn: sa.Connection, claimed: Claimed, **values: Any) -> bool:
-    """Update the delivery if this worker still holds it (same owner, same attempt)."""
+def mark_succeeded(conn: sa.Connection, claimed: Claimed, now: datetime) -> bool:
+    """A 2xx settles the delivery even if the lease was lost meanwhile; not after a resend."""
+    result = conn.execute(
+        D.update()
+        .where(
+            D.c.id == claimed.delivery_id,
+            D.c.generation == claimed.generation,
+            D.c.status == "pending",
+        )
+        .values(status="succeeded", delivered_at=now, next_attempt_at=None, updated_at=now)
+    )
+    release_lease(conn, claimed)
+    return result.rowcount == 1
+
+
+def settle_failure(conn: sa.Connection, claimed: Claimed, **values: Any) -> bool:
+    """Schedule the retry (or give up) if this worker still holds this attempt."""
     result = conn.execute(
         D.update()
         .where(
             D.c.id == claimed.delivery_id,
             D.c.lease_owner == claimed.worker,
             D.c.attempt_count == claimed.number,
+            D.c.generation == claimed.generation,
+            D.c.status == "pending",
         )
         .values(lease_until=None, lease_owner=None, **values)
     )
+    if result.rowcount == 0:
+        release_lease(conn, claimed)
     return result.rowcount == 1
+
+
+def release_lease(conn: sa.Connection, claimed: Claimed) -> None:
+    conn.execute(
+        D.update()
+        .where(D.c.id == claimed.delivery_id, D.c.lease_owner == claimed.worker)
+        .values(lease_until=None, lease_owner=None)
+    )

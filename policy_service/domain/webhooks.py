@@ -27,9 +27,15 @@ def check_url(url: object, param: str = "url") -> str:
         raise InvalidRequest(
             f"must be an http(s) URL of at most {MAX_URL_LENGTH} characters", param=param
         )
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise InvalidRequest("is not a valid URL", param=param) from None
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidRequest("must be an http:// or https:// URL with a host", param=param)
+    if not _valid_host(host):
+        raise InvalidRequest("has an invalid host name", param=param)
     if parts.username or parts.password:
         raise InvalidRequest(
             "must not carry credentials; verify the signature instead", param=param
@@ -43,12 +49,48 @@ def check_url(url: object, param: str = "url") -> str:
     return url
 
 
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        return False
+    labels = encoded.split(b".")
+    return len(encoded) <= 253 and all(0 < len(label) <= 63 for label in labels)
+
+
+#: IPv6 ranges that carry or reach IPv4 space, or are otherwise not a public host
+_IPV6_REFUSED = [
+    ipaddress.ip_network(n)
+    for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "::/96", "fec0::/10")
+]
+
+
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, multicast, reserved and unspecified addresses."""
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses,
+    and for IPv6 forms that embed or translate to IPv4 (mapped, NAT64, 6to4, compatible)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif any(ip in net for net in _IPV6_REFUSED):
+            return False
+    return ip.is_global and not ip.is_multicast
+
+
+def address_allowed(address: str, allow_loopback: bool) -> bool:
+    """Live mode: public addresses only. Test mode: also loopback, for local development
+    (but still not private networks or cloud metadata addresses)."""
+    if is_public_address(address):
+        return True
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    return allow_loopback and ip.is_loopback
 
 
 def check_event_types(events: object, param: str = "events") -> list[str]:

@@ -84,17 +84,11 @@ def record(
             "response_excerpt": result.excerpt,
             "outcome": "succeeded" if result.ok else "failed",
         }
+        webhooks_repo.lock_delivery(conn, claimed.delivery_id)
         if result.ok:
             webhooks_repo.finish_attempt(conn, claimed.attempt_id, **attempt)
-            webhooks_repo.settle_delivery(
-                conn,
-                claimed,
-                status="succeeded",
-                delivered_at=now,
-                next_attempt_at=None,
-                updated_at=now,
-            )
-            webhooks_repo.update_endpoint(conn, claimed.endpoint_id, failing_since=None)
+            webhooks_repo.mark_succeeded(conn, claimed, now)
+            webhooks_repo.clear_failing(conn, claimed.endpoint_id)
             return "succeeded"
         # Retry until the window has passed; the last retry lands on its end, so every
         # delivery is tried for the whole window however the back-off falls.
@@ -113,7 +107,7 @@ def record(
             status, values = "pending", {"next_attempt_at": retry_at}
             attempt["next_retry_at"] = retry_at
         webhooks_repo.finish_attempt(conn, claimed.attempt_id, **attempt)
-        webhooks_repo.settle_delivery(conn, claimed, updated_at=now, **values)
+        webhooks_repo.settle_failure(conn, claimed, updated_at=now, **values)
         _note_failure(conn, claimed, now, config)
         return status
 
@@ -136,6 +130,7 @@ def _note_failure(
     webhooks_repo.update_endpoint(
         conn, endpoint.id, status="disabled", disabled_reason=reason, updated_at=now
     )
+    webhooks_repo.pause_deliveries(conn, endpoint.id, now)
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
     data = {
         "id": endpoint.id,

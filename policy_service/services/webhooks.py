@@ -6,6 +6,7 @@ import secrets as random_secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -13,7 +14,7 @@ from policy_service.adapters import events_repo, webhooks_repo
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.records import Caller
-from policy_service.domain.webhooks import check_event_types, check_url, is_public_address, wants
+from policy_service.domain.webhooks import address_allowed, check_event_types, check_url, wants
 
 #: how long a rotated-out secret keeps signing, so receivers can switch without losing events
 PREVIOUS_SECRET_VALID = timedelta(hours=24)
@@ -23,21 +24,20 @@ def new_secret() -> str:
     return "whsec_" + random_secrets.token_urlsafe(32)
 
 
-def _check_live_url(caller: Caller, url: str) -> None:
-    """Live mode never posts to loopback or private networks; test mode may, for local work."""
-    if not caller.livemode:
-        return
-    from urllib.parse import urlsplit
-
+def _check_target(caller: Caller, url: str) -> None:
+    """Live mode posts only to public addresses; test mode also to loopback, for local work.
+    A name is refused here when it is obviously local, and checked at every delivery once
+    resolved."""
     host = urlsplit(url).hostname or ""
     try:
-        public = is_public_address(host)
-    except ValueError:  # a name: checked again at every delivery, after resolving it
-        public = host not in ("localhost",) and not host.endswith(
-            (".localhost", ".local", ".internal")
-        )
-    if not public:
-        raise InvalidRequest("live-mode endpoints must be on the public internet", param="url")
+        allowed = address_allowed(host, allow_loopback=not caller.livemode)
+    except ValueError:
+        local = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
+        allowed = not (local and caller.livemode)
+    if not allowed:
+        where = "on the public internet" if caller.livemode else "public or on loopback"
+        mode = "live" if caller.livemode else "test"
+        raise InvalidRequest(f"{mode}-mode endpoints must be {where}", param="url")
 
 
 def _description(value: Any) -> str | None:
@@ -52,7 +52,7 @@ def create_endpoint(
     conn: sa.Connection, caller: Caller, url: Any, events: Any, description: Any, now: datetime
 ) -> sa.Row[Any]:
     url = check_url(url)
-    _check_live_url(caller, url)
+    _check_target(caller, url)
     row = {
         "id": new_id("whe"),
         "partner_id": caller.partner_id,
@@ -89,7 +89,7 @@ def update_endpoint(
     values: dict[str, Any] = {"updated_at": now}
     if "url" in changes:
         values["url"] = check_url(changes["url"])
-        _check_live_url(caller, values["url"])
+        _check_target(caller, values["url"])
     if "events" in changes:
         values["events"] = check_event_types(changes["events"])
     if "description" in changes:
@@ -99,9 +99,11 @@ def update_endpoint(
             raise InvalidRequest("must be true or false", param="disabled")
         if changes["disabled"]:
             values.update(status="disabled", disabled_reason="disabled by the partner")
+            webhooks_repo.pause_deliveries(conn, endpoint_id, now)
         else:
-            # Re-enabling starts a new failure count; pending deliveries resume.
+            # Re-enabling starts a new failure count; paused deliveries resume now.
             values.update(status="enabled", disabled_reason=None, failing_since=None)
+            webhooks_repo.resume_deliveries(conn, endpoint_id, now)
     webhooks_repo.update_endpoint(conn, endpoint_id, **values)
     return get_endpoint(conn, caller, endpoint_id)
 
@@ -114,6 +116,7 @@ def delete_endpoint(
     webhooks_repo.update_endpoint(
         conn, endpoint_id, deleted_at=now, status="disabled", updated_at=now
     )
+    webhooks_repo.drop_deliveries(conn, endpoint_id, now)
     return row
 
 

@@ -65,6 +65,8 @@ def test_invalid_endpoints_name_the_field(api: ApiClient) -> None:
         ({"url": "https://x.example/", "events": []}, "events"),
         ({"url": "https://x.example/", "events": ["policy.eaten"]}, "events[0]"),
         ({"events": ["*"]}, "url"),
+        ({"url": "http://[::1", "events": ["*"]}, "url"),
+        ({"url": "http://169.254.169.254/latest", "events": ["*"]}, "url"),  # not even in test mode
     ):
         status, err = api.post("/v1/webhook-endpoints", body)
         assert (status, err["error"]["param"]) == (400, param), body

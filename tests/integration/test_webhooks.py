@@ -115,7 +115,9 @@ def test_a_failing_receiver_gets_everything_after_it_recovers(api: ApiClient, st
         [log] = api.get(f"/v1/events/{event_id}/deliveries")[1]["data"]
         assert log["status"] == "succeeded"
         failed = [a for a in log["attempts"] if a["outcome"] == "failed"]
-        assert failed and all(a["status_code"] == 500 and a["error"] == "HTTP 500" for a in failed)
+        assert failed and all(
+            a["status_code"] == 500 and a["error"] == "HTTP 500" for a in failed
+        ), log["attempts"]
         assert log["attempts"][-1]["outcome"] == "succeeded"
         # each retry waited for the back-off the failed attempt announced
         for prev, nxt in zip(log["attempts"], log["attempts"][1:], strict=False):
@@ -245,3 +247,46 @@ def test_policies_expire_when_their_cover_ends(
     assert evts["data"][0]["data"]["object"] == fetched
     # an expired policy can no longer be cancelled
     assert api.post(f"/v1/policies/{pol['id']}/cancel", {"reason": "other"})[0] == 409
+
+
+def _delivery_status(engine: sa.Engine) -> tuple[str, datetime | None]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+        ).one()
+    return row.status, row.next_attempt_at
+
+
+def test_a_resend_during_an_attempt_is_not_lost(
+    api: ApiClient, engine: sa.Engine, config: Config
+) -> None:
+    config = config.with_(webhook_retry_hours=0.0)  # the attempt in flight is the last one
+    _endpoint(api, "http://127.0.0.1:9/never")
+    api.post("/v1/policies", shipping_policy())
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    delivery.dispatch_events(engine, now)
+    [claimed] = delivery.claim(engine, "w1", now, timedelta(seconds=60), 10)
+    event_id = claimed.event_id
+    status, body = api.post(f"/v1/events/{event_id}/resend", {})  # while the attempt runs
+    assert status == 200 and body["data"][0]["status"] == "pending"
+    delivery.record(engine, claimed, _fail(), now + timedelta(seconds=1), config)
+    status_after, due = _delivery_status(engine)
+    assert status_after == "pending" and due is not None  # the resend stands
+    [log] = api.get(f"/v1/events/{event_id}/deliveries")[1]["data"]
+    assert log["attempts"][0]["outcome"] == "failed"  # and the old attempt is on record
+
+
+def test_disable_pauses_enable_resumes_delete_drops(api: ApiClient, engine: sa.Engine) -> None:
+    endpoint = _endpoint(api, "http://127.0.0.1:9/never")
+    api.post("/v1/policies", shipping_policy())
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    delivery.dispatch_events(engine, now)
+    api.post(f"/v1/webhook-endpoints/{endpoint['id']}", {"disabled": True})
+    assert _delivery_status(engine)[0] == "paused"
+    assert delivery.claim(engine, "w1", now, timedelta(seconds=60), 10) == []
+    api.post(f"/v1/webhook-endpoints/{endpoint['id']}", {"disabled": False})
+    assert _delivery_status(engine)[0] == "pending"
+    api.client.delete(
+        f"/v1/webhook-endpoints/{endpoint['id']}", headers={"Authorization": f"Bearer {api.key}"}
+    )
+    assert _delivery_status(engine)[0] == "failed"

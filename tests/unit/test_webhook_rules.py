@@ -9,7 +9,12 @@ import pytest
 
 from policy_service.domain.errors import InvalidRequest
 from policy_service.domain.signatures import SignatureError, sign, signature_header, verify
-from policy_service.domain.webhooks import backoff, check_event_types, check_url, is_public_address
+from policy_service.domain.webhooks import (
+    backoff,
+    check_event_types,
+    check_url,
+    is_public_address,
+)
 
 
 def test_signature_round_trip_and_tolerance() -> None:

@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("endpoint_id", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempt_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("generation", sa.Integer(), server_default="0", nullable=False),
         sa.Column(
             "next_attempt_at",
             policy_service.adapters.tables.UTCDateTime(timezone=True),
@@ -103,7 +104,7 @@ def upgrade() -> None:
             "updated_at", policy_service.adapters.tables.UTCDateTime(timezone=True), nullable=False
         ),
         sa.CheckConstraint(
-            "status in ('pending', 'succeeded', 'failed')",
+            "status in ('pending', 'paused', 'succeeded', 'failed')",
             name=op.f("ck_webhook_deliveries_status"),
         ),
         sa.CheckConstraint(
