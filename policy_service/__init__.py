@@ -13,6 +13,17 @@ from .config import Config, load_config
 __all__ = ["create_app"]
 
 
+def stripe_gateway(config: Config):  # type: ignore[no-untyped-def]
+    """The payment API client, when STRIPE_API_KEY is set."""
+    from .adapters.stripe_gateway import StripeGateway
+
+    if not config.stripe_api_key:
+        return None
+    return StripeGateway(
+        config.stripe_api_key, config.stripe_api_base, config.stripe_timeout_seconds
+    )
+
+
 def create_app(config: Config | None = None, clock: Callable[[], datetime] | None = None) -> Flask:
     """Build the WSGI app. On SQLite (the embedded default) the database is created and
     migrated on first start; on PostgreSQL run `policy-service db upgrade` (serve does it)."""
@@ -36,7 +47,12 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
     catalog = ProductCatalog(config.products_dir, engine, config.products_reload_seconds, clock)
     catalog.reload()
     app.extensions["policy_service"] = Services(
-        config, engine, catalog, KeyAuthenticator(engine, config.api_key_cache_seconds), clock
+        config,
+        engine,
+        catalog,
+        KeyAuthenticator(engine, config.api_key_cache_seconds),
+        clock,
+        stripe_gateway(config),
     )
     register_api(app)
     return app

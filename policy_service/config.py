@@ -60,6 +60,13 @@ class Config:
     #: worker: idle poll interval and concurrent deliveries per process
     worker_poll_seconds: float = 1.0
     worker_concurrency: int = 8
+    #: the Stripe-compatible payment API (stripe billing)
+    stripe_api_key: str | None = field(default=None, repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_timeout_seconds: float = 10.0
+    #: statements close at the end of each month in this time zone
+    settlement_timezone: str = "Asia/Shanghai"
     testing: bool = False
 
     @property
@@ -110,4 +117,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         webhook_disable_after_hours=_float(env, "WEBHOOK_DISABLE_AFTER_HOURS", 120.0),
         worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8),
+        stripe_api_key=env.get("STRIPE_API_KEY") or None,
+        stripe_api_base=(env.get("STRIPE_API_BASE") or "https://api.stripe.com").rstrip("/"),
+        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+        stripe_timeout_seconds=_float(env, "STRIPE_TIMEOUT_SECONDS", 10.0),
+        settlement_timezone=env.get("SETTLEMENT_TIMEZONE", "Asia/Shanghai"),
     )

@@ -23,12 +23,13 @@ import sqlalchemy as sa
 from .adapters.webhook_sender import WebhookSender
 from .api import render
 from .config import Config
-from .services import delivery
+from .services import delivery, payments
 from .services.catalog import ProductCatalog
 
 log = logging.getLogger("policy_service.worker")
 
 EXPIRY_EVERY_SECONDS = 30.0
+RECONCILE_EVERY_SECONDS = 5.0
 
 
 class Worker:
@@ -46,6 +47,17 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=max(config.worker_concurrency, 1))
         self.stopping = threading.Event()
         self._next_expiry = 0.0
+        self._next_reconcile = 0.0
+        from . import stripe_gateway
+        from .api.errors import error_body
+
+        self.billing = payments.Billing(
+            engine,
+            stripe_gateway(config),
+            lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
+            error_body,
+            config.settlement_timezone,
+        )
 
     @staticmethod
     def now() -> datetime:
@@ -62,6 +74,9 @@ class Worker:
                 self.now(),
                 lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
             )
+        if time.monotonic() >= self._next_reconcile:
+            self._next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
+            done += payments.reconcile(self.billing, self.now())
         claimed = delivery.claim(
             self.engine,
             self.name,

@@ -59,10 +59,19 @@ def insert_key(
 
 def caller_for_key_hash(conn: sa.Connection, key_hash: str) -> Caller | None:
     row = conn.execute(
-        sa.select(api_keys.c.id, api_keys.c.partner_id, api_keys.c.livemode, api_keys.c.scopes)
+        sa.select(
+            api_keys.c.id,
+            api_keys.c.partner_id,
+            api_keys.c.livemode,
+            api_keys.c.scopes,
+            partners.c.billing_mode,
+        )
+        .join(partners, partners.c.id == api_keys.c.partner_id)
         .where(api_keys.c.key_hash == key_hash)
         .where(api_keys.c.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    return Caller(row.partner_id, row.livemode, row.id, frozenset(row.scopes.split()))
+    return Caller(
+        row.partner_id, row.livemode, row.id, frozenset(row.scopes.split()), row.billing_mode
+    )

@@ -41,6 +41,7 @@ def _row(p: Policy) -> dict[str, Any]:
         "updated_at": p.updated_at,
         "cancelled_at": p.cancelled_at,
         "cancel_reason": p.cancel_reason,
+        "payment_intent": p.payment_intent,
         "refund_amount": None
         if p.refund_amount is None
         else to_minor(p.refund_amount, p.premium.currency),
@@ -81,6 +82,7 @@ def from_row(row: Any) -> Policy:
         refund_amount=None
         if row.refund_amount is None
         else from_minor(row.refund_amount, row.currency),
+        payment_intent=row.payment_intent,
     )
 
 

@@ -173,6 +173,8 @@ policies = sa.Table(
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
     sa.Column("cancel_reason", sa.String(40), nullable=True),
     _money("refund_amount", nullable=True),
+    #: stripe billing: the PaymentIntent that charged the premium
+    sa.Column("payment_intent", sa.String(80), nullable=True),
     sa.CheckConstraint(
         "status in ('pending_payment', 'active', 'payment_failed', 'cancelled', 'expired')",
         name="status",
@@ -323,4 +325,122 @@ webhook_attempts = sa.Table(
         "outcome in ('in_progress', 'succeeded', 'failed', 'abandoned')", name="outcome"
     ),
     sa.UniqueConstraint("delivery_id", "number"),
+)
+
+
+#: A premium charged through the Stripe-compatible API (stripe billing): one per policy.
+payments = sa.Table(
+    "payments",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column(
+        "policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False, unique=True
+    ),
+    _money("amount"),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("payment_method", sa.String(80), nullable=False),
+    #: creating -> confirming -> succeeded | failed (unknown: the API did not answer)
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("payment_intent", sa.String(80), nullable=True, unique=True),
+    sa.Column("decline_code", sa.String(60), nullable=True),
+    sa.Column("failure_message", sa.String(500), nullable=True),
+    #: the Idempotency-Key of the issue request, to finish its stored answer later
+    sa.Column("idempotency_key", sa.String(300), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+    sa.CheckConstraint(
+        "status in ('creating', 'confirming', 'unknown', 'succeeded', 'failed')", name="status"
+    ),
+    sa.Index(None, "status", "updated_at"),
+)
+
+#: The refund of a cancelled policy: one per policy, at most its premium.
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column(
+        "policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False, unique=True
+    ),
+    sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=True),
+    _money("amount"),
+    sa.Column("currency", sa.String(3), nullable=False),
+    #: pending (to send to the payment API) -> succeeded | failed
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("stripe_refund", sa.String(80), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+    sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.Index(None, "status"),
+)
+
+#: The books: every premium and refund, signed (premium +, refund -), in minor units.
+#: One premium and at most one refund per policy, enforced by the unique key.
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    #: partner_settled: the partner collected it; stripe: we did
+    sa.Column("collected_by", sa.String(10), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("tax", sa.BigInteger, nullable=False),
+    sa.Column("commission", sa.BigInteger, nullable=False),
+    sa.Column("fees", sa.BigInteger, nullable=False),
+    sa.Column("net", sa.BigInteger, nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    #: settlement month (YYYY-MM, settlement time zone) the entry belongs to
+    sa.Column("period", sa.String(7), nullable=False),
+    #: the closed statement that carries it (null: not settled yet)
+    sa.Column("statement_id", sa.String(40), sa.ForeignKey("statements.id"), nullable=True),
+    sa.CheckConstraint("kind in ('premium', 'refund')", name="kind"),
+    sa.CheckConstraint("collected_by in ('partner', 'us')", name="collected_by"),
+    sa.CheckConstraint("amount = tax + commission + fees + net", name="parts_sum"),
+    sa.CheckConstraint(
+        "(kind = 'premium' and amount > 0) or (kind = 'refund' and amount < 0)", name="sign"
+    ),
+    sa.UniqueConstraint("policy_id", "kind"),
+    sa.Index(None, "partner_id", "livemode", "statement_id", "period"),
+)
+
+#: A closed settlement month: never changes once written.
+statements = sa.Table(
+    "statements",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("billing_mode", sa.String(20), nullable=False),
+    #: per currency: premium, refund, tax, commission, fees, net_due, in minor units
+    sa.Column("totals", JSONDoc, nullable=False),
+    sa.Column("line_count", sa.Integer, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("partner_id", "livemode", "period"),
+)
+
+#: Stripe webhook events already handled (Stripe delivers at least once).
+stripe_events = sa.Table(
+    "stripe_events",
+    metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("type", sa.String(80), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
 )

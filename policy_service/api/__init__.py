@@ -9,7 +9,15 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from . import events, policies, products, quotes, webhook_endpoints
+from . import (
+    events,
+    policies,
+    products,
+    quotes,
+    statements,
+    stripe_webhooks,
+    webhook_endpoints,
+)
 from .context import services
 from .docs import add_product_schemas, postprocess
 from .errors import register_error_handlers
@@ -60,7 +68,15 @@ def register_api(app: Flask) -> PolicyServiceApi:
             "servers": [{"url": "/", "description": "this service"}],
         },
     )
-    for module in (products, quotes, policies, events, webhook_endpoints):
+    for module in (
+        products,
+        quotes,
+        policies,
+        events,
+        webhook_endpoints,
+        statements,
+        stripe_webhooks,
+    ):
         api.register_blueprint(module.blp)
     app.extensions["policy_service_api"] = api
     add_product_schemas(api, app.extensions["policy_service"].catalog.all())
@@ -68,7 +84,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
 
     @app.before_request
     def _authenticate_and_refresh() -> ResponseReturnValue | None:
-        if request.path.startswith("/v1/"):
+        if request.path.startswith("/v1/") and not request.path.startswith("/v1/stripe/"):
             # Authenticate before the body is parsed: a bad key is 401 whatever the body.
             g.caller = services().authenticator.authenticate(request.headers.get("Authorization"))
             check_request_text()

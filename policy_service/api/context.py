@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import current_app, g, request
 
+from policy_service.adapters.stripe_gateway import StripeGateway
 from policy_service.config import Config
 from policy_service.domain.errors import PermissionDenied
 from policy_service.domain.records import Caller
 from policy_service.services.catalog import ProductCatalog
 from policy_service.services.partners import KeyAuthenticator
+from policy_service.services.payments import Billing
 
 
 def utc_now() -> datetime:
@@ -27,6 +29,19 @@ class Services:
     catalog: ProductCatalog
     authenticator: KeyAuthenticator
     clock: Callable[[], datetime] = utc_now
+    gateway: StripeGateway | None = None
+
+    def billing(self) -> Billing:
+        from . import render
+        from .errors import error_body
+
+        return Billing(
+            self.engine,
+            self.gateway,
+            lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
+            error_body,
+            self.config.settlement_timezone,
+        )
 
 
 def services() -> Services:

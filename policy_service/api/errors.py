@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 #: most specific class first
 STATUS: list[tuple[type[e.ServiceError], int]] = [
     (e.PayloadTooLarge, 413),
+    (e.PaymentFailed, 402),
+    (e.PaymentUnavailableError, 503),
     (e.InvalidRequest, 400),
     (e.Unauthenticated, 401),
     (e.PermissionDenied, 403),

@@ -11,9 +11,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.adapters.db import LazyConnection
-from policy_service.domain.errors import InvalidRequest, ServiceError
+from policy_service.domain.errors import Conflict, InvalidRequest, ServiceError
 from policy_service.domain.records import Caller, Policy
+from policy_service.services import payments
 from policy_service.services import policies as svc_policies
+from policy_service.services.payments import check_payment_method
 from policy_service.services.policies import (
     Envelope,
     IssueItem,
@@ -83,6 +85,7 @@ def _issue(
         render_ok=lambda p: (201, _render_policy(svc, p)),
         render_error=error_body,
         now=svc.clock(),
+        settlement_timezone=svc.config.settlement_timezone,
         envelope=envelope,
     )
 
@@ -98,9 +101,29 @@ class Policies(MethodView):
         who = caller("policies:write")
         svc = services()
         key = idempotency_key()
+        raw = request.get_json()
+        body = dict(raw) if isinstance(raw, dict) else raw  # the cached request body stays whole
+        payment_method = None
+        if who.billing_mode == "stripe" or (isinstance(body, dict) and "payment_method" in body):
+            payment_method = check_payment_method(
+                body.pop("payment_method", None) if isinstance(body, dict) else None, who
+            )
         # The read connection is closed before the write transaction opens (SQLite has one writer).
         with LazyConnection(svc.engine) as read:
-            item = _prepare(read, svc, who, request.get_json(), 0, key)
+            item = _prepare(read, svc, who, body, 0, key)
+        if key is not None:
+            # The fingerprint covers the whole request, payment method included.
+            item.fingerprint = fingerprint("POST", "/v1/policies", raw)
+        if payment_method is not None and item.draft is not None:
+            outcome = payments.issue_and_charge(
+                svc.billing(), who, item, payment_method, svc.clock()
+            )
+            if not outcome.body:  # a concurrent request is still charging: try again shortly
+                raise Conflict(
+                    "a request with this Idempotency-Key is still being processed; retry shortly",
+                    code="idempotency_request_in_progress",
+                )
+            return json_response(outcome)
         [outcome] = _issue(svc, who, [item]).outcomes
         return json_response(outcome)
 
@@ -142,6 +165,12 @@ class PolicyBatch(MethodView):
         others fail. Each item may carry its own idempotency_key."""
         who = caller("policies:write")
         svc = services()
+        if who.billing_mode == "stripe":
+            raise InvalidRequest(
+                "batch issue is for partner-settled billing; stripe-billed partners issue one "
+                "policy per request (each premium is charged before it is active)",
+                code="batch_not_available",
+            )
         # The batch's own key replays the whole answer; per-item keys protect each item.
         key = idempotency_key()
         envelope = None
@@ -230,8 +259,10 @@ class PolicyCancel(MethodView):
         who = caller("policies:write")
         svc = services()
 
+        refunds: list[str] = []
+
         def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
-            policy = svc_policies.cancel_policy(
+            policy, pending_refund = svc_policies.cancel_policy(
                 conn,
                 who,
                 svc.catalog,
@@ -239,7 +270,14 @@ class PolicyCancel(MethodView):
                 body["reason"],
                 svc.clock(),
                 lambda p: _render_policy(svc, p),
+                svc.config.settlement_timezone,
             )
+            if pending_refund:
+                refunds.append(pending_refund)
             return 200, _render_policy(svc, policy)
 
-        return run_idempotent(who, work)
+        response = run_idempotent(who, work)
+        for refund_id in refunds:
+            # After the commit: an outage leaves it pending for the worker, never lost.
+            payments.refund_now(svc.billing(), refund_id, svc.clock())
+        return response

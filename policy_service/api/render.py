@@ -112,6 +112,7 @@ def policy(p: Policy, edition: Edition | None) -> dict[str, Any]:
         "refund_terms": refund_terms(edition),
         "worksheet": p.worksheet,
         "cancellation": cancellation,
+        "payment_intent": p.payment_intent,
         "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
     }
@@ -205,3 +206,87 @@ def delivery(view: Any) -> dict[str, Any]:
             for a in view.attempts
         ],
     }
+
+
+def _minor_money(minor: int, currency: str) -> dict[str, str]:
+    exp = MINOR_UNITS[currency]
+    return money(Decimal(minor).scaleb(-exp), currency)
+
+
+def statement(st: Any, livemode: bool) -> dict[str, Any]:
+    return {
+        "id": st.id,
+        "object": "statement",
+        "livemode": livemode,
+        "period": st.period,
+        "status": st.status,
+        "billing_mode": st.billing_mode,
+        "closed_at": iso(st.closed_at),
+        "totals": [
+            {
+                k: _minor_money(t[k], t["currency"])
+                for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
+            }
+            for t in st.totals
+        ],
+        "lines": [
+            {
+                "policy": line.policy,
+                "external_ref": line.external_ref,
+                "product": line.product,
+                **{
+                    k: _minor_money(getattr(line, k), line.currency)
+                    for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
+                },
+                "late": line.late,
+            }
+            for line in st.lines
+        ],
+    }
+
+
+STATEMENT_CSV_COLUMNS = (
+    "policy",
+    "external_ref",
+    "product",
+    "currency",
+    "premium",
+    "tax",
+    "commission",
+    "fees",
+    "refund",
+    "net_due",
+    "late",
+)
+
+
+def statement_csv(st: Any) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(STATEMENT_CSV_COLUMNS)
+
+    def amount(minor: int, currency: str) -> str:
+        return _minor_money(minor, currency)["amount"]
+
+    for line in st.lines:
+        writer.writerow(
+            [line.policy, line.external_ref, line.product, line.currency]
+            + [
+                amount(getattr(line, k), line.currency)
+                for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
+            ]
+            + ["true" if line.late else "false"]
+        )
+    for t in st.totals:
+        writer.writerow(
+            ["TOTAL", "", "", t["currency"]]
+            + [
+                amount(t[k], t["currency"])
+                for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
+            ]
+            + [""]
+        )
+    return out.getvalue()

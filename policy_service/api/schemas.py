@@ -223,6 +223,11 @@ class IssueRequestSchema(Strict):
         }
     )
     policyholder = fields.Nested(PolicyholderSchema)
+    payment_method = fields.String(
+        metadata={
+            "description": "stripe billing only: the PaymentMethod (pm_...) charged the premium"
+        }
+    )
 
 
 class CancellationSchema(Strict):
@@ -252,6 +257,11 @@ class PolicySchema(Strict):
     refund_terms = fields.List(fields.Nested(RefundTermSchema), allow_none=True, required=True)
     worksheet = Worksheet(required=True)
     cancellation = fields.Nested(CancellationSchema, allow_none=True, required=True)
+    payment_intent = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "stripe billing: the PaymentIntent"},
+    )
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -426,3 +436,57 @@ class WebhookEndpointUpdateSchema(Strict):
 class PageArgsSchema(Strict):
     limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
     starting_after = fields.String()
+
+
+# -- statements ----------------------------------------------------------------------
+
+
+class StatementArgsSchema(Strict):
+    period = fields.String(required=True, metadata={"example": "2026-11", "description": "YYYY-MM"})
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class StatementFormatSchema(Strict):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class StatementLineSchema(Strict):
+    policy = fields.String(required=True)
+    external_ref = fields.String(required=True)
+    product = fields.String(required=True)
+    premium = fields.Nested(MoneySchema, required=True)
+    tax = fields.Nested(MoneySchema, required=True)
+    commission = fields.Nested(MoneySchema, required=True)
+    fees = fields.Nested(MoneySchema, required=True)
+    refund = fields.Nested(MoneySchema, required=True)
+    net_due = fields.Nested(
+        MoneySchema,
+        required=True,
+        metadata={"description": "owed by the partner (negative: owed to it)"},
+    )
+    late = fields.Boolean(
+        required=True, metadata={"description": "an entry of an earlier, closed month"}
+    )
+
+
+class StatementTotalSchema(Strict):
+    premium = fields.Nested(MoneySchema, required=True)
+    tax = fields.Nested(MoneySchema, required=True)
+    commission = fields.Nested(MoneySchema, required=True)
+    fees = fields.Nested(MoneySchema, required=True)
+    refund = fields.Nested(MoneySchema, required=True)
+    net_due = fields.Nested(MoneySchema, required=True)
+
+
+class StatementSchema(Strict):
+    id = fields.String(
+        allow_none=True, required=True, metadata={"description": "null while the month is open"}
+    )
+    object = fields.Constant("statement", required=True)
+    livemode = fields.Boolean(required=True)
+    period = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["open", "closed"]))
+    billing_mode = fields.String(required=True)
+    closed_at = fields.DateTime(allow_none=True, required=True)
+    totals = fields.List(fields.Nested(StatementTotalSchema), required=True)
+    lines = fields.List(fields.Nested(StatementLineSchema), required=True)

@@ -93,3 +93,17 @@ class ServiceUnavailable(ServiceError):
 
     type = "api_error"
     code = "service_unavailable"
+
+
+class PaymentFailed(ServiceError):
+    """The payment method was declined (HTTP 402); `decline_code` says why."""
+
+    type = "card_error"
+    code = "card_declined"
+
+
+class PaymentUnavailableError(ServiceError):
+    """The payment API did not answer: nothing is final; retry with the same Idempotency-Key."""
+
+    type = "api_error"
+    code = "payment_service_unavailable"

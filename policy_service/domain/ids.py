@@ -7,7 +7,9 @@ import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
-PREFIXES = frozenset({"ptn", "key", "qt", "pol", "clm", "evt", "whe", "wdl", "stm", "pay", "prv"})
+PREFIXES = frozenset(
+    {"ptn", "key", "qt", "pol", "clm", "evt", "whe", "wdl", "stm", "pay", "rfd", "prv"}
+)
 
 
 def _encode(number: int, length: int) -> str:

@@ -18,6 +18,7 @@ ALL_SCOPES = (
     "policies:write",
     "events:read",
     "webhooks:write",
+    "statements:read",
 )
 #: a key with this scope may do everything, including what later versions add
 FULL_ACCESS = "*"
@@ -39,6 +40,7 @@ class Caller:
     livemode: bool
     key_id: str
     scopes: frozenset[str]
+    billing_mode: str = "partner_settled"
 
     def may(self, scope: str) -> bool:
         return FULL_ACCESS in self.scopes or scope in self.scopes
@@ -96,3 +98,5 @@ class Policy:
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     refund_amount: Decimal | None = None
+    #: stripe billing: the PaymentIntent that charged the premium
+    payment_intent: str | None = None

@@ -20,11 +20,20 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from policy_service.adapters import events_repo, idempotency_repo, policies_repo, quotes_repo
+from policy_service.adapters import (
+    events_repo,
+    idempotency_repo,
+    ledger_repo,
+    payments_repo,
+    policies_repo,
+    quotes_repo,
+)
+from policy_service.adapters.sql import to_minor
 from policy_service.domain.errors import (
     BusinessRefusal,
     Conflict,
@@ -34,8 +43,9 @@ from policy_service.domain.errors import (
     ServiceError,
 )
 from policy_service.domain.ids import has_prefix, new_id
+from policy_service.domain.ledger import Entry, period_of, premium_entry, refund_entry
 from policy_service.domain.lifecycle import PolicyStatus, policy_transition
-from policy_service.domain.money import Money
+from policy_service.domain.money import MINOR_UNITS, Money
 from policy_service.domain.policyholder import Policyholder, parse_policyholder
 from policy_service.domain.records import CANCEL_REASONS, Caller, Policy, Quote
 from pricing import engine
@@ -139,7 +149,7 @@ def _cover_key(
     return hashlib.sha256(dumps([product.code, values]).encode()).hexdigest()
 
 
-_ISSUE_FIELDS = {"product", "risk", "external_ref", "policyholder", "quote"}
+_ISSUE_FIELDS = {"product", "risk", "external_ref", "policyholder", "quote", "payment_method"}
 
 
 def prepare_issue(
@@ -322,13 +332,17 @@ def issue_many(
     render_ok: RenderOk,
     render_error: RenderError,
     now: datetime,
+    settlement_timezone: str,
     envelope: Envelope | None = None,
 ) -> IssueResult:
-    """Write every prepared item in one transaction; one outcome per item, in order."""
+    """Write every prepared item in one transaction; one outcome per item, in order.
+    The premiums go into the ledger as collected by the partner (partner-settled billing)."""
     _replay_refused_retries(engine, caller, items)
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _issue_once(engine, caller, items, render_ok, render_error, now, envelope)
+            return _issue_once(
+                engine, caller, items, render_ok, render_error, now, settlement_timezone, envelope
+            )
         except sa.exc.OperationalError as exc:
             # Two batches locking the same unique keys in different orders: PostgreSQL
             # aborts one; nothing was committed, so run it again.
@@ -367,6 +381,7 @@ def _issue_once(
     render_ok: RenderOk,
     render_error: RenderError,
     now: datetime,
+    settlement_timezone: str,
     envelope: Envelope | None,
 ) -> IssueResult:
     outcomes: dict[int, Outcome] = {}
@@ -433,12 +448,23 @@ def _issue_once(
                     idempotency_repo.update_response(
                         conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
                     )
+            issued = [
+                i.draft.policy for i in drafts if i.index not in failed and i.draft is not None
+            ]
             events_repo.insert_many(
                 conn,
                 [
                     _event("policy.issued", item.draft.policy, outcomes[item.index].body)
                     for item in drafts
                     if item.index not in failed and item.draft is not None
+                ],
+            )
+            period = period_of(now, settlement_timezone)
+            ledger_repo.insert_entries(
+                conn,
+                [
+                    (p.partner_id, p.id, p.livemode, "partner", _premium_entry(p), now, period)
+                    for p in issued
                 ],
             )
             if replays:
@@ -466,6 +492,10 @@ def _issue_once(
                 [envelope.key],  # type: ignore[union-attr]
             )[envelope.key]  # type: ignore[union-attr]
         return IssueResult([], replay_stored(record, envelope.fingerprint))  # type: ignore[union-attr]
+
+
+def _premium_entry(policy: Policy) -> Entry:
+    return premium_entry(policy.premium, MINOR_UNITS[policy.premium.currency])
 
 
 def _provisional(item: IssueItem, render_ok: RenderOk, render_error: RenderError) -> Outcome:
@@ -586,8 +616,10 @@ def cancel_policy(
     reason: Any,
     now: datetime,
     render: Callable[[Policy], dict[str, Any]],
-) -> Policy:
-    """Cancel per the product's refund rule; the refund is in the returned policy."""
+    settlement_timezone: str,
+) -> tuple[Policy, str | None]:
+    """Cancel per the product's refund rule; the refund is in the returned policy. Returns
+    the id of a refund still to send to the payment API (stripe billing), if any."""
     if reason not in CANCEL_REASONS:
         raise InvalidRequest(f"must be one of: {', '.join(CANCEL_REASONS)}", param="reason")
     policy = get_policy(conn, caller, policy_id, for_update=True)
@@ -610,6 +642,7 @@ def cancel_policy(
     if not policies_repo.update_cancelled(conn, policy, new_status.value, reason, refund, now):
         raise Conflict("the policy changed while cancelling; retry", code="concurrent_update")
     policies_repo.release_covers(conn, [policy.id])
+    pending_refund = _record_refund(conn, caller, policy, refund, now, settlement_timezone)
     cancelled = replace(
         policy,
         status=new_status.value,
@@ -619,7 +652,53 @@ def cancel_policy(
         updated_at=now,
     )
     events_repo.insert_many(conn, [_event("policy.cancelled", cancelled, dumps(render(cancelled)))])
-    return cancelled
+    return cancelled, pending_refund
+
+
+def _record_refund(
+    conn: sa.Connection,
+    caller: Caller,
+    policy: Policy,
+    refund: Decimal,
+    now: datetime,
+    timezone: str,
+) -> str | None:
+    """Partner-settled: the partner pays the buyer back; the ledger records it now.
+    Stripe: a refund to send through the payment API (its ledger entry follows success)."""
+    if refund <= 0:
+        return None
+    currency = policy.premium.currency
+    row = {
+        "id": new_id("rfd"),
+        "partner_id": policy.partner_id,
+        "livemode": policy.livemode,
+        "policy_id": policy.id,
+        "amount": to_minor(refund, currency),
+        "currency": currency,
+        "created_at": now,
+        "updated_at": now,
+    }
+    payment = payments_repo.payment_of_policy(conn, policy.id)
+    if payment is not None:
+        payments_repo.insert_refund(conn, {**row, "payment_id": payment.id, "status": "pending"})
+        return str(row["id"])
+    payments_repo.insert_refund(conn, {**row, "status": "succeeded"})
+    entry = refund_entry(policy.premium, refund, MINOR_UNITS[currency])
+    ledger_repo.insert_entries(
+        conn,
+        [
+            (
+                policy.partner_id,
+                policy.id,
+                policy.livemode,
+                "partner",
+                entry,
+                now,
+                period_of(now, timezone),
+            )
+        ],
+    )
+    return None
 
 
 def get_policy(

@@ -1,0 +1,139 @@
+"""Ledger entries and closed statements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.domain.ledger import Entry
+
+from .sql import insert_ignoring_conflicts
+from .tables import ledger_entries as L
+from .tables import policies, statements
+
+
+def insert_entries(
+    conn: sa.Connection, rows: list[tuple[str, str, bool, str, Entry, datetime, str]]
+) -> None:
+    """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows.
+    The unique (policy, kind) key makes a second premium or refund of a policy impossible."""
+    if not rows:
+        return
+    conn.execute(
+        insert_ignoring_conflicts(conn, L),
+        [
+            {
+                "partner_id": partner_id,
+                "livemode": livemode,
+                "policy_id": policy_id,
+                "kind": e.kind,
+                "collected_by": collected_by,
+                "currency": e.currency,
+                "amount": e.amount,
+                "tax": e.tax,
+                "commission": e.commission,
+                "fees": e.fees,
+                "net": e.net,
+                "occurred_at": occurred_at,
+                "period": period,
+            }
+            for partner_id, policy_id, livemode, collected_by, e, occurred_at, period in rows
+        ],
+    )
+
+
+def _line_query(where: Any) -> Any:
+    return (
+        sa.select(
+            L.c.policy_id,
+            policies.c.external_ref,
+            policies.c.product_code,
+            L.c.currency,
+            sa.func.min(L.c.period).label("first_period"),
+            sa.func.sum(sa.case((L.c.kind == "premium", L.c.amount), else_=0)).label("premium"),
+            sa.func.sum(sa.case((L.c.kind == "refund", -L.c.amount), else_=0)).label("refund"),
+            sa.func.sum(L.c.tax).label("tax"),
+            sa.func.sum(L.c.commission).label("commission"),
+            sa.func.sum(L.c.fees).label("fees"),
+            sa.func.sum(sa.case((L.c.collected_by == "partner", L.c.amount), else_=0)).label(
+                "collected_by_partner"
+            ),
+        )
+        .join(policies, policies.c.id == L.c.policy_id)
+        .where(where)
+        .group_by(L.c.policy_id, policies.c.external_ref, policies.c.product_code, L.c.currency)
+        .order_by(L.c.policy_id)
+    )
+
+
+def open_lines(
+    conn: sa.Connection, partner_id: str, livemode: bool, through_period: str
+) -> list[sa.Row[Any]]:
+    """Lines of the entries not yet on a closed statement, up to a period."""
+    return list(
+        conn.execute(
+            _line_query(
+                sa.and_(
+                    L.c.partner_id == partner_id,
+                    L.c.livemode == livemode,
+                    L.c.statement_id.is_(None),
+                    L.c.period <= through_period,
+                )
+            )
+        )
+    )
+
+
+def statement_lines(conn: sa.Connection, statement_id: str) -> list[sa.Row[Any]]:
+    return list(conn.execute(_line_query(L.c.statement_id == statement_id)))
+
+
+def earliest_unsettled_period(conn: sa.Connection, partner_id: str, livemode: bool) -> str | None:
+    return conn.execute(
+        sa.select(sa.func.min(L.c.period)).where(
+            L.c.partner_id == partner_id, L.c.livemode == livemode, L.c.statement_id.is_(None)
+        )
+    ).scalar()
+
+
+def insert_statement(conn: sa.Connection, row: dict[str, Any]) -> bool:
+    stmt = insert_ignoring_conflicts(conn, statements).values(**row).returning(statements.c.id)
+    return conn.execute(stmt).first() is not None
+
+
+def assign(
+    conn: sa.Connection, partner_id: str, livemode: bool, through_period: str, statement_id: str
+) -> None:
+    conn.execute(
+        L.update()
+        .where(
+            L.c.partner_id == partner_id,
+            L.c.livemode == livemode,
+            L.c.statement_id.is_(None),
+            L.c.period <= through_period,
+        )
+        .values(statement_id=statement_id)
+    )
+
+
+def get_statement(
+    conn: sa.Connection,
+    partner_id: str,
+    livemode: bool,
+    statement_id: str | None = None,
+    period: str | None = None,
+) -> sa.Row[Any] | None:
+    stmt = sa.select(statements).where(
+        statements.c.partner_id == partner_id, statements.c.livemode == livemode
+    )
+    if statement_id is not None:
+        stmt = stmt.where(statements.c.id == statement_id)
+    if period is not None:
+        stmt = stmt.where(statements.c.period == period)
+    return conn.execute(stmt).first()
+
+
+def entries_of(conn: sa.Connection, policy_id: str) -> list[sa.Row[Any]]:
+    return list(conn.execute(sa.select(L).where(L.c.policy_id == policy_id).order_by(L.c.id)))

@@ -1,0 +1,22 @@
+"""Stripe events already handled: Stripe delivers at least once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from .sql import insert_many_returning
+from .tables import stripe_events
+
+
+def remember(conn: sa.Connection, event_id: str, event_type: str, now: datetime) -> bool:
+    """True the first time an event id is seen."""
+    return bool(
+        insert_many_returning(
+            conn,
+            stripe_events,
+            [{"id": event_id, "type": event_type[:80], "received_at": now}],
+            "id",
+        )
+    )

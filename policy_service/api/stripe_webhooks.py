@@ -1,0 +1,46 @@
+"""POST /v1/stripe/webhooks: Stripe tells us how payments ended. Authenticated by the
+Stripe-Signature header (STRIPE_WEBHOOK_SECRET), not by a partner key."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policy_service.adapters import stripe_events_repo
+from policy_service.domain.errors import InvalidRequest, ServiceUnavailable, Unauthenticated
+from policy_service.domain.signatures import SignatureError, verify
+from policy_service.services import payments
+
+from .context import services
+from .idempotency import ok
+
+blp = Blueprint(
+    "stripe_webhooks", __name__, url_prefix="/v1/stripe", description="Payment API callbacks"
+)
+
+
+@blp.route("/webhooks")
+class StripeWebhooks(MethodView):
+    @blp.doc(security=[], responses={"200": {"description": "handled (or a repeat)"}})
+    def post(self) -> Response:
+        """Receive a Stripe webhook: verified, deduplicated, and the payment reconciled"""
+        svc = services()
+        secret = svc.config.stripe_webhook_secret
+        if not secret:
+            raise ServiceUnavailable("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+        body = request.get_data()
+        try:
+            verify(body, request.headers.get("Stripe-Signature"), secret)
+        except SignatureError as exc:
+            raise Unauthenticated(f"Stripe-Signature: {exc}", code="invalid_signature") from None
+        event = request.get_json(silent=True)
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+            raise InvalidRequest("not a Stripe event")
+        now = svc.clock()
+        with svc.engine.begin() as conn:
+            first_time = stripe_events_repo.remember(conn, event["id"], str(event.get("type")), now)
+        if not first_time:
+            return ok({"received": True, "duplicate": True})
+        result = payments.on_stripe_event(svc.billing(), event, now)
+        return ok({"received": True, "result": result})

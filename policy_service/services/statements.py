@@ -1,0 +1,187 @@
+"""Settlement statements (bordereaux): one line per policy with ledger entries in the month.
+
+A month closes once it has ended (in the settlement time zone): its statement takes every
+entry not yet settled up to that month, is written once, and never changes. An entry
+that arrives after its month closed lands on the next statement (flagged late).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.adapters import ledger_repo
+from policy_service.domain.errors import InvalidRequest, NotFound
+from policy_service.domain.ids import has_prefix, new_id
+from policy_service.domain.ledger import period_bounds, period_of
+from policy_service.domain.records import Caller
+
+_PERIOD = re.compile(r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])")
+
+
+@dataclass(frozen=True)
+class Line:
+    policy: str
+    external_ref: str
+    product: str
+    currency: str
+    premium: int
+    refund: int
+    tax: int
+    commission: int
+    fees: int
+    net_due: int
+    late: bool
+
+
+@dataclass(frozen=True)
+class Statement:
+    id: str | None
+    period: str
+    status: str  # open | closed
+    billing_mode: str
+    closed_at: datetime | None
+    lines: list[Line]
+    totals: list[dict[str, Any]]
+
+
+def check_period(value: Any) -> str:
+    if not isinstance(value, str) or not _PERIOD.fullmatch(value):
+        raise InvalidRequest("must be a month as YYYY-MM", param="period")
+    return value
+
+
+def _lines(rows: list[sa.Row[Any]], period: str) -> list[Line]:
+    out = []
+    for r in rows:
+        premium, refund, commission = int(r.premium), int(r.refund), int(r.commission)
+        # What the partner owes us: what it collected (premiums less the refunds it paid
+        # back), less its commission. With stripe billing we collected: we owe the commission.
+        collected = int(r.collected_by_partner)
+        out.append(
+            Line(
+                r.policy_id,
+                r.external_ref,
+                r.product_code,
+                r.currency,
+                premium,
+                refund,
+                int(r.tax),
+                commission,
+                int(r.fees),
+                collected - commission,
+                r.first_period < period,
+            )
+        )
+    return out
+
+
+def totals_of(lines: list[Line]) -> list[dict[str, Any]]:
+    by_currency: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        t = by_currency.setdefault(
+            line.currency,
+            {
+                "currency": line.currency,
+                "premium": 0,
+                "refund": 0,
+                "tax": 0,
+                "commission": 0,
+                "fees": 0,
+                "net_due": 0,
+            },
+        )
+        for key in ("premium", "refund", "tax", "commission", "fees", "net_due"):
+            t[key] += getattr(line, key)
+    return [by_currency[c] for c in sorted(by_currency)]
+
+
+def statement_for(
+    conn: sa.Connection, caller: Caller, period: Any, now: datetime, timezone: str
+) -> Statement:
+    """The month's statement: closed (and closed now if the month has ended), or a live
+    preview of the open month."""
+    period = check_period(period)
+    start, end = period_bounds(period, timezone)
+    if start > now:
+        raise InvalidRequest("this month has not started yet", param="period")
+    if now >= end:
+        return close_through(conn, caller, period, now, timezone)
+    rows = ledger_repo.open_lines(conn, caller.partner_id, caller.livemode, period)
+    lines = _lines(rows, period)
+    return Statement(None, period, "open", caller.billing_mode, None, lines, totals_of(lines))
+
+
+def close_through(
+    conn: sa.Connection, caller: Caller, period: str, now: datetime, timezone: str
+) -> Statement:
+    """Close every ended month up to `period`, oldest first, and return `period`'s statement."""
+    existing = ledger_repo.get_statement(conn, caller.partner_id, caller.livemode, period=period)
+    if existing is not None:
+        return load(conn, caller, existing.id)
+    earliest = ledger_repo.earliest_unsettled_period(conn, caller.partner_id, caller.livemode)
+    if earliest is not None and earliest < period:
+        for month in _months(earliest, period)[:-1]:
+            if (
+                ledger_repo.get_statement(conn, caller.partner_id, caller.livemode, period=month)
+                is None
+            ):
+                _close_one(conn, caller, month, now)
+    return _close_one(conn, caller, period, now)
+
+
+def _months(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _close_one(conn: sa.Connection, caller: Caller, period: str, now: datetime) -> Statement:
+    lines = _lines(ledger_repo.open_lines(conn, caller.partner_id, caller.livemode, period), period)
+    statement_id = new_id("stm")
+    inserted = ledger_repo.insert_statement(
+        conn,
+        {
+            "id": statement_id,
+            "partner_id": caller.partner_id,
+            "livemode": caller.livemode,
+            "period": period,
+            "billing_mode": caller.billing_mode,
+            "totals": totals_of(lines),
+            "line_count": len(lines),
+            "closed_at": now,
+        },
+    )
+    if not inserted:  # closed concurrently by another request: that one is the statement
+        existing = ledger_repo.get_statement(
+            conn, caller.partner_id, caller.livemode, period=period
+        )
+        assert existing is not None
+        return load(conn, caller, existing.id)
+    ledger_repo.assign(conn, caller.partner_id, caller.livemode, period, statement_id)
+    return load(conn, caller, statement_id)
+
+
+def load(conn: sa.Connection, caller: Caller, statement_id: str) -> Statement:
+    row = None
+    if has_prefix(statement_id, "stm"):
+        row = ledger_repo.get_statement(
+            conn, caller.partner_id, caller.livemode, statement_id=statement_id
+        )
+    if row is None:
+        raise NotFound(f"no statement {statement_id}")
+    lines = _lines(ledger_repo.statement_lines(conn, statement_id), row.period)
+    return Statement(
+        row.id, row.period, "closed", row.billing_mode, row.closed_at, lines, row.totals
+    )
+
+
+def entry_period(moment: datetime, timezone: str) -> str:
+    return period_of(moment, timezone)
