@@ -128,6 +128,7 @@ def ids_by_external_ref(
             policies.c.livemode == livemode,
             policies.c.product_code == product,
             policies.c.external_ref.in_(refs),
+            policies.c.status != "payment_failed",
         )
     )
     return {r.external_ref: r.id for r in rows}

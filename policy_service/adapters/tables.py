@@ -184,7 +184,18 @@ policies = sa.Table(
         "refund_amount is null or (refund_amount >= 0 and refund_amount <= premium_total)",
         name="refund_within_premium",
     ),
-    sa.UniqueConstraint("partner_id", "livemode", "product_code", "external_ref"),
+    #: one policy per partner + product + external_ref; a policy whose payment failed does
+    #: not count, so the order can be insured again with another card
+    sa.Index(
+        "uq_policies_external_ref_in_force",
+        "partner_id",
+        "livemode",
+        "product_code",
+        "external_ref",
+        unique=True,
+        postgresql_where=sa.text("status <> 'payment_failed'"),
+        sqlite_where=sa.text("status <> 'payment_failed'"),
+    ),
     sa.Index(None, "partner_id", "livemode", "id"),
     #: the worker's expiry sweep
     sa.Index(None, "status", "coverage_end"),
