@@ -129,9 +129,11 @@ class ApiClient:
         return r.status_code, r.get_json()
 
 
-def make_partner(engine: sa.Engine, name: str = "Acme", live: bool = False) -> tuple[str, str]:
+def make_partner(
+    engine: sa.Engine, name: str = "Acme", live: bool = False, billing: str = "partner_settled"
+) -> tuple[str, str]:
     with engine.begin() as conn:
-        partner, secret = create_partner(conn, name, "partner_settled", live, START)
+        partner, secret = create_partner(conn, name, billing, live, START)
     return partner.id, secret
 
 

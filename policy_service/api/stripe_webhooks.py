@@ -3,6 +3,8 @@ Stripe-Signature header (STRIPE_WEBHOOK_SECRET), not by a partner key."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -34,7 +36,10 @@ class StripeWebhooks(MethodView):
             verify(body, request.headers.get("Stripe-Signature"), secret)
         except SignatureError as exc:
             raise Unauthenticated(f"Stripe-Signature: {exc}", code="invalid_signature") from None
-        event = request.get_json(silent=True)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = None
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise InvalidRequest("not a Stripe event")
         now = svc.clock()

@@ -331,16 +331,13 @@ def _finish_once(
             if not payments_repo.finish_payment(conn, payment.id, "succeeded", **values):
                 return None
             new_status = policy_transition(policy.status, "payment_succeeded").value
+            intent_id = payment_intent or payment.payment_intent
             conn.execute(
                 policies.update()
                 .where(policies.c.id == policy.id)
-                .values(
-                    status=new_status,
-                    payment_intent=payment_intent or payment.payment_intent,
-                    updated_at=now,
-                )
+                .values(status=new_status, payment_intent=intent_id, updated_at=now)
             )
-            active = replace(policy, status=new_status, updated_at=now)
+            active = replace(policy, status=new_status, payment_intent=intent_id, updated_at=now)
             body = billing.render(active)
             entry = premium_entry(policy.premium, MINOR_UNITS[policy.premium.currency])
             ledger_repo.insert_entries(

@@ -1,0 +1,286 @@
+"""Stripe billing against a real Stripe-compatible peer (localstripe), with the network
+between us and the peer cut on purpose. Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+from policy_service import create_app
+from policy_service.adapters.tables import ledger_entries, policies
+from policy_service.config import Config
+from policy_service.services import payments
+from tests.conftest import ApiClient, Clock, flight_policy, make_partner
+from tests.payment_peer import (
+    PEER_KEY,
+    FaultProxy,
+    intents_for,
+    localstripe,
+    payment_method,
+    peer_get,
+)
+
+DECLINED = "4000000000000341"  # attaches, then every charge is declined
+
+
+@pytest.fixture(scope="module")
+def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with localstripe(tmp_path_factory.mktemp("peer") / "localstripe.log") as url:
+        yield url
+
+
+@pytest.fixture
+def proxy(peer: str) -> Iterator[FaultProxy]:
+    p = FaultProxy(int(peer.rsplit(":", 1)[1]))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def stripe_app(
+    config: Config, engine: sa.Engine, clock: Clock, proxy: FaultProxy
+) -> Iterator[Flask]:
+    cfg = config.with_(
+        stripe_api_key=PEER_KEY,
+        stripe_api_base=proxy.url,
+        stripe_webhook_secret="whsec_test",
+        stripe_timeout_seconds=1.0,
+    )
+    app = create_app(cfg, clock=clock)
+    yield app
+    app.extensions["policy_service"].engine.dispose()
+
+
+@pytest.fixture
+def shop(stripe_app: Flask, engine: sa.Engine) -> ApiClient:
+    partner_id, key = make_partner(engine, "Card Travel", billing="stripe")
+    return ApiClient(stripe_app.test_client(), key, partner_id)
+
+
+def _issue(
+    shop: ApiClient, pm: str, ref: str = "booking-1", key: str | None = "k1"
+) -> tuple[int, dict]:
+    return shop.post("/v1/policies", {**flight_policy(ref), "payment_method": pm}, key=key)
+
+
+def _ledger(engine: sa.Engine, policy_id: str) -> list[tuple[str, int, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ledger_entries.c.kind, ledger_entries.c.amount, ledger_entries.c.collected_by)
+            .where(ledger_entries.c.policy_id == policy_id)
+            .order_by(ledger_entries.c.id)
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_a_good_card_activates_the_policy_once(
+    shop: ApiClient, peer: str, engine: sa.Engine
+) -> None:
+    pm = payment_method(peer)
+    status, pol = _issue(shop, pm)
+    assert status == 201, pol
+    assert pol["status"] == "active"
+    intent = peer_get(peer, f"/v1/payment_intents/{pol['payment_intent']}")
+    assert (intent["status"], intent["amount"], intent["currency"]) == ("succeeded", 1910, "cny")
+    assert intent["metadata"]["policy"] == pol["id"]
+    # the same request again: the same answer, and no second charge
+    again = _issue(shop, pm)
+    assert again == (201, pol)
+    assert len(intents_for(peer, pol["id"])) == 1
+    assert _ledger(engine, pol["id"]) == [("premium", 1910, "us")]
+    _, evts = shop.get("/v1/events", object=pol["id"])
+    assert [e["type"] for e in evts["data"]] == ["policy.issued"]
+
+
+def test_a_declined_card_leaves_no_active_policy(
+    shop: ApiClient, peer: str, engine: sa.Engine
+) -> None:
+    declined = payment_method(peer, DECLINED)
+    status, err = _issue(shop, declined)
+    assert status == 402
+    assert err["error"]["type"] == "card_error"
+    assert err["error"]["decline_code"] == "card_declined"
+    policy_id = err["error"]["policy"]
+    assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "payment_failed"
+    assert _ledger(engine, policy_id) == []
+    # the stored answer is replayed, and the order can be insured with another card
+    assert _issue(shop, declined) == (402, err)
+    status, pol = _issue(shop, payment_method(peer), key="k2")
+    assert status == 201 and pol["status"] == "active"
+
+
+def test_payment_method_rules(shop: ApiClient, api: ApiClient, peer: str) -> None:
+    status, err = shop.post("/v1/policies", flight_policy())
+    assert (status, err["error"]["param"]) == (400, "payment_method")
+    status, err = api.post(
+        "/v1/policies", {**flight_policy(), "payment_method": payment_method(peer)}
+    )
+    assert (status, err["error"]["param"]) == (
+        400,
+        "payment_method",
+    )  # partner-settled: not charged here
+    status, err = shop.post("/v1/policies/batch", {"items": [flight_policy()]})
+    assert (status, err["error"]["code"]) == (400, "batch_not_available")
+
+
+def test_cancel_refunds_through_the_peer(shop: ApiClient, peer: str, engine: sa.Engine) -> None:
+    _, pol = _issue(shop, payment_method(peer))
+    status, cancelled = shop.post(
+        f"/v1/policies/{pol['id']}/cancel", {"reason": "requested_by_customer"}
+    )
+    assert status == 200
+    assert cancelled["cancellation"]["refund"] == {"amount": "19.10", "currency": "CNY"}
+    refunds = peer_get(peer, "/v1/refunds?limit=100")["data"]
+    mine = [r for r in refunds if r.get("metadata", {}).get("policy") == pol["id"]]
+    assert [(r["amount"], r["status"]) for r in mine] == [(1910, "succeeded")]
+    assert _ledger(engine, pol["id"]) == [("premium", 1910, "us"), ("refund", -1910, "us")]
+
+
+def test_the_peer_down_then_back(
+    shop: ApiClient, peer: str, proxy: FaultProxy, engine: sa.Engine
+) -> None:
+    pm = payment_method(peer)
+    proxy.mode = "refuse"
+    status, err = _issue(shop, pm)
+    assert status == 503
+    assert err["error"]["code"] == "payment_service_unavailable"
+    policy_id = err["error"]["policy"]
+    assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "pending_payment"
+    assert intents_for(peer, policy_id) == []  # nothing charged
+    proxy.mode = "pass"
+    status, pol = _issue(shop, pm)  # the partner retries with the same key
+    assert status == 201 and pol["id"] == policy_id and pol["status"] == "active"
+    assert [i["status"] for i in intents_for(peer, policy_id)] == ["succeeded"]
+    assert _ledger(engine, policy_id) == [("premium", 1910, "us")]
+
+
+def test_an_answer_lost_after_the_charge(
+    shop: ApiClient, peer: str, proxy: FaultProxy, engine: sa.Engine
+) -> None:
+    pm = payment_method(peer)
+    proxy.mode = "swallow:/confirm"  # the peer charges the card; we never hear back
+    status, err = _issue(shop, pm)
+    assert status == 503
+    policy_id = err["error"]["policy"]
+    assert [i["status"] for i in intents_for(peer, policy_id)] == ["succeeded"]  # charged...
+    assert (
+        shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "pending_payment"
+    )  # ...not yet active
+    proxy.mode = "pass"
+    status, pol = _issue(shop, pm)
+    assert status == 201 and pol["status"] == "active"
+    assert len(intents_for(peer, policy_id)) == 1  # activated, not charged twice
+    assert _ledger(engine, policy_id) == [("premium", 1910, "us")]
+
+
+def test_the_worker_settles_what_nobody_retried(
+    stripe_app: Flask,
+    shop: ApiClient,
+    peer: str,
+    proxy: FaultProxy,
+    engine: sa.Engine,
+    clock: Clock,
+) -> None:
+    pm = payment_method(peer)
+    proxy.mode = "swallow:/confirm"
+    _, err = _issue(shop, pm)
+    policy_id = err["error"]["policy"]
+    proxy.mode = "pass"
+    billing = stripe_app.extensions["policy_service"].billing()
+    clock.advance(minutes=2)
+    assert payments.reconcile(billing, clock()) >= 1
+    assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "active"
+    # and the partner's retry now replays the final answer
+    status, pol = _issue(shop, pm)
+    assert status == 201 and pol["id"] == policy_id
+
+
+def test_the_worker_gives_up_an_unconfirmed_payment(
+    stripe_app: Flask, shop: ApiClient, peer: str, proxy: FaultProxy, clock: Clock
+) -> None:
+    proxy.mode = "swallow:/v1/payment_intents"  # created (harmless), never confirmed
+    _, err = _issue(shop, payment_method(peer))
+    policy_id = err["error"]["policy"]
+    proxy.mode = "pass"
+    billing = stripe_app.extensions["policy_service"].billing()
+    clock.advance(minutes=61)
+    payments.reconcile(billing, clock())
+    assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "payment_failed"
+    assert all(i["status"] != "succeeded" for i in intents_for(peer, policy_id))
+
+
+def test_stripe_webhooks_are_verified_and_deduplicated(
+    shop: ApiClient, peer: str, proxy: FaultProxy, stripe_app: Flask
+) -> None:
+    import json
+    import time
+
+    from policy_service.domain.signatures import signature_header
+
+    proxy.mode = "swallow:/confirm"
+    _, err = _issue(shop, payment_method(peer))
+    policy_id = err["error"]["policy"]
+    [intent] = intents_for(peer, policy_id)
+    event = {"id": "evt_stripe_1", "type": "payment_intent.succeeded", "data": {"object": intent}}
+    body = json.dumps(event).encode()
+    client = stripe_app.test_client()
+    bad = client.post("/v1/stripe/webhooks", data=body, headers={"Stripe-Signature": "t=1,v1=00"})
+    assert bad.status_code == 401
+    assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "pending_payment"
+    header = signature_header(["whsec_test"], int(time.time()), body)
+    first = client.post("/v1/stripe/webhooks", data=body, headers={"Stripe-Signature": header})
+    assert first.status_code == 200 and first.get_json()["result"] == "settled"
+    assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "active"
+    again = client.post("/v1/stripe/webhooks", data=body, headers={"Stripe-Signature": header})
+    assert again.get_json()["duplicate"] is True
+
+
+def test_webhooks_from_the_peer_itself(
+    shop: ApiClient,
+    peer: str,
+    proxy: FaultProxy,
+    stripe_app: Flask,
+    tmp_path: Path,
+    engine: sa.Engine,
+) -> None:
+    """localstripe posts payment_intent.succeeded to our endpoint over HTTP."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, stripe_app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1/stripe/webhooks"
+        requests.post(
+            f"{peer}/_config/webhooks/ours",
+            json={"url": url, "secret": "whsec_test", "events": ["payment_intent.succeeded"]},
+            timeout=5,
+        ).raise_for_status()
+        proxy.mode = "swallow:/confirm"
+        _, err = _issue(shop, payment_method(peer))
+        policy_id = err["error"]["policy"]
+        import time
+
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                status = conn.execute(
+                    sa.select(policies.c.status).where(policies.c.id == policy_id)
+                ).scalar()
+            if status == "active":
+                break
+            time.sleep(0.2)
+        assert status == "active"
+    finally:
+        server.shutdown()
+        server.server_close()
