@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +101,8 @@ class FaultProxy:
                 pass
             finally:
                 for s in (src, dst):
-                    try:
+                    with suppress(OSError):
                         s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
 
         threading.Thread(target=pump, args=(client, upstream, True), daemon=True).start()
         pump(upstream, client, False)
