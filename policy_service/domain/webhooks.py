@@ -16,6 +16,7 @@ EVENT_TYPES = (
     "policy.issued",
     "policy.cancelled",
     "policy.expired",
+    "policy.payment_failed",
     "webhook_endpoint.disabled",
 )
 MAX_URL_LENGTH = 2048
