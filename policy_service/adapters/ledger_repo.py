@@ -137,3 +137,14 @@ def get_statement(
 
 def entries_of(conn: sa.Connection, policy_id: str) -> list[sa.Row[Any]]:
     return list(conn.execute(sa.select(L).where(L.c.policy_id == policy_id).order_by(L.c.id)))
+
+
+def set_totals(
+    conn: sa.Connection, statement_id: str, totals: list[dict[str, Any]], line_count: int
+) -> None:
+    """Written once, in the transaction that closes the statement."""
+    conn.execute(
+        statements.update()
+        .where(statements.c.id == statement_id)
+        .values(totals=totals, line_count=line_count)
+    )

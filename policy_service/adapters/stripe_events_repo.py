@@ -20,3 +20,10 @@ def remember(conn: sa.Connection, event_id: str, event_type: str, now: datetime)
             "id",
         )
     )
+
+
+def seen(conn: sa.Connection, event_id: str) -> bool:
+    return (
+        conn.execute(sa.select(stripe_events.c.id).where(stripe_events.c.id == event_id)).first()
+        is not None
+    )

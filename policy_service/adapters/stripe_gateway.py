@@ -116,7 +116,13 @@ class StripeGateway:
             raise PaymentDeclined(
                 message, str(error.get("code") or "card_declined"), error.get("decline_code")
             )
-        raise PaymentRejected(message, response.status_code, error.get("param"))
+        if response.status_code in (400, 404):
+            # A final answer about this request (bad payment method, amount too small,
+            # wrong state): sending it again will not change it.
+            raise PaymentRejected(message, response.status_code, error.get("param"))
+        # 401/403 (our key), 409 (the key in use by a concurrent request), 429 (rate limit):
+        # nothing happened that a later retry with the same key cannot finish.
+        raise PaymentUnavailable(f"payment API answered HTTP {response.status_code}: {message}")
 
     # -- the calls we use ----------------------------------------------------------------------
     def create_payment_intent(
@@ -137,6 +143,9 @@ class StripeGateway:
 
     def confirm_payment_intent(self, payment_intent: str, key: str) -> dict[str, Any]:
         return self._request("POST", f"/v1/payment_intents/{payment_intent}/confirm", {}, key)
+
+    def cancel_payment_intent(self, payment_intent: str, key: str) -> dict[str, Any]:
+        return self._request("POST", f"/v1/payment_intents/{payment_intent}/cancel", {}, key)
 
     def retrieve_payment_intent(self, payment_intent: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/payment_intents/{payment_intent}", None, None)

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.adapters.db import LazyConnection
-from policy_service.domain.errors import Conflict, InvalidRequest, ServiceError
+from policy_service.domain.errors import InvalidRequest, ServiceError
 from policy_service.domain.records import Caller, Policy
 from policy_service.services import payments
 from policy_service.services import policies as svc_policies
@@ -103,8 +103,21 @@ class Policies(MethodView):
         key = idempotency_key()
         raw = request.get_json()
         body = dict(raw) if isinstance(raw, dict) else raw  # the cached request body stays whole
+        stripe = who.billing_mode == "stripe"
+        if stripe:
+            if key is None:
+                raise InvalidRequest(
+                    "stripe-billed issues need an Idempotency-Key, so that a retry after an "
+                    "outage can never charge twice",
+                    param="Idempotency-Key",
+                )
+            fp = fingerprint("POST", "/v1/policies", raw)
+            if stored_response(who, key) is not None:
+                # A retry: replay its answer or resume its payment, whatever the request
+                # would validate to now (the flight may have left meanwhile).
+                return json_response(payments.resume(svc.billing(), who, key, fp, svc.clock()))
         payment_method = None
-        if who.billing_mode == "stripe" or (isinstance(body, dict) and "payment_method" in body):
+        if stripe or (isinstance(body, dict) and "payment_method" in body):
             payment_method = check_payment_method(
                 body.pop("payment_method", None) if isinstance(body, dict) else None, who
             )
@@ -115,15 +128,9 @@ class Policies(MethodView):
             # The fingerprint covers the whole request, payment method included.
             item.fingerprint = fingerprint("POST", "/v1/policies", raw)
         if payment_method is not None and item.draft is not None:
-            outcome = payments.issue_and_charge(
-                svc.billing(), who, item, payment_method, svc.clock()
+            return json_response(
+                payments.issue_and_charge(svc.billing(), who, item, payment_method, svc.clock())
             )
-            if not outcome.body:  # a concurrent request is still charging: try again shortly
-                raise Conflict(
-                    "a request with this Idempotency-Key is still being processed; retry shortly",
-                    code="idempotency_request_in_progress",
-                )
-            return json_response(outcome)
         [outcome] = _issue(svc, who, [item]).outcomes
         return json_response(outcome)
 

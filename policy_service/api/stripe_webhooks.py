@@ -43,9 +43,12 @@ class StripeWebhooks(MethodView):
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise InvalidRequest("not a Stripe event")
         now = svc.clock()
-        with svc.engine.begin() as conn:
-            first_time = stripe_events_repo.remember(conn, event["id"], str(event.get("type")), now)
-        if not first_time:
-            return ok({"received": True, "duplicate": True})
+        with svc.engine.connect() as conn:
+            if stripe_events_repo.seen(conn, event["id"]):
+                return ok({"received": True, "duplicate": True})
+        # Settle first, remember after: if settling fails, Stripe's redelivery tries again
+        # (settling twice changes nothing).
         result = payments.on_stripe_event(svc.billing(), event, now)
+        with svc.engine.begin() as conn:
+            stripe_events_repo.remember(conn, event["id"], str(event.get("type")), now)
         return ok({"received": True, "result": result})

@@ -40,6 +40,7 @@ from policy_service.adapters.stripe_gateway import (
 )
 from policy_service.adapters.tables import policies
 from policy_service.domain.errors import (
+    Conflict,
     InvalidRequest,
     PaymentFailed,
     PaymentUnavailableError,
@@ -63,8 +64,10 @@ from .policies import (
 
 log = logging.getLogger(__name__)
 
-#: an unconfirmed payment nobody resumed within this time is given up
+#: an unconfirmed payment nobody resumed within this time is given up (its intent cancelled)
 ABANDON_AFTER = timedelta(hours=1)
+#: a refund the payment API keeps refusing is given up after this many tries (and logged)
+MAX_REFUND_ATTEMPTS = 25
 PROCESSING = 202
 
 
@@ -77,6 +80,13 @@ class Billing:
     render: Callable[[Policy], dict[str, Any]]
     render_error: RenderError
     settlement_timezone: str
+
+    @property
+    def lease(self) -> timedelta:
+        """How long one run of the charge flow may hold a payment: every call it makes,
+        with its retries, ends well within it."""
+        timeout = self.gateway.timeout if self.gateway else 10.0
+        return timedelta(seconds=4 * timeout + 10)
 
 
 def check_payment_method(value: Any, caller: Caller) -> str | None:
@@ -105,36 +115,32 @@ def issue_and_charge(
     try:
         return _start(billing, caller, item, payment_method, now)
     except _Resume:
-        return resume(billing, caller, item, now)
+        return resume(billing, caller, item.key or "", item.fingerprint, now)
 
 
 def _start(
     billing: Billing, caller: Caller, item: IssueItem, payment_method: str, now: datetime
 ) -> Outcome:
-    engine = billing.engine
-    assert item.draft is not None
+    assert item.draft is not None and item.key is not None
     draft_policy = replace(item.draft.policy, status=PolicyStatus.PENDING_PAYMENT.value)
     item.draft.policy = draft_policy
     payment_id = new_id("pay")
-    with engine.begin() as conn:
-        if item.key is not None:
-            placeholder = dumps({"processing": True, "policy": draft_policy.id})
-            claimed = idempotency_repo.claim_many(
-                conn,
-                caller.partner_id,
-                caller.livemode,
-                [(item.key, item.fingerprint, PROCESSING, placeholder)],
-                now,
-            )
-            if not claimed:
-                raise _Resume
+    with billing.engine.begin() as conn:
+        placeholder = dumps({"processing": True, "policy": draft_policy.id})
+        if not idempotency_repo.claim_many(
+            conn,
+            caller.partner_id,
+            caller.livemode,
+            [(item.key, item.fingerprint, PROCESSING, placeholder)],
+            now,
+        ):
+            raise _Resume
         failed = _insert_policies(conn, caller, [item], now)
         if failed:
             status, body = billing.render_error(failed[item.index])
-            if item.key is not None:
-                idempotency_repo.update_response(
-                    conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
-                )
+            idempotency_repo.update_response(
+                conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
+            )
             return Outcome(status, dumps(body))
         payments_repo.insert_payment(
             conn,
@@ -149,49 +155,68 @@ def _start(
                 "status": "creating",
                 "idempotency_key": item.key,
                 "created_at": now,
-                "updated_at": now,
+                "updated_at": now,  # held by this request (see claim_payment)
             },
         )
-    return charge(billing, payment_id, now, confirm=True)
+    return _drive(billing, payment_id, now, confirm=True)
 
 
 class _Resume(Exception):
     """The Idempotency-Key is taken: replay it, or resume the payment it started."""
 
 
-def resume(billing: Billing, caller: Caller, item: IssueItem, now: datetime) -> Outcome:
+def resume(billing: Billing, caller: Caller, key: str, fp: str | None, now: datetime) -> Outcome:
+    """A retry of a stripe issue request: replay its final answer, or drive its payment on."""
     with billing.engine.connect() as conn:
-        stored = idempotency_repo.fetch_many(
-            conn, caller.partner_id, caller.livemode, [item.key or ""]
-        ).get(item.key or "")
-    assert stored is not None
+        stored = idempotency_repo.fetch_many(conn, caller.partner_id, caller.livemode, [key]).get(
+            key
+        )
+    if stored is None:  # pragma: no cover - the caller saw it
+        raise ServiceError("idempotency record vanished; retry")
+    answer = replay_stored(stored, fp)  # refuses another body under this key
     if stored.status_code != PROCESSING:
-        return replay_stored(stored, item.fingerprint)
-    replay_stored(stored, item.fingerprint)  # refuses another body under this key
+        return answer
     policy_id = json.loads(stored.body)["policy"]
-    with billing.engine.connect() as conn:
+    with billing.engine.begin() as conn:
         payment = payments_repo.payment_of_policy(conn, policy_id)
-    if payment is None:  # pragma: no cover - written with the placeholder
-        raise ServiceError("payment record missing")
-    return charge(billing, payment.id, now, confirm=True)
+        if payment is None:  # pragma: no cover - written with the placeholder
+            raise ServiceError("payment record missing")
+        if payment.status in ("succeeded", "failed"):
+            mine = False
+        else:
+            mine = payments_repo.claim_payment(conn, payment.id, now, now - billing.lease)
+    if payment.status in ("succeeded", "failed"):
+        return _final_answer(billing, payment)
+    if not mine:
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+            code="idempotency_request_in_progress",
+            details={"policy": policy_id},
+        )
+    return _drive(billing, payment.id, now, confirm=True)
 
 
-def charge(billing: Billing, payment_id: str, now: datetime, confirm: bool) -> Outcome:
-    """Drive one payment as far as the payment API lets us; returns the answer for the partner.
-    confirm=False (the worker) only settles outcomes and never starts a charge."""
-    engine, gateway = billing.engine, billing.gateway
-    with engine.connect() as conn:
-        payment = conn.execute(
+def _load(billing: Billing, payment_id: str) -> Any:
+    with billing.engine.connect() as conn:
+        return conn.execute(
             sa.select(payments_repo.P).where(payments_repo.P.c.id == payment_id)
         ).one()
+
+
+def _drive(billing: Billing, payment_id: str, now: datetime, confirm: bool) -> Outcome:
+    """Drive one payment (held by the caller) as far as the payment API lets us; returns the
+    answer for the partner. confirm=False (the worker) settles outcomes and never starts a charge."""
+    payment = _load(billing, payment_id)
+    gateway = billing.gateway
     if payment.status in ("succeeded", "failed"):
         return _final_answer(billing, payment)
     if gateway is None:
         return _unavailable(billing, payment, now, "payments are not configured (STRIPE_API_KEY)")
+    intent: dict[str, Any] | None = None
     try:
         if payment.payment_intent is None:
             if not confirm:
-                return _maybe_abandon(billing, payment, now)
+                return _give_up_if_old(billing, payment, None, now)
             intent = gateway.create_payment_intent(
                 payment.amount,
                 payment.currency,
@@ -199,75 +224,100 @@ def charge(billing: Billing, payment_id: str, now: datetime, confirm: bool) -> O
                 {"policy": payment.policy_id, "payment": payment.id},
                 key=f"{payment.id}-create",
             )
-            with engine.begin() as conn:
-                payments_repo.update_payment(
+            with billing.engine.begin() as conn:
+                if not payments_repo.update_payment(
                     conn,
                     payment.id,
                     payment_intent=intent["id"],
                     status="confirming",
                     updated_at=now,
-                )
+                ):
+                    return _final_answer(billing, _load(billing, payment.id))
         else:
             intent = gateway.retrieve_payment_intent(payment.payment_intent)
         if intent["status"] == "requires_confirmation":
             if not confirm:
-                return _maybe_abandon(billing, payment, now)
+                return _give_up_if_old(billing, payment, intent, now)
             try:
                 intent = gateway.confirm_payment_intent(intent["id"], key=f"{payment.id}-confirm")
             except PaymentRejected:
-                # Confirmed by a request we never heard back from: ask what happened.
+                # Confirmed by a request whose answer we lost: ask what happened.
                 intent = gateway.retrieve_payment_intent(intent["id"])
     except PaymentDeclined as exc:
-        return finish(billing, payment.id, None, now, declined=exc)
+        return finish(billing, payment.id, intent["id"] if intent else None, now, declined=exc)
     except PaymentRejected as exc:
-        declined = PaymentDeclined(exc.message, "payment_method_invalid", None)
-        return finish(billing, payment.id, None, now, declined=declined)
+        code = (
+            "payment_method_invalid"
+            if exc.status == 404 or exc.param == "payment_method"
+            else "payment_rejected"
+        )
+        declined = PaymentDeclined(exc.message, code, None)
+        return finish(billing, payment.id, intent["id"] if intent else None, now, declined=declined)
     except PaymentUnavailable as exc:
         return _unavailable(billing, payment, now, str(exc))
     status = intent.get("status")
     if status == "succeeded":
         return finish(billing, payment.id, intent["id"], now)
     if status in ("requires_payment_method", "canceled"):
-        error = intent.get("last_payment_error") or {}
-        declined = PaymentDeclined(
-            str(error.get("message") or "the payment failed"),
-            str(error.get("code") or "payment_failed"),
-            error.get("decline_code"),
-        )
-        return finish(billing, payment.id, intent["id"], now, declined=declined)
+        return finish(billing, payment.id, intent["id"], now, declined=_decline_of(intent))
     # processing, requires_action...: not final; Stripe's webhook or the worker settles it.
-    with engine.begin() as conn:
-        payments_repo.update_payment(conn, payment.id, status="confirming", updated_at=now)
+    if not confirm:
+        return _give_up_if_old(billing, payment, intent, now)
     return _unavailable(
         billing, payment, now, f"the payment is {status}; it will be settled shortly", record=False
     )
 
 
-def _maybe_abandon(billing: Billing, payment: Any, now: datetime) -> Outcome:
+def _decline_of(intent: dict[str, Any]) -> PaymentDeclined:
+    error = intent.get("last_payment_error")
+    error = error if isinstance(error, dict) else {}
+    return PaymentDeclined(
+        str(error.get("message") or "the payment failed"),
+        str(error.get("code") or "payment_failed"),
+        error.get("decline_code") if isinstance(error.get("decline_code"), str) else None,
+    )
+
+
+def _give_up_if_old(
+    billing: Billing, payment: Any, intent: dict[str, Any] | None, now: datetime
+) -> Outcome:
+    """The worker: a payment nobody finished within ABANDON_AFTER is cancelled at the payment
+    API first; only a cancelled (never charged) payment is recorded as failed."""
     if now - payment.created_at < ABANDON_AFTER:
         return Outcome(PROCESSING, "")
-    declined = PaymentDeclined(
-        "the payment was never completed; the policy was not issued", "abandoned", None
-    )
-    return finish(billing, payment.id, payment.payment_intent, now, declined=declined)
+    if intent is not None and billing.gateway is not None:
+        try:
+            billing.gateway.cancel_payment_intent(intent["id"], key=f"{payment.id}-cancel")
+        except PaymentRejected:
+            # Not cancellable: it went through after all, or is still moving.
+            intent = billing.gateway.retrieve_payment_intent(intent["id"])
+            if intent.get("status") == "succeeded":
+                return finish(billing, payment.id, intent["id"], now)
+            if intent.get("status") not in ("canceled", "requires_payment_method"):
+                return Outcome(PROCESSING, "")
+        except (PaymentUnavailable, PaymentDeclined):
+            return Outcome(PROCESSING, "")
+    declined = PaymentDeclined("the payment was never completed", "abandoned", None)
+    return finish(billing, payment.id, intent["id"] if intent else None, now, declined=declined)
 
 
 def _unavailable(
     billing: Billing, payment: Any, now: datetime, why: str, record: bool = True
 ) -> Outcome:
-    if record:
-        with billing.engine.begin() as conn:
-            if payment.payment_intent is not None or payment.status != "creating":
-                payments_repo.update_payment(conn, payment.id, status="unknown", updated_at=now)
-            else:
-                payments_repo.update_payment(conn, payment.id, updated_at=now)
+    """Nothing is final: release the payment at once, so that the partner's retry (or the
+    worker) may take it over."""
+    with billing.engine.begin() as conn:
+        values: dict[str, Any] = {"updated_at": now - billing.lease}
+        if record and (payment.payment_intent is not None or payment.status != "creating"):
+            values["status"] = "unknown"
+        payments_repo.update_payment(conn, payment.id, **values)
     err = PaymentUnavailableError(
-        f"{why}; no premium is final and the policy {payment.policy_id} is pending_payment: "
+        f"{why}; no premium is final and policy {payment.policy_id} is pending_payment: "
         "retry with the same Idempotency-Key",
         details={"policy": payment.policy_id},
     )
-    status, body = billing.render_error(err)
-    return Outcome(status, dumps(body))
+    status_code, body = billing.render_error(err)
+    return Outcome(status_code, dumps(body))
 
 
 def _final_answer(billing: Billing, payment: Any) -> Outcome:
@@ -284,7 +334,7 @@ def _final_answer(billing: Billing, payment: Any) -> Outcome:
 
 def _declined_error(message: str | None, code: str | None, policy_id: str) -> PaymentFailed:
     return PaymentFailed(
-        f"the payment was declined: {message or 'no reason given'}; the policy was not issued",
+        f"the payment was declined ({message or 'no reason given'}); the policy is not in force",
         details={"decline_code": code, "policy": policy_id},
     )
 
@@ -297,15 +347,13 @@ def finish(
     declined: PaymentDeclined | None = None,
 ) -> Outcome:
     """Record the payment's outcome once, with everything that follows from it, in one transaction."""
-    outcome = _finish_once(billing, payment_id, payment_intent, now, declined)
+    outcome, late_refund = _finish_once(billing, payment_id, payment_intent, now, declined)
+    if late_refund is not None:
+        refund_now(billing, late_refund, now)
     if outcome is not None:
         return outcome
     # Someone else recorded it first (webhook, worker, a concurrent retry): answer with that.
-    with billing.engine.connect() as conn:
-        payment = conn.execute(
-            sa.select(payments_repo.P).where(payments_repo.P.c.id == payment_id)
-        ).one()
-    return _final_answer(billing, payment)
+    return _final_answer(billing, _load(billing, payment_id))
 
 
 def _finish_once(
@@ -314,24 +362,28 @@ def _finish_once(
     payment_intent: str | None,
     now: datetime,
     declined: PaymentDeclined | None,
-) -> Outcome | None:
+) -> tuple[Outcome | None, str | None]:
     with billing.engine.begin() as conn:
         stmt = sa.select(payments_repo.P).where(payments_repo.P.c.id == payment_id)
         if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
+            # NO KEY UPDATE: a refund row referencing this payment may still be inserted.
+            stmt = stmt.with_for_update(key_share=True)
         payment = conn.execute(stmt).one()
         policy = policies_repo.get(
             conn, payment.partner_id, payment.livemode, payment.policy_id, for_update=True
         )
         assert policy is not None
+        intent_id = payment_intent or payment.payment_intent
         if declined is None:
-            values: dict[str, Any] = {"updated_at": now}
-            if payment_intent:
-                values["payment_intent"] = payment_intent
-            if not payments_repo.finish_payment(conn, payment.id, "succeeded", **values):
-                return None
+            if payment.status != "succeeded" and (
+                payment.status == "failed" or policy.status != PolicyStatus.PENDING_PAYMENT.value
+            ):
+                return None, _refund_late_charge(conn, billing, payment, policy, intent_id, now)
+            if not payments_repo.finish_payment(
+                conn, payment.id, "succeeded", payment_intent=intent_id, updated_at=now
+            ):
+                return None, None
             new_status = policy_transition(policy.status, "payment_succeeded").value
-            intent_id = payment_intent or payment.payment_intent
             conn.execute(
                 policies.update()
                 .where(policies.c.id == policy.id)
@@ -339,20 +391,9 @@ def _finish_once(
             )
             active = replace(policy, status=new_status, payment_intent=intent_id, updated_at=now)
             body = billing.render(active)
-            entry = premium_entry(policy.premium, MINOR_UNITS[policy.premium.currency])
             ledger_repo.insert_entries(
                 conn,
-                [
-                    (
-                        policy.partner_id,
-                        policy.id,
-                        policy.livemode,
-                        "us",
-                        entry,
-                        now,
-                        period_of(now, billing.settlement_timezone),
-                    )
-                ],
+                [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)],
             )
             events_repo.insert_many(conn, [_event("policy.issued", active, dumps(body))])
             status, text = 201, dumps(body)
@@ -363,10 +404,10 @@ def _finish_once(
                 "failed",
                 decline_code=declined.decline_code or declined.code,
                 failure_message=declined.message[:500],
-                payment_intent=payment_intent or payment.payment_intent,
+                payment_intent=intent_id,
                 updated_at=now,
             ):
-                return None
+                return None, None
             new_status = policy_transition(policy.status, "payment_failed").value
             conn.execute(
                 policies.update()
@@ -386,24 +427,81 @@ def _finish_once(
             idempotency_repo.update_response(
                 conn, payment.partner_id, payment.livemode, payment.idempotency_key, status, text
             )
-    return Outcome(status, text)
+    return Outcome(status, text), None
+
+
+def _exp(policy: Policy) -> int:
+    return MINOR_UNITS[policy.premium.currency]
+
+
+def _ledger_row(billing: Billing, policy: Policy, entry: Any, now: datetime) -> tuple[Any, ...]:
+    return (
+        policy.partner_id,
+        policy.id,
+        policy.livemode,
+        "us",
+        entry,
+        now,
+        period_of(now, billing.settlement_timezone),
+    )
+
+
+def _refund_late_charge(
+    conn: sa.Connection,
+    billing: Billing,
+    payment: Any,
+    policy: Policy,
+    intent_id: str | None,
+    now: datetime,
+) -> str | None:
+    """A charge went through after the payment was recorded as failed (e.g. given up while a
+    confirm was in flight): the money is booked and sent straight back, never kept."""
+    log.error("payment %s succeeded after it was recorded as failed: refunding it", payment.id)
+    if intent_id and payment.payment_intent is None:
+        conn.execute(
+            payments_repo.P.update()
+            .where(payments_repo.P.c.id == payment.id)
+            .values(payment_intent=intent_id)
+        )
+    if payments_repo.refund_of_policy(conn, policy.id) is not None:
+        return None  # already being refunded
+    ledger_repo.insert_entries(
+        conn, [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)]
+    )
+    refund_id = new_id("rfd")
+    payments_repo.insert_refund(
+        conn,
+        {
+            "id": refund_id,
+            "partner_id": policy.partner_id,
+            "livemode": policy.livemode,
+            "policy_id": policy.id,
+            "payment_id": payment.id,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "status": "pending",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return refund_id
 
 
 # -- refunds -------------------------------------------------------------------------------
 
 
 def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
-    """Send a pending refund to the payment API; returns its status (pending on an outage)."""
-    with billing.engine.connect() as conn:
+    """Send a pending refund to the payment API once it is ours; returns its status."""
+    with billing.engine.begin() as conn:
+        if not payments_repo.claim_refund(conn, refund_id, now, now):
+            return "busy"
         refund = conn.execute(
             sa.select(payments_repo.R).where(payments_repo.R.c.id == refund_id)
         ).one()
         payment = conn.execute(
             sa.select(payments_repo.P).where(payments_repo.P.c.id == refund.payment_id)
         ).one()
-    if refund.status != "pending":
-        return refund.status
-    if billing.gateway is None:
+    if billing.gateway is None or payment.payment_intent is None:
         return "pending"
     try:
         answer = billing.gateway.create_refund(
@@ -413,16 +511,21 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
             key=refund.id,
         )
     except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
+        attempts = refund.attempts + 1
+        final = attempts >= MAX_REFUND_ATTEMPTS
         with billing.engine.begin() as conn:
             payments_repo.update_refund(
                 conn,
                 refund.id,
-                attempts=refund.attempts + 1,
+                attempts=attempts,
                 last_error=str(exc)[:500],
+                status="failed" if final else "pending",
                 updated_at=now,
             )
-        log.warning("refund %s not sent yet: %s", refund.id, exc)
-        return "pending"
+        (log.error if final else log.warning)(
+            "refund %s %s: %s", refund.id, "given up" if final else "not sent yet", exc
+        )
+        return "failed" if final else "pending"
     with billing.engine.begin() as conn:
         if payments_repo.finish_refund(
             conn, refund.id, status="succeeded", stripe_refund=answer.get("id"), updated_at=now
@@ -434,63 +537,62 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
                 from_minor(refund.amount, refund.currency),
                 MINOR_UNITS[refund.currency],
             )
-            ledger_repo.insert_entries(
-                conn,
-                [
-                    (
-                        policy.partner_id,
-                        policy.id,
-                        policy.livemode,
-                        "us",
-                        entry,
-                        now,
-                        period_of(now, billing.settlement_timezone),
-                    )
-                ],
-            )
+            ledger_repo.insert_entries(conn, [_ledger_row(billing, policy, entry, now)])
     return "succeeded"
 
 
 # -- settling what nobody retried: the worker -----------------------------------------------
 
 
-def reconcile(
-    billing: Billing, now: datetime, quiet_for: timedelta = timedelta(seconds=60), limit: int = 50
-) -> int:
-    """Unfinished payments nobody touched for a while, and pending refunds: finish them."""
+def reconcile(billing: Billing, now: datetime, limit: int = 50) -> int:
+    """Unfinished payments idle for a lease, and pending refunds: finish them, one at a time,
+    each claimed first so that several workers never drive the same one."""
+    idle_since = now - billing.lease
     with billing.engine.connect() as conn:
-        stale = [p.id for p in payments_repo.unfinished_payments(conn, now - quiet_for, limit)]
-        refunds = [r.id for r in payments_repo.pending_refunds(conn, limit)]
+        stale = [p.id for p in payments_repo.unfinished_payments(conn, idle_since, limit)]
+        refunds = [r.id for r in payments_repo.pending_refunds(conn, idle_since, limit)]
+    done = 0
     for payment_id in stale:
-        charge(billing, payment_id, now, confirm=False)
+        try:
+            with billing.engine.begin() as conn:
+                mine = payments_repo.claim_payment(conn, payment_id, now, idle_since)
+            if mine:
+                _drive(billing, payment_id, now, confirm=False)
+                done += 1
+        except Exception:
+            log.exception("could not settle payment %s; will try again", payment_id)
     for refund_id in refunds:
-        refund_now(billing, refund_id, now)
-    return len(stale) + len(refunds)
+        try:
+            refund_now(billing, refund_id, now)
+            done += 1
+        except Exception:
+            log.exception("could not send refund %s; will try again", refund_id)
+    return done
 
 
 def on_stripe_event(billing: Billing, event: dict[str, Any], now: datetime) -> str:
-    """A Stripe webhook: settle the payment it is about (once; repeats change nothing)."""
+    """A Stripe webhook: settle the payment it is about (repeats change nothing)."""
     kind = event.get("type")
-    obj = (event.get("data") or {}).get("object") or {}
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        raise InvalidRequest("the event has no data.object with an id", param="data.object")
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         return "ignored"
     with billing.engine.connect() as conn:
-        payment = payments_repo.payment_by_intent(conn, str(obj.get("id")))
+        payment = payments_repo.payment_by_intent(conn, obj["id"])
     if payment is None:
         return "unknown payment"
-    if kind == "payment_intent.succeeded":
-        finish(billing, payment.id, obj.get("id"), now)
-    else:
-        error = obj.get("last_payment_error") or {}
-        finish(
-            billing,
+    if obj.get("amount") is not None and obj.get("amount") != payment.amount:
+        log.error(
+            "Stripe event %s: amount %s differs from payment %s",
+            event.get("id"),
+            obj.get("amount"),
             payment.id,
-            obj.get("id"),
-            now,
-            declined=PaymentDeclined(
-                str(error.get("message") or "the payment failed"),
-                str(error.get("code") or "payment_failed"),
-                error.get("decline_code"),
-            ),
         )
+        return "amount mismatch"
+    if kind == "payment_intent.succeeded":
+        finish(billing, payment.id, obj["id"], now)
+    else:
+        finish(billing, payment.id, obj["id"], now, declined=_decline_of(obj))
     return "settled"

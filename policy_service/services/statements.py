@@ -144,7 +144,8 @@ def _months(first: str, last: str) -> list[str]:
 
 
 def _close_one(conn: sa.Connection, caller: Caller, period: str, now: datetime) -> Statement:
-    lines = _lines(ledger_repo.open_lines(conn, caller.partner_id, caller.livemode, period), period)
+    """Claim the entries first, then total exactly what was claimed: an entry committed while
+    the month closes is either on this statement, in its lines and its totals, or on the next."""
     statement_id = new_id("stm")
     inserted = ledger_repo.insert_statement(
         conn,
@@ -154,8 +155,8 @@ def _close_one(conn: sa.Connection, caller: Caller, period: str, now: datetime) 
             "livemode": caller.livemode,
             "period": period,
             "billing_mode": caller.billing_mode,
-            "totals": totals_of(lines),
-            "line_count": len(lines),
+            "totals": [],
+            "line_count": 0,
             "closed_at": now,
         },
     )
@@ -166,6 +167,8 @@ def _close_one(conn: sa.Connection, caller: Caller, period: str, now: datetime) 
         assert existing is not None
         return load(conn, caller, existing.id)
     ledger_repo.assign(conn, caller.partner_id, caller.livemode, period, statement_id)
+    lines = _lines(ledger_repo.statement_lines(conn, statement_id), period)
+    ledger_repo.set_totals(conn, statement_id, totals_of(lines), len(lines))
     return load(conn, caller, statement_id)
 
 

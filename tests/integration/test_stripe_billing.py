@@ -116,6 +116,8 @@ def test_a_declined_card_leaves_no_active_policy(
 
 def test_payment_method_rules(shop: ApiClient, api: ApiClient, peer: str) -> None:
     status, err = shop.post("/v1/policies", flight_policy())
+    assert (status, err["error"]["param"]) == (400, "Idempotency-Key")
+    status, err = shop.post("/v1/policies", flight_policy(), key="no-card")
     assert (status, err["error"]["param"]) == (400, "payment_method")
     status, err = api.post(
         "/v1/policies", {**flight_policy(), "payment_method": payment_method(peer)}
@@ -284,3 +286,96 @@ def test_webhooks_from_the_peer_itself(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    import time
+
+    from policy_service.domain.signatures import signature_header
+
+    return {"Stripe-Signature": signature_header(["whsec_test"], int(time.time()), body)}
+
+
+def test_a_charge_that_lands_after_a_give_up_is_refunded(
+    shop: ApiClient, peer: str, proxy: FaultProxy, stripe_app: Flask, engine: sa.Engine
+) -> None:
+    import json
+
+    from policy_service.adapters.stripe_gateway import PaymentDeclined
+
+    proxy.mode = "swallow:/confirm"  # the card is charged, we never hear back
+    _, err = _issue(shop, payment_method(peer))
+    policy_id = err["error"]["policy"]
+    proxy.mode = "pass"
+    billing = stripe_app.extensions["policy_service"].billing()
+    with engine.connect() as conn:
+        payment_id = conn.execute(
+            sa.text("select id from payments where policy_id = :p"), {"p": policy_id}
+        ).scalar()
+    # a give-up raced the charge and was recorded first
+    payments.finish(
+        billing,
+        payment_id,
+        None,
+        clock_now(),
+        declined=PaymentDeclined("never completed", "abandoned", None),
+    )
+    [intent] = intents_for(peer, policy_id)
+    body = json.dumps(
+        {"id": "evt_late", "type": "payment_intent.succeeded", "data": {"object": intent}}
+    ).encode()
+    r = stripe_app.test_client().post("/v1/stripe/webhooks", data=body, headers=_signed(body))
+    assert r.status_code == 200
+    assert (
+        shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "payment_failed"
+    )  # never in force...
+    refunds = [
+        r
+        for r in peer_get(peer, "/v1/refunds?limit=100")["data"]
+        if r["metadata"].get("policy") == policy_id
+    ]
+    assert [(r["amount"], r["status"]) for r in refunds] == [
+        (1910, "succeeded")
+    ]  # ...and paid back
+    assert _ledger(engine, policy_id) == [("premium", 1910, "us"), ("refund", -1910, "us")]
+
+
+def clock_now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def test_a_retry_resumes_even_when_the_request_would_now_be_refused(
+    shop: ApiClient, peer: str, proxy: FaultProxy, clock: Clock
+) -> None:
+    from datetime import UTC, datetime
+
+    pm = payment_method(peer)
+    soon = {
+        **flight_policy("b-soon", scheduled_departure="2026-11-25T13:00:00+08:00"),
+        "payment_method": pm,
+    }
+    proxy.mode = "refuse"
+    status, _err = shop.post("/v1/policies", soon, key="soon")
+    assert status == 503
+    proxy.mode = "pass"
+    clock.now = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 30 minutes before departure now
+    status, pol = shop.post("/v1/policies", soon, key="soon")
+    assert status == 201 and pol["status"] == "active"  # the sale was made before the cut-off
+
+
+def test_malformed_stripe_events_are_refused_and_not_remembered(stripe_app: Flask) -> None:
+    import json
+
+    client = stripe_app.test_client()
+    body = json.dumps(
+        {"id": "evt_bad", "type": "payment_intent.succeeded", "data": "oops"}
+    ).encode()
+    r = client.post("/v1/stripe/webhooks", data=body, headers=_signed(body))
+    assert r.status_code == 400
+    good = json.dumps(
+        {"id": "evt_bad", "type": "charge.updated", "data": {"object": {"id": "ch_1"}}}
+    ).encode()
+    r = client.post("/v1/stripe/webhooks", data=good, headers=_signed(good))
+    assert r.get_json() == {"received": True, "result": "ignored"}  # not taken for a duplicate
