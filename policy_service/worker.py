@@ -69,6 +69,8 @@ class Worker:
         if time.monotonic() >= self._next_expiry:
             self._next_expiry = time.monotonic() + EXPIRY_EVERY_SECONDS
             self.catalog.maybe_reload()
+            cutoff = self.now() - timedelta(hours=self.config.idempotency_ttl_hours)
+            done += delivery.purge_idempotency_keys(self.engine, cutoff)
             done += delivery.expire_policies(
                 self.engine,
                 self.now(),

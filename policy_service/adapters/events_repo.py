@@ -44,12 +44,6 @@ def insert_many(conn: sa.Connection, new: list[NewEvent]) -> None:
     )
 
 
-def for_object(conn: sa.Connection, object_id: str) -> list[sa.Row[Any]]:
-    return list(
-        conn.execute(sa.select(events).where(events.c.object_id == object_id).order_by(events.c.id))
-    )
-
-
 def get(conn: sa.Connection, partner_id: str, livemode: bool, event_id: str) -> sa.Row[Any] | None:
     return conn.execute(
         sa.select(events).where(

@@ -135,10 +135,6 @@ def get_statement(
     return conn.execute(stmt).first()
 
 
-def entries_of(conn: sa.Connection, policy_id: str) -> list[sa.Row[Any]]:
-    return list(conn.execute(sa.select(L).where(L.c.policy_id == policy_id).order_by(L.c.id)))
-
-
 def set_totals(
     conn: sa.Connection, statement_id: str, totals: list[dict[str, Any]], line_count: int
 ) -> None:

@@ -29,11 +29,6 @@ def get_partner(conn: sa.Connection, partner_id: str) -> Partner | None:
     return Partner(row.id, row.name, row.billing_mode, row.created_at)
 
 
-def list_partners(conn: sa.Connection) -> list[Partner]:
-    rows = conn.execute(sa.select(partners).order_by(partners.c.id))
-    return [Partner(r.id, r.name, r.billing_mode, r.created_at) for r in rows]
-
-
 def insert_key(
     conn: sa.Connection,
     key_id: str,

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policy_service.adapters import events_repo, policies_repo, webhooks_repo
+from policy_service.adapters import events_repo, idempotency_repo, policies_repo, webhooks_repo
 from policy_service.adapters.tables import policies
 from policy_service.adapters.webhook_sender import SendResult
 from policy_service.config import Config
@@ -195,3 +195,9 @@ def expire_policies(
         policies_repo.release_covers(conn, [p.id for p in due])
         events_repo.insert_many(conn, new_events)
     return len(due)
+
+
+def purge_idempotency_keys(engine: sa.Engine, cutoff: datetime) -> int:
+    """Idempotency-Keys are remembered for IDEMPOTENCY_TTL_HOURS (24 h), then forgotten."""
+    with engine.begin() as conn:
+        return idempotency_repo.purge_before(conn, cutoff)

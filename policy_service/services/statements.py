@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from policy_service.adapters import ledger_repo
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix, new_id
-from policy_service.domain.ledger import period_bounds, period_of
+from policy_service.domain.ledger import period_bounds
 from policy_service.domain.records import Caller
 
 _PERIOD = re.compile(r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])")
@@ -184,7 +184,3 @@ def load(conn: sa.Connection, caller: Caller, statement_id: str) -> Statement:
     return Statement(
         row.id, row.period, "closed", row.billing_mode, row.closed_at, lines, row.totals
     )
-
-
-def entry_period(moment: datetime, timezone: str) -> str:
-    return period_of(moment, timezone)

@@ -78,3 +78,15 @@ def test_keys_are_per_partner(api: ApiClient, other_api: ApiClient) -> None:
 def test_key_is_bounded(api: ApiClient) -> None:
     status, err = api.post("/v1/policies", shipping_policy(), key="x" * 256)
     assert (status, err["error"]["param"]) == (400, "Idempotency-Key")
+
+
+def test_keys_are_forgotten_after_a_day(api: ApiClient, engine: sa.Engine, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from policy_service.adapters.tables import idempotency_keys
+    from policy_service.services.delivery import purge_idempotency_keys
+
+    assert api.post("/v1/policies", shipping_policy("o-1"), key="old")[0] == 201
+    assert purge_idempotency_keys(engine, clock() - timedelta(hours=24)) == 0
+    assert purge_idempotency_keys(engine, clock() + timedelta(seconds=1)) == 1
+    assert _count(engine, idempotency_keys) == 0
