@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
 from .config import Config, load_config
 
+if TYPE_CHECKING:
+    from .adapters.stripe_gateway import StripeGateway
+
 __all__ = ["create_app"]
 
 
-def stripe_gateway(config: Config):  # type: ignore[no-untyped-def]
+def stripe_gateway(config: Config) -> StripeGateway | None:
     """The payment API client, when STRIPE_API_KEY is set."""
     from .adapters.stripe_gateway import StripeGateway
 

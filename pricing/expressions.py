@@ -16,7 +16,7 @@ import ast
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -95,9 +95,6 @@ def _functions(tz: tzinfo) -> dict[str, tuple[int, Callable[..., Any]]]:
         "max": (2, max),
         "abs": (1, abs),
     }
-
-
-FUNCTION_NAMES = frozenset(_functions(UTC))
 
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {

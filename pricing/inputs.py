@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -71,6 +71,7 @@ class InputSpec:
     max_length: int | None = None
     currency: str | None = None
     default: Any = None
+    _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_regex", re.compile(self.pattern) if self.pattern else None)
@@ -121,7 +122,7 @@ class InputSpec:
     def _check_constraints(self, value: Any, param: str) -> None:
         if self.enum is not None and value not in self.enum:
             raise InputError(param, f"must be one of: {', '.join(map(str, self.enum))}")
-        regex = self._regex  # type: ignore[attr-defined]
+        regex = self._regex
         if regex is not None and not regex.fullmatch(value):
             raise InputError(param, f"does not match the pattern {self.pattern}")
         if self.min_length is not None and len(value) < self.min_length:
@@ -200,6 +201,9 @@ class InputSet:
     """The declared inputs of one edition, in declaration order."""
 
     specs: tuple[InputSpec, ...]
+    by_name: dict[str, InputSpec] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {s.name: s for s in self.specs})
@@ -209,7 +213,7 @@ class InputSet:
         if not isinstance(raw, dict):
             raise InputErrors([InputError(prefix, "must be an object")])
         errors: list[InputError] = []
-        by_name: dict[str, InputSpec] = self.by_name  # type: ignore[attr-defined]
+        by_name = self.by_name
         for key in raw:
             if key not in by_name:
                 errors.append(
@@ -235,7 +239,7 @@ class InputSet:
         return values
 
     def to_json(self, values: dict[str, Any]) -> dict[str, Any]:
-        by_name: dict[str, InputSpec] = self.by_name  # type: ignore[attr-defined]
+        by_name = self.by_name
         return {k: by_name[k].to_json(v) for k, v in values.items() if v is not None}
 
     def json_schema(self) -> dict[str, Any]:

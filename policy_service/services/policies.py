@@ -484,14 +484,15 @@ def _issue_once(
                 )
             return result
     except _EnvelopeTaken:
+        assert envelope is not None
         with engine.connect() as conn:
             record = idempotency_repo.fetch_many(
                 conn,
                 caller.partner_id,
                 caller.livemode,
-                [envelope.key],  # type: ignore[union-attr]
-            )[envelope.key]  # type: ignore[union-attr]
-        return IssueResult([], replay_stored(record, envelope.fingerprint))  # type: ignore[union-attr]
+                [envelope.key],
+            )[envelope.key]
+        return IssueResult([], replay_stored(record, envelope.fingerprint))
 
 
 def _premium_entry(policy: Policy) -> Entry:
@@ -508,33 +509,31 @@ def _provisional(item: IssueItem, render_ok: RenderOk, render_error: RenderError
 
 
 def _insert_policies(
-    conn: sa.Connection, caller: Caller, drafts: list[IssueItem], now: datetime
+    conn: sa.Connection, caller: Caller, items: list[IssueItem], now: datetime
 ) -> dict[int, ServiceError]:
     """Insert the drafts' policies and cover locks; returns the errors of those refused."""
     failed: dict[int, ServiceError] = {}
+    drafts = [(item.index, item.draft) for item in items if item.draft is not None]
     if not drafts:
         return failed
-    ordered = sorted(
-        drafts, key=lambda i: (i.draft.policy.product_code, i.draft.policy.external_ref)
-    )  # type: ignore[union-attr]
-    inserted = policies_repo.insert_new(conn, [i.draft.policy for i in ordered])  # type: ignore[union-attr]
-    for item in drafts:
-        pol = item.draft.policy  # type: ignore[union-attr]
-        if pol.id in inserted:
-            continue
-        failed[item.index] = _unique_conflict(conn, caller, pol)
+    # One lock order (product, external_ref) for concurrent batches.
+    ordered = sorted(drafts, key=lambda d: (d[1].policy.product_code, d[1].policy.external_ref))
+    inserted = policies_repo.insert_new(conn, [d.policy for _, d in ordered])
+    for index, draft in drafts:
+        if draft.policy.id not in inserted:
+            failed[index] = _unique_conflict(conn, caller, draft.policy)
     locks = sorted(
-        (i.draft.policy.product_code, i.draft.cover_key, i.draft.policy.id)  # type: ignore[union-attr]
-        for i in drafts
-        if i.index not in failed and i.draft and i.draft.cover_key
+        (d.policy.product_code, d.cover_key, d.policy.id)
+        for index, d in drafts
+        if index not in failed and d.cover_key
     )
     got = policies_repo.lock_covers(conn, caller.livemode, locks, now)
     lost = [pid for (_, _, pid) in locks if pid not in got]
     if lost:
         policies_repo.delete(conn, lost)
-        for item in drafts:
-            if item.draft and item.draft.policy.id in lost:
-                failed[item.index] = _duplicate_cover(item.draft)
+        for index, draft in drafts:
+            if draft.policy.id in lost:
+                failed[index] = _duplicate_cover(draft)
     return failed
 
 
