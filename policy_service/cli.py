@@ -38,7 +38,7 @@ def serve(bind: str | None, workers: int | None) -> None:
     upgrade(engine)
     engine.dispose()
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", bind or config.bind)
             self.cfg.set("workers", workers or config.web_workers)

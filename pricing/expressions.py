@@ -130,6 +130,13 @@ class Expression:
             raise EvaluationError(f"cannot evaluate {self.source!r}: {exc}") from None
 
 
+def _constant(value: Any) -> Evaluator:
+    def evaluate(env: Env) -> Any:
+        return value
+
+    return evaluate
+
+
 class _Compiler:
     def __init__(self, source: str, known: Iterable[str], tz: tzinfo) -> None:
         self.source = source
@@ -148,17 +155,15 @@ class _Compiler:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or value is None or isinstance(value, str | int):
-                return lambda env, v=value: v
+                return _constant(value)
             if isinstance(value, float):
                 # Take the literal's own text so 0.1 is exactly one tenth.
                 text = ast.get_source_segment(self.source, node) or repr(value)
-                dec = Decimal(text)
-                return lambda env, v=dec: v
+                return _constant(Decimal(text))
             raise self.fail(node, f"unsupported literal {value!r}")
         if isinstance(node, ast.Name):
             if node.id in ("true", "false"):
-                flag = node.id == "true"
-                return lambda env, v=flag: v
+                return _constant(node.id == "true")
             if node.id not in self.known:
                 raise self.fail(node, f"unknown name {node.id!r}")
             self.names.add(node.id)

@@ -103,7 +103,7 @@ class InputSpec:
         if t == "money":
             if not isinstance(raw, dict) or set(raw) != {"amount", "currency"}:
                 raise ValueError('must be money: {"amount": "12.34", "currency": "CNY"}')
-            if raw["currency"] != self.currency:
+            if self.currency is None or raw["currency"] != self.currency:
                 raise ValueError(f"currency must be {self.currency}")
             money = Money(parse_amount(raw["amount"]), self.currency)
             if not money.is_quantized():

@@ -86,8 +86,8 @@ class _Reader:
         return node
 
     def mapping(
-        self, path: Path_, allowed: set[str], required: set[str] = frozenset()
-    ) -> dict[str, Any] | None:  # type: ignore[assignment]
+        self, path: Path_, allowed: set[str], required: frozenset[str] | set[str] = frozenset()
+    ) -> dict[str, Any] | None:
         value = self.at(path)
         if value is _MISSING:
             return None

@@ -60,7 +60,7 @@ def clear_failing(conn: sa.Connection, endpoint_id: str) -> None:
     )
 
 
-def enabled_endpoints_of(conn: sa.Connection, owners: set[tuple[str, bool]]) -> list[sa.Row[Any]]:
+def enabled_endpoints_of(conn: sa.Connection, owners: set[tuple[str, bool]]) -> list[Any]:
     """Enabled endpoints of these (partner_id, livemode) pairs."""
     if not owners:
         return []

@@ -76,7 +76,7 @@ def record(
 ) -> str:
     """Write the attempt and move the delivery on; returns the delivery's new status."""
     with engine.begin() as conn:
-        attempt = {
+        attempt: dict[str, Any] = {
             "finished_at": now,
             "latency_ms": result.latency_ms,
             "status_code": result.status_code,
@@ -93,6 +93,7 @@ def record(
         # Retry until the window has passed; the last retry lands on its end, so every
         # delivery is tried for the whole window however the back-off falls.
         deadline = claimed.first_attempt_at + timedelta(hours=config.webhook_retry_hours)
+        values: dict[str, Any]
         if now >= deadline:
             status, values = "failed", {"status": "failed", "next_attempt_at": None}
             attempt["next_retry_at"] = None

@@ -121,7 +121,7 @@ def issue_and_charge(
 def _start(
     billing: Billing, caller: Caller, item: IssueItem, payment_method: str, now: datetime
 ) -> Outcome:
-    assert item.draft is not None and item.key is not None
+    assert item.draft is not None and item.key is not None and item.fingerprint is not None
     draft_policy = replace(item.draft.policy, status=PolicyStatus.PENDING_PAYMENT.value)
     item.draft.policy = draft_policy
     payment_id = new_id("pay")

@@ -280,10 +280,11 @@ def mark_batch_duplicates(items: list[IssueItem]) -> None:
             )
             continue
         seen_refs[ref] = item.index
-        if item.draft.cover_key is not None:
-            cover = (pol.product_code, item.draft.cover_key)
+        draft = item.draft
+        if draft.cover_key is not None:
+            cover = (pol.product_code, draft.cover_key)
             if cover in seen_covers:
-                item.draft, item.error = None, _duplicate_cover(item.draft)
+                item.draft, item.error = None, _duplicate_cover(draft)
                 continue
             seen_covers.add(cover)
 
