@@ -45,14 +45,7 @@ class Events(MethodView):
                 args.get("type"),
                 args.get("object"),
             )
-        return ok(
-            {
-                "object": "list",
-                "data": [render.event(r) for r in rows],
-                "has_more": has_more,
-                "url": "/v1/events",
-            }
-        )
+        return ok(render.page([render.event(r) for r in rows], has_more, "/v1/events"))
 
 
 @blp.route("/<event_id>")
@@ -76,12 +69,9 @@ class EventDeliveries(MethodView):
         with services().engine.connect() as conn:
             views = webhooks.deliveries(conn, who, event_id)
         return ok(
-            {
-                "object": "list",
-                "data": [render.delivery(v) for v in views],
-                "has_more": False,
-                "url": f"/v1/events/{event_id}/deliveries",
-            }
+            render.page(
+                [render.delivery(v) for v in views], False, f"/v1/events/{event_id}/deliveries"
+            )
         )
 
 
@@ -98,11 +88,7 @@ class EventResend(MethodView):
 
         def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
             views = webhooks.resend(conn, who, event_id, body.get("endpoint"), svc.clock())
-            return 200, {
-                "object": "list",
-                "data": [render.delivery(v) for v in views],
-                "has_more": False,
-                "url": f"/v1/events/{event_id}/deliveries",
-            }
+            url = f"/v1/events/{event_id}/deliveries"
+            return 200, render.page([render.delivery(v) for v in views], False, url)
 
         return run_idempotent(who, work)

@@ -151,14 +151,7 @@ class Policies(MethodView):
                 args.get("status"),
                 args.get("product"),
             )
-        return ok(
-            {
-                "object": "list",
-                "data": [_render_policy(svc, p) for p in page],
-                "has_more": has_more,
-                "url": "/v1/policies",
-            }
-        )
+        return ok(render.page([_render_policy(svc, p) for p in page], has_more, "/v1/policies"))
 
 
 @blp.route("/batch")

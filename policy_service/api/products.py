@@ -36,7 +36,7 @@ class Products(MethodView):
         caller("products:read")
         svc = services()
         data = [_view(p.code) for p in svc.catalog.all()]
-        return ok({"object": "list", "data": data, "has_more": False, "url": "/v1/products"})
+        return ok(render.page(data, False, "/v1/products"))
 
 
 @blp.route("/<code>")

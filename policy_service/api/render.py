@@ -21,6 +21,11 @@ def money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"amount": f"{amount:.{MINOR_UNITS[currency]}f}", "currency": currency}
 
 
+def page(data: list[dict[str, Any]], has_more: bool, url: str) -> dict[str, Any]:
+    """The one list shape: {"object": "list", "data": [...], "has_more": bool, "url": ...}."""
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
 def premium(p: Premium) -> dict[str, Any]:
     return {
         "total": money(p.total, p.currency),

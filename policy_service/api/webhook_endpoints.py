@@ -62,12 +62,9 @@ class Endpoints(MethodView):
                 conn, who, args["limit"], args.get("starting_after")
             )
         return ok(
-            {
-                "object": "list",
-                "data": [render.webhook_endpoint(r) for r in rows],
-                "has_more": has_more,
-                "url": "/v1/webhook-endpoints",
-            }
+            render.page(
+                [render.webhook_endpoint(r) for r in rows], has_more, "/v1/webhook-endpoints"
+            )
         )
 
 
