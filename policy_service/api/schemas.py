@@ -20,6 +20,14 @@ class Strict(ma.Schema):
 # -- shared --------------------------------------------------------------------------
 
 
+class ListEnvelope(Strict):
+    """The one list shape (api.render.page); subclasses say what `data` holds."""
+
+    object = fields.Constant("list", required=True)
+    has_more = fields.Boolean(required=True)
+    url = fields.String(required=True)
+
+
 class MoneySchema(Strict):
     amount = fields.String(
         required=True, metadata={"example": "12.30", "pattern": r"^-?\d+(\.\d+)?$"}
@@ -148,11 +156,8 @@ class ProductSchema(Strict):
     refund_terms = fields.List(fields.Nested(RefundTermSchema), allow_none=True, required=True)
 
 
-class ProductListSchema(Strict):
-    object = fields.Constant("list", required=True)
+class ProductListSchema(ListEnvelope):
     data = fields.List(fields.Nested(ProductSchema), required=True)
-    has_more = fields.Boolean(required=True)
-    url = fields.String(required=True)
 
 
 # -- quotes ---------------------------------------------------------------------------
@@ -266,11 +271,8 @@ class PolicySchema(Strict):
     updated_at = fields.DateTime(required=True)
 
 
-class PolicyListSchema(Strict):
-    object = fields.Constant("list", required=True)
+class PolicyListSchema(ListEnvelope):
     data = fields.List(fields.Nested(PolicySchema), required=True)
-    has_more = fields.Boolean(required=True)
-    url = fields.String(required=True)
 
 
 class PolicyListArgsSchema(Strict):
@@ -336,11 +338,8 @@ class EventSchema(Strict):
     data = fields.Nested(EventDataSchema, required=True)
 
 
-class EventListSchema(Strict):
-    object = fields.Constant("list", required=True)
+class EventListSchema(ListEnvelope):
     data = fields.List(fields.Nested(EventSchema), required=True)
-    has_more = fields.Boolean(required=True)
-    url = fields.String(required=True)
 
 
 class EventListArgsSchema(Strict):
@@ -382,11 +381,8 @@ class DeliverySchema(Strict):
     attempts = fields.List(fields.Nested(AttemptSchema), required=True)
 
 
-class DeliveryListSchema(Strict):
-    object = fields.Constant("list", required=True)
+class DeliveryListSchema(ListEnvelope):
     data = fields.List(fields.Nested(DeliverySchema), required=True)
-    has_more = fields.Boolean(required=True)
-    url = fields.String(required=True)
 
 
 class ResendRequestSchema(Strict):
@@ -413,11 +409,8 @@ class WebhookEndpointSchema(Strict):
     updated_at = fields.DateTime(required=True)
 
 
-class WebhookEndpointListSchema(Strict):
-    object = fields.Constant("list", required=True)
+class WebhookEndpointListSchema(ListEnvelope):
     data = fields.List(fields.Nested(WebhookEndpointSchema), required=True)
-    has_more = fields.Boolean(required=True)
-    url = fields.String(required=True)
 
 
 class WebhookEndpointCreateSchema(Strict):
