@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _amount(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SystemExit(f'{name} must be an amount such as "200.00", got {raw!r}') from None
+    if not value.is_finite() or value < 0:
+        raise SystemExit(f"{name} must be a positive amount, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ class Config:
     stripe_timeout_seconds: float = 10.0
     #: statements close at the end of each month in this time zone
     settlement_timezone: str = "Asia/Shanghai"
+    #: a claim approved above this amount (in its currency) needs a second, different approver
+    second_approval_above: Decimal = Decimal("200.00")
+    #: where claim attachments are stored (by sha256), and the largest accepted
+    attachments_dir: Path | None = None
+    attachment_max_bytes: int = 10 * 1024 * 1024
     testing: bool = False
 
     @property
@@ -122,4 +139,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
         stripe_timeout_seconds=_float(env, "STRIPE_TIMEOUT_SECONDS", 10.0),
         settlement_timezone=env.get("SETTLEMENT_TIMEZONE", "Asia/Shanghai"),
+        second_approval_above=_amount(env, "SECOND_APPROVAL_ABOVE", "200.00"),
+        attachments_dir=Path(env.get("ATTACHMENTS_DIR") or data_dir / "attachments").resolve(),
+        attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
     )

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import InputError, InputErrors
-from .money import Money, MoneyError, parse_amount
+from .money import Money, MoneyError, check_currency, parse_amount
 
 INPUT_TYPES = ("string", "integer", "decimal", "money", "date", "datetime", "boolean")
 
@@ -103,11 +103,13 @@ class InputSpec:
         if t == "money":
             if not isinstance(raw, dict) or set(raw) != {"amount", "currency"}:
                 raise ValueError('must be money: {"amount": "12.34", "currency": "CNY"}')
-            if self.currency is None or raw["currency"] != self.currency:
-                raise ValueError(f"currency must be {self.currency}")
-            money = Money(parse_amount(raw["amount"]), self.currency)
+            # A product's money inputs are in its currency; a trigger's in any known one.
+            currency = self.currency or check_currency(raw["currency"])
+            if raw["currency"] != currency:
+                raise ValueError(f"currency must be {currency}")
+            money = Money(parse_amount(raw["amount"]), currency)
             if not money.is_quantized():
-                raise ValueError(f"amount has more decimals than {self.currency} allows")
+                raise ValueError(f"amount has more decimals than {currency} allows")
             return money
         if t == "date":
             return parse_date(raw)
@@ -173,7 +175,11 @@ class InputSpec:
                 "additionalProperties": False,
                 "properties": {
                     "amount": {"type": "string", "format": "decimal", "pattern": _DECIMAL_PATTERN},
-                    "currency": {"type": "string", "enum": [self.currency]},
+                    "currency": (
+                        {"type": "string", "enum": [self.currency]}
+                        if self.currency
+                        else {"type": "string", "pattern": "^[A-Z]{3}$"}
+                    ),
                 },
             }
         elif t == "date":

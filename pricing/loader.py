@@ -34,6 +34,7 @@ from .inputs import INPUT_TYPES, InputSet, InputSpec, parse_datetime
 from .model import (
     ROUNDING_MODES,
     Benefit,
+    ClaimReview,
     ClaimRule,
     Derived,
     DuplicateCover,
@@ -50,6 +51,7 @@ from .model import (
 from .money import MINOR_UNITS
 from .source import Document, Path_, format_path, parse_csv, parse_yaml, read_text
 from .tables import BandTable, ExactTable, Hit, key_text
+from .triggers import TRIGGER_TYPES
 
 _MISSING = object()
 
@@ -484,6 +486,7 @@ _EDITION_KEYS = {
     "rating",
     "cancellation",
     "claims",
+    "claim_review",
     "example_risk",
     "notes",
 }
@@ -634,7 +637,8 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
             RefundRule(when, kind, ratio, r.text((*path, "description"), required=False))
         )
 
-    claims = _claims(r, known, tz)
+    claims = _claims(r, known, tz, benefits)
+    claim_review = _claim_review(r)
 
     example = top.get("example_risk")
     if not isinstance(example, dict):
@@ -668,6 +672,7 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
         rating=rating,
         cancellation=tuple(refund_rules),
         claims=claims,
+        claim_review=claim_review,
         example_risk=_plain_json(example),
         files=files,
         document=doc.data,
@@ -854,9 +859,12 @@ def _check_parts(rating: Rating, r: _Reader, currency: str) -> None:
         r.fail(("rating",), f"parts do not sum at the lowest premium {lowest} {currency}: {exc}")
 
 
-def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
-    """Claim rules are declared now and evaluated by the claims service; check their shape here."""
+def _claims(r: _Reader, known: set[str], tz: Any, benefits: list[Benefit]) -> tuple[ClaimRule, ...]:
+    """Claim rules: for one trigger type, the first rule (in file order) whose `when` holds
+    decides the payout, so tiers are written from the highest down."""
     rules: list[ClaimRule] = []
+    codes = {b.code for b in benefits}
+    seen: set[str] = set()
     for i, _ in enumerate(r.items(("claims",))):
         path: Path_ = ("claims", i)
         c = r.mapping(
@@ -866,21 +874,54 @@ def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
         )
         if c is None:
             continue
-        fields_ = c.get("fields") or []
-        if not isinstance(fields_, list) or not all(
-            isinstance(x, str) and x.isidentifier() for x in fields_
-        ):
-            r.fail((*path, "fields"), "must be a list of trigger field names")
-            fields_ = []
-        match = c.get("match")
-        matchable = known | {"external_ref"}
-        if not isinstance(match, list) or not match or not all(m in matchable for m in match):
+        code = r.text((*path, "code"))
+        if code in seen:
+            r.fail((*path, "code"), f"duplicate claim rule code {code!r}")
+        seen.add(code)
+        if codes and code not in codes:
+            r.fail((*path, "code"), f"must be one of the benefit codes: {', '.join(sorted(codes))}")
+        trigger_name = r.text((*path, "trigger"))
+        trigger = TRIGGER_TYPES.get(trigger_name)
+        if trigger is None:
             r.fail(
-                (*path, "match"), "must list the inputs (or external_ref) the trigger is matched on"
+                (*path, "trigger"),
+                f"unknown trigger type {trigger_name!r} (known: {', '.join(TRIGGER_TYPES)})",
             )
-            match = []
+            continue
+        trigger_fields = set(trigger.fields.by_name)
+        fields_ = c.get("fields")
+        if fields_ is not None and (
+            not isinstance(fields_, list) or not set(map(str, fields_)) <= trigger_fields
+        ):
+            r.fail(
+                (*path, "fields"),
+                f"must list fields of {trigger_name}: {', '.join(sorted(trigger_fields))}",
+            )
+        raw_match = c.get("match")
+        ways = raw_match if isinstance(raw_match, list) and raw_match else []
+        if ways and not all(isinstance(w, list) for w in ways):
+            ways = [ways]  # one way: a plain list of names
+        matchable = known | {"external_ref"}
+        match: list[tuple[str, ...]] = []
+        for way in ways:
+            names = tuple(map(str, way))
+            if not names or not all(n in matchable and n in trigger_fields for n in names):
+                r.fail(
+                    (*path, "match"),
+                    f"must list inputs (or external_ref) that {trigger_name} also carries "
+                    f"({', '.join(sorted(trigger_fields))}), or a list of such lists",
+                )
+                break
+            match.append(names)
+        if not match:
+            if not ways:
+                r.fail((*path, "match"), "must list the inputs the trigger is matched on")
+            continue
+        # Trigger fields shadow inputs of the same name: the fact is what the rule compares.
         scope = (
-            matchable | set(fields_) | {"premium", "coverage_start", "coverage_end", "issued_at"}
+            matchable
+            | trigger_fields
+            | {"premium", "coverage_start", "coverage_end", "issued_at", "observed_at"}
         )
         when = r.expression((*path, "when"), scope, tz)
         payout = r.expression((*path, "payout"), scope, tz)
@@ -888,15 +929,37 @@ def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
         if when and payout:
             rules.append(
                 ClaimRule(
-                    r.text((*path, "code")),
-                    r.text((*path, "trigger")),
+                    code,
+                    trigger_name,
                     tuple(match),
                     when,
                     payout,
                     review,
+                    r.text((*path, "description"), required=False),
                 )
             )
     return tuple(rules)
+
+
+def _claim_review(r: _Reader) -> ClaimReview:
+    path: Path_ = ("claim_review",)
+    if r.at(path) in (None, _MISSING):
+        return ClaimReview()
+    keys = {"auto_approve_up_to", "soon_after_issue_hours", "repeat_claims"}
+    if r.mapping(path, keys, set()) is None:
+        return ClaimReview()
+    limit = r.decimal((*path, "auto_approve_up_to"), required=False)
+    soon = r.decimal((*path, "soon_after_issue_hours"), required=False)
+    repeat_max, repeat_days = 5, 30
+    if (
+        r.at((*path, "repeat_claims")) not in (None, _MISSING)
+        and r.mapping((*path, "repeat_claims"), {"max", "days"}, {"max", "days"}) is not None
+    ):
+        repeat_max = r.integer((*path, "repeat_claims", "max"))
+        repeat_days = r.integer((*path, "repeat_claims", "days"))
+        if repeat_max < 1 or not 1 <= repeat_days <= 3660:
+            r.fail((*path, "repeat_claims"), "max must be at least 1, days 1 to 3660")
+    return ClaimReview(limit, soon, repeat_max, repeat_days)
 
 
 # ---------------------------------------------------------------------------------------

@@ -92,10 +92,26 @@ class Benefit:
 class ClaimRule:
     code: str
     trigger: str
-    match: tuple[str, ...]
+    #: ways of matching a trigger to a policy; each names inputs (or external_ref) that
+    #: the trigger carries too. The first way the trigger completes is used.
+    match: tuple[tuple[str, ...], ...]
     when: Expression
     payout: Expression
     review_when: Expression | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimReview:
+    """When a claim goes to people instead of being paid: the product's thresholds."""
+
+    #: a claim above this amount is reviewed (None: no limit of the product's own)
+    auto_approve_up_to: Decimal | None = None
+    #: a loss this soon after the policy was issued is suspicious (None: not checked)
+    soon_after_issue_hours: Decimal | None = None
+    #: more claims than this by one policyholder within `repeat_claims_days` is suspicious
+    repeat_claims_max: int = 5
+    repeat_claims_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,7 @@ class Edition:
     rating: Rating
     cancellation: tuple[RefundRule, ...]
     claims: tuple[ClaimRule, ...]
+    claim_review: ClaimReview
     example_risk: dict[str, Any]
     #: relative path -> text of every file of the edition, as hashed
     files: dict[str, str] = field(repr=False, compare=False, default_factory=dict)

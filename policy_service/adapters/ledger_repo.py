@@ -15,7 +15,9 @@ from .tables import policies, statements
 
 
 def insert_entries(
-    conn: sa.Connection, rows: list[tuple[str, str, bool, str, Entry, datetime, str]]
+    conn: sa.Connection,
+    rows: list[tuple[str, str, bool, str, Entry, datetime, str]],
+    claim_ids: list[str] | None = None,
 ) -> None:
     """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows.
     The unique (policy, kind) key makes a second premium or refund of a policy impossible."""
@@ -38,8 +40,11 @@ def insert_entries(
                 "net": e.net,
                 "occurred_at": occurred_at,
                 "period": period,
+                "claim_id": claim_ids[i] if claim_ids else None,
             }
-            for partner_id, policy_id, livemode, collected_by, e, occurred_at, period in rows
+            for i, (partner_id, policy_id, livemode, collected_by, e, occurred_at, period) in (
+                enumerate(rows)
+            )
         ],
     )
 

@@ -408,7 +408,9 @@ ledger_entries = sa.Table(
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
     sa.Column("kind", sa.String(10), nullable=False),
-    #: partner_settled: the partner collected it; stripe: we did
+    #: the claim a payout entry pays (null for premiums and refunds)
+    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=True),
+    #: partner_settled: the partner collected (or paid out) the money; stripe: we did
     sa.Column("collected_by", sa.String(10), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
@@ -421,13 +423,30 @@ ledger_entries = sa.Table(
     sa.Column("period", sa.String(7), nullable=False),
     #: the closed statement that carries it (null: not settled yet)
     sa.Column("statement_id", sa.String(40), sa.ForeignKey("statements.id"), nullable=True),
-    sa.CheckConstraint("kind in ('premium', 'refund')", name="kind"),
+    sa.CheckConstraint("kind in ('premium', 'refund', 'payout')", name="kind"),
     sa.CheckConstraint("collected_by in ('partner', 'us')", name="collected_by"),
     sa.CheckConstraint("amount = tax + commission + fees + net", name="parts_sum"),
     sa.CheckConstraint(
-        "(kind = 'premium' and amount > 0) or (kind = 'refund' and amount < 0)", name="sign"
+        "(kind = 'premium' and amount > 0) or (kind in ('refund', 'payout') and amount < 0)",
+        name="sign_of_kind",
     ),
-    sa.UniqueConstraint("policy_id", "kind"),
+    sa.CheckConstraint("(kind = 'payout') = (claim_id is not null)", name="payout_names_its_claim"),
+    #: one premium and one refund per policy; one payout per claim
+    sa.Index(
+        "uq_ledger_entries_policy_premium_refund",
+        "policy_id",
+        "kind",
+        unique=True,
+        postgresql_where=sa.text("claim_id IS NULL"),
+        sqlite_where=sa.text("claim_id IS NULL"),
+    ),
+    sa.Index(
+        "uq_ledger_entries_claim",
+        "claim_id",
+        unique=True,
+        postgresql_where=sa.text("claim_id IS NOT NULL"),
+        sqlite_where=sa.text("claim_id IS NOT NULL"),
+    ),
     sa.Index(None, "partner_id", "livemode", "statement_id", "period"),
 )
 
@@ -454,4 +473,233 @@ stripe_events = sa.Table(
     sa.Column("id", sa.String(80), primary_key=True),
     sa.Column("type", sa.String(80), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+
+# -- claims -------------------------------------------------------------------------------
+
+#: Data providers (flight-status feeds, logistics companies): they post trigger events only.
+data_providers = sa.Table(
+    "data_providers",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+provider_keys = sa.Table(
+    "provider_keys",
+    metadata,
+    _id(),
+    sa.Column("provider_id", sa.String(40), sa.ForeignKey("data_providers.id"), nullable=False),
+    #: sha256 of the secret; the secret itself is shown once and never stored
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_hint", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+#: Ops staff: they review claims in the console and through /v1/ops.
+staff = sa.Table(
+    "staff",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    #: scrypt hash for the console login (null: no password set)
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("role in ('reviewer', 'approver', 'admin')", name="role"),
+)
+
+staff_tokens = sa.Table(
+    "staff_tokens",
+    metadata,
+    _id(),
+    sa.Column("staff_id", sa.String(40), sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("token_hint", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+#: A fact about the world (a flight's status, a return parcel's pickup), as posted.
+trigger_events = sa.Table(
+    "trigger_events",
+    metadata,
+    _id(),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    #: provider (live or test) or partner (test mode: touches only that partner's policies)
+    sa.Column("source_type", sa.String(10), nullable=False),
+    sa.Column("source_id", sa.String(40), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("data", JSONDoc, nullable=False),
+    #: sha256 of the type, mode and the values naming what the fact is about
+    sa.Column("subject_key", sa.String(64), nullable=False),
+    #: when the provider observed the fact: of two reports on one subject, the later counts
+    sa.Column("observed_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    #: sha256 of type, data and observed_at: the same fact posted twice is one event
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    #: processed | superseded (a later report on the subject was already applied)
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("result", JSONDoc, nullable=False),
+    sa.CheckConstraint("source_type in ('provider', 'partner')", name="source_type"),
+    sa.CheckConstraint("status in ('processed', 'superseded')", name="status"),
+    sa.UniqueConstraint("source_id", "livemode", "fingerprint"),
+    sa.Index(None, "subject_key", "observed_at"),
+    sa.Index(None, "source_id", "livemode", "id"),
+)
+
+#: What a policy can be matched on by triggers: one key per claim rule's way of matching.
+policy_subjects = sa.Table(
+    "policy_subjects",
+    metadata,
+    sa.Column("subject_key", sa.String(64), primary_key=True),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), primary_key=True),
+)
+
+claims = sa.Table(
+    "claims",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("product_code", sa.String(60), nullable=False),
+    sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    #: the loss the claim is about: a policy is paid once per loss (the trigger type, or
+    #: the benefit of a filed claim no trigger covers)
+    sa.Column("loss_key", sa.String(80), nullable=False),
+    #: trigger (decided from a trigger event) or filed (by the partner)
+    sa.Column("origin", sa.String(10), nullable=False),
+    #: the benefit claimed (a benefit code of the edition)
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    _money("amount_claimed", nullable=True),
+    _money("amount_approved", nullable=True),
+    _money("amount_paid", nullable=True),
+    sa.Column("description", sa.String(2000), nullable=True),
+    sa.Column("evidence", JSONDoc, nullable=False),
+    #: the trigger event that decided it (the latest applied, after corrections)
+    sa.Column("trigger_event_id", sa.String(40), sa.ForeignKey("trigger_events.id"), nullable=True),
+    sa.Column("observed_at", UTCDateTime, nullable=True),
+    #: the rule evaluation: trigger data, rules checked, values compared, result
+    sa.Column("evaluation", JSONDoc, nullable=True),
+    #: corrections received after the decision, each with its evaluation
+    sa.Column("corrections", JSONDoc, nullable=False),
+    #: fraud signals: [{code, reason}]
+    sa.Column("signals", JSONDoc, nullable=False),
+    #: the evidence's identity (a return parcel's tracking number), to spot reuse
+    sa.Column("evidence_ref", sa.String(80), nullable=True),
+    #: the policyholder's ID hash, to count claims per person
+    sa.Column("holder_key", sa.String(64), nullable=True),
+    #: a first approval above the second-approval limit, waiting for another approver
+    sa.Column("first_approval", JSONDoc, nullable=True),
+    sa.Column("info_requested_at", UTCDateTime, nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    #: "system" or the staff id
+    sa.Column("decided_by", sa.String(40), nullable=True),
+    sa.Column("decision_reason", sa.String(2000), nullable=True),
+    sa.Column("reject_code", sa.String(40), nullable=True),
+    sa.Column("paid_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(
+        "status in ('submitted', 'in_review', 'approved', 'rejected', 'paid', 'payout_failed')",
+        name="status",
+    ),
+    sa.CheckConstraint("origin in ('trigger', 'filed')", name="origin"),
+    sa.CheckConstraint(
+        "(amount_claimed is null or amount_claimed >= 0)"
+        " and (amount_approved is null or amount_approved > 0)"
+        " and (amount_paid is null or amount_paid = amount_approved)",
+        name="amounts",
+    ),
+    #: one claim per policy and loss (a rejected claim may be filed again)
+    sa.Index(
+        "uq_claims_policy_loss",
+        "policy_id",
+        "loss_key",
+        unique=True,
+        postgresql_where=sa.text("status <> 'rejected'"),
+        sqlite_where=sa.text("status <> 'rejected'"),
+    ),
+    sa.Index(None, "partner_id", "livemode", "id"),
+    sa.Index(None, "status", "created_at"),
+    sa.Index(None, "evidence_ref"),
+    sa.Index(None, "holder_key", "created_at"),
+)
+
+#: The payment of an approved claim: one per claim.
+claim_payouts = sa.Table(
+    "claim_payouts",
+    metadata,
+    _id(),
+    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False, unique=True),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    _money("amount"),
+    sa.Column("currency", sa.String(3), nullable=False),
+    #: statement (partner_settled: the partner pays its buyer) or stripe
+    sa.Column("method", sa.String(10), nullable=False),
+    #: pending -> succeeded | failed (failed may be retried: back to pending)
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("stripe_refund", sa.String(80), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    #: a worker sending it owns it until then
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("amount > 0", name="amount_positive"),
+    sa.CheckConstraint("method in ('statement', 'stripe')", name="method"),
+    sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.Index(None, "status", "updated_at"),
+)
+
+claim_attachments = sa.Table(
+    "claim_attachments",
+    metadata,
+    _id(),
+    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    #: the bytes are stored once under ATTACHMENTS_DIR by this digest
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("size >= 0", name="size_not_negative"),
+    sa.Index(None, "claim_id"),
+)
+
+#: Every action on a claim, by the system, a partner, a provider or a person.
+#: Append-only: database triggers refuse UPDATE and DELETE (migration 0004).
+claim_audit = sa.Table(
+    "claim_audit",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    #: system | staff | partner | provider
+    sa.Column("actor_type", sa.String(10), nullable=False),
+    sa.Column("actor_id", sa.String(254), nullable=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("from_status", sa.String(16), nullable=True),
+    sa.Column("to_status", sa.String(16), nullable=True),
+    sa.Column("reason", sa.String(2000), nullable=True),
+    #: the fields the action changed, before and after
+    sa.Column("before", JSONDoc, nullable=True),
+    sa.Column("after", JSONDoc, nullable=True),
+    sa.Index(None, "claim_id", "id"),
 )

@@ -8,7 +8,24 @@ import time
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 PREFIXES = frozenset(
-    {"ptn", "key", "qt", "pol", "clm", "evt", "whe", "wdl", "stm", "pay", "rfd", "prv"}
+    {
+        "ptn",
+        "key",
+        "qt",
+        "pol",
+        "clm",
+        "evt",
+        "whe",
+        "wdl",
+        "stm",
+        "pay",
+        "rfd",
+        "prv",
+        "stf",
+        "trg",
+        "cpo",
+        "att",
+    }
 )
 
 

@@ -13,7 +13,7 @@ from .records import Premium
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str  # premium | refund
+    kind: str  # premium | refund | payout
     currency: str
     amount: int  # minor units, signed: premium +, refund -
     tax: int
@@ -71,3 +71,8 @@ def period_bounds(period: str, timezone: str) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1, tzinfo=tz)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
     return start, end
+
+
+def payout_entry(currency: str, amount: Decimal, exponent: int) -> Entry:
+    """A claim paid: money out, all of it net (no tax, commission or fees on a claim)."""
+    return Entry("payout", currency, -_minor(amount, exponent), 0, 0, 0)

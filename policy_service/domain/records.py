@@ -19,6 +19,9 @@ ALL_SCOPES = (
     "events:read",
     "webhooks:write",
     "statements:read",
+    "claims:read",
+    "claims:write",
+    "trigger_events:write",
 )
 #: a key with this scope may do everything, including what later versions add
 FULL_ACCESS = "*"
@@ -41,6 +44,8 @@ class Caller:
     key_id: str
     scopes: frozenset[str]
     billing_mode: str = "partner_settled"
+    #: set when the key is a data provider's: it may post trigger events and nothing else
+    provider_id: str | None = None
 
     def may(self, scope: str) -> bool:
         return FULL_ACCESS in self.scopes or scope in self.scopes

@@ -17,6 +17,11 @@ EVENT_TYPES = (
     "policy.cancelled",
     "policy.expired",
     "policy.payment_failed",
+    "claim.created",
+    "claim.approved",
+    "claim.rejected",
+    "claim.paid",
+    "claim.payout_failed",
     "webhook_endpoint.disabled",
 )
 MAX_URL_LENGTH = 2048

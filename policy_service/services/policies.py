@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from policy_service.adapters import (
+    claims_repo,
     events_repo,
     idempotency_repo,
     ledger_repo,
@@ -49,6 +50,7 @@ from policy_service.domain.money import MINOR_UNITS, Money
 from policy_service.domain.policyholder import Policyholder, parse_policyholder
 from policy_service.domain.records import CANCEL_REASONS, Caller, Policy, Quote
 from pricing import engine
+from pricing.claims import policy_subject_keys
 from pricing.model import Product
 
 from .catalog import ProductCatalog
@@ -66,6 +68,8 @@ class Draft:
     cover_key: str | None
     #: what the cover key stands for, e.g. "external_ref" or "carrier, ... and the insured person"
     cover_label: str = ""
+    #: the keys triggers find the policy by (see pricing.claims.policy_subject_keys)
+    subjects: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -240,7 +244,12 @@ def prepare_issue(
     label = ""
     if rule is not None:
         label = ", ".join(rule.subject) + (" and the insured person" if rule.per_insured else "")
-    return Draft(policy, _cover_key(product, risk, external_ref, caller.partner_id, holder), label)
+    return Draft(
+        policy,
+        _cover_key(product, risk, external_ref, caller.partner_id, holder),
+        label,
+        frozenset(policy_subject_keys(edition, risk, external_ref, caller.livemode)),
+    )
 
 
 def _quoted_worksheet(quote: Quote, at_issue: dict[str, Any]) -> dict[str, Any]:
@@ -535,6 +544,15 @@ def _insert_policies(
         for index, draft in drafts:
             if draft.policy.id in lost:
                 failed[index] = _duplicate_cover(draft)
+    claims_repo.insert_subjects(
+        conn,
+        [
+            {"subject_key": key, "policy_id": d.policy.id}
+            for index, d in drafts
+            if index not in failed
+            for key in sorted(d.subjects)
+        ],
+    )
     return failed
 
 

@@ -1,0 +1,436 @@
+"""Claims, their payouts, attachments and audit log; trigger events and policy subjects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.domain.claims import Claim
+
+from .sql import from_minor, insert_ignoring_conflicts, insert_many_returning, to_minor
+from .tables import (
+    claim_attachments,
+    claim_audit,
+    claim_payouts,
+    claims,
+    policies,
+    policy_subjects,
+    trigger_events,
+)
+
+C = claims
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+_MONEY = ("amount_claimed", "amount_approved", "amount_paid")
+
+
+def claim_row(c: Claim) -> dict[str, Any]:
+    row = {
+        "id": c.id,
+        "partner_id": c.partner_id,
+        "livemode": c.livemode,
+        "policy_id": c.policy_id,
+        "product_code": c.product_code,
+        "edition_id": f"{c.product_code}/{c.edition}",
+        "content_hash": c.content_hash,
+        "loss_key": c.loss_key,
+        "origin": c.origin,
+        "type": c.type,
+        "status": c.status,
+        "currency": c.currency,
+        "description": c.description,
+        "evidence": c.evidence,
+        "trigger_event_id": c.trigger_event_id,
+        "observed_at": c.observed_at,
+        "evaluation": c.evaluation,
+        "corrections": c.corrections,
+        "signals": c.signals,
+        "evidence_ref": c.evidence_ref,
+        "holder_key": c.holder_key,
+        "first_approval": c.first_approval,
+        "info_requested_at": c.info_requested_at,
+        "decided_at": c.decided_at,
+        "decided_by": c.decided_by,
+        "decision_reason": c.decision_reason,
+        "reject_code": c.reject_code,
+        "paid_at": c.paid_at,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }
+    for name in _MONEY:
+        value = getattr(c, name)
+        row[name] = None if value is None else to_minor(value, c.currency)
+    return row
+
+
+def from_row(row: Any) -> Claim:
+    m = row._mapping
+    return Claim(
+        id=m["id"],
+        partner_id=m["partner_id"],
+        livemode=m["livemode"],
+        policy_id=m["policy_id"],
+        product_code=m["product_code"],
+        edition=m["edition_id"].split("/", 1)[1],
+        content_hash=m["content_hash"],
+        loss_key=m["loss_key"],
+        origin=m["origin"],
+        type=m["type"],
+        status=m["status"],
+        currency=m["currency"],
+        amount_claimed=_money(m["amount_claimed"], m["currency"]),
+        amount_approved=_money(m["amount_approved"], m["currency"]),
+        amount_paid=_money(m["amount_paid"], m["currency"]),
+        description=m["description"],
+        evidence=m["evidence"] or {},
+        trigger_event_id=m["trigger_event_id"],
+        observed_at=m["observed_at"],
+        evaluation=m["evaluation"],
+        corrections=list(m["corrections"] or []),
+        signals=list(m["signals"] or []),
+        evidence_ref=m["evidence_ref"],
+        holder_key=m["holder_key"],
+        first_approval=m["first_approval"],
+        info_requested_at=m["info_requested_at"],
+        decided_at=m["decided_at"],
+        decided_by=m["decided_by"],
+        decision_reason=m["decision_reason"],
+        reject_code=m["reject_code"],
+        paid_at=m["paid_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _money(minor: int | None, currency: str) -> Any:
+    return None if minor is None else from_minor(minor, currency)
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+# -- claims ----------------------------------------------------------------------------
+
+
+def insert_claims(conn: sa.Connection, new: list[Claim]) -> set[str]:
+    """Insert claims, skipping any that would be a second claim for the same loss; returns
+    the ids inserted."""
+    return insert_many_returning(conn, C, [claim_row(c) for c in new], "id")
+
+
+def get(
+    conn: sa.Connection,
+    claim_id: str,
+    partner_id: str | None = None,
+    livemode: bool | None = None,
+    for_update: bool = False,
+) -> Claim | None:
+    """A claim; scoped to a partner and mode unless both are None (ops)."""
+    stmt = sa.select(C).where(C.c.id == claim_id)
+    if partner_id is not None:
+        stmt = stmt.where(C.c.partner_id == partner_id, C.c.livemode == livemode)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    return None if row is None else from_row(row)
+
+
+def update(conn: sa.Connection, claim: Claim, expected_status: str) -> bool:
+    """Write the claim back if its status is still `expected_status`."""
+    row = claim_row(claim)
+    for key in ("id", "partner_id", "livemode", "policy_id", "created_at"):
+        row.pop(key)
+    result = conn.execute(
+        C.update().where(C.c.id == claim.id, C.c.status == expected_status).values(**row)
+    )
+    return result.rowcount == 1
+
+
+def update_many(conn: sa.Connection, changed: list[tuple[Claim, str]]) -> int:
+    return sum(update(conn, claim, status) for claim, status in changed)
+
+
+def for_policies(conn: sa.Connection, policy_ids: list[str], loss_key: str) -> dict[str, Claim]:
+    """The latest claim of each policy for one loss (rejected ones included)."""
+    out: dict[str, Claim] = {}
+    for chunk in _chunks(policy_ids):
+        rows = conn.execute(
+            sa.select(C)
+            .where(C.c.policy_id.in_(chunk), C.c.loss_key == loss_key)
+            .order_by(C.c.created_at)
+        )
+        for row in rows:
+            out[row.policy_id] = from_row(row)
+    return out
+
+
+def of_policy(conn: sa.Connection, policy_id: str) -> list[Claim]:
+    return [
+        from_row(r)
+        for r in conn.execute(sa.select(C).where(C.c.policy_id == policy_id).order_by(C.c.id))
+    ]
+
+
+def holder_counts(conn: sa.Connection, holder_keys: set[str], since: datetime) -> dict[str, int]:
+    """Claims per policyholder since a time (for the repeat-claimant signal)."""
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(holder_keys)):
+        rows = conn.execute(
+            sa.select(C.c.holder_key, sa.func.count())
+            .where(C.c.holder_key.in_(chunk), C.c.created_at >= since)
+            .group_by(C.c.holder_key)
+        )
+        out.update({r[0]: int(r[1]) for r in rows})
+    return out
+
+
+def evidence_users(conn: sa.Connection, refs: set[str]) -> dict[str, set[str]]:
+    """evidence ref -> the policies whose claims used it."""
+    out: dict[str, set[str]] = {}
+    for chunk in _chunks(sorted(refs)):
+        rows = conn.execute(
+            sa.select(C.c.evidence_ref, C.c.policy_id).where(C.c.evidence_ref.in_(chunk))
+        )
+        for ref, policy_id in rows:
+            out.setdefault(ref, set()).add(policy_id)
+    return out
+
+
+def related(conn: sa.Connection, claim: Claim, limit: int = 20) -> list[Claim]:
+    """Other claims of the same policyholder or with the same evidence."""
+    conds = []
+    if claim.holder_key:
+        conds.append(C.c.holder_key == claim.holder_key)
+    if claim.evidence_ref:
+        conds.append(C.c.evidence_ref == claim.evidence_ref)
+    if not conds:
+        return []
+    rows = conn.execute(
+        sa.select(C)
+        .where(sa.or_(*conds), C.c.id != claim.id, C.c.livemode == claim.livemode)
+        .order_by(C.c.id.desc())
+        .limit(limit)
+    )
+    return [from_row(r) for r in rows]
+
+
+def list_page(
+    conn: sa.Connection,
+    limit: int,
+    starting_after: str | None = None,
+    *,
+    partner_id: str | None = None,
+    livemode: bool | None = None,
+    policy_id: str | None = None,
+    status: str | None = None,
+    product: str | None = None,
+    oldest_first: bool = False,
+) -> tuple[list[Claim], bool]:
+    stmt = sa.select(C)
+    if partner_id is not None:
+        stmt = stmt.where(C.c.partner_id == partner_id)
+    if livemode is not None:
+        stmt = stmt.where(C.c.livemode == livemode)
+    if policy_id is not None:
+        stmt = stmt.where(C.c.policy_id == policy_id)
+    if status is not None:
+        stmt = stmt.where(C.c.status == status)
+    if product is not None:
+        stmt = stmt.where(C.c.product_code == product)
+    if starting_after:
+        stmt = stmt.where(C.c.id > starting_after if oldest_first else C.c.id < starting_after)
+    order = C.c.id.asc() if oldest_first else C.c.id.desc()
+    rows = list(conn.execute(stmt.order_by(order).limit(limit + 1)))
+    return [from_row(r) for r in rows[:limit]], len(rows) > limit
+
+
+# -- audit -----------------------------------------------------------------------------
+
+
+def audit(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(claim_audit.insert(), rows)
+
+
+def audit_of(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
+    return list(
+        conn.execute(
+            sa.select(claim_audit)
+            .where(claim_audit.c.claim_id == claim_id)
+            .order_by(claim_audit.c.id)
+        )
+    )
+
+
+# -- payouts ---------------------------------------------------------------------------
+
+P = claim_payouts
+
+
+def insert_payouts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert_ignoring_conflicts(conn, P), rows)
+
+
+def payout_of(conn: sa.Connection, claim_id: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(P).where(P.c.claim_id == claim_id)).first()
+
+
+def pending_payouts(conn: sa.Connection, now: datetime, limit: int) -> list[str]:
+    rows = conn.execute(
+        sa.select(P.c.id)
+        .where(
+            P.c.status == "pending",
+            P.c.method == "stripe",
+            sa.or_(P.c.lease_until.is_(None), P.c.lease_until < now),
+        )
+        .order_by(P.c.updated_at)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+def lease_payout(conn: sa.Connection, payout_id: str, now: datetime, until: datetime) -> bool:
+    """Take a pending payout for one sending attempt; False if another worker holds it."""
+    result = conn.execute(
+        P.update()
+        .where(
+            P.c.id == payout_id,
+            P.c.status == "pending",
+            sa.or_(P.c.lease_until.is_(None), P.c.lease_until < now),
+        )
+        .values(lease_until=until)
+    )
+    return result.rowcount == 1
+
+
+def get_payout(conn: sa.Connection, payout_id: str) -> sa.Row[Any]:
+    return conn.execute(sa.select(P).where(P.c.id == payout_id)).one()
+
+
+def update_payout(conn: sa.Connection, payout_id: str, expected: str, **values: Any) -> bool:
+    result = conn.execute(
+        P.update().where(P.c.id == payout_id, P.c.status == expected).values(**values)
+    )
+    return result.rowcount == 1
+
+
+# -- attachments -----------------------------------------------------------------------
+
+
+def insert_attachment(conn: sa.Connection, row: dict[str, Any]) -> None:
+    conn.execute(claim_attachments.insert().values(**row))
+
+
+def attachments_of(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
+    return list(
+        conn.execute(
+            sa.select(claim_attachments)
+            .where(claim_attachments.c.claim_id == claim_id)
+            .order_by(claim_attachments.c.id)
+        )
+    )
+
+
+def attachment(conn: sa.Connection, claim_id: str, attachment_id: str) -> sa.Row[Any] | None:
+    return conn.execute(
+        sa.select(claim_attachments).where(
+            claim_attachments.c.claim_id == claim_id, claim_attachments.c.id == attachment_id
+        )
+    ).first()
+
+
+# -- trigger events and what they match ------------------------------------------------
+
+T = trigger_events
+
+
+def insert_trigger(conn: sa.Connection, row: dict[str, Any]) -> bool:
+    """False when the same fact was already posted by the same source."""
+    result = conn.execute(insert_ignoring_conflicts(conn, T).values(**row))
+    return result.rowcount == 1
+
+
+def trigger_by_fingerprint(
+    conn: sa.Connection, source_id: str, livemode: bool, fingerprint: str
+) -> sa.Row[Any] | None:
+    return conn.execute(
+        sa.select(T).where(
+            T.c.source_id == source_id, T.c.livemode == livemode, T.c.fingerprint == fingerprint
+        )
+    ).first()
+
+
+def get_trigger(conn: sa.Connection, trigger_id: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(T).where(T.c.id == trigger_id)).first()
+
+
+def finish_trigger(
+    conn: sa.Connection, trigger_id: str, status: str, result: dict[str, Any]
+) -> None:
+    conn.execute(T.update().where(T.c.id == trigger_id).values(status=status, result=result))
+
+
+def newer_trigger_applied(
+    conn: sa.Connection, subject_key: str, observed_at: datetime, trigger_id: str
+) -> str | None:
+    """The id of an already-processed report on the same subject observed later, if any."""
+    row = conn.execute(
+        sa.select(T.c.id)
+        .where(
+            T.c.subject_key == subject_key,
+            T.c.id != trigger_id,
+            T.c.status == "processed",
+            T.c.observed_at > observed_at,
+        )
+        .limit(1)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def lock_subject(conn: sa.Connection, subject_key: str) -> None:
+    """Serialise the processing of reports on one subject (SQLite serialises every write)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": int(subject_key[:15], 16)},
+        )
+
+
+def insert_subjects(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert_ignoring_conflicts(conn, policy_subjects), rows)
+
+
+def policies_matching(
+    conn: sa.Connection,
+    subject_keys: set[str],
+    statuses: tuple[str, ...],
+    partner_id: str | None,
+) -> list[sa.Row[Any]]:
+    """Policies stored under any of the subject keys, in one of `statuses`."""
+    if not subject_keys:
+        return []
+    stmt = (
+        sa.select(policies)
+        .join(policy_subjects, policy_subjects.c.policy_id == policies.c.id)
+        .where(
+            policy_subjects.c.subject_key.in_(sorted(subject_keys)),
+            policies.c.status.in_(statuses),
+        )
+        .order_by(policies.c.id)
+    )
+    if partner_id is not None:
+        stmt = stmt.where(policies.c.partner_id == partner_id)
+    seen: set[str] = set()
+    out = []
+    for row in conn.execute(stmt):
+        if row.id not in seen:
+            seen.add(row.id)
+            out.append(row)
+    return out

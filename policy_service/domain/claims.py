@@ -1,0 +1,205 @@
+"""Claims: their record, lifecycle (an explicit transition table) and fraud signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from .errors import InvalidTransition
+
+
+class ClaimStatus(StrEnum):
+    SUBMITTED = "submitted"  # received, not decided yet
+    IN_REVIEW = "in_review"  # people decide
+    APPROVED = "approved"  # to be paid
+    REJECTED = "rejected"
+    PAID = "paid"
+    PAYOUT_FAILED = "payout_failed"  # the payment did not go through; it can be retried
+
+
+S = ClaimStatus
+
+#: status -> {action: new status}
+CLAIM_TRANSITIONS: dict[ClaimStatus, dict[str, ClaimStatus]] = {
+    S.SUBMITTED: {"approve": S.APPROVED, "reject": S.REJECTED, "refer": S.IN_REVIEW},
+    S.IN_REVIEW: {
+        "approve": S.APPROVED,
+        "reject": S.REJECTED,
+        # a first approval above the authority limit: waits for a second approver
+        "approve_first": S.IN_REVIEW,
+        "request_info": S.IN_REVIEW,
+        "add_information": S.IN_REVIEW,
+        "correct": S.IN_REVIEW,
+    },
+    S.APPROVED: {"pay": S.PAID, "fail_payout": S.PAYOUT_FAILED},
+    S.PAYOUT_FAILED: {"pay": S.PAID, "retry_payout": S.PAYOUT_FAILED},
+    S.REJECTED: {},
+    S.PAID: {},
+}
+
+#: where people can still change the decision
+OPEN_STATUSES = (S.SUBMITTED.value, S.IN_REVIEW.value)
+
+
+def claim_transition(current: str, action: str) -> ClaimStatus:
+    """The status after `action`, or InvalidTransition naming both."""
+    status = ClaimStatus(current)
+    target = CLAIM_TRANSITIONS[status].get(action)
+    if target is None:
+        raise InvalidTransition(
+            f"a claim that is {status.value} cannot be {action.replace('_', ' ')}d"
+            if action.endswith("e")
+            else f"a claim that is {status.value} does not allow {action.replace('_', ' ')}",
+            code=f"claim_{status.value}",
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Why a claim is sent to people instead of being paid."""
+
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason}
+
+
+SIGNAL_CODES = (
+    "issued_after_event",
+    "soon_after_issue",
+    "repeat_claimant",
+    "above_auto_approve_limit",
+    "evidence_reused",
+    "trigger_contradicts_claim",
+    "product_rule",
+    "cannot_decide",
+    "filed_claim",
+)
+
+
+@dataclass(frozen=True)
+class SignalFacts:
+    """What the general fraud rules look at, for one claim."""
+
+    issued_at: datetime
+    loss_at: datetime  # when the loss was observed (the trigger's time, or the filing)
+    amount: Decimal | None
+    currency: str
+    auto_approve_up_to: Decimal | None
+    soon_after_issue_hours: Decimal | None
+    holder_claims_in_window: int  # other claims of the same policyholder in the window
+    repeat_claims_max: int
+    repeat_claims_days: int
+    evidence_label: str | None = None  # e.g. "tracking number SF1234"
+    evidence_reused_by: list[str] = field(default_factory=list)  # other policies' ids
+
+
+def general_signals(f: SignalFacts) -> list[Signal]:
+    """The rules that hold for every product; the product's own thresholds come in `f`."""
+    out: list[Signal] = []
+    if f.loss_at < f.issued_at:
+        out.append(
+            Signal(
+                "issued_after_event",
+                f"the policy was issued at {f.issued_at.isoformat()}, after the loss was "
+                f"observed at {f.loss_at.isoformat()}",
+            )
+        )
+    elif f.soon_after_issue_hours is not None and f.loss_at - f.issued_at < timedelta(
+        hours=float(f.soon_after_issue_hours)
+    ):
+        out.append(
+            Signal(
+                "soon_after_issue",
+                f"loss {_duration(f.loss_at - f.issued_at)} after the policy was issued "
+                f"(the product reviews losses within {f.soon_after_issue_hours} h)",
+            )
+        )
+    if f.holder_claims_in_window >= f.repeat_claims_max:
+        out.append(
+            Signal(
+                "repeat_claimant",
+                f"the policyholder has {f.holder_claims_in_window} other claim(s) in the last "
+                f"{f.repeat_claims_days} days (the product reviews more than "
+                f"{f.repeat_claims_max - 1})",
+            )
+        )
+    if (
+        f.amount is not None
+        and f.auto_approve_up_to is not None
+        and f.amount > f.auto_approve_up_to
+    ):
+        out.append(
+            Signal(
+                "above_auto_approve_limit",
+                f"{f.amount} {f.currency} is above the product's automatic approval limit of "
+                f"{f.auto_approve_up_to} {f.currency}",
+            )
+        )
+    if f.evidence_reused_by:
+        shown = ", ".join(f.evidence_reused_by[:5])
+        out.append(
+            Signal(
+                "evidence_reused",
+                f"the {f.evidence_label} is also the evidence of a claim on {shown}",
+            )
+        )
+    return out
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    partner_id: str
+    livemode: bool
+    policy_id: str
+    product_code: str
+    edition: str
+    content_hash: str
+    loss_key: str
+    origin: str
+    type: str
+    status: str
+    currency: str
+    amount_claimed: Decimal | None
+    amount_approved: Decimal | None
+    amount_paid: Decimal | None
+    description: str | None
+    evidence: dict[str, Any]
+    trigger_event_id: str | None
+    observed_at: datetime | None
+    evaluation: dict[str, Any] | None
+    corrections: list[dict[str, Any]]
+    signals: list[dict[str, str]]
+    evidence_ref: str | None
+    holder_key: str | None
+    first_approval: dict[str, Any] | None
+    info_requested_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    reject_code: str | None
+    paid_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+REJECT_CODES = (
+    "not_covered",
+    "outside_cover_period",
+    "duplicate",
+    "fraud_suspected",
+    "insufficient_evidence",
+    "policy_not_in_force",
+    "other",
+)
