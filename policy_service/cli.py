@@ -1,4 +1,4 @@
-"""The `policy-service` command: serve, db, partners, products, openapi."""
+"""The `policy-service` command: serve, worker, db, partners, providers, staff, products, openapi."""
 
 from __future__ import annotations
 
@@ -159,6 +159,87 @@ def partners_key(partner_id: str, live: bool, scopes: tuple[str, ...]) -> None:
             secret = create_api_key(
                 conn, partner_id, live, scopes or (FULL_ACCESS,), datetime.now(UTC)
             )
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(secret)
+
+
+# -- data providers and staff ----------------------------------------------------------
+
+
+def _engine_for_admin() -> Any:
+    from .adapters.db import create_db_engine, upgrade
+
+    config = load_config()
+    engine = create_db_engine(config.database_url)
+    if config.is_sqlite:
+        upgrade(engine)
+    return engine
+
+
+@main.group()
+def providers() -> None:
+    """Data providers: flight-status feeds, logistics companies (they post trigger events)."""
+
+
+@providers.command("create")
+@click.argument("name")
+@click.option("--live", is_flag=True, help="make a live key (dk_live_...) instead of a test key")
+def providers_create(name: str, live: bool) -> None:
+    """Create a data provider and print its key: it may post trigger events and nothing else."""
+    from .domain.errors import ServiceError
+    from .services.partners import create_provider
+
+    try:
+        with _engine_for_admin().begin() as conn:
+            provider_id, secret = create_provider(conn, name, live, datetime.now(UTC))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"provider {provider_id} ({name.strip()})")
+    click.echo(f"key ({'live' if live else 'test'} mode; store it now, it is not shown again):")
+    click.echo(secret)
+
+
+@main.group()
+def staff() -> None:
+    """Ops staff accounts (console logins and ops API tokens)."""
+
+
+@staff.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["reviewer", "approver", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="read the password from stdin (scripts)")
+@click.option("--no-password", is_flag=True, help="API token only, no console login")
+def staff_create(email: str, role: str, password_stdin: bool, no_password: bool) -> None:
+    """Create a staff account; the password is prompted for (or read from stdin)."""
+    from .domain.errors import ServiceError
+    from .services.staff import create_staff
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not no_password:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _engine_for_admin().begin() as conn:
+            member = create_staff(conn, email, role, password, datetime.now(UTC))
+    except ServiceError as exc:
+        raise click.ClickException(
+            f"{exc.param}: {exc.message}" if exc.param else exc.message
+        ) from None
+    click.echo(f"staff {member.id} {member.email} ({member.role})")
+
+
+@staff.command("token")
+@click.argument("email")
+def staff_token(email: str) -> None:
+    """Print a new ops API token (ops_...) for a staff member (shown this once only)."""
+    from .domain.errors import ServiceError
+    from .services.staff import create_token
+
+    try:
+        with _engine_for_admin().begin() as conn:
+            secret = create_token(conn, email, datetime.now(UTC))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(secret)

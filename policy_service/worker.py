@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from .adapters.webhook_sender import WebhookSender
 from .api import render
 from .config import Config
-from .services import delivery, payments
+from .services import delivery, payments, payouts
 from .services.catalog import ProductCatalog
+from .services.claims import claims_context
 
 log = logging.getLogger("policy_service.worker")
 
@@ -59,6 +60,8 @@ class Worker:
             config.settlement_timezone,
         )
 
+        self.claims = claims_context(config, engine, catalog, render.claim)
+
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
@@ -79,6 +82,7 @@ class Worker:
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
             done += payments.reconcile(self.billing, self.now())
+            done += payouts.send_pending(self.claims, self.billing.gateway, self.now())
         claimed = delivery.claim(
             self.engine,
             self.name,

@@ -59,6 +59,7 @@ def _line_query(where: Any) -> Any:
             sa.func.min(L.c.period).label("first_period"),
             sa.func.sum(sa.case((L.c.kind == "premium", L.c.amount), else_=0)).label("premium"),
             sa.func.sum(sa.case((L.c.kind == "refund", -L.c.amount), else_=0)).label("refund"),
+            sa.func.sum(sa.case((L.c.kind == "payout", -L.c.amount), else_=0)).label("payout"),
             sa.func.sum(L.c.tax).label("tax"),
             sa.func.sum(L.c.commission).label("commission"),
             sa.func.sum(L.c.fees).label("fees"),

@@ -1,4 +1,4 @@
-"""Partners and their API keys."""
+"""Partners and their API keys; data providers and their keys; ops staff and their tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.records import Caller, Partner
 
-from .tables import api_keys, partners
+from .tables import api_keys, data_providers, partners, provider_keys, staff, staff_tokens
 
 
 def insert_partner(conn: sa.Connection, partner: Partner) -> None:
@@ -70,3 +70,80 @@ def caller_for_key_hash(conn: sa.Connection, key_hash: str) -> Caller | None:
     return Caller(
         row.partner_id, row.livemode, row.id, frozenset(row.scopes.split()), row.billing_mode
     )
+
+
+# -- data providers --------------------------------------------------------------------
+
+
+def insert_provider(conn: sa.Connection, provider_id: str, name: str, now: datetime) -> None:
+    conn.execute(data_providers.insert().values(id=provider_id, name=name, created_at=now))
+
+
+def insert_provider_key(
+    conn: sa.Connection,
+    key_id: str,
+    provider_id: str,
+    key_hash: str,
+    hint: str,
+    livemode: bool,
+    now: datetime,
+) -> None:
+    conn.execute(
+        provider_keys.insert().values(
+            id=key_id,
+            provider_id=provider_id,
+            key_hash=key_hash,
+            key_hint=hint,
+            livemode=livemode,
+            created_at=now,
+        )
+    )
+
+
+def caller_for_provider_key(conn: sa.Connection, key_hash: str) -> Caller | None:
+    row = conn.execute(
+        sa.select(provider_keys.c.id, provider_keys.c.provider_id, provider_keys.c.livemode).where(
+            provider_keys.c.key_hash == key_hash, provider_keys.c.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    # A provider key may post trigger events and do nothing else.
+    return Caller(
+        "",
+        row.livemode,
+        row.id,
+        frozenset({"trigger_events:write"}),
+        provider_id=row.provider_id,
+    )
+
+
+# -- staff -----------------------------------------------------------------------------
+
+
+def insert_staff(conn: sa.Connection, row: dict[str, object]) -> None:
+    conn.execute(staff.insert().values(**row))
+
+
+def staff_by_email(conn: sa.Connection, email: str) -> sa.Row[object] | None:
+    return conn.execute(sa.select(staff).where(staff.c.email == email)).first()
+
+
+def staff_by_id(conn: sa.Connection, staff_id: str) -> sa.Row[object] | None:
+    return conn.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
+
+
+def insert_staff_token(conn: sa.Connection, row: dict[str, object]) -> None:
+    conn.execute(staff_tokens.insert().values(**row))
+
+
+def staff_for_token_hash(conn: sa.Connection, token_hash: str) -> sa.Row[object] | None:
+    return conn.execute(
+        sa.select(staff)
+        .join(staff_tokens, staff_tokens.c.staff_id == staff.c.id)
+        .where(
+            staff_tokens.c.token_hash == token_hash,
+            staff_tokens.c.revoked_at.is_(None),
+            staff.c.disabled_at.is_(None),
+        )
+    ).first()

@@ -9,13 +9,17 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
+from ..services import staff
 from . import (
+    claims,
     events,
+    ops,
     policies,
     products,
     quotes,
     statements,
     stripe_webhooks,
+    trigger_events,
     webhook_endpoints,
 )
 from .context import services
@@ -28,7 +32,8 @@ API_DESCRIPTION = """\
 Quote and issue per-transaction micro-insurance policies.
 
 Authenticate with `Authorization: Bearer sk_test_...` (test mode) or `sk_live_...` (live
-mode); each mode sees only its own objects. Money is always
+mode); each mode sees only its own objects. Data providers post trigger events with
+`dk_live_...` keys; ops staff use `/v1/ops` with `ops_...` staff tokens. Money is always
 `{"amount": "1.23", "currency": "CNY"}`, timestamps are ISO 8601 UTC. Every POST accepts an
 `Idempotency-Key`. Errors share one shape:
 `{"error": {"type", "code", "message", "param"}}`.
@@ -75,6 +80,9 @@ def register_api(app: Flask) -> PolicyServiceApi:
         events,
         webhook_endpoints,
         statements,
+        trigger_events,
+        claims,
+        ops,
         stripe_webhooks,
     ):
         api.register_blueprint(module.blp)
@@ -84,7 +92,16 @@ def register_api(app: Flask) -> PolicyServiceApi:
 
     @app.before_request
     def _authenticate_and_refresh() -> ResponseReturnValue | None:
-        if request.path.startswith("/v1/") and not request.path.startswith("/v1/stripe/"):
+        if request.path.startswith("/v1/ops/"):
+            # Staff tokens, never partner keys: the ops API sees every partner's claims.
+            g.staff = staff.authenticate_token(
+                services().engine, request.headers.get("Authorization")
+            )
+            check_request_text()
+            services().catalog.maybe_reload()
+        elif request.path.startswith("/v1/") and not request.path.startswith("/v1/stripe/"):
+            if request.path.endswith("/attachments") and request.method == "POST":
+                request.max_content_length = services().config.attachment_max_bytes + 65536
             # Authenticate before the body is parsed: a bad key is 401 whatever the body.
             g.caller = services().authenticator.authenticate(request.headers.get("Authorization"))
             check_request_text()

@@ -14,6 +14,7 @@ from policy_service.config import Config
 from policy_service.domain.errors import PermissionDenied
 from policy_service.domain.records import Caller
 from policy_service.services.catalog import ProductCatalog
+from policy_service.services.claims import ClaimsContext, claims_context
 from policy_service.services.partners import KeyAuthenticator
 from policy_service.services.payments import Billing
 
@@ -30,6 +31,11 @@ class Services:
     authenticator: KeyAuthenticator
     clock: Callable[[], datetime] = utc_now
     gateway: StripeGateway | None = None
+
+    def claims(self) -> ClaimsContext:
+        from . import render
+
+        return claims_context(self.config, self.engine, self.catalog, render.claim)
 
     def billing(self) -> Billing:
         from . import render

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from policy_service.domain.claims import Claim
 from policy_service.domain.events import event_object
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Policy, Premium, Quote
+from policy_service.services.statements import AMOUNTS
 from pricing.model import Edition, Product
 
 
@@ -229,8 +231,9 @@ def statement(st: Any, livemode: bool) -> dict[str, Any]:
         "closed_at": iso(st.closed_at),
         "totals": [
             {
-                k: _minor_money(t[k], t["currency"])
-                for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
+                # statements closed before claims existed have no payout total
+                k: _minor_money(t.get(k, 0), t["currency"])
+                for k in AMOUNTS
             }
             for t in st.totals
         ],
@@ -239,10 +242,7 @@ def statement(st: Any, livemode: bool) -> dict[str, Any]:
                 "policy": line.policy,
                 "external_ref": line.external_ref,
                 "product": line.product,
-                **{
-                    k: _minor_money(getattr(line, k), line.currency)
-                    for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
-                },
+                **{k: _minor_money(getattr(line, k), line.currency) for k in AMOUNTS},
                 "late": line.late,
             }
             for line in st.lines
@@ -260,6 +260,7 @@ STATEMENT_CSV_COLUMNS = (
     "commission",
     "fees",
     "refund",
+    "payout",
     "net_due",
     "late",
 )
@@ -279,19 +280,113 @@ def statement_csv(st: Any) -> str:
     for line in st.lines:
         writer.writerow(
             [line.policy, line.external_ref, line.product, line.currency]
-            + [
-                amount(getattr(line, k), line.currency)
-                for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
-            ]
+            + [amount(getattr(line, k), line.currency) for k in AMOUNTS]
             + ["true" if line.late else "false"]
         )
     for t in st.totals:
         writer.writerow(
             ["TOTAL", "", "", t["currency"]]
-            + [
-                amount(t[k], t["currency"])
-                for k in ("premium", "tax", "commission", "fees", "refund", "net_due")
-            ]
+            + [amount(t.get(k, 0), t["currency"]) for k in AMOUNTS]
             + [""]
         )
     return out.getvalue()
+
+
+# -- claims ------------------------------------------------------------------------------
+
+
+def _opt_money(amount: Decimal | None, currency: str) -> dict[str, str] | None:
+    return None if amount is None else money(amount, currency)
+
+
+def claim(c: Claim) -> dict[str, Any]:
+    """A claim as partners (and webhooks) see it: staff identities are not shown."""
+    return {
+        "id": c.id,
+        "object": "claim",
+        "livemode": c.livemode,
+        "policy": c.policy_id,
+        "product": c.product_code,
+        "edition": edition_ref(c.edition, c.content_hash),
+        "origin": c.origin,
+        "type": c.type,
+        "status": c.status,
+        "amount_claimed": _opt_money(c.amount_claimed, c.currency),
+        "amount_approved": _opt_money(c.amount_approved, c.currency),
+        "amount_paid": _opt_money(c.amount_paid, c.currency),
+        "description": c.description,
+        "evidence": c.evidence,
+        "trigger_event": c.trigger_event_id,
+        "observed_at": iso(c.observed_at),
+        "evaluation": c.evaluation,
+        "corrections": c.corrections,
+        "signals": c.signals,
+        "review": {
+            "information_requested_at": iso(c.info_requested_at),
+            "second_approval_pending": c.first_approval is not None and c.status == "in_review",
+        },
+        "decision": None
+        if c.decided_at is None
+        else {
+            "decided_at": iso(c.decided_at),
+            "by": "system" if c.decided_by == "system" else "staff",
+            "reason": c.decision_reason,
+            "reject_code": c.reject_code,
+        },
+        "paid_at": iso(c.paid_at),
+        "created_at": iso(c.created_at),
+        "updated_at": iso(c.updated_at),
+    }
+
+
+def attachment(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object": "claim_attachment",
+        "claim": row.claim_id,
+        "file_name": row.file_name,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "created_at": iso(row.created_at),
+    }
+
+
+def payout(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "method": row.method,
+        "status": row.status,
+        "amount": _minor_money(row.amount, row.currency),
+        "stripe_refund": row.stripe_refund,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "updated_at": iso(row.updated_at),
+    }
+
+
+def audit_entry(row: Any) -> dict[str, Any]:
+    return {
+        "at": iso(row.at),
+        "actor": {"type": row.actor_type, "id": row.actor_id},
+        "action": row.action,
+        "from_status": row.from_status,
+        "to_status": row.to_status,
+        "reason": row.reason,
+        "before": row.before,
+        "after": row.after,
+    }
+
+
+def trigger_event(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object": "trigger_event",
+        "livemode": row.livemode,
+        "type": row.type,
+        "data": row.data,
+        "observed_at": iso(row.observed_at),
+        "received_at": iso(row.received_at),
+        "status": row.status,
+        "result": row.result,
+    }

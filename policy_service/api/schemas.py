@@ -4,10 +4,13 @@ documented with them and a test checks real responses against the generated Open
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
+from policy_service.domain.claims import REJECT_CODES, SIGNAL_CODES
 from policy_service.domain.policyholder import ID_TYPES
 from policy_service.domain.records import CANCEL_REASONS
+from pricing.triggers import TRIGGER_TYPES
 
 MAX_BATCH = 1000
 
@@ -452,6 +455,11 @@ class StatementLineSchema(Strict):
     commission = fields.Nested(MoneySchema, required=True)
     fees = fields.Nested(MoneySchema, required=True)
     refund = fields.Nested(MoneySchema, required=True)
+    payout = fields.Nested(
+        MoneySchema,
+        required=True,
+        metadata={"description": "claims paid on the policy (partner_settled: by the partner)"},
+    )
     net_due = fields.Nested(
         MoneySchema,
         required=True,
@@ -468,6 +476,7 @@ class StatementTotalSchema(Strict):
     commission = fields.Nested(MoneySchema, required=True)
     fees = fields.Nested(MoneySchema, required=True)
     refund = fields.Nested(MoneySchema, required=True)
+    payout = fields.Nested(MoneySchema, required=True)
     net_due = fields.Nested(MoneySchema, required=True)
 
 
@@ -483,3 +492,229 @@ class StatementSchema(Strict):
     closed_at = fields.DateTime(allow_none=True, required=True)
     totals = fields.List(fields.Nested(StatementTotalSchema), required=True)
     lines = fields.List(fields.Nested(StatementLineSchema), required=True)
+
+
+# -- trigger events and claims -----------------------------------------------------------
+
+CLAIM_STATUSES = ["submitted", "in_review", "approved", "rejected", "paid", "payout_failed"]
+
+
+class TriggerEventRequestSchema(Strict):
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(list(TRIGGER_TYPES)),
+        metadata={"example": "flight.status"},
+    )
+    data = fields.Dict(
+        required=True,
+        metadata={
+            "description": "the fact; its fields depend on the type (see the trigger schemas)",
+            "example": {
+                "carrier": "MU",
+                "flight_number": "MU5101",
+                "scheduled_departure": "2026-12-01T08:00:00+08:00",
+                "status": "delayed",
+                "delay_minutes": 187,
+            },
+        },
+    )
+    observed_at = fields.String(
+        metadata={
+            "description": "when the provider observed the fact (default: now); of two "
+            "reports about one subject, the later observed one counts",
+            "format": "date-time",
+        }
+    )
+
+
+class TriggerEventSchema(Strict):
+    id = fields.String(required=True, metadata={"example": "trg_01jf3k9x2m7q4v8z0c5n6b1r2t"})
+    object = fields.Constant("trigger_event", required=True)
+    livemode = fields.Boolean(required=True)
+    type = fields.String(required=True)
+    data = fields.Dict(required=True)
+    observed_at = fields.DateTime(required=True)
+    received_at = fields.DateTime(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["processed", "superseded"]),
+        metadata={"description": "superseded: a later observed report was already applied"},
+    )
+    result = fields.Dict(
+        required=True,
+        metadata={
+            "description": "matched policies, claims created, paid, approved (payout "
+            "pending), in_review, not_covered, corrected, rejected_by_correction, unchanged"
+        },
+    )
+
+
+class SignalSchema(Strict):
+    code = fields.String(required=True, validate=validate.OneOf(list(SIGNAL_CODES)))
+    reason = fields.String(required=True)
+
+
+class ClaimReviewSchema(Strict):
+    information_requested_at = fields.DateTime(allow_none=True, required=True)
+    second_approval_pending = fields.Boolean(required=True)
+
+
+class ClaimDecisionSchema(Strict):
+    decided_at = fields.DateTime(required=True)
+    by = fields.String(required=True, validate=validate.OneOf(["system", "staff"]))
+    reason = fields.String(allow_none=True, required=True)
+    reject_code = fields.String(allow_none=True, required=True)
+
+
+class AttachmentSchema(Strict):
+    id = fields.String(required=True, metadata={"example": "att_01jf3k9x2m7q4v8z0c5n6b1r2t"})
+    object = fields.Constant("claim_attachment", required=True)
+    claim = fields.String(required=True)
+    file_name = fields.String(required=True)
+    content_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class ClaimSchema(Strict):
+    id = fields.String(required=True, metadata={"example": "clm_01jf3k9x2m7q4v8z0c5n6b1r2t"})
+    object = fields.Constant("claim", required=True)
+    livemode = fields.Boolean(required=True)
+    policy = fields.String(required=True)
+    product = fields.String(required=True)
+    edition = fields.Nested(EditionRefSchema, required=True)
+    origin = fields.String(required=True, validate=validate.OneOf(["trigger", "filed"]))
+    type = fields.String(required=True, metadata={"description": "the benefit claimed"})
+    status = fields.String(required=True, validate=validate.OneOf(CLAIM_STATUSES))
+    amount_claimed = fields.Nested(MoneySchema, allow_none=True, required=True)
+    amount_approved = fields.Nested(MoneySchema, allow_none=True, required=True)
+    amount_paid = fields.Nested(MoneySchema, allow_none=True, required=True)
+    description = fields.String(allow_none=True, required=True)
+    evidence = fields.Dict(required=True)
+    trigger_event = fields.String(allow_none=True, required=True)
+    observed_at = fields.DateTime(allow_none=True, required=True)
+    evaluation = fields.Dict(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "the automatic decision: trigger data, edition and hash, every "
+            "rule checked with the values it compared, the payout and the result"
+        },
+    )
+    corrections = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "later reports on the same loss, after the decision"},
+    )
+    signals = fields.List(fields.Nested(SignalSchema), required=True)
+    review = fields.Nested(ClaimReviewSchema, required=True)
+    decision = fields.Nested(ClaimDecisionSchema, allow_none=True, required=True)
+    paid_at = fields.DateTime(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    attachments = fields.List(
+        fields.Nested(AttachmentSchema), metadata={"description": "in GET /v1/claims/{id}"}
+    )
+
+
+class ClaimListSchema(ListEnvelope):
+    data = fields.List(fields.Nested(ClaimSchema), required=True)
+
+
+class ClaimListArgsSchema(Strict):
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    starting_after = fields.String(metadata={"description": "a claim id: the page after it"})
+    policy = fields.String()
+    status = fields.String(validate=validate.OneOf(CLAIM_STATUSES))
+
+
+class ClaimRequestSchema(Strict):
+    policy = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "a benefit code of the policy"})
+    description = fields.String(required=True)
+    evidence = fields.Dict(
+        metadata={"description": "anything that supports the claim, e.g. tracking_number"}
+    )
+    amount_claimed = fields.Nested(MoneySchema)
+
+
+class AttachmentUploadSchema(ma.Schema):
+    file = Upload(required=True)
+
+
+# -- ops ---------------------------------------------------------------------------------
+
+
+class OpsQueueArgsSchema(Strict):
+    limit = fields.Integer(load_default=25, validate=validate.Range(1, 100))
+    starting_after = fields.String(metadata={"description": "a claim id: the page after it"})
+    status = fields.String(load_default="in_review", validate=validate.OneOf(CLAIM_STATUSES))
+    product = fields.String()
+    partner = fields.String()
+
+
+class PayoutSchema(Strict):
+    id = fields.String(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(["statement", "stripe"]))
+    status = fields.String(
+        required=True, validate=validate.OneOf(["pending", "succeeded", "failed"])
+    )
+    amount = fields.Nested(MoneySchema, required=True)
+    stripe_refund = fields.String(allow_none=True, required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class AuditEntrySchema(Strict):
+    at = fields.DateTime(required=True)
+    actor = fields.Dict(required=True, metadata={"description": "{type, id}"})
+    action = fields.String(required=True)
+    from_status = fields.String(allow_none=True, required=True)
+    to_status = fields.String(allow_none=True, required=True)
+    reason = fields.String(allow_none=True, required=True)
+    before = fields.Dict(allow_none=True, required=True)
+    after = fields.Dict(allow_none=True, required=True)
+
+
+class OpsClaimSchema(ClaimSchema):
+    partner = fields.String(required=True)
+    first_approval = fields.Dict(allow_none=True, required=True)
+    decided_by = fields.String(allow_none=True, required=True)
+
+
+class OpsClaimDetailSchema(Strict):
+    claim = fields.Nested(OpsClaimSchema, required=True)
+    policy = fields.Nested(PolicySchema, required=True)
+    payout = fields.Nested(PayoutSchema, allow_none=True, required=True)
+    attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
+    audit = fields.List(fields.Nested(AuditEntrySchema), required=True)
+    related = fields.List(
+        fields.Nested(OpsClaimSchema),
+        required=True,
+        metadata={"description": "other claims of the same policyholder or evidence"},
+    )
+    second_approval_above = fields.Nested(MoneySchema, required=True)
+
+
+class OpsClaimListSchema(ListEnvelope):
+    data = fields.List(fields.Nested(OpsClaimSchema), required=True)
+
+
+class ApproveRequestSchema(Strict):
+    amount = fields.Nested(
+        MoneySchema, metadata={"description": "default: the amount claimed; else say why"}
+    )
+    reason = fields.String()
+
+
+class RejectRequestSchema(Strict):
+    reject_code = fields.String(required=True, validate=validate.OneOf(REJECT_CODES))
+    reason = fields.String(required=True)
+
+
+class RequestInfoSchema(Strict):
+    reason = fields.String(
+        required=True, metadata={"description": "what is needed, for the partner"}
+    )

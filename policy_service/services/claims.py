@@ -88,6 +88,20 @@ class ClaimsContext:
     attachment_max_bytes: int
 
 
+def claims_context(
+    config: Any, engine: sa.Engine, catalog: ProductCatalog, render: RenderClaim
+) -> ClaimsContext:
+    return ClaimsContext(
+        engine,
+        catalog,
+        render,
+        config.settlement_timezone,
+        config.second_approval_above,
+        config.attachments_dir or config.data_dir / "attachments",
+        config.attachment_max_bytes,
+    )
+
+
 @dataclass
 class Changes:
     """What one transaction writes besides the claims themselves."""

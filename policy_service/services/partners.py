@@ -17,6 +17,8 @@ from policy_service.domain.ids import new_id
 from policy_service.domain.records import ALL_SCOPES, BILLING_MODES, FULL_ACCESS, Caller, Partner
 
 _ALPHABET = string.ascii_letters + string.digits
+#: partner keys (sk_) and data-provider keys (dk_), each in test or live mode
+_KEY_PREFIXES = ("sk_test_", "sk_live_", "dk_test_", "dk_live_")
 
 
 def hash_key(secret: str) -> str:
@@ -66,6 +68,33 @@ def create_api_key(
     return secret
 
 
+def _secret(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(32))
+
+
+def create_provider(
+    conn: sa.Connection, name: str, livemode: bool, now: datetime
+) -> tuple[str, str]:
+    """A data provider and its key (dk_...): it may post trigger events and nothing else.
+    Returns (provider id, secret); the secret is shown once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidRequest("provider name must be 1 to 200 characters", param="name")
+    provider_id = new_id("prv")
+    partners_repo.insert_provider(conn, provider_id, name, now)
+    secret = _secret("dk_live_" if livemode else "dk_test_")
+    partners_repo.insert_provider_key(
+        conn,
+        new_id("key"),
+        provider_id,
+        hash_key(secret),
+        f"{secret[:8]}...{secret[-4:]}",
+        livemode,
+        now,
+    )
+    return provider_id, secret
+
+
 class KeyAuthenticator:
     """Resolves a bearer secret to a Caller, caching hits briefly to spare a query per request."""
 
@@ -83,9 +112,10 @@ class KeyAuthenticator:
             )
         scheme, _, secret = header.partition(" ")
         secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret.startswith(("sk_test_", "sk_live_")):
+        if scheme.lower() != "bearer" or not secret.startswith(_KEY_PREFIXES):
             raise Unauthenticated(
                 "the Authorization header must be: Bearer sk_test_... or sk_live_..."
+                " (dk_... for data providers)"
             )
         digest = hash_key(secret)
         now = time.monotonic()
@@ -93,7 +123,10 @@ class KeyAuthenticator:
         if hit is not None and hit[0] > now:
             return hit[1]
         with self.engine.connect() as conn:
-            caller = partners_repo.caller_for_key_hash(conn, digest)
+            if secret.startswith("dk_"):
+                caller = partners_repo.caller_for_provider_key(conn, digest)
+            else:
+                caller = partners_repo.caller_for_key_hash(conn, digest)
         if caller is None:
             raise Unauthenticated("invalid API key")
         with self._lock:

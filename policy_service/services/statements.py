@@ -23,6 +23,10 @@ from policy_service.domain.records import Caller
 _PERIOD = re.compile(r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])")
 
 
+#: the money columns of a statement line and of its totals, in display order
+AMOUNTS = ("premium", "tax", "commission", "fees", "refund", "payout", "net_due")
+
+
 @dataclass(frozen=True)
 class Line:
     policy: str
@@ -31,6 +35,7 @@ class Line:
     currency: str
     premium: int
     refund: int
+    payout: int  # claims paid (partner_settled: by the partner to its buyer)
     tax: int
     commission: int
     fees: int
@@ -59,8 +64,9 @@ def _lines(rows: list[sa.Row[Any]], period: str) -> list[Line]:
     out = []
     for r in rows:
         premium, refund, commission = int(r.premium), int(r.refund), int(r.commission)
-        # What the partner owes us: what it collected (premiums less the refunds it paid
-        # back), less its commission. With stripe billing we collected: we owe the commission.
+        # What the partner owes us: what it collected (premiums less the refunds and claims
+        # it paid out), less its commission. With stripe billing we collected and paid out:
+        # we owe the commission.
         collected = int(r.collected_by_partner)
         out.append(
             Line(
@@ -70,6 +76,7 @@ def _lines(rows: list[sa.Row[Any]], period: str) -> list[Line]:
                 r.currency,
                 premium,
                 refund,
+                int(r.payout),
                 int(r.tax),
                 commission,
                 int(r.fees),
@@ -89,13 +96,14 @@ def totals_of(lines: list[Line]) -> list[dict[str, Any]]:
                 "currency": line.currency,
                 "premium": 0,
                 "refund": 0,
+                "payout": 0,
                 "tax": 0,
                 "commission": 0,
                 "fees": 0,
                 "net_due": 0,
             },
         )
-        for key in ("premium", "refund", "tax", "commission", "fees", "net_due"):
+        for key in AMOUNTS:
             t[key] += getattr(line, key)
     return [by_currency[c] for c in sorted(by_currency)]
 

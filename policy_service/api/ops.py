@@ -1,0 +1,170 @@
+"""/v1/ops: the claims review API for ops staff (staff tokens, not partner keys).
+
+Every decision goes through services.claims.decide, the same function the ops console
+calls; the audit log records who did what.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policy_service.adapters import claims_repo, policies_repo
+from policy_service.domain.claims import Claim
+from policy_service.domain.errors import NotFound, PermissionDenied
+from policy_service.domain.ids import has_prefix
+from policy_service.services import claims as svc_claims
+from policy_service.services.staff import Staff
+
+from . import render
+from .context import services
+from .docs import errors
+from .idempotency import ok
+from .schemas import (
+    ApproveRequestSchema,
+    OpsClaimDetailSchema,
+    OpsClaimListSchema,
+    OpsClaimSchema,
+    OpsQueueArgsSchema,
+    RejectRequestSchema,
+    RequestInfoSchema,
+)
+
+blp = Blueprint(
+    "ops",
+    __name__,
+    url_prefix="/v1/ops",
+    description="Claims review for ops staff: Authorization: Bearer ops_... (a staff token)",
+)
+
+
+def staff() -> Staff:
+    found: Staff | None = g.get("staff")
+    if found is None:  # pragma: no cover - the before_request hook sets it
+        raise PermissionDenied("staff token required")
+    return found
+
+
+def _actor(who: Staff) -> svc_claims.Actor:
+    return svc_claims.Actor("staff", who.id, who.role, who.email)
+
+
+def _ops_claim(c: Claim) -> dict[str, Any]:
+    return {
+        **render.claim(c),
+        "partner": c.partner_id,
+        "first_approval": c.first_approval,
+        "decided_by": c.decided_by,
+    }
+
+
+def detail(claim_id: str) -> dict[str, Any]:
+    """Everything a reviewer needs to decide a claim (the console shows the same)."""
+    svc = services()
+    with svc.engine.connect() as conn:
+        claim = claims_repo.get(conn, claim_id) if has_prefix(claim_id, "clm") else None
+        if claim is None:
+            raise NotFound(f"no claim {claim_id}")
+        policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
+        assert policy is not None
+        payout = claims_repo.payout_of(conn, claim.id)
+        files = claims_repo.attachments_of(conn, claim.id)
+        audit = svc_claims.audit_log(conn, claim.id)
+        related = claims_repo.related(conn, claim)
+    edition = svc.catalog.edition(policy.product_code, policy.edition)
+    return {
+        "claim": _ops_claim(claim),
+        "policy": render.policy(policy, edition),
+        "payout": render.payout(payout) if payout else None,
+        "attachments": [render.attachment(f) for f in files],
+        "audit": [render.audit_entry(a) for a in audit],
+        "related": [_ops_claim(c) for c in related],
+        "second_approval_above": render.money(svc.config.second_approval_above, claim.currency),
+    }
+
+
+@blp.route("/claims")
+class Queue(MethodView):
+    @blp.arguments(OpsQueueArgsSchema, location="query")
+    @blp.response(200, OpsClaimListSchema)
+    @errors(blp, 400)
+    def get(self, args: dict[str, Any]) -> Response:
+        """The review queue: claims in a status (default in_review), oldest first"""
+        staff()
+        with services().engine.connect() as conn:
+            found, more = claims_repo.list_page(
+                conn,
+                args["limit"],
+                args.get("starting_after"),
+                partner_id=args.get("partner"),
+                status=args["status"],
+                product=args.get("product"),
+                oldest_first=True,
+            )
+        return ok(render.page([_ops_claim(c) for c in found], more, "/v1/ops/claims"))
+
+
+@blp.route("/claims/<claim_id>")
+class OpsClaim(MethodView):
+    @blp.response(200, OpsClaimDetailSchema)
+    @errors(blp, 404)
+    def get(self, claim_id: str) -> Response:
+        """A claim with its policy, worksheet, payout, attachments, audit log and the other
+        claims of the same policyholder or evidence"""
+        staff()
+        return ok(detail(claim_id))
+
+
+def _decide(claim_id: str, decision: svc_claims.Decision) -> Response:
+    svc = services()
+    claim = svc_claims.decide(svc.claims(), claim_id, _actor(staff()), decision, svc.clock())
+    return ok(_ops_claim(claim))
+
+
+@blp.route("/claims/<claim_id>/approve")
+class Approve(MethodView):
+    @blp.arguments(ApproveRequestSchema)
+    @blp.response(200, OpsClaimSchema)
+    @errors(blp, 400, 403, 404, 409, 422)
+    def post(self, body: dict[str, Any], claim_id: str) -> Response:
+        """Approve (optionally another amount, with a reason). Above SECOND_APPROVAL_ABOVE
+        the first approval waits for a second, different approver (role approver or admin)."""
+        return _decide(
+            claim_id,
+            svc_claims.Decision("approve", body.get("amount"), body.get("reason")),
+        )
+
+
+@blp.route("/claims/<claim_id>/reject")
+class Reject(MethodView):
+    @blp.arguments(RejectRequestSchema)
+    @blp.response(200, OpsClaimSchema)
+    @errors(blp, 400, 403, 404, 409)
+    def post(self, body: dict[str, Any], claim_id: str) -> Response:
+        """Reject with a reason code and a text"""
+        return _decide(
+            claim_id,
+            svc_claims.Decision("reject", reason=body["reason"], reject_code=body["reject_code"]),
+        )
+
+
+@blp.route("/claims/<claim_id>/request-info")
+class RequestInfo(MethodView):
+    @blp.arguments(RequestInfoSchema)
+    @blp.response(200, OpsClaimSchema)
+    @errors(blp, 400, 403, 404, 409)
+    def post(self, body: dict[str, Any], claim_id: str) -> Response:
+        """Ask the partner for more information; the claim stays in review"""
+        return _decide(claim_id, svc_claims.Decision("request_info", reason=body["reason"]))
+
+
+@blp.route("/claims/<claim_id>/retry-payout")
+class RetryPayout(MethodView):
+    @blp.response(200, OpsClaimSchema)
+    @errors(blp, 403, 404, 409)
+    def post(self, claim_id: str) -> Response:
+        """Send a failed payout again"""
+        return _decide(claim_id, svc_claims.Decision("retry_payout"))

@@ -1,0 +1,58 @@
+"""POST /v1/trigger-events: a fact about the world (a flight's status, a parcel's pickup)
+that settles every policy it concerns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from policy_service.domain.errors import NotFound
+from policy_service.services import triggers
+
+from . import render
+from .context import caller, services
+from .docs import errors
+from .idempotency import ok
+from .schemas import TriggerEventRequestSchema, TriggerEventSchema
+
+blp = Blueprint(
+    "trigger_events",
+    __name__,
+    url_prefix="/v1/trigger-events",
+    description="Trigger events: facts from data providers that decide claims",
+)
+
+
+@blp.route("")
+class TriggerEvents(MethodView):
+    @blp.arguments(TriggerEventRequestSchema)
+    @blp.response(201, TriggerEventSchema)
+    @blp.alt_response(200, schema=TriggerEventSchema, description="the same report, posted before")
+    @errors(blp, 400, 403, 413)
+    def post(self, _body: dict[str, Any]) -> Response:
+        """Post a fact. Live mode: data-provider keys (dk_live_...) only. Test mode: a
+        partner's test key may post too, and then touches only that partner's test
+        policies. The same report posted again is answered 200 with the first event and
+        changes nothing; a later report on the same flight or order corrects the earlier
+        one without paying twice."""
+        who = caller("trigger_events:write")
+        svc = services()
+        row, created = triggers.post_trigger(svc.claims(), who, request.get_json(), svc.clock())
+        return ok(render.trigger_event(row), 201 if created else 200)
+
+
+@blp.route("/<trigger_id>")
+class TriggerEventById(MethodView):
+    @blp.response(200, TriggerEventSchema)
+    @errors(blp, 403, 404)
+    def get(self, trigger_id: str) -> Response:
+        """A trigger event you posted, with what it did"""
+        who = caller("trigger_events:write")
+        with services().engine.connect() as conn:
+            row = triggers.get_trigger(conn, who, trigger_id)
+        if row is None:
+            raise NotFound(f"no trigger event {trigger_id}")
+        return ok(render.trigger_event(row))

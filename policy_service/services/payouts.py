@@ -1,0 +1,141 @@
+"""Claim payouts through the Stripe-compatible payment API (stripe billing), sent by the worker.
+
+The payout goes back to the card that paid the premium, as a refund with the claim's
+amount and the payout's id as Idempotency-Key: a retry after a lost answer never pays
+twice. Partner-settled payouts never come here: they are statement lines (claims.settle).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from policy_service.adapters import claims_repo, policies_repo
+from policy_service.adapters.stripe_gateway import (
+    PaymentDeclined,
+    PaymentRejected,
+    PaymentUnavailable,
+    StripeGateway,
+)
+from policy_service.domain.claims import ClaimStatus
+
+from .claims import SYSTEM, Changes, ClaimsContext, audit_row, book_payout, transition
+
+log = logging.getLogger(__name__)
+
+#: tries before the claim is marked payout_failed (ops can send it again)
+MAX_PAYOUT_ATTEMPTS = 8
+#: one sending attempt may take this long before another worker may take the payout over
+_LEASE = timedelta(minutes=2)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+
+def send_pending(ctx: ClaimsContext, gateway: StripeGateway | None, now: datetime) -> int:
+    """Send the payouts that are due; returns how many were tried."""
+    if gateway is None:
+        return 0
+    with ctx.engine.connect() as conn:
+        due = claims_repo.pending_payouts(conn, now, limit=20)
+    tried = 0
+    for payout_id in due:
+        try:
+            send(ctx, gateway, payout_id, now)
+            tried += 1
+        except Exception:
+            log.exception("payout %s: could not be sent; will try again", payout_id)
+    return tried
+
+
+def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: datetime) -> str:
+    """Send one payout if it is still pending and nobody else holds it; returns its status."""
+    with ctx.engine.begin() as conn:
+        if not claims_repo.lease_payout(conn, payout_id, now, now + _LEASE):
+            return "busy"
+        payout = claims_repo.get_payout(conn, payout_id)
+        policy = policies_repo.get(conn, payout.partner_id, payout.livemode, payout.policy_id)
+    assert policy is not None
+    if policy.payment_intent is None:
+        return _failed(ctx, payout_id, now, "the policy has no payment to pay back to", final=True)
+    try:
+        answer = gateway.create_refund(
+            policy.payment_intent,
+            payout.amount,
+            {"claim": payout.claim_id, "policy": payout.policy_id, "kind": "claim_payout"},
+            key=payout.id,
+        )
+    except PaymentUnavailable as exc:
+        return _failed(ctx, payout_id, now, str(exc), final=False)
+    except (PaymentRejected, PaymentDeclined) as exc:
+        return _failed(ctx, payout_id, now, str(exc), final=True)
+    with ctx.engine.begin() as conn:
+        if not claims_repo.update_payout(
+            conn,
+            payout_id,
+            "pending",
+            status="succeeded",
+            stripe_refund=answer.get("id"),
+            attempts=payout.attempts + 1,
+            lease_until=None,
+            updated_at=now,
+        ):
+            return "busy"
+        claim = claims_repo.get(conn, payout.claim_id, for_update=True)
+        assert claim is not None
+        changes = Changes.empty()
+        paid = transition(
+            ctx,
+            changes,
+            claim,
+            "pay",
+            SYSTEM,
+            now,
+            f"paid through the payment API ({answer.get('id')})",
+            amount_paid=claim.amount_approved,
+            paid_at=now,
+        )
+        book_payout(changes, paid, collected_by="us", now=now, timezone=ctx.settlement_timezone)
+        claims_repo.update(conn, paid, claim.status)
+        changes.write(conn)
+    log.info("payout %s of claim %s: paid (%s)", payout_id, payout.claim_id, answer.get("id"))
+    return "succeeded"
+
+
+def _failed(ctx: ClaimsContext, payout_id: str, now: datetime, error: str, final: bool) -> str:
+    with ctx.engine.begin() as conn:
+        payout = claims_repo.get_payout(conn, payout_id)
+        attempts = payout.attempts + 1
+        give_up = final or attempts >= MAX_PAYOUT_ATTEMPTS
+        claims_repo.update_payout(
+            conn,
+            payout_id,
+            "pending",
+            status="failed" if give_up else "pending",
+            attempts=attempts,
+            last_error=error[:500],
+            # not before: the back-off, kept in the lease column
+            lease_until=None if give_up else now + _backoff(attempts),
+            updated_at=now,
+        )
+        if give_up:
+            claim = claims_repo.get(conn, payout.claim_id, for_update=True)
+            assert claim is not None
+            changes = Changes.empty()
+            if claim.status == ClaimStatus.APPROVED.value:
+                after = transition(
+                    ctx, changes, claim, "fail_payout", SYSTEM, now, f"payout failed: {error}"
+                )
+                claims_repo.update(conn, after, claim.status)
+            else:  # a retried payout failed again: it stays payout_failed
+                changes.audit.append(
+                    audit_row(
+                        claim, SYSTEM, "payout_attempt", now, None, f"payout failed again: {error}"
+                    )
+                )
+            changes.write(conn)
+    (log.error if give_up else log.warning)(
+        "payout %s %s: %s", payout_id, "given up" if give_up else "will be retried", error
+    )
+    return "failed" if give_up else "pending"
