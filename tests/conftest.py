@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,9 +73,26 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "engine" in request.fixturenames:
         eng: sa.Engine = request.getfixturevalue("engine")
-        with eng.begin() as conn:
+        with eng.begin() as conn, _append_only_lifted(conn):
             for table in reversed(metadata.sorted_tables):
                 conn.execute(table.delete())
+
+
+@contextmanager
+def _append_only_lifted(conn: sa.Connection) -> Iterator[None]:
+    """The audit log refuses DELETE (database triggers); between tests it must go."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield
+        return
+    triggers = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_delete'"
+    ).all()
+    for name, _ in triggers:
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
+    yield
+    for _, sql in triggers:
+        conn.exec_driver_sql(sql)
 
 
 @pytest.fixture

@@ -352,8 +352,9 @@ T = trigger_events
 
 def insert_trigger(conn: sa.Connection, row: dict[str, Any]) -> bool:
     """False when the same fact was already posted by the same source."""
-    result = conn.execute(insert_ignoring_conflicts(conn, T).values(**row))
-    return result.rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
+    stmt = insert_ignoring_conflicts(conn, T).values(**row).returning(T.c.id)
+    return conn.execute(stmt).first() is not None
 
 
 def trigger_by_fingerprint(

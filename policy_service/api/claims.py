@@ -93,7 +93,10 @@ class ClaimAttachments(MethodView):
         upload = files.get("file")
         if upload is None:
             raise InvalidRequest("send the file as multipart/form-data field `file`", param="file")
-        data = upload.stream.read(svc.config.attachment_max_bytes + 1)
+        try:
+            data = upload.stream.read(svc.config.attachment_max_bytes + 1)
+        finally:
+            upload.close()  # a large upload is spooled to a temporary file
         with svc.engine.begin() as conn:
             row = svc_claims.add_attachment(
                 svc.claims(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -37,12 +38,27 @@ def _encode(number: int, length: int) -> str:
     return "".join(reversed(out))
 
 
+_last = [0, 0]  # the last (milliseconds, random part) this process handed out
+_lock = threading.Lock()
+
+
 def new_id(prefix: str, now_ms: int | None = None) -> str:
-    """e.g. pol_01jf3k9x2m7q4v8z0c5n6b1r2t3w; lexical order follows creation time."""
+    """e.g. pol_01jf3k9x2m7q4v8z0c5n6b1r2t3w; lexical order follows creation time.
+
+    Within one process ids are strictly increasing, even within a millisecond (the
+    random part counts up), so the events one transaction writes list in order."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    return f"{prefix}_{_encode(ms, 10)}{_encode(secrets.randbits(80), 16)}"
+    if now_ms is not None:
+        return f"{prefix}_{_encode(now_ms, 10)}{_encode(secrets.randbits(80), 16)}"
+    ms = time.time_ns() // 1_000_000
+    with _lock:
+        if ms <= _last[0] and _last[1] < 2**80 - 2**16:
+            ms, rand = _last[0], _last[1] + 1 + secrets.randbits(16)
+        else:
+            rand = secrets.randbits(79)  # room to count up within the millisecond
+        _last[0], _last[1] = ms, rand
+    return f"{prefix}_{_encode(ms, 10)}{_encode(rand, 16)}"
 
 
 def has_prefix(value: object, prefix: str) -> bool:
