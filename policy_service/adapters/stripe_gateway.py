@@ -71,10 +71,16 @@ class StripeGateway:
 
     # -- HTTP --------------------------------------------------------------------------------
     def _request(
-        self, method: str, path: str, data: dict[str, Any] | None, key: str | None
+        self,
+        method: str,
+        path: str,
+        data: dict[str, Any] | None,
+        key: str | None,
+        retries: int | None = None,
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": key} if key else {}
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 response = self.session.request(
                     method,
@@ -86,14 +92,14 @@ class StripeGateway:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 # Safe to send again: the same Idempotency-Key makes Stripe answer the same.
-                if attempt == self.retries:
+                if attempt == retries:
                     raise PaymentUnavailable(
                         f"payment API unreachable: {type(exc).__name__}"
                     ) from None
                 time.sleep(0.2 * (attempt + 1))
                 continue
             if response.status_code >= 500:
-                if attempt == self.retries:
+                if attempt == retries:
                     raise PaymentUnavailable(f"payment API error HTTP {response.status_code}")
                 time.sleep(0.2 * (attempt + 1))
                 continue
@@ -151,11 +157,24 @@ class StripeGateway:
         return self._request("GET", f"/v1/payment_intents/{payment_intent}", None, None)
 
     def create_refund(
-        self, payment_intent: str, amount: int, metadata: dict[str, str], key: str
+        self,
+        payment_intent: str,
+        amount: int,
+        metadata: dict[str, str],
+        key: str,
+        retries: int | None = None,
     ) -> dict[str, Any]:
         return self._request(
             "POST",
             "/v1/refunds",
             {"payment_intent": payment_intent, "amount": amount, "metadata": metadata},
             key,
+            retries,
         )
+
+    def list_refunds(self, payment_intent: str) -> list[dict[str, Any]]:
+        answer = self._request(
+            "GET", f"/v1/refunds?payment_intent={payment_intent}&limit=100", None, None
+        )
+        data = answer.get("data")
+        return data if isinstance(data, list) else []

@@ -59,13 +59,30 @@ def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: dateti
     assert policy is not None
     if policy.payment_intent is None:
         return _failed(ctx, payout_id, now, "the policy has no payment to pay back to", final=True)
+    metadata = {
+        "claim": payout.claim_id,
+        "policy": payout.policy_id,
+        "payout": payout.id,
+        "kind": "claim_payout",
+    }
     try:
-        answer = gateway.create_refund(
-            policy.payment_intent,
-            payout.amount,
-            {"claim": payout.claim_id, "policy": payout.policy_id, "kind": "claim_payout"},
-            key=payout.id,
-        )
+        answer = None
+        if payout.attempts > 0:
+            # An earlier attempt may have landed with its answer lost: look before sending
+            # again (the Idempotency-Key covers Stripe; this covers peers that ignore it).
+            answer = next(
+                (
+                    r
+                    for r in gateway.list_refunds(policy.payment_intent)
+                    if (r.get("metadata") or {}).get("payout") == payout.id
+                ),
+                None,
+            )
+        if answer is None:
+            # No silent resend inside the gateway: a retry is a new attempt, looked up first.
+            answer = gateway.create_refund(
+                policy.payment_intent, payout.amount, metadata, key=payout.id, retries=0
+            )
     except PaymentUnavailable as exc:
         return _failed(ctx, payout_id, now, str(exc), final=False)
     except (PaymentRejected, PaymentDeclined) as exc:

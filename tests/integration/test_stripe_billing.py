@@ -379,3 +379,97 @@ def test_malformed_stripe_events_are_refused_and_not_remembered(stripe_app: Flas
     ).encode()
     r = client.post("/v1/stripe/webhooks", data=good, headers=_signed(good))
     assert r.get_json() == {"received": True, "result": "ignored"}  # not taken for a duplicate
+
+
+# -- claim payouts --------------------------------------------------------------------------
+
+
+def test_a_claim_is_paid_back_through_the_peer_once(
+    stripe_app: Flask,
+    shop: ApiClient,
+    peer: str,
+    proxy: FaultProxy,
+    engine: sa.Engine,
+    clock: Clock,
+) -> None:
+    from policy_service.services import payouts
+    from tests.claims_helpers import DEPARTURE, Bearer, flight_status, provider_key
+
+    pm = payment_method(peer)
+    status, pol = shop.post(
+        "/v1/policies",
+        {**flight_policy("booking-9", scheduled_departure=DEPARTURE), "payment_method": pm},
+        key="k-claim",
+    )
+    assert status == 201, pol
+    clock.advance(hours=27)
+    feed = Bearer(stripe_app.test_client(), provider_key(engine))
+    status, trigger = feed.post("/v1/trigger-events", flight_status(245))
+    assert status == 201 and trigger["result"]["approved"] == 1
+    (claim,) = shop.get("/v1/claims", policy=pol["id"])[1]["data"]
+    assert claim["status"] == "approved"  # the payout is the worker's to send
+
+    svc = stripe_app.extensions["policy_service"]
+    proxy.mode = "refuse"  # the peer is down: the payout waits and is retried
+    svc.gateway.session.close()  # no kept-alive connection slips past the fault
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 1
+    assert shop.get(f"/v1/claims/{claim['id']}")[1]["status"] == "approved"
+    proxy.mode = "swallow:/v1/refunds"  # the peer pays, but its answer is lost
+    svc.gateway.session.close()
+    clock.advance(minutes=5)  # past the back-off
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 1
+    assert shop.get(f"/v1/claims/{claim['id']}")[1]["status"] == "approved"
+    proxy.mode = "pass"
+    svc.gateway.session.close()
+    clock.advance(minutes=5)
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 1
+    paid = shop.get(f"/v1/claims/{claim['id']}")[1]
+    assert paid["status"] == "paid" and paid["amount_paid"]["amount"] == "300.00"
+    # One refund in the peer for the claim, whatever was retried; none pending any more.
+    refunds = peer_get(peer, f"/v1/refunds?payment_intent={pol['payment_intent']}")["data"]
+    mine = [r for r in refunds if r["metadata"].get("claim") == claim["id"]]
+    assert [(r["amount"], r["status"]) for r in mine] == [(30000, "succeeded")]
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 0
+    assert ("payout", -30000, "us") in _ledger(engine, pol["id"])
+    _, evts = shop.get("/v1/events", object=claim["id"])
+    assert evts["data"][0]["type"] == "claim.paid"
+
+
+def test_a_refused_payout_fails_and_can_be_sent_again(
+    stripe_app: Flask,
+    shop: ApiClient,
+    peer: str,
+    engine: sa.Engine,
+    clock: Clock,
+) -> None:
+    from policy_service.adapters.tables import policies as P
+    from policy_service.services import payouts
+    from tests.claims_helpers import DEPARTURE, Bearer, flight_status, provider_key, staff_token
+
+    pm = payment_method(peer)
+    _, pol = shop.post(
+        "/v1/policies",
+        {**flight_policy("booking-8", scheduled_departure=DEPARTURE), "payment_method": pm},
+        key="k-claim-2",
+    )
+    real_intent = pol["payment_intent"]
+    with engine.begin() as conn:  # a PaymentIntent the peer does not know: refused (404)
+        conn.execute(P.update().where(P.c.id == pol["id"]).values(payment_intent="pi_unknown"))
+    clock.advance(hours=27)
+    Bearer(stripe_app.test_client(), provider_key(engine)).post(
+        "/v1/trigger-events", flight_status(245)
+    )
+    svc = stripe_app.extensions["policy_service"]
+    payouts.send_pending(svc.claims(), svc.gateway, clock())
+    (claim,) = shop.get("/v1/claims", policy=pol["id"])[1]["data"]
+    assert claim["status"] == "payout_failed"
+    _, evts = shop.get("/v1/events", object=claim["id"], type="claim.payout_failed")
+    assert len(evts["data"]) == 1
+
+    with engine.begin() as conn:
+        conn.execute(P.update().where(P.c.id == pol["id"]).values(payment_intent=real_intent))
+    ops = Bearer(stripe_app.test_client(), staff_token(engine, "ops@example.com", "approver"))
+    status, retried = ops.post(f"/v1/ops/claims/{claim['id']}/retry-payout")
+    assert status == 200 and retried["status"] == "payout_failed"
+    payouts.send_pending(svc.claims(), svc.gateway, clock())
+    assert shop.get(f"/v1/claims/{claim['id']}")[1]["status"] == "paid"
