@@ -8,6 +8,7 @@ from typing import Any
 from flask_smorest import Api, Blueprint
 
 from pricing.model import Product
+from pricing.triggers import TRIGGER_TYPES
 
 from .schemas import BatchItemSchema, ErrorSchema
 
@@ -63,6 +64,15 @@ def add_product_schemas(api: Api, products: list[Product]) -> None:
         schema["description"] = f"Risk of {product.code} ({product.name}), edition {edition.id}"
         schema["example"] = edition.example_risk
         spec.components.schema(risk_schema_name(product.code), component=schema)
+    for trigger in TRIGGER_TYPES.values():
+        schema = dict(trigger.fields.json_schema())
+        names = " or ".join(" + ".join(s) for s in trigger.subjects)
+        schema["description"] = f"{trigger.description} Names its subject by {names}."
+        spec.components.schema(trigger_schema_name(trigger.name), component=schema)
+
+
+def trigger_schema_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace(".", "_").split("_")) + "Trigger"
 
 
 def product_examples(products: list[Product]) -> dict[str, dict[str, Any]]:
@@ -98,6 +108,13 @@ def postprocess(spec: dict[str, Any], products: list[Product]) -> dict[str, Any]
                 "oneOf": refs,
                 "description": "the product's inputs, as in its risk schema",
             }
+    if "TriggerEventRequest" in schemas:
+        schemas["TriggerEventRequest"]["properties"]["data"] = {
+            "oneOf": [
+                {"$ref": f"#/components/schemas/{trigger_schema_name(t)}"} for t in TRIGGER_TYPES
+            ],
+            "description": "the fact, as the trigger type's schema says",
+        }
     if "BatchRequest" in schemas:
         schemas["BatchRequest"]["properties"]["items"]["items"] = {
             "$ref": "#/components/schemas/BatchItem"

@@ -112,3 +112,43 @@ def test_responses_match_the_documented_schemas(spec: dict[str, Any], api: ApiCl
         "application/json"
     ]["examples"].values():
         _check(spec, "IssueRequest", example["value"])
+
+
+def test_claim_responses_match_the_documented_schemas(
+    spec: dict[str, Any], api: ApiClient, app: Flask, engine: Any, clock: Any
+) -> None:
+    from tests.claims_helpers import (
+        DEPARTURE,
+        Bearer,
+        flight_status,
+        provider_key,
+        shipment_return,
+        staff_token,
+    )
+
+    pol = api.post("/v1/policies", flight_policy(scheduled_departure=DEPARTURE))[1]
+    ship = api.post("/v1/policies", shipping_policy("order-1"))[1]
+    clock.advance(hours=27)
+    feed = Bearer(app.test_client(), provider_key(engine))
+    status, trigger = feed.post("/v1/trigger-events", flight_status(245))
+    _check(spec, "TriggerEvent", trigger)
+    _check(spec, "TriggerEvent", feed.get(f"/v1/trigger-events/{trigger['id']}")[1])
+    _check(spec, "TriggerEventRequest", flight_status(245))
+    _check(spec, "TriggerEventRequest", shipment_return("1"))
+    claims = api.get("/v1/claims", policy=pol["id"])[1]
+    _check(spec, "ClaimList", claims)
+    _check(spec, "Claim", api.get(f"/v1/claims/{claims['data'][0]['id']}")[1])
+    filed = api.post(
+        "/v1/claims",
+        {"policy": ship["id"], "type": "return_shipping_cost", "description": "paid by hand"},
+    )[1]
+    _check(spec, "Claim", filed)
+    ops = Bearer(app.test_client(), staff_token(engine, "a@ops.example", "admin"))
+    _check(spec, "OpsClaimList", ops.get("/v1/ops/claims")[1])
+    _check(spec, "OpsClaimDetail", ops.get(f"/v1/ops/claims/{filed['id']}")[1])
+    done = ops.post(
+        f"/v1/ops/claims/{filed['id']}/approve",
+        {"amount": {"amount": "8.00", "currency": "CNY"}, "reason": "receipt"},
+    )[1]
+    _check(spec, "OpsClaim", done)
+    _check(spec, "Statement", api.get("/v1/statements", period="2026-11")[1])
