@@ -131,6 +131,7 @@ def test_claim_responses_match_the_documented_schemas(
     clock.advance(hours=27)
     feed = Bearer(app.test_client(), provider_key(engine))
     status, trigger = feed.post("/v1/trigger-events", flight_status(245))
+    assert status == 201
     _check(spec, "TriggerEvent", trigger)
     _check(spec, "TriggerEvent", feed.get(f"/v1/trigger-events/{trigger['id']}")[1])
     _check(spec, "TriggerEventRequest", flight_status(245))
