@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -63,3 +64,45 @@ def test_the_database_refuses_what_must_never_happen(engine: sa.Engine, changes:
         conn.execute(policies.insert().values(**_policy_row(id="pol_ok", external_ref="ok")))
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(policies.insert().values(**_policy_row(**changes)))
+
+
+def test_the_claims_migration_goes_down_and_up_again(tmp_path: Path) -> None:
+    from alembic import command
+
+    from policy_service.adapters.db import alembic_config, create_db_engine, upgrade
+    from tests.conftest import database_url
+
+    url = database_url()
+    if url is None:
+        eng = create_db_engine(f"sqlite:///{tmp_path}/roundtrip.db")
+        dispose: list[sa.Engine] = []
+    else:
+        admin = sa.create_engine(
+            url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+        )
+        name = f"roundtrip_{abs(hash(str(tmp_path))) % 10**8}"
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        eng = create_db_engine(admin.url.set(database=name).render_as_string(hide_password=False))
+        dispose = [admin]
+    try:
+        upgrade(eng)
+        cfg = alembic_config(eng.url.render_as_string(hide_password=False))
+        with eng.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        with eng.connect() as conn:
+            assert "claims" not in sa.inspect(conn).get_table_names()
+        upgrade(eng)
+        with eng.connect() as conn:
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            )
+        assert diff == []
+    finally:
+        eng.dispose()
+        for admin in dispose:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{eng.url.database}"')
+            admin.dispose()
