@@ -435,3 +435,16 @@ def policies_matching(
             seen.add(row.id)
             out.append(row)
     return out
+
+
+def latest_report_on_policy(
+    conn: sa.Connection, policy_id: str, trigger_type: str
+) -> sa.Row[Any] | None:
+    """The latest applied report of a type about anything the policy is matched on."""
+    keys = sa.select(policy_subjects.c.subject_key).where(policy_subjects.c.policy_id == policy_id)
+    return conn.execute(
+        sa.select(T)
+        .where(T.c.subject_key.in_(keys), T.c.type == trigger_type, T.c.status == "processed")
+        .order_by(T.c.observed_at.desc())
+        .limit(1)
+    ).first()

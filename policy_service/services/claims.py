@@ -47,9 +47,11 @@ from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.ledger import payout_entry, period_of
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Caller, Policy
-from pricing.claims import benefit, benefit_cap
+from pricing.claims import PolicyFacts, benefit, benefit_cap
+from pricing.claims import decide as decide_rules
 from pricing.model import Edition
 from pricing.money import MoneyError, parse_amount
+from pricing.triggers import TRIGGER_TYPES
 
 from .catalog import ProductCatalog
 
@@ -478,6 +480,9 @@ def file_claim(
         tracking.upper() if isinstance(tracking, str) and _EVIDENCE_REF.match(tracking) else None
     )
     signals = [Signal("filed_claim", "filed by the partner; no trigger decides it")]
+    contradiction = _contradicting_report(conn, edition, policy, kind, amount)
+    if contradiction:
+        signals.append(contradiction)
     signals += signals_for(
         conn,
         edition,
@@ -537,6 +542,39 @@ def file_claim(
     claims_repo.update(conn, claim, ClaimStatus.SUBMITTED.value)
     changes.write(conn)
     return claim
+
+
+def _contradicting_report(
+    conn: sa.Connection, edition: Edition, policy: Policy, kind: str, amount: Decimal | None
+) -> Signal | None:
+    """A report about the policy's flight or order that the claim contradicts: the rules,
+    run on that report, pay nothing (or less than claimed)."""
+    loss = loss_key_of(edition, kind)
+    trigger = TRIGGER_TYPES.get(loss)
+    if trigger is None:
+        return None
+    report = claims_repo.latest_report_on_policy(conn, policy.id, loss)
+    if report is None:
+        return None
+    values = trigger.parse(report.data)
+    facts = PolicyFacts(
+        policy.external_ref,
+        policy.premium.total,
+        policy.coverage_start,
+        policy.coverage_end,
+        policy.created_at,
+    )
+    decision = decide_rules(
+        edition, loss, edition.inputs.parse(policy.risk), facts, values, report.observed_at
+    )
+    if decision.pays and (amount is None or amount <= (decision.amount or 0)):
+        return None
+    said = ", ".join(f"{k}={v}" for k, v in report.data.items() if k not in trigger.subjects[0])
+    outcome = f"pays {decision.amount} {edition.currency}" if decision.pays else "pays nothing"
+    return Signal(
+        "trigger_contradicts_claim",
+        f"report {report.id} ({said}) {outcome} under the product's rules",
+    )
 
 
 # -- attachments -----------------------------------------------------------------------

@@ -293,6 +293,19 @@ def test_a_filed_claim_goes_to_review_once(api: ApiClient) -> None:
     assert status == 409 and again["error"]["code"] == "duplicate_claim"
 
 
+def test_a_filed_claim_the_flight_report_contradicts_is_flagged(
+    api: ApiClient, feed: Bearer, clock: Clock
+) -> None:
+    (policy_id,) = _flight_policies(api, 1)
+    clock.advance(hours=27)
+    feed.post("/v1/trigger-events", flight_status(35))
+    claim = _filed(api, policy_id, "300.00")
+    codes = [s["code"] for s in claim["signals"]]
+    assert codes[:2] == ["filed_claim", "trigger_contradicts_claim"]
+    assert "delay_minutes=35" in claim["signals"][1]["reason"]
+    assert "pays nothing" in claim["signals"][1]["reason"]
+
+
 @pytest.mark.parametrize(
     ("change", "status", "param"),
     [
