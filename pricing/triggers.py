@@ -29,6 +29,8 @@ class TriggerType:
     #: a field that identifies the evidence (a parcel's tracking number): reused across
     #: different policies, it is a fraud signal
     evidence_field: str | None = None
+    #: when the loss itself happened, if the fact says (else: when it was observed)
+    event_time_field: str | None = None
 
     def parse(self, raw: Any, prefix: str = "data") -> dict[str, Any]:
         values = self.fields.parse(raw, prefix)
@@ -140,6 +142,7 @@ TRIGGER_TYPES: dict[str, TriggerType] = {
             ),
             (("platform", "order_id"), ("external_ref",)),
             evidence_field="tracking_number",
+            event_time_field="picked_up_at",
         ),
     )
 }

@@ -155,15 +155,19 @@ def update_many(conn: sa.Connection, changed: list[tuple[Claim, str]]) -> int:
     return sum(update(conn, claim, status) for claim, status in changed)
 
 
-def for_policies(conn: sa.Connection, policy_ids: list[str], loss_key: str) -> dict[str, Claim]:
-    """The latest claim of each policy for one loss (rejected ones included)."""
+def for_policies(
+    conn: sa.Connection, policy_ids: list[str], loss_key: str, for_update: bool = False
+) -> dict[str, Claim]:
+    """The latest claim of each policy for one loss (rejected ones included); locked when
+    they are about to be changed."""
     out: dict[str, Claim] = {}
     for chunk in _chunks(policy_ids):
-        rows = conn.execute(
+        stmt = (
             sa.select(C)
             .where(C.c.policy_id.in_(chunk), C.c.loss_key == loss_key)
             .order_by(C.c.created_at)
         )
+        rows = conn.execute(stmt.with_for_update() if for_update else stmt)
         for row in rows:
             out[row.policy_id] = from_row(row)
     return out
@@ -176,25 +180,29 @@ def of_policy(conn: sa.Connection, policy_id: str) -> list[Claim]:
     ]
 
 
-def holder_counts(conn: sa.Connection, holder_keys: set[str], since: datetime) -> dict[str, int]:
+def holder_counts(
+    conn: sa.Connection, holder_keys: set[str], since: datetime, livemode: bool
+) -> dict[str, int]:
     """Claims per policyholder since a time (for the repeat-claimant signal)."""
     out: dict[str, int] = {}
     for chunk in _chunks(sorted(holder_keys)):
         rows = conn.execute(
             sa.select(C.c.holder_key, sa.func.count())
-            .where(C.c.holder_key.in_(chunk), C.c.created_at >= since)
+            .where(C.c.holder_key.in_(chunk), C.c.created_at >= since, C.c.livemode == livemode)
             .group_by(C.c.holder_key)
         )
         out.update({r[0]: int(r[1]) for r in rows})
     return out
 
 
-def evidence_users(conn: sa.Connection, refs: set[str]) -> dict[str, set[str]]:
+def evidence_users(conn: sa.Connection, refs: set[str], livemode: bool) -> dict[str, set[str]]:
     """evidence ref -> the policies whose claims used it."""
     out: dict[str, set[str]] = {}
     for chunk in _chunks(sorted(refs)):
         rows = conn.execute(
-            sa.select(C.c.evidence_ref, C.c.policy_id).where(C.c.evidence_ref.in_(chunk))
+            sa.select(C.c.evidence_ref, C.c.policy_id).where(
+                C.c.evidence_ref.in_(chunk), C.c.livemode == livemode
+            )
         )
         for ref, policy_id in rows:
             out.setdefault(ref, set()).add(policy_id)
@@ -395,7 +403,8 @@ def newer_trigger_applied(
 
 
 def lock_subject(conn: sa.Connection, subject_key: str) -> None:
-    """Serialise the processing of reports on one subject (SQLite serialises every write)."""
+    """Serialise the processing of reports on one subject, or on one piece of evidence
+    (SQLite serialises every write anyway)."""
     if conn.dialect.name == "postgresql":
         conn.execute(
             sa.text("SELECT pg_advisory_xact_lock(:k)"),
@@ -448,3 +457,12 @@ def latest_report_on_policy(
         .order_by(T.c.observed_at.desc())
         .limit(1)
     ).first()
+
+
+def first_observed(conn: sa.Connection, subject_key: str) -> datetime | None:
+    """When anything was first reported about a subject (the loss was known from then)."""
+    return conn.execute(
+        sa.select(sa.func.min(T.c.observed_at)).where(
+            T.c.subject_key == subject_key, T.c.status == "processed"
+        )
+    ).scalar()

@@ -142,11 +142,12 @@ def general_signals(f: SignalFacts) -> list[Signal]:
             )
         )
     if f.evidence_reused_by:
-        shown = ", ".join(f.evidence_reused_by[:5])
+        # Partners see signals: count the other claims, do not name them (ops see them).
         out.append(
             Signal(
                 "evidence_reused",
-                f"the {f.evidence_label} is also the evidence of a claim on {shown}",
+                f"the {f.evidence_label} is also the evidence of "
+                f"{len(f.evidence_reused_by)} other claim(s)",
             )
         )
     return out

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -58,7 +59,7 @@ from .catalog import ProductCatalog
 log = logging.getLogger(__name__)
 
 RenderClaim = Callable[[Claim], dict[str, Any]]
-#: a claim stays filed-but-unanswered this long after an information request, at most
+#: longest free text (descriptions, reasons) kept
 _TEXT_LIMIT = 2000
 
 
@@ -282,9 +283,15 @@ def signals_for(
     holder = policy.policyholder.id_hash if policy.policyholder else None
     if holder_counts is None:
         since = now - timedelta(days=review.repeat_claims_days)
-        holder_counts = claims_repo.holder_counts(conn, {holder}, since) if holder else {}
+        holder_counts = (
+            claims_repo.holder_counts(conn, {holder}, since, policy.livemode) if holder else {}
+        )
     if evidence_users is None:
-        evidence_users = claims_repo.evidence_users(conn, {evidence_ref}) if evidence_ref else {}
+        evidence_users = (
+            claims_repo.evidence_users(conn, {evidence_ref}, policy.livemode)
+            if evidence_ref
+            else {}
+        )
     reused = sorted(evidence_users.get(evidence_ref or "", set()) - {policy.id})
     return general_signals(
         SignalFacts(
@@ -345,10 +352,12 @@ def decide_new(
 # -- reading ---------------------------------------------------------------------------
 
 
-def get_claim(conn: sa.Connection, caller: Caller, claim_id: str) -> Claim:
+def get_claim(
+    conn: sa.Connection, caller: Caller, claim_id: str, for_update: bool = False
+) -> Claim:
     claim = None
     if has_prefix(claim_id, "clm"):
-        claim = claims_repo.get(conn, claim_id, caller.partner_id, caller.livemode)
+        claim = claims_repo.get(conn, claim_id, caller.partner_id, caller.livemode, for_update)
     if claim is None:
         raise NotFound(f"no claim {claim_id}")
     return claim
@@ -594,7 +603,7 @@ def add_attachment(
     now: datetime,
 ) -> dict[str, Any]:
     """Store a file for a claim (by its sha256; the same bytes are kept once)."""
-    claim = get_claim(conn, caller, claim_id)
+    claim = get_claim(conn, caller, claim_id, for_update=True)
     if not isinstance(file_name, str) or not file_name.strip() or len(file_name) > 255:
         raise InvalidRequest("a file name of 1 to 255 characters is required", param="file")
     ctype = (content_type or "application/octet-stream").split(";")[0].strip().lower()
@@ -611,8 +620,9 @@ def add_attachment(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / digest
     if not path.exists():
-        tmp = folder / f".{digest}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{digest}.")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)  # atomic: a reader never sees half a file
     row = {
         "id": new_id("att"),

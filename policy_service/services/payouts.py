@@ -66,18 +66,17 @@ def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: dateti
         "kind": "claim_payout",
     }
     try:
-        answer = None
-        if payout.attempts > 0:
-            # An earlier attempt may have landed with its answer lost: look before sending
-            # again (the Idempotency-Key covers Stripe; this covers peers that ignore it).
-            answer = next(
-                (
-                    r
-                    for r in gateway.list_refunds(policy.payment_intent)
-                    if (r.get("metadata") or {}).get("payout") == payout.id
-                ),
-                None,
-            )
+        # An earlier attempt (or a worker that died mid-send) may have landed with its
+        # answer lost: always look first. The Idempotency-Key covers Stripe for 24 hours;
+        # this covers later retries and peers that ignore the key.
+        answer = next(
+            (
+                r
+                for r in gateway.list_refunds(policy.payment_intent)
+                if (r.get("metadata") or {}).get("payout") == payout.id
+            ),
+            None,
+        )
         if answer is None:
             # No silent resend inside the gateway: a retry is a new attempt, looked up first.
             answer = gateway.create_refund(
@@ -125,7 +124,7 @@ def _failed(ctx: ClaimsContext, payout_id: str, now: datetime, error: str, final
         payout = claims_repo.get_payout(conn, payout_id)
         attempts = payout.attempts + 1
         give_up = final or attempts >= MAX_PAYOUT_ATTEMPTS
-        claims_repo.update_payout(
+        if not claims_repo.update_payout(
             conn,
             payout_id,
             "pending",
@@ -135,7 +134,8 @@ def _failed(ctx: ClaimsContext, payout_id: str, now: datetime, error: str, final
             # not before: the back-off, kept in the lease column
             lease_until=None if give_up else now + _backoff(attempts),
             updated_at=now,
-        )
+        ):
+            return "busy"  # settled meanwhile (e.g. by another worker)
         if give_up:
             claim = claims_repo.get(conn, payout.claim_id, for_update=True)
             assert claim is not None

@@ -126,7 +126,17 @@ def post_trigger(
     ).hexdigest()
     subject = trigger.subject_of(values)
     assert subject is not None  # parse() checked it
+    if partner_scope is None and "external_ref" in subject:
+        raise InvalidRequest(
+            "external_ref is the selling partner's own order id: a data provider names the "
+            "order by platform and order_id",
+            param="data.external_ref",
+        )
     key = subject_key(trigger.name, caller.livemode, subject, values)
+    if partner_scope is not None:
+        # A partner's simulation is a subject of its own: it never supersedes, nor is
+        # superseded by, another partner's or a provider's reports.
+        key = hashlib.sha256(f"{key}\x1f{partner_scope}".encode()).hexdigest()
     trigger_id = new_id("trg")
     row: dict[str, Any] = {
         "id": trigger_id,
@@ -150,12 +160,26 @@ def post_trigger(
             assert existing is not None
             return existing, False
         claims_repo.lock_subject(conn, key)
+        if trigger.evidence_field and values.get(trigger.evidence_field):
+            # Two orders claiming with one parcel must not both pass the reuse check.
+            evidence = str(values[trigger.evidence_field]).upper()
+            claims_repo.lock_subject(conn, hashlib.sha256(evidence.encode()).hexdigest())
         newer = claims_repo.newer_trigger_applied(conn, key, observed_at, trigger_id)
         if newer is not None:
             claims_repo.finish_trigger(conn, trigger_id, "superseded", {"superseded_by": newer})
         else:
+            known_since = min(observed_at, claims_repo.first_observed(conn, key) or observed_at)
             result = _apply(
-                ctx, conn, trigger, values, observed_at, trigger_id, partner_scope, now, caller
+                ctx,
+                conn,
+                trigger,
+                values,
+                observed_at,
+                known_since,
+                trigger_id,
+                partner_scope,
+                now,
+                caller,
             )
             claims_repo.finish_trigger(conn, trigger_id, "processed", result.to_json())
         stored = claims_repo.get_trigger(conn, trigger_id)
@@ -186,6 +210,7 @@ def _apply(
     trigger: TriggerType,
     values: dict[str, Any],
     observed_at: datetime,
+    known_since: datetime,
     trigger_id: str,
     partner_scope: str | None,
     now: datetime,
@@ -199,11 +224,13 @@ def _apply(
     if not policies:
         return result
     loss_key = trigger.name
-    existing = claims_repo.for_policies(conn, [p.id for p in policies], loss_key)
+    existing = claims_repo.for_policies(conn, [p.id for p in policies], loss_key, for_update=True)
     evidence_ref = None
     if trigger.evidence_field and values.get(trigger.evidence_field):
         evidence_ref = str(values[trigger.evidence_field]).upper()
-    evidence_users = claims_repo.evidence_users(conn, {evidence_ref}) if evidence_ref else {}
+    evidence_users = (
+        claims_repo.evidence_users(conn, {evidence_ref}, caller.livemode) if evidence_ref else {}
+    )
     holder_counts = _holder_counts(ctx, conn, policies, now)
     data = to_json(trigger, values)
     actor = (
@@ -211,6 +238,9 @@ def _apply(
         if caller.provider_id
         else Actor("partner", caller.partner_id)
     )
+    # When the loss happened (a pickup's time), else since when it was known: a policy
+    # bought after the first report about its flight was bought knowing the delay.
+    loss_at = values.get(trigger.event_time_field or "") or known_since
     new_claims: list[tuple[Claim, Changes]] = []
     corrected: list[tuple[Claim, str, Changes]] = []
     for policy in policies:
@@ -235,6 +265,8 @@ def _apply(
             "observed_at": observed_at.isoformat(),
         }
         old = existing.get(policy.id)
+        if old is not None and old.status == "rejected" and old.decided_by == "system":
+            old = None  # rejected on earlier facts by the rules, not by people: decide anew
         if old is None:
             if not decision.pays and not decision.problem:
                 result.not_covered += 1
@@ -248,7 +280,7 @@ def _apply(
                     edition,
                     policy,
                     decision.amount,
-                    observed_at,
+                    loss_at,
                     evidence_ref,
                     f"{trigger.evidence_field} {evidence_ref}",
                     now,
@@ -306,7 +338,9 @@ def _holder_counts(
     if not holders:
         return {}
     days = max((e.claim_review.repeat_claims_days for e in _editions_of(ctx, policies)), default=30)
-    return claims_repo.holder_counts(conn, holders, now - timedelta(days=days))
+    return claims_repo.holder_counts(
+        conn, holders, now - timedelta(days=days), policies[0].livemode
+    )
 
 
 def _editions_of(ctx: ClaimsContext, policies: list[Policy]) -> list[Edition]:
@@ -374,10 +408,10 @@ def _correct(
     """A later report on a loss that already has a claim. An open claim follows the new
     facts; a decided one keeps its decision (nothing is paid twice or clawed back) and
     records the correction for people to see."""
-    if old.observed_at is not None and old.observed_at >= observed_at:
-        return None
     if old.trigger_event_id == trigger_id:
         return None
+    if old.trigger_event_id is not None and old.observed_at and old.observed_at >= observed_at:
+        return None  # the claim already follows a later report
     note = {
         "trigger_event": trigger_id,
         "observed_at": observed_at.isoformat(),
@@ -394,6 +428,33 @@ def _correct(
         "observed_at": observed_at,
         "evaluation": evaluation,
     }
+    if old.origin == "filed" and old.status in OPEN_STATUSES:
+        # People decide a filed claim; the report is evidence for them, not a decision.
+        claimed = old.amount_claimed
+        contradicts = not decision.pays or (
+            claimed is not None and decision.amount is not None and claimed > decision.amount
+        )
+        signals = list(old.signals)
+        if contradicts:
+            outcome = f"pays {decision.amount}" if decision.pays else "pays nothing"
+            signals.append(
+                Signal(
+                    "trigger_contradicts_claim",
+                    f"report {trigger_id} {outcome} under the product's rules",
+                ).to_json()
+            )
+        after = transition(
+            ctx,
+            changes,
+            old,
+            "correct",
+            SYSTEM,
+            now,
+            f"report {trigger_id}: {evaluation['result']}",
+            signals=signals,
+            **common,
+        )
+        return after, changes, "corrected"
     if old.status in OPEN_STATUSES:
         if not decision.pays and not decision.problem:
             after = transition(

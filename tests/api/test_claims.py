@@ -178,7 +178,8 @@ def test_a_reused_tracking_number_sends_the_second_claim_to_review(
     (claim,) = _claims_of(api, second["id"])
     assert claim["status"] == "in_review"
     (signal,) = claim["signals"]
-    assert signal["code"] == "evidence_reused" and first["id"] in signal["reason"]
+    assert signal["code"] == "evidence_reused" and "1 other claim" in signal["reason"]
+    assert first["id"] not in signal["reason"]  # partners never learn others' policies
 
 
 def test_a_return_within_the_hour_of_insuring_is_reviewed(api: ApiClient, feed: Bearer) -> None:
@@ -192,17 +193,58 @@ def test_a_return_within_the_hour_of_insuring_is_reviewed(api: ApiClient, feed: 
     assert claim["signals"][0]["code"] == "soon_after_issue"
 
 
-def test_a_return_matched_by_the_partners_external_ref(
-    api: ApiClient, feed: Bearer, clock: Clock
+def test_a_partner_simulates_a_return_by_its_own_external_ref(
+    api: ApiClient, other_api: ApiClient, feed: Bearer, clock: Clock
 ) -> None:
-    _, pol = api.post("/v1/policies", shipping_policy("order-77"))
+    _, pol = api.post("/v1/policies", shipping_policy("order-77", order_id="AAA111"))
+    _, theirs = other_api.post("/v1/policies", shipping_policy("order-77", order_id="BBB222"))
     clock.advance(days=2)
     body = shipment_return("ignored")
     del body["data"]["platform"], body["data"]["order_id"]
     body["data"]["external_ref"] = "order-77"
-    status, trigger = feed.post("/v1/trigger-events", body)
+    # A provider does not know whose order-77 it is: it must name the marketplace order.
+    status, refused = feed.post("/v1/trigger-events", body)
+    assert status == 400 and refused["error"]["param"] == "data.external_ref"
+    status, trigger = api.post("/v1/trigger-events", body)
     assert status == 201 and trigger["result"]["paid"] == 1
     assert _claims_of(api, pol["id"])[0]["status"] == "paid"
+    assert _claims_of(other_api, theirs["id"]) == []
+
+
+def test_a_claim_the_rules_rejected_on_a_correction_is_decided_anew(
+    api: ApiClient, feed: Bearer, clock: Clock
+) -> None:
+    (policy_id,) = _flight_policies(api, 1)
+    clock.advance(hours=27)
+    # Filed first (in review), then reports: 300 minutes...
+    feed.post("/v1/trigger-events", flight_status(20, observed_at="2026-11-26T03:00:00+00:00"))
+    claim = _filed(api, policy_id, "300.00")
+    assert "trigger_contradicts_claim" in [s["code"] for s in claim["signals"]]
+    feed.post("/v1/trigger-events", flight_status(300, observed_at="2026-11-26T04:00:00+00:00"))
+    (filed,) = _claims_of(api, policy_id)
+    assert filed["status"] == "in_review"  # people decide a filed claim
+    assert filed["evaluation"]["result"] == "pays"
+
+
+def test_a_growing_delay_moves_an_open_claim_and_a_rule_rejection_is_not_final(
+    api: ApiClient, feed: Bearer, clock: Clock
+) -> None:
+    clock.advance(hours=10)
+    (policy_id,) = _flight_policies(api, 1)  # bought after the first delay report: review
+    clock.advance(hours=17)
+    feed.post("/v1/trigger-events", flight_status(130, observed_at="2026-11-25T11:00:00+00:00"))
+    (claim,) = _claims_of(api, policy_id)
+    assert claim["status"] == "in_review" and claim["amount_claimed"]["amount"] == "100.00"
+    feed.post("/v1/trigger-events", flight_status(250, observed_at="2026-11-25T12:00:00+00:00"))
+    (claim,) = _claims_of(api, policy_id)
+    assert claim["type"] == "delay_240" and claim["amount_claimed"]["amount"] == "300.00"
+    feed.post("/v1/trigger-events", flight_status(30, observed_at="2026-11-25T13:00:00+00:00"))
+    (claim,) = _claims_of(api, policy_id)
+    assert claim["status"] == "rejected" and claim["decision"]["reject_code"] == "not_covered"
+    feed.post("/v1/trigger-events", flight_status(245, observed_at="2026-11-25T14:00:00+00:00"))
+    claims = _claims_of(api, policy_id)
+    assert [c["status"] for c in claims] == ["in_review", "rejected"]
+    assert claims[0]["signals"][0]["code"] == "issued_after_event"
 
 
 # -- who may post -------------------------------------------------------------------------
