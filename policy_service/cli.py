@@ -94,10 +94,24 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply every migration (safe to run again)."""
     from .adapters.db import create_db_engine, current_revision, upgrade
+    from .api import render
+    from .services.catalog import ProductCatalog
+    from .services.claims import claims_context
+    from .services.triggers import index_policies
 
-    engine = create_db_engine(load_config().database_url)
+    config = load_config()
+    engine = create_db_engine(config.database_url)
     upgrade(engine)
     click.echo(f"database at revision {current_revision(engine)}")
+    # Policies issued before claims existed: store what triggers find them by.
+    catalog = ProductCatalog(config.products_dir, engine, 0)
+    catalog.reload()
+    ctx = claims_context(config, engine, catalog, render.claim)
+    total = 0
+    while indexed := index_policies(ctx):
+        total += indexed
+    if total:
+        click.echo(f"indexed {total} policies for claim triggers")
 
 
 # -- partners --------------------------------------------------------------------------

@@ -637,7 +637,7 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
             RefundRule(when, kind, ratio, r.text((*path, "description"), required=False))
         )
 
-    claims = _claims(r, known, tz, benefits)
+    claims = _claims(r, known, tz)
     claim_review = _claim_review(r)
 
     example = top.get("example_risk")
@@ -859,11 +859,10 @@ def _check_parts(rating: Rating, r: _Reader, currency: str) -> None:
         r.fail(("rating",), f"parts do not sum at the lowest premium {lowest} {currency}: {exc}")
 
 
-def _claims(r: _Reader, known: set[str], tz: Any, benefits: list[Benefit]) -> tuple[ClaimRule, ...]:
+def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
     """Claim rules: for one trigger type, the first rule (in file order) whose `when` holds
     decides the payout, so tiers are written from the highest down."""
     rules: list[ClaimRule] = []
-    codes = {b.code for b in benefits}
     seen: set[str] = set()
     for i, _ in enumerate(r.items(("claims",))):
         path: Path_ = ("claims", i)
@@ -878,8 +877,6 @@ def _claims(r: _Reader, known: set[str], tz: Any, benefits: list[Benefit]) -> tu
         if code in seen:
             r.fail((*path, "code"), f"duplicate claim rule code {code!r}")
         seen.add(code)
-        if codes and code not in codes:
-            r.fail((*path, "code"), f"must be one of the benefit codes: {', '.join(sorted(codes))}")
         trigger_name = r.text((*path, "trigger"))
         trigger = TRIGGER_TYPES.get(trigger_name)
         if trigger is None:

@@ -466,3 +466,22 @@ def first_observed(conn: sa.Connection, subject_key: str) -> datetime | None:
             T.c.subject_key == subject_key, T.c.status == "processed"
         )
     ).scalar()
+
+
+#: stored for a policy no trigger can match, so that it is not looked at again
+NO_SUBJECT = "0" * 64
+
+
+def policies_without_subjects(conn: sa.Connection, limit: int) -> list[sa.Row[Any]]:
+    """Policies in force (or expired) not yet indexed for triggers: issued before claims."""
+    indexed = sa.select(policy_subjects.c.policy_id).where(
+        policy_subjects.c.policy_id == policies.c.id
+    )
+    return list(
+        conn.execute(
+            sa.select(policies)
+            .where(policies.c.status.in_(("active", "expired")), ~sa.exists(indexed))
+            .order_by(policies.c.id)
+            .limit(limit)
+        )
+    )

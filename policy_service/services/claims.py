@@ -425,6 +425,10 @@ def loss_key_of(edition: Edition, benefit_code: str) -> str:
     for rule in edition.claims:
         if rule.code == benefit_code:
             return rule.trigger
+    triggers = {rule.trigger for rule in edition.claims}
+    if len(triggers) == 1:
+        # Every claim of the product comes from one kind of fact: one loss per policy.
+        return triggers.pop()
     return f"benefit:{benefit_code}"
 
 

@@ -22,7 +22,7 @@ from policy_service.domain.claims import OPEN_STATUSES, Claim, ClaimStatus, Sign
 from policy_service.domain.errors import InvalidRequest, PermissionDenied
 from policy_service.domain.ids import new_id
 from policy_service.domain.records import Caller, Policy
-from pricing.claims import PolicyFacts, decide, trigger_subject_keys
+from pricing.claims import PolicyFacts, decide, policy_subject_keys, trigger_subject_keys
 from pricing.errors import InputErrors
 from pricing.inputs import parse_datetime
 from pricing.model import Edition
@@ -499,3 +499,25 @@ def _correct(
     )
     changes.audit.append(audit_row(after, SYSTEM, "note_correction", now, old, reason))
     return after, changes, "noted"
+
+
+def index_policies(ctx: ClaimsContext, limit: int = 1000) -> int:
+    """Store the trigger keys of policies issued before claims existed (or whose edition
+    was not loaded then); returns how many were indexed. Safe to run at any time."""
+    with ctx.engine.begin() as conn:
+        rows = claims_repo.policies_without_subjects(conn, limit)
+        subjects = []
+        for row in rows:
+            policy = policies_repo.from_row(row)
+            edition = ctx.catalog.edition(policy.product_code, policy.edition)
+            if edition is None or edition.content_hash != policy.content_hash:
+                continue  # its edition is not loaded: try again once it is
+            keys = policy_subject_keys(
+                edition, edition.inputs.parse(policy.risk), policy.external_ref, policy.livemode
+            )
+            subjects += [
+                {"subject_key": k, "policy_id": policy.id}
+                for k in sorted(keys or {claims_repo.NO_SUBJECT})
+            ]
+        claims_repo.insert_subjects(conn, subjects)
+    return len({s["policy_id"] for s in subjects})

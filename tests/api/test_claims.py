@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def test_a_long_delay_settles_every_policy_on_the_flight_once(
         assert claim["amount_paid"] == {"amount": "300.00", "currency": "CNY"}
         ev = claim["evaluation"]
         assert ev["rule"] == "delay_240" and ev["result"] == "pays"
-        assert ev["edition"] == "2026-11" and ev["content_hash"].startswith("sha256:")
+        assert ev["edition"] == "2026-11-25" and ev["content_hash"].startswith("sha256:")
         assert ev["trigger_data"]["delay_minutes"] == 245
         checked = {c["rule"]: c for c in ev["rules_checked"]}
         assert checked["cancellation"]["holds"] is False
@@ -528,3 +529,32 @@ def test_attachments_are_stored_by_digest_and_size_limited(
         headers=headers,
     )
     assert r.status_code == 413
+
+
+# -- policies older than the claims service ---------------------------------------------------
+
+
+def test_a_policy_on_the_earlier_edition_is_paid_by_its_own_rules(
+    api: ApiClient, feed: Bearer, clock: Clock, app: Flask, engine: sa.Engine
+) -> None:
+    from datetime import datetime
+
+    from policy_service.adapters.tables import policy_subjects
+    from policy_service.services.triggers import index_policies
+
+    clock.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # before 2026-11-25 took over
+    (policy_id,) = _flight_policies(api, 1)
+    assert api.get(f"/v1/policies/{policy_id}")[1]["edition"]["id"] == "2026-11"
+    # Issued before claims existed: nothing stored to find it by, until it is indexed.
+    with engine.begin() as conn:
+        conn.execute(policy_subjects.delete())
+    clock.now = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    _, missed = feed.post("/v1/trigger-events", flight_status(245))
+    assert missed["result"]["matched"] == 0
+    svc = app.extensions["policy_service"]
+    assert index_policies(svc.claims()) == 1
+    assert index_policies(svc.claims()) == 0
+    feed.post("/v1/trigger-events", flight_status(250, observed_at="2026-11-26T04:00:00+00:00"))
+    (claim,) = _claims_of(api, policy_id)
+    assert claim["status"] == "paid" and claim["amount_paid"]["amount"] == "300.00"
+    assert claim["evaluation"]["edition"] == "2026-11"

@@ -35,7 +35,7 @@ def test_issue_directly_from_a_risk(api: ApiClient, engine: sa.Engine) -> None:
     # the ID number itself is stored nowhere: a keyed hash and the last 4 only
     assert "11010519491231002X" not in str(tuple(row))
     assert len(row.policyholder_id_hash) == 64
-    assert row.edition_id == "flight_delay/2026-11"
+    assert row.edition_id == "flight_delay/2026-11-25"
     assert [e.type for e in evts] == ["policy.issued"]
     assert evts[0].data["id"] == pol["id"]
 

@@ -14,7 +14,7 @@ from policy_service import create_app
 from policy_service.config import Config
 from tests.conftest import ApiClient, Clock, make_partner, shipping_risk
 
-ED = "return_shipping/editions/2026-11"
+ED = "return_shipping/editions/2026-11-25"
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_invalid_edit_is_refused_and_the_last_valid_version_serves(
 def test_used_edition_cannot_change(
     live_app: Flask, client: ApiClient, products_copy: Path
 ) -> None:
-    _premium(client)  # a quote now uses edition 2026-11
+    _premium(client)  # a quote now uses edition 2026-11-25
     table = products_copy / ED / "category.csv"
     table.write_text(table.read_text().replace("apparel,2.20", "apparel,2.40"))
     report = _reload(live_app)
@@ -78,7 +78,7 @@ def test_new_edition_goes_live_at_its_effective_date(
         (new / "edition.yaml")
         .read_text()
         .replace(
-            "effective_from: 2026-11-01T00:00:00+08:00", "effective_from: 2026-11-27T00:00:00+08:00"
+            "effective_from: 2026-11-25T08:00:00+08:00", "effective_from: 2026-11-27T00:00:00+08:00"
         )
     )
     (new / "category.csv").write_text(

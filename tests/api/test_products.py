@@ -12,7 +12,7 @@ def test_lists_both_products_with_current_edition(api: ApiClient) -> None:
     codes = [p["code"] for p in body["data"]]
     assert codes == ["flight_delay", "return_shipping"]
     for product in body["data"]:
-        assert product["current_edition"]["id"] == "2026-11"
+        assert product["current_edition"]["id"] == "2026-11-25"
         assert product["current_edition"]["content_hash"].startswith("sha256:")
 
 

@@ -20,7 +20,7 @@ def test_quote_itemises_the_premium_as_the_product_test_case_says(api: ApiClient
     assert premium["net"]["amount"] == "1.58"
     parts = sum(Decimal(premium[k]["amount"]) for k in ("net", "tax", "commission", "fees"))
     assert parts == Decimal(premium["total"]["amount"])
-    assert quote["edition"]["id"] == "2026-11"
+    assert quote["edition"]["id"] == "2026-11-25"
     assert quote["expires_at"] == "2026-11-25T02:30:00Z"
     assert quote["coverage"]["starts_at"] == "2026-11-25T02:00:00Z"
     # seven days after delivery on 2026-11-28, to the end of that day in China

@@ -142,7 +142,7 @@ def test_a_trigger_must_name_its_subject() -> None:
 
 
 def test_claim_rules_are_checked_when_the_product_loads(root: Path) -> None:  # noqa: F811
-    edition = root / "flight_delay" / "editions" / "2026-11" / "edition.yaml"
+    edition = root / "flight_delay" / "editions" / "2026-11-25" / "edition.yaml"
     edit(
         edition,
         'trigger: flight.status\n    match: [carrier, flight_number, scheduled_departure]\n    when: status == "cancelled"',
