@@ -19,8 +19,9 @@ def insert_entries(
     rows: list[tuple[str, str, bool, str, Entry, datetime, str]],
     claim_ids: list[str] | None = None,
 ) -> None:
-    """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows.
-    The unique (policy, kind) key makes a second premium or refund of a policy impossible."""
+    """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows, with
+    the claim of each payout entry. Unique indexes make a second premium or refund of a
+    policy, or a second payout of a claim, impossible (a repeat is skipped)."""
     if not rows:
         return
     conn.execute(
