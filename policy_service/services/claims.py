@@ -349,6 +349,68 @@ def decide_new(
     return settle(ctx, changes, approved, policy, now)
 
 
+def new_claim(
+    policy: Policy,
+    currency: str,
+    loss_key: str,
+    origin: str,
+    kind: str,
+    now: datetime,
+    **values: Any,
+) -> Claim:
+    """A claim just submitted on a policy; `values` fill in what the origin knows."""
+    fields: dict[str, Any] = {
+        "amount_claimed": None,
+        "amount_approved": None,
+        "amount_paid": None,
+        "description": None,
+        "evidence": {},
+        "trigger_event_id": None,
+        "observed_at": None,
+        "evaluation": None,
+        "corrections": [],
+        "signals": [],
+        "evidence_ref": None,
+        "first_approval": None,
+        "info_requested_at": None,
+        "decided_at": None,
+        "decided_by": None,
+        "decision_reason": None,
+        "reject_code": None,
+        "paid_at": None,
+        **values,
+    }
+    return Claim(
+        id=new_id("clm"),
+        partner_id=policy.partner_id,
+        livemode=policy.livemode,
+        policy_id=policy.id,
+        product_code=policy.product_code,
+        edition=policy.edition,
+        content_hash=policy.content_hash,
+        loss_key=loss_key,
+        origin=origin,
+        type=kind,
+        status=ClaimStatus.SUBMITTED.value,
+        currency=currency,
+        holder_key=policy.policyholder.id_hash if policy.policyholder else None,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+
+
+def policy_facts(policy: Policy) -> PolicyFacts:
+    """What claim rules may read about a policy besides its risk."""
+    return PolicyFacts(
+        policy.external_ref,
+        policy.premium.total,
+        policy.coverage_start,
+        policy.coverage_end,
+        policy.created_at,
+    )
+
+
 # -- reading ---------------------------------------------------------------------------
 
 
@@ -506,40 +568,18 @@ def file_claim(
         f"tracking number {evidence_ref}",
         now,
     )
-    claim = Claim(
-        id=new_id("clm"),
-        partner_id=policy.partner_id,
-        livemode=policy.livemode,
-        policy_id=policy.id,
-        product_code=policy.product_code,
-        edition=policy.edition,
-        content_hash=policy.content_hash,
-        loss_key=loss_key_of(edition, kind),
-        origin="filed",
-        type=kind,
-        status=ClaimStatus.SUBMITTED.value,
-        currency=edition.currency,
+    claim = new_claim(
+        policy,
+        edition.currency,
+        loss_key_of(edition, kind),
+        "filed",
+        kind,
+        now,
         amount_claimed=amount,
-        amount_approved=None,
-        amount_paid=None,
         description=description,
         evidence=evidence,
-        trigger_event_id=None,
         observed_at=now,
-        evaluation=None,
-        corrections=[],
-        signals=[],
         evidence_ref=evidence_ref,
-        holder_key=policy.policyholder.id_hash if policy.policyholder else None,
-        first_approval=None,
-        info_requested_at=None,
-        decided_at=None,
-        decided_by=None,
-        decision_reason=None,
-        reject_code=None,
-        paid_at=None,
-        created_at=now,
-        updated_at=now,
     )
     if not claims_repo.insert_claims(conn, [claim]):
         existing = claims_repo.for_policies(conn, [policy.id], claim.loss_key).get(policy.id)
@@ -570,13 +610,7 @@ def _contradicting_report(
     if report is None:
         return None
     values = trigger.parse(report.data)
-    facts = PolicyFacts(
-        policy.external_ref,
-        policy.premium.total,
-        policy.coverage_start,
-        policy.coverage_end,
-        policy.created_at,
-    )
+    facts = policy_facts(policy)
     decision = decide_rules(
         edition, loss, edition.inputs.parse(policy.risk), facts, values, report.observed_at
     )

@@ -22,7 +22,7 @@ from policy_service.domain.claims import OPEN_STATUSES, Claim, ClaimStatus, Sign
 from policy_service.domain.errors import InvalidRequest, PermissionDenied
 from policy_service.domain.ids import new_id
 from policy_service.domain.records import Caller, Policy
-from pricing.claims import PolicyFacts, decide, policy_subject_keys, trigger_subject_keys
+from pricing.claims import decide, policy_subject_keys, trigger_subject_keys
 from pricing.errors import InputErrors
 from pricing.inputs import parse_datetime
 from pricing.model import Edition
@@ -35,6 +35,8 @@ from .claims import (
     ClaimsContext,
     audit_row,
     decide_new,
+    new_claim,
+    policy_facts,
     signals_for,
     transition,
 )
@@ -250,13 +252,7 @@ def _apply(
             result.skipped.append(policy.id)
             continue
         risk = edition.inputs.parse(policy.risk)
-        facts = PolicyFacts(
-            policy.external_ref,
-            policy.premium.total,
-            policy.coverage_start,
-            policy.coverage_end,
-            policy.created_at,
-        )
+        facts = policy_facts(policy)
         decision = decide(edition, trigger.name, risk, facts, values, observed_at)
         evaluation = {
             **decision.to_json(edition.currency),
@@ -359,40 +355,19 @@ def _new_claim(
     now: datetime,
 ) -> Claim:
     rules = [r.code for r in edition.claims if r.trigger == decision.trigger]
-    return Claim(
-        id=new_id("clm"),
-        partner_id=policy.partner_id,
-        livemode=policy.livemode,
-        policy_id=policy.id,
-        product_code=policy.product_code,
-        edition=policy.edition,
-        content_hash=policy.content_hash,
-        loss_key=decision.trigger,
-        origin="trigger",
-        type=decision.rule.code if decision.rule else rules[0],
-        status=ClaimStatus.SUBMITTED.value,
-        currency=edition.currency,
+    return new_claim(
+        policy,
+        edition.currency,
+        decision.trigger,
+        "trigger",
+        decision.rule.code if decision.rule else rules[0],
+        now,
         amount_claimed=decision.amount,
-        amount_approved=None,
-        amount_paid=None,
         description=decision.rule.description if decision.rule else None,
-        evidence={},
         trigger_event_id=trigger_id,
         observed_at=observed_at,
         evaluation=evaluation,
-        corrections=[],
-        signals=[],
         evidence_ref=evidence_ref,
-        holder_key=policy.policyholder.id_hash if policy.policyholder else None,
-        first_approval=None,
-        info_requested_at=None,
-        decided_at=None,
-        decided_by=None,
-        decision_reason=None,
-        reject_code=None,
-        paid_at=None,
-        created_at=now,
-        updated_at=now,
     )
 
 
