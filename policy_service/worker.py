@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from .adapters.webhook_sender import WebhookSender
 from .api import render
 from .config import Config
-from .services import delivery, payments, payouts, triggers
+from .services import delivery, payments, payouts
 from .services.catalog import ProductCatalog
 from .services.claims import claims_context
 
@@ -74,7 +74,6 @@ class Worker:
             self.catalog.maybe_reload()
             cutoff = self.now() - timedelta(hours=self.config.idempotency_ttl_hours)
             done += delivery.purge_idempotency_keys(self.engine, cutoff)
-            done += triggers.index_policies(self.claims)
             done += delivery.expire_policies(
                 self.engine,
                 self.now(),

@@ -151,10 +151,6 @@ def update(conn: sa.Connection, claim: Claim, expected_status: str) -> bool:
     return result.rowcount == 1
 
 
-def update_many(conn: sa.Connection, changed: list[tuple[Claim, str]]) -> int:
-    return sum(update(conn, claim, status) for claim, status in changed)
-
-
 def for_policies(
     conn: sa.Connection, policy_ids: list[str], loss_key: str, for_update: bool = False
 ) -> dict[str, Claim]:
@@ -171,13 +167,6 @@ def for_policies(
         for row in rows:
             out[row.policy_id] = from_row(row)
     return out
-
-
-def of_policy(conn: sa.Connection, policy_id: str) -> list[Claim]:
-    return [
-        from_row(r)
-        for r in conn.execute(sa.select(C).where(C.c.policy_id == policy_id).order_by(C.c.id))
-    ]
 
 
 def holder_counts(

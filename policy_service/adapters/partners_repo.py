@@ -129,10 +129,6 @@ def staff_by_email(conn: sa.Connection, email: str) -> sa.Row[object] | None:
     return conn.execute(sa.select(staff).where(staff.c.email == email)).first()
 
 
-def staff_by_id(conn: sa.Connection, staff_id: str) -> sa.Row[object] | None:
-    return conn.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
-
-
 def insert_staff_token(conn: sa.Connection, row: dict[str, object]) -> None:
     conn.execute(staff_tokens.insert().values(**row))
 

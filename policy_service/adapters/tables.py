@@ -559,6 +559,8 @@ policy_subjects = sa.Table(
     metadata,
     sa.Column("subject_key", sa.String(64), primary_key=True),
     sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), primary_key=True),
+    #: a policy's keys: claims filed on it, and policies not indexed yet
+    sa.Index(None, "policy_id"),
 )
 
 claims = sa.Table(

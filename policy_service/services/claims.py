@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from policy_service.adapters import claims_repo, events_repo, ledger_repo, policies_repo
 from policy_service.adapters.sql import to_minor
+from policy_service.config import Config
 from policy_service.domain.claims import (
     OPEN_STATUSES,
     REJECT_CODES,
@@ -92,7 +93,7 @@ class ClaimsContext:
 
 
 def claims_context(
-    config: Any, engine: sa.Engine, catalog: ProductCatalog, render: RenderClaim
+    config: Config, engine: sa.Engine, catalog: ProductCatalog, render: RenderClaim
 ) -> ClaimsContext:
     return ClaimsContext(
         engine,

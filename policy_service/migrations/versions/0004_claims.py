@@ -266,6 +266,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("subject_key", "policy_id", name=op.f("pk_policy_subjects")),
     )
+    op.create_index(
+        op.f("ix_policy_subjects_policy_id"), "policy_subjects", ["policy_id"], unique=False
+    )
     op.create_table(
         "claim_attachments",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -430,6 +433,7 @@ def downgrade() -> None:
     op.drop_table("claim_audit")
     op.drop_index(op.f("ix_claim_attachments_claim_id"), table_name="claim_attachments")
     op.drop_table("claim_attachments")
+    op.drop_index(op.f("ix_policy_subjects_policy_id"), table_name="policy_subjects")
     op.drop_table("policy_subjects")
     op.drop_index(
         "uq_claims_policy_loss",
