@@ -34,6 +34,7 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
     from .adapters.db import create_db_engine, upgrade
     from .api import register_api
     from .api.context import Services, utc_now
+    from .ops import register_console
     from .services.catalog import ProductCatalog
     from .services.partners import KeyAuthenticator
 
@@ -59,4 +60,5 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
         stripe_gateway(config),
     )
     register_api(app)
+    register_console(app, config.session_secret, config.session_hours)
     return app

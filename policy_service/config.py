@@ -52,6 +52,10 @@ class Config:
     data_dir: Path
     #: key of the policyholder ID hash; must be the same on every instance
     pii_hash_key: bytes = field(repr=False)
+    #: signs the ops console's session cookies; the same on every instance
+    session_secret: bytes = field(default=b"", repr=False)
+    #: a console login lasts this long
+    session_hours: int = 10
     #: largest request body accepted, bytes
     max_body_bytes: int = 2 * 1024 * 1024
     #: how often a worker process looks for changed product files, seconds (0: never)
@@ -94,15 +98,19 @@ class Config:
         return replace(self, **changes)
 
 
-def _pii_key(env: Mapping[str, str], data_dir: Path) -> bytes:
-    raw = env.get("PII_HASH_KEY")
+def _secret(env: Mapping[str, str], name: str, data_dir: Path, filename: str) -> bytes:
+    raw = env.get(name)
     if raw:
         return raw.encode()
-    # Embedded default: a random key kept beside the SQLite file, made on first start.
-    path = data_dir / "pii_hash.key"
+    # Embedded default: a random key kept beside the SQLite file, made on first start
+    # (every process on the machine reads the same file).
+    path = data_dir / filename
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip().encode()
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
@@ -119,7 +127,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         database_url=database_url,
         products_dir=Path(env.get("PRODUCTS_DIR", "products")).resolve(),
         data_dir=data_dir,
-        pii_hash_key=_pii_key(env, data_dir),
+        pii_hash_key=_secret(env, "PII_HASH_KEY", data_dir, "pii_hash.key"),
+        session_secret=_secret(env, "SESSION_SECRET", data_dir, "session.key"),
+        session_hours=_int(env, "SESSION_HOURS", 10),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 2 * 1024 * 1024),
         products_reload_seconds=_int(env, "PRODUCTS_RELOAD_SECONDS", 5),
         api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 30),

@@ -140,6 +140,16 @@ def get(
     return None if row is None else from_row(row)
 
 
+def get_many(conn: sa.Connection, claim_ids: list[str]) -> list[Claim]:
+    """Claims by id, in the order asked."""
+    found: dict[str, Claim] = {}
+    for chunk in _chunks(claim_ids):
+        found.update(
+            (r.id, from_row(r)) for r in conn.execute(sa.select(C).where(C.c.id.in_(chunk)))
+        )
+    return [found[i] for i in claim_ids if i in found]
+
+
 def update(conn: sa.Connection, claim: Claim, expected_status: str) -> bool:
     """Write the claim back if its status is still `expected_status`."""
     row = claim_row(claim)
@@ -244,6 +254,67 @@ def list_page(
     order = C.c.id.asc() if oldest_first else C.c.id.desc()
     rows = list(conn.execute(stmt.order_by(order).limit(limit + 1)))
     return [from_row(r) for r in rows[:limit]], len(rows) > limit
+
+
+_QUEUE_COLUMNS = (
+    "id",
+    "partner_id",
+    "livemode",
+    "policy_id",
+    "product_code",
+    "edition_id",
+    "origin",
+    "type",
+    "status",
+    "currency",
+    "amount_claimed",
+    "signals",
+    "first_approval",
+    "info_requested_at",
+    "created_at",
+)
+
+
+def queue_scan(
+    conn: sa.Connection,
+    limit: int,
+    *,
+    status: str,
+    product: str | None = None,
+    partner_id: str | None = None,
+    livemode: bool | None = None,
+    amount_min: dict[str, int] | None = None,
+    amount_max: dict[str, int] | None = None,
+) -> list[sa.Row[Any]]:
+    """The light columns of claims in a status, oldest first (the review queue).
+
+    amount_min/amount_max map each currency to a bound in its minor units."""
+    stmt = sa.select(*(C.c[name] for name in _QUEUE_COLUMNS)).where(C.c.status == status)
+    if product is not None:
+        stmt = stmt.where(C.c.product_code == product)
+    if partner_id is not None:
+        stmt = stmt.where(C.c.partner_id == partner_id)
+    if livemode is not None:
+        stmt = stmt.where(C.c.livemode == livemode)
+    for bounds, above in ((amount_min, True), (amount_max, False)):
+        if bounds is not None:
+            stmt = stmt.where(
+                sa.or_(
+                    *(
+                        sa.and_(
+                            C.c.currency == currency,
+                            C.c.amount_claimed >= minor if above else C.c.amount_claimed <= minor,
+                        )
+                        for currency, minor in bounds.items()
+                    )
+                )
+            )
+    return list(conn.execute(stmt.order_by(C.c.created_at, C.c.id).limit(limit)))
+
+
+def count_by_status(conn: sa.Connection) -> dict[str, int]:
+    rows = conn.execute(sa.select(C.c.status, sa.func.count()).group_by(C.c.status))
+    return {status: n for status, n in rows}
 
 
 # -- audit -----------------------------------------------------------------------------

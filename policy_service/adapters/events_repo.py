@@ -90,3 +90,14 @@ def claim_undispatched(conn: sa.Connection, limit: int) -> list[sa.Row[Any]]:
 
 def mark_dispatched(conn: sa.Connection, event_ids: list[str], now: datetime) -> None:
     conn.execute(events.update().where(events.c.id.in_(event_ids)).values(dispatched_at=now))
+
+
+def of_objects(conn: sa.Connection, object_ids: list[str]) -> list[sa.Row[Any]]:
+    """Every event about these objects (a policy and its claims), oldest first."""
+    if not object_ids:
+        return []
+    return list(
+        conn.execute(
+            sa.select(events).where(events.c.object_id.in_(object_ids)).order_by(events.c.id)
+        )
+    )

@@ -143,3 +143,27 @@ def staff_for_token_hash(conn: sa.Connection, token_hash: str) -> sa.Row[object]
             staff.c.disabled_at.is_(None),
         )
     ).first()
+
+
+def staff_by_id(conn: sa.Connection, staff_id: str) -> sa.Row[object] | None:
+    return conn.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
+
+
+def list_staff(conn: sa.Connection) -> list[sa.Row[object]]:
+    return list(conn.execute(sa.select(staff).order_by(staff.c.email)))
+
+
+def update_staff(conn: sa.Connection, staff_id: str, **values: object) -> None:
+    conn.execute(staff.update().where(staff.c.id == staff_id).values(**values))
+
+
+def count_active_admins(conn: sa.Connection) -> int:
+    return conn.execute(
+        sa.select(sa.func.count())
+        .select_from(staff)
+        .where(staff.c.role == "admin", staff.c.disabled_at.is_(None))
+    ).scalar_one()
+
+
+def partner_names(conn: sa.Connection) -> dict[str, str]:
+    return {r.id: r.name for r in conn.execute(sa.select(partners.c.id, partners.c.name))}

@@ -195,3 +195,45 @@ def list_page(
         stmt = stmt.where(policies.c.product_code == product)
     rows = list(conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
     return [from_row(r) for r in rows[:limit]], len(rows) > limit
+
+
+def search(
+    conn: sa.Connection,
+    limit: int,
+    starting_after: str | None = None,
+    *,
+    policy_id: str | None = None,
+    external_ref: str | None = None,
+    partner_id: str | None = None,
+    status: str | None = None,
+    product: str | None = None,
+    livemode: bool | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+) -> tuple[list[Policy], bool]:
+    """Policies of every partner (ops search), newest first; a page and whether more follow."""
+    stmt = sa.select(policies)
+    for column, value in (
+        (policies.c.id, policy_id),
+        (policies.c.external_ref, external_ref),
+        (policies.c.partner_id, partner_id),
+        (policies.c.status, status),
+        (policies.c.product_code, product),
+        (policies.c.livemode, livemode),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if created_from is not None:
+        stmt = stmt.where(policies.c.created_at >= created_from)
+    if created_before is not None:
+        stmt = stmt.where(policies.c.created_at < created_before)
+    if starting_after:
+        stmt = stmt.where(policies.c.id < starting_after)
+    rows = list(conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
+    return [from_row(r) for r in rows[:limit]], len(rows) > limit
+
+
+def get_any(conn: sa.Connection, policy_id: str) -> Policy | None:
+    """A policy of any partner (ops)."""
+    row = conn.execute(sa.select(policies).where(policies.c.id == policy_id)).first()
+    return None if row is None else from_row(row)

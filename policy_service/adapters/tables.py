@@ -511,6 +511,8 @@ staff = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
+    #: console sessions started before this are void (logout, role or password change)
+    sa.Column("sessions_revoked_at", UTCDateTime, nullable=True),
     sa.CheckConstraint("role in ('reviewer', 'approver', 'admin')", name="role"),
 )
 

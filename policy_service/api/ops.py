@@ -12,11 +12,11 @@ from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.adapters import claims_repo, policies_repo
+from policy_service.adapters import claims_repo
 from policy_service.domain.claims import Claim
-from policy_service.domain.errors import NotFound, PermissionDenied
-from policy_service.domain.ids import has_prefix
+from policy_service.domain.errors import PermissionDenied
 from policy_service.services import claims as svc_claims
+from policy_service.services import review
 from policy_service.services.staff import Staff
 
 from . import render
@@ -63,26 +63,15 @@ def _ops_claim(c: Claim) -> dict[str, Any]:
 
 def detail(claim_id: str) -> dict[str, Any]:
     """Everything a reviewer needs to decide a claim (the console shows the same)."""
-    svc = services()
-    with svc.engine.connect() as conn:
-        claim = claims_repo.get(conn, claim_id) if has_prefix(claim_id, "clm") else None
-        if claim is None:
-            raise NotFound(f"no claim {claim_id}")
-        policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
-        assert policy is not None
-        payout = claims_repo.payout_of(conn, claim.id)
-        files = claims_repo.attachments_of(conn, claim.id)
-        audit = svc_claims.audit_log(conn, claim.id)
-        related = claims_repo.related(conn, claim)
-    edition = svc.catalog.edition(policy.product_code, policy.edition)
+    d = review.review_detail(services().claims(), claim_id)
     return {
-        "claim": _ops_claim(claim),
-        "policy": render.policy(policy, edition),
-        "payout": render.payout(payout) if payout else None,
-        "attachments": [render.attachment(f) for f in files],
-        "audit": [render.audit_entry(a) for a in audit],
-        "related": [_ops_claim(c) for c in related],
-        "second_approval_above": render.money(svc.config.second_approval_above, claim.currency),
+        "claim": _ops_claim(d.claim),
+        "policy": render.policy(d.policy, d.edition),
+        "payout": render.payout(d.payout) if d.payout else None,
+        "attachments": [render.attachment(f) for f in d.attachments],
+        "audit": [render.audit_entry(a) for a in d.audit],
+        "related": [_ops_claim(c) for c in d.related],
+        "second_approval_above": render.money(d.second_approval_above, d.claim.currency),
     }
 
 
@@ -92,19 +81,18 @@ class Queue(MethodView):
     @blp.response(200, OpsClaimListSchema)
     @errors(blp, 400)
     def get(self, args: dict[str, Any]) -> Response:
-        """The review queue: claims in a status (default in_review), oldest first"""
+        """The review queue: claims in a status (default in_review), oldest first, filtered by
+        product, partner, signal, amount claimed and mode"""
         staff()
+        found = review.queue(
+            services().engine,
+            review.QueueFilter.parse(args),
+            args["limit"],
+            args.get("starting_after"),
+        )
         with services().engine.connect() as conn:
-            found, more = claims_repo.list_page(
-                conn,
-                args["limit"],
-                args.get("starting_after"),
-                partner_id=args.get("partner"),
-                status=args["status"],
-                product=args.get("product"),
-                oldest_first=True,
-            )
-        return ok(render.page([_ops_claim(c) for c in found], more, "/v1/ops/claims"))
+            claims = claims_repo.get_many(conn, [item.id for item in found.items])
+        return ok(render.page([_ops_claim(c) for c in claims], found.more, "/v1/ops/claims"))
 
 
 @blp.route("/claims/<claim_id>")

@@ -652,6 +652,12 @@ class OpsQueueArgsSchema(Strict):
     status = fields.String(load_default="in_review", validate=validate.OneOf(CLAIM_STATUSES))
     product = fields.String()
     partner = fields.String()
+    signal = fields.String(
+        validate=validate.OneOf(SIGNAL_CODES), metadata={"description": "claims with this signal"}
+    )
+    amount_min = fields.String(metadata={"description": 'amount claimed at least, e.g. "100.00"'})
+    amount_max = fields.String(metadata={"description": 'amount claimed at most, e.g. "500.00"'})
+    mode = fields.String(validate=validate.OneOf(["live", "test"]))
 
 
 class PayoutSchema(Strict):

@@ -706,13 +706,25 @@ def attachment_path(ctx: ClaimsContext, sha256: str) -> Path:
     return ctx.attachments_dir / sha256[:2] / sha256
 
 
+def attachment_file(ctx: ClaimsContext, claim_id: str, attachment_id: str) -> tuple[Any, Path]:
+    """An attachment's row and the file holding its bytes (the ops console downloads it)."""
+    with ctx.engine.connect() as conn:
+        row = claims_repo.attachment(conn, claim_id, attachment_id)
+    path = attachment_path(ctx, row.sha256) if row is not None else None
+    if row is None or path is None or not path.is_file():
+        raise NotFound(f"no attachment {attachment_id} on claim {claim_id}")
+    return row, path
+
+
 # -- people's decisions (ops console and ops API) ----------------------------------------
 
 
 @dataclass(frozen=True)
 class Decision:
     action: str  # approve | reject | request_info | retry_payout
-    amount: Any = None  # approve: money, else the claimed amount
+    amount: Any = (
+        None  # approve: money (or an amount in the claim's currency), else the claimed amount
+    )
     reason: Any = None
     reject_code: Any = None
 
@@ -772,7 +784,11 @@ def _approve(
     policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
     assert policy is not None
     edition = _edition_of(ctx.catalog, policy)
-    if decision.amount is not None:
+    if isinstance(decision.amount, str):  # the console's form: in the claim's currency
+        amount = _amount(
+            {"amount": decision.amount, "currency": claim.currency}, claim.currency, "amount"
+        )
+    elif decision.amount is not None:
         amount = _amount(decision.amount, claim.currency, "amount")
     elif claim.amount_claimed is not None and claim.amount_claimed > 0:
         amount = claim.amount_claimed

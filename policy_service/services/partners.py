@@ -134,3 +134,9 @@ class KeyAuthenticator:
                 self._cache.clear()
             self._cache[digest] = (now + self.cache_seconds, caller)
         return caller
+
+
+def partner_names(engine: sa.Engine) -> dict[str, str]:
+    """Every partner's name by id (ops filters and labels)."""
+    with engine.connect() as conn:
+        return partners_repo.partner_names(conn)

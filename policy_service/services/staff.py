@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import re
 import secrets
 import string
@@ -12,7 +14,13 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from policy_service.adapters import partners_repo
-from policy_service.domain.errors import InvalidRequest, NotFound, Unauthenticated
+from policy_service.domain.errors import (
+    BusinessRefusal,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from policy_service.domain.ids import new_id
 
 from .partners import hash_key
@@ -62,6 +70,123 @@ def create_staff(
         },
     )
     return staff
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    """Whether `password` matches a hash made by hash_password (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt, digest = (stored or "").split("$")
+        if scheme != "scrypt":
+            return False
+        found = hashlib.scrypt(
+            password.encode(),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 1024 * 1024,
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(found, bytes.fromhex(digest))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # A hash of nothing anyone knows: an unknown e-mail costs as much as a wrong password.
+    return hash_password(secrets.token_hex(16))
+
+
+def login(conn: sa.Connection, email: str, password: str) -> Staff:
+    """The staff member with this e-mail and password (console login)."""
+    row = partners_repo.staff_by_email(conn, (email or "").strip().lower())
+    stored = row.password_hash if row is not None else None
+    matches = check_password(stored or _dummy_hash(), password or "")
+    if row is None or stored is None or not matches or row.disabled_at is not None:
+        # One message whatever failed, so the form does not tell which e-mails exist.
+        raise Unauthenticated("wrong e-mail or password", code="login_failed")
+    return Staff(row.id, row.email, row.role)
+
+
+def session_staff(conn: sa.Connection, staff_id: str, started: datetime) -> Staff | None:
+    """The staff member of a console session started at `started`, with the role they
+    have now; None once the account is disabled or the session was ended (checked on every
+    request, so neither waits for the cookie to expire)."""
+    row = partners_repo.staff_by_id(conn, staff_id)
+    if row is None or row.disabled_at is not None:
+        return None
+    if row.sessions_revoked_at is not None and started <= row.sessions_revoked_at:
+        return None
+    return Staff(row.id, row.email, row.role)
+
+
+def end_sessions(conn: sa.Connection, staff_id: str, now: datetime) -> None:
+    """Log out: every console session of this staff member started until now is void."""
+    partners_repo.update_staff(conn, staff_id, sessions_revoked_at=now)
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    id: str
+    email: str
+    role: str
+    has_password: bool
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+def _require_admin(actor: Staff) -> None:
+    if actor.role != "admin":
+        raise PermissionDenied("only admins manage staff accounts", code="admin_role_required")
+
+
+def list_accounts(conn: sa.Connection, actor: Staff) -> list[StaffAccount]:
+    _require_admin(actor)
+    return [
+        StaffAccount(
+            r.id, r.email, r.role, r.password_hash is not None, r.created_at, r.disabled_at
+        )
+        for r in partners_repo.list_staff(conn)
+    ]
+
+
+def add_account(
+    conn: sa.Connection, actor: Staff, email: str, role: str, password: str, now: datetime
+) -> Staff:
+    """An admin creates a console account (the CLI's `staff create`, from the console)."""
+    _require_admin(actor)
+    if not password:
+        raise InvalidRequest("is required for a console login", param="password")
+    return create_staff(conn, email, role, password, now)
+
+
+def change_account(
+    conn: sa.Connection,
+    actor: Staff,
+    staff_id: str,
+    now: datetime,
+    *,
+    role: str | None = None,
+    disabled: bool | None = None,
+) -> None:
+    """Change a staff member's role, or disable / re-enable the account."""
+    _require_admin(actor)
+    row = partners_repo.staff_by_id(conn, staff_id)
+    if row is None:
+        raise NotFound(f"no staff account {staff_id}")
+    values: dict[str, object] = {}
+    if role is not None:
+        if role not in ROLES:
+            raise InvalidRequest(f"must be one of: {', '.join(ROLES)}", param="role")
+        values["role"] = role
+    if disabled is not None:
+        values["disabled_at"] = now if disabled else None
+    if staff_id == actor.id and (disabled or (role is not None and role != "admin")):
+        raise BusinessRefusal(
+            "you cannot disable or demote your own account; ask another admin",
+            code="own_account",
+        )
+    partners_repo.update_staff(conn, staff_id, **values)
 
 
 def create_token(conn: sa.Connection, email: str, now: datetime) -> str:

@@ -1,0 +1,144 @@
+"""Aggregates for the ops dashboard, grouped in the database (never row by row)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from .tables import claims, policies
+
+P = policies
+C = claims
+
+#: a policy counts as sold once it is paid for or partner-settled
+_SOLD = ("active", "expired", "cancelled")
+
+
+def local_day(conn: sa.Connection, column: Any, tz: str, now: datetime) -> Any:
+    """The calendar day (YYYY-MM-DD) of a UTC timestamp column in time zone `tz`."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone(tz, column), "YYYY-MM-DD")
+    # SQLite keeps naive UTC text and knows no zones: shift by the zone's offset now
+    # (exact for zones without daylight saving, such as Asia/Shanghai).
+    offset = ZoneInfo(tz).utcoffset(now.replace(tzinfo=None))
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    return sa.func.strftime("%Y-%m-%d", column, f"{minutes:+d} minutes")
+
+
+def policies_per_day(
+    conn: sa.Connection, since: datetime, tz: str, now: datetime, livemode: bool
+) -> list[Any]:
+    """(day, currency, policies, premium_total minor) of policies sold since `since`."""
+    day = local_day(conn, P.c.created_at, tz, now).label("day")
+    stmt = (
+        sa.select(day, P.c.currency, sa.func.count(), sa.func.sum(P.c.premium_total))
+        .where(P.c.created_at >= since, P.c.livemode == livemode, P.c.status.in_(_SOLD))
+        .group_by(day, P.c.currency)
+    )
+    return list(conn.execute(stmt))
+
+
+def claims_per_day(
+    conn: sa.Connection, since: datetime, tz: str, now: datetime, livemode: bool
+) -> list[Any]:
+    """(day, how, claims) of claims opened since `since`; how is auto, staff or open."""
+    day = local_day(conn, C.c.created_at, tz, now).label("day")
+    how = sa.case(
+        (C.c.decided_by.is_(None), "open"),
+        (C.c.decided_by == "system", "auto"),
+        else_="staff",
+    ).label("how")
+    stmt = (
+        sa.select(day, how, sa.func.count())
+        .where(C.c.created_at >= since, C.c.livemode == livemode)
+        .group_by(day, how)
+    )
+    return list(conn.execute(stmt))
+
+
+def decided_by_kind(conn: sa.Connection, since: datetime, livemode: bool) -> dict[str, int]:
+    """Claims decided since `since`: by the rules (auto) or by a person (staff)."""
+    how = sa.case((C.c.decided_by == "system", "auto"), else_="staff").label("how")
+    rows = conn.execute(
+        sa.select(how, sa.func.count())
+        .where(C.c.decided_at >= since, C.c.livemode == livemode)
+        .group_by(how)
+    )
+    return {kind: n for kind, n in rows}
+
+
+def paid_claims(conn: sa.Connection, livemode: bool) -> list[Any]:
+    """(product, edition_id, currency, claims, amount_paid minor) of paid claims."""
+    stmt = (
+        sa.select(
+            C.c.product_code,
+            C.c.edition_id,
+            C.c.currency,
+            sa.func.count(),
+            sa.func.sum(C.c.amount_paid),
+        )
+        .where(C.c.status == "paid", C.c.livemode == livemode)
+        .group_by(C.c.product_code, C.c.edition_id, C.c.currency)
+    )
+    return list(conn.execute(stmt))
+
+
+def _premium_ex_tax() -> Any:
+    return P.c.premium_total - P.c.premium_tax
+
+
+def fully_earned(conn: sa.Connection, now: datetime, livemode: bool) -> list[Any]:
+    """(product, edition_id, currency, premium ex tax minor) of sold policies whose cover
+    has ended, less what cancellations refunded."""
+    kept = _premium_ex_tax() - sa.func.coalesce(P.c.refund_amount, 0)
+    stmt = (
+        sa.select(P.c.product_code, P.c.edition_id, P.c.currency, sa.func.sum(kept))
+        .where(
+            P.c.livemode == livemode,
+            P.c.status.in_(_SOLD),
+            sa.or_(P.c.coverage_end <= now, P.c.status == "cancelled"),
+        )
+        .group_by(P.c.product_code, P.c.edition_id, P.c.currency)
+    )
+    return list(conn.execute(stmt))
+
+
+def in_force(conn: sa.Connection, now: datetime, livemode: bool) -> list[Any]:
+    """Sold policies whose cover runs now, for a pro-rata share of their premium (covers
+    last hours or days, so this set stays small)."""
+    stmt = sa.select(
+        P.c.product_code,
+        P.c.edition_id,
+        P.c.currency,
+        _premium_ex_tax().label("premium"),
+        P.c.coverage_start,
+        P.c.coverage_end,
+    ).where(
+        P.c.livemode == livemode,
+        P.c.status == "active",
+        P.c.coverage_start < now,
+        P.c.coverage_end > now,
+    )
+    return list(conn.execute(stmt))
+
+
+def review_backlog(conn: sa.Connection, livemode: bool) -> tuple[int, datetime | None, int]:
+    """Claims in review: how many, the oldest's creation time, and how many wait for a
+    second approval."""
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.min(C.c.created_at),
+            # a JSON column may hold JSON null rather than SQL NULL
+            sa.func.count(sa.case((sa.cast(C.c.first_approval, sa.Text) != "null", 1))),
+        ).where(C.c.status == "in_review", C.c.livemode == livemode)
+    ).one()
+    oldest = row[1]
+    if isinstance(oldest, str):  # SQLite returns min() of a timestamp as text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=ZoneInfo("UTC"))
+    return row[0], oldest, row[2]

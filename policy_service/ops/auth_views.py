@@ -1,0 +1,52 @@
+"""Login and logout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from policy_service.domain.errors import Unauthenticated
+from policy_service.services import staff as svc_staff
+
+from .blueprint import _, bp, render_page, svc
+from .security import current_staff, start_session
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path inside the console: never an open redirect to another site.
+    if target and target.startswith("/ops/") and not target.startswith("//"):
+        return target
+    return url_for("console.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        return render_page("login.html", next=request.args.get("next", ""))
+    email = request.form.get("email", "")
+    try:
+        with svc().engine.connect() as conn:
+            member = svc_staff.login(conn, email, request.form.get("password", ""))
+    except Unauthenticated:
+        return render_page(
+            "login.html",
+            401,
+            error=_("Wrong e-mail or password."),
+            email=email,
+            next=request.form.get("next", ""),
+        )
+    start_session(member)
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    with svc().engine.begin() as conn:
+        svc_staff.end_sessions(conn, current_staff().id, datetime.now(UTC))
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("console.login"), code=303)

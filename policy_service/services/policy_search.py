@@ -1,0 +1,151 @@
+"""Ops policy search across partners, and one policy with its claims, events and webhook
+deliveries (what a partner's support desk asks ops about)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from policy_service.adapters import (
+    claims_repo,
+    events_repo,
+    partners_repo,
+    policies_repo,
+    webhooks_repo,
+)
+from policy_service.domain.claims import Claim
+from policy_service.domain.errors import InvalidRequest, NotFound
+from policy_service.domain.lifecycle import PolicyStatus
+from policy_service.domain.records import Policy
+from pricing.model import Edition
+
+from .catalog import ProductCatalog
+
+
+@dataclass(frozen=True)
+class PolicyQuery:
+    policy_id: str | None = None
+    external_ref: str | None = None
+    partner: str | None = None
+    status: str | None = None
+    product: str | None = None
+    livemode: bool | None = None
+    #: issue dates, inclusive, in the settlement time zone
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> PolicyQuery:
+        def text(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            return value or None
+
+        def day(name: str) -> date | None:
+            raw = text(name)
+            if raw is None:
+                return None
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                raise InvalidRequest("must be a date: YYYY-MM-DD", param=name) from None
+
+        status = text("status")
+        statuses = [str(s) for s in PolicyStatus]
+        if status is not None and status not in statuses:
+            raise InvalidRequest(f"must be one of: {', '.join(statuses)}", param="status")
+        mode = text("mode")
+        if mode not in (None, "live", "test"):
+            raise InvalidRequest("must be live or test", param="mode")
+        query = cls(
+            policy_id=text("id"),
+            external_ref=text("external_ref"),
+            partner=text("partner"),
+            status=status,
+            product=text("product"),
+            livemode=None if mode is None else mode == "live",
+            date_from=day("date_from"),
+            date_to=day("date_to"),
+        )
+        if query.date_from and query.date_to and query.date_from > query.date_to:
+            raise InvalidRequest("must not be after date_to", param="date_from")
+        return query
+
+
+@dataclass
+class PolicyPage:
+    policies: list[Policy]
+    more: bool
+    partner_names: dict[str, str]
+
+
+def search(
+    engine: sa.Engine,
+    q: PolicyQuery,
+    tz: str,
+    limit: int = 50,
+    starting_after: str | None = None,
+) -> PolicyPage:
+    zone = ZoneInfo(tz)
+
+    def start_of(d: date | None) -> datetime | None:
+        return None if d is None else datetime.combine(d, time.min, zone)
+
+    with engine.connect() as conn:
+        found, more = policies_repo.search(
+            conn,
+            limit,
+            starting_after,
+            policy_id=q.policy_id,
+            external_ref=q.external_ref,
+            partner_id=q.partner,
+            status=q.status,
+            product=q.product,
+            livemode=q.livemode,
+            created_from=start_of(q.date_from),
+            created_before=start_of(q.date_to + timedelta(days=1) if q.date_to else None),
+        )
+        names = partners_repo.partner_names(conn)
+    return PolicyPage(found, more, names)
+
+
+@dataclass
+class Delivery:
+    row: Any
+    attempts: list[Any]
+
+
+@dataclass
+class PolicyView:
+    policy: Policy
+    partner_name: str
+    edition: Edition | None
+    claims: list[Claim]
+    #: events about the policy and its claims, oldest first, each with its deliveries
+    events: list[tuple[Any, list[Delivery]]]
+
+
+def policy_view(engine: sa.Engine, catalog: ProductCatalog, policy_id: str) -> PolicyView:
+    with engine.connect() as conn:
+        policy = policies_repo.get_any(conn, policy_id)
+        if policy is None:
+            raise NotFound(f"no policy {policy_id}")
+        claims, _ = claims_repo.list_page(conn, 100, policy_id=policy.id)
+        events = events_repo.of_objects(conn, [policy.id, *(c.id for c in claims)])
+        timeline = []
+        for event in events:
+            deliveries = webhooks_repo.deliveries_of_event(conn, event.id)
+            attempts = webhooks_repo.attempts_of(conn, [d.id for d in deliveries])
+            timeline.append((event, [Delivery(d, attempts[d.id]) for d in deliveries]))
+        partner = partners_repo.get_partner(conn, policy.partner_id)
+    return PolicyView(
+        policy=policy,
+        partner_name=partner.name if partner else policy.partner_id,
+        edition=catalog.edition(policy.product_code, policy.edition),
+        claims=claims,
+        events=timeline,
+    )

@@ -1,0 +1,238 @@
+"""What staff review: the queue of claims waiting for a person, and everything about one
+claim needed to decide it. The ops console and the /v1/ops API both read through here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.adapters import claims_repo, partners_repo, policies_repo
+from policy_service.adapters.sql import from_minor
+from policy_service.domain.claims import SIGNAL_CODES, Claim, ClaimStatus
+from policy_service.domain.errors import InvalidRequest, NotFound
+from policy_service.domain.ids import has_prefix
+from policy_service.domain.money import MINOR_UNITS, MoneyError, parse_amount
+from policy_service.domain.records import Policy
+from pricing.model import Edition
+
+from .claims import ClaimsContext, audit_log
+
+#: claims read per queue request; beyond it the counts say "at least"
+QUEUE_SCAN_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = "in_review"
+    product: str | None = None
+    partner: str | None = None
+    signal: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    #: True: live claims only, False: test only, None: both
+    livemode: bool | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> QueueFilter:
+        """From query-string text (the console's filter form); empty means no filter."""
+
+        def text(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            return value or None
+
+        def amount(name: str) -> Decimal | None:
+            raw = text(name)
+            if raw is None:
+                return None
+            try:
+                value = parse_amount(raw)
+            except MoneyError as exc:
+                raise InvalidRequest(str(exc), param=name) from None
+            if value < 0:
+                raise InvalidRequest("must not be negative", param=name)
+            return value
+
+        status = text("status") or "in_review"
+        statuses = [str(s) for s in ClaimStatus]
+        if status not in statuses:
+            raise InvalidRequest(f"must be one of: {', '.join(statuses)}", param="status")
+        signal = text("signal")
+        if signal is not None and signal not in SIGNAL_CODES:
+            raise InvalidRequest(f"must be one of: {', '.join(SIGNAL_CODES)}", param="signal")
+        mode = text("mode")
+        if mode not in (None, "live", "test"):
+            raise InvalidRequest("must be live or test", param="mode")
+        found = cls(
+            status=status,
+            product=text("product"),
+            partner=text("partner"),
+            signal=signal,
+            amount_min=amount("amount_min"),
+            amount_max=amount("amount_max"),
+            livemode=None if mode is None else mode == "live",
+        )
+        if (
+            found.amount_min is not None
+            and found.amount_max is not None
+            and found.amount_min > found.amount_max
+        ):
+            raise InvalidRequest("must not be more than amount_max", param="amount_min")
+        return found
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: str
+    partner_id: str
+    partner_name: str
+    livemode: bool
+    policy_id: str
+    product: str
+    edition: str
+    origin: str
+    type: str
+    status: str
+    currency: str
+    amount_claimed: Decimal | None
+    signals: list[dict[str, str]]
+    first_approval: dict[str, Any] | None
+    info_requested_at: datetime | None
+    created_at: datetime
+
+
+@dataclass
+class Queue:
+    items: list[QueueItem]
+    #: claims matching the filter (at least this many when `capped`)
+    total: int
+    capped: bool
+    more: bool
+    #: counts per value of each filter, under the other filters
+    by_product: Counter[str] = field(default_factory=Counter)
+    by_partner: Counter[str] = field(default_factory=Counter)
+    by_signal: Counter[str] = field(default_factory=Counter)
+
+
+def _bounds(value: Decimal | None) -> dict[str, int] | None:
+    if value is None:
+        return None
+    # A bound in each currency's minor units (rounded inwards is not needed: amounts in
+    # the database are whole minor units, so a fractional bound compares the same).
+    return {cur: int((value * 10**exp).to_integral_value()) for cur, exp in MINOR_UNITS.items()}
+
+
+def queue(
+    engine: sa.Engine, f: QueueFilter, limit: int = 50, starting_after: str | None = None
+) -> Queue:
+    """Claims in a status (default in review), oldest first, filtered, with counts."""
+    with engine.connect() as conn:
+        rows = claims_repo.queue_scan(
+            conn,
+            QUEUE_SCAN_LIMIT,
+            status=f.status,
+            livemode=f.livemode,
+            amount_min=_bounds(f.amount_min),
+            amount_max=_bounds(f.amount_max),
+        )
+        names = partners_repo.partner_names(conn)
+
+    def codes(row: Any) -> set[str]:
+        return {s["code"] for s in row.signals or []}
+
+    def keep(row: Any, skip: str = "") -> bool:
+        return (
+            (skip == "product" or f.product is None or row.product_code == f.product)
+            and (skip == "partner" or f.partner is None or row.partner_id == f.partner)
+            and (skip == "signal" or f.signal is None or f.signal in codes(row))
+        )
+
+    result = Queue([], 0, len(rows) >= QUEUE_SCAN_LIMIT, False)
+    matching = []
+    for row in rows:
+        if keep(row, "product"):
+            result.by_product[row.product_code] += 1
+        if keep(row, "partner"):
+            result.by_partner[row.partner_id] += 1
+        if keep(row, "signal"):
+            result.by_signal.update(codes(row))
+        if keep(row):
+            matching.append(row)
+    result.total = len(matching)
+    start = 0
+    if starting_after:
+        start = next((i + 1 for i, r in enumerate(matching) if r.id == starting_after), 0)
+    page = matching[start : start + limit]
+    result.more = start + limit < len(matching)
+    result.items = [
+        QueueItem(
+            id=r.id,
+            partner_id=r.partner_id,
+            partner_name=names.get(r.partner_id, r.partner_id),
+            livemode=r.livemode,
+            policy_id=r.policy_id,
+            product=r.product_code,
+            edition=r.edition_id.split("/", 1)[1],
+            origin=r.origin,
+            type=r.type,
+            status=r.status,
+            currency=r.currency,
+            amount_claimed=None
+            if r.amount_claimed is None
+            else from_minor(r.amount_claimed, r.currency),
+            signals=list(r.signals or []),
+            first_approval=r.first_approval,
+            info_requested_at=r.info_requested_at,
+            created_at=r.created_at,
+        )
+        for r in page
+    ]
+    return result
+
+
+@dataclass
+class ReviewDetail:
+    claim: Claim
+    partner_name: str
+    policy: Policy
+    edition: Edition | None
+    payout: Any
+    attachments: list[Any]
+    audit: list[Any]
+    #: other claims of the same policyholder or evidence
+    related: list[Claim]
+    #: the trigger event that decided the claim, as posted
+    trigger: Any
+    second_approval_above: Decimal
+
+
+def review_detail(ctx: ClaimsContext, claim_id: str) -> ReviewDetail:
+    """Everything a reviewer needs to decide a claim."""
+    with ctx.engine.connect() as conn:
+        claim = claims_repo.get(conn, claim_id) if has_prefix(claim_id, "clm") else None
+        if claim is None:
+            raise NotFound(f"no claim {claim_id}")
+        policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
+        assert policy is not None  # a foreign key
+        partner = partners_repo.get_partner(conn, claim.partner_id)
+        return ReviewDetail(
+            claim=claim,
+            partner_name=partner.name if partner else claim.partner_id,
+            policy=policy,
+            edition=ctx.catalog.edition(policy.product_code, policy.edition),
+            payout=claims_repo.payout_of(conn, claim.id),
+            attachments=claims_repo.attachments_of(conn, claim.id),
+            audit=audit_log(conn, claim.id),
+            related=claims_repo.related(conn, claim),
+            trigger=(
+                claims_repo.get_trigger(conn, claim.trigger_event_id)
+                if claim.trigger_event_id
+                else None
+            ),
+            second_approval_above=ctx.second_approval_above,
+        )
