@@ -24,6 +24,7 @@ from policy_service.domain.lifecycle import PolicyStatus
 from policy_service.domain.records import Policy
 from pricing.model import Edition
 
+from . import query_args
 from .catalog import ProductCatalog
 
 
@@ -41,12 +42,8 @@ class PolicyQuery:
 
     @classmethod
     def parse(cls, args: Mapping[str, str]) -> PolicyQuery:
-        def text(name: str) -> str | None:
-            value = (args.get(name) or "").strip()
-            return value or None
-
         def day(name: str) -> date | None:
-            raw = text(name)
+            raw = query_args.text(args, name)
             if raw is None:
                 return None
             try:
@@ -54,20 +51,13 @@ class PolicyQuery:
             except ValueError:
                 raise InvalidRequest("must be a date: YYYY-MM-DD", param=name) from None
 
-        status = text("status")
-        statuses = [str(s) for s in PolicyStatus]
-        if status is not None and status not in statuses:
-            raise InvalidRequest(f"must be one of: {', '.join(statuses)}", param="status")
-        mode = text("mode")
-        if mode not in (None, "live", "test"):
-            raise InvalidRequest("must be live or test", param="mode")
         query = cls(
-            policy_id=text("id"),
-            external_ref=text("external_ref"),
-            partner=text("partner"),
-            status=status,
-            product=text("product"),
-            livemode=None if mode is None else mode == "live",
+            policy_id=query_args.text(args, "id"),
+            external_ref=query_args.text(args, "external_ref"),
+            partner=query_args.text(args, "partner"),
+            status=query_args.one_of(args, "status", PolicyStatus),
+            product=query_args.text(args, "product"),
+            livemode=query_args.livemode(args),
             date_from=day("date_from"),
             date_to=day("date_to"),
         )

@@ -21,6 +21,7 @@ from policy_service.domain.money import MINOR_UNITS, MoneyError, parse_amount
 from policy_service.domain.records import Policy
 from pricing.model import Edition
 
+from . import query_args
 from .claims import ClaimsContext, audit_log
 
 #: claims read per queue request; beyond it the counts say "at least"
@@ -42,12 +43,8 @@ class QueueFilter:
     def parse(cls, args: Mapping[str, str]) -> QueueFilter:
         """From query-string text (the console's filter form); empty means no filter."""
 
-        def text(name: str) -> str | None:
-            value = (args.get(name) or "").strip()
-            return value or None
-
         def amount(name: str) -> Decimal | None:
-            raw = text(name)
+            raw = query_args.text(args, name)
             if raw is None:
                 return None
             try:
@@ -58,24 +55,14 @@ class QueueFilter:
                 raise InvalidRequest("must not be negative", param=name)
             return value
 
-        status = text("status") or "in_review"
-        statuses = [str(s) for s in ClaimStatus]
-        if status not in statuses:
-            raise InvalidRequest(f"must be one of: {', '.join(statuses)}", param="status")
-        signal = text("signal")
-        if signal is not None and signal not in SIGNAL_CODES:
-            raise InvalidRequest(f"must be one of: {', '.join(SIGNAL_CODES)}", param="signal")
-        mode = text("mode")
-        if mode not in (None, "live", "test"):
-            raise InvalidRequest("must be live or test", param="mode")
         found = cls(
-            status=status,
-            product=text("product"),
-            partner=text("partner"),
-            signal=signal,
+            status=query_args.one_of(args, "status", ClaimStatus) or "in_review",
+            product=query_args.text(args, "product"),
+            partner=query_args.text(args, "partner"),
+            signal=query_args.one_of(args, "signal", SIGNAL_CODES),
             amount_min=amount("amount_min"),
             amount_max=amount("amount_max"),
-            livemode=None if mode is None else mode == "live",
+            livemode=query_args.livemode(args),
         )
         if (
             found.amount_min is not None
