@@ -511,8 +511,11 @@ staff = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
-    #: console sessions started before this are void (logout, role or password change)
+    #: console sessions started before this are void (logout)
     sa.Column("sessions_revoked_at", UTCDateTime, nullable=True),
+    #: wrong passwords in a row; at LOGIN_ATTEMPTS the login locks until locked_until
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
     sa.CheckConstraint("role in ('reviewer', 'approver', 'admin')", name="role"),
 )
 

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from policy_service.domain.errors import Unauthenticated
 from policy_service.services import staff as svc_staff
 
-from .blueprint import _, bp, render_page, svc
+from .blueprint import _, bp, now, render_page, svc
 from .security import current_staff, start_session
 
 
@@ -27,13 +27,15 @@ def login() -> ResponseReturnValue:
         return render_page("login.html", next=request.args.get("next", ""))
     email = request.form.get("email", "")
     try:
-        with svc().engine.connect() as conn:
-            member = svc_staff.login(conn, email, request.form.get("password", ""))
-    except Unauthenticated:
+        member = svc_staff.login(svc().engine, email, request.form.get("password", ""), now())
+    except Unauthenticated as exc:
+        locked = exc.code == "login_locked"
         return render_page(
             "login.html",
-            401,
-            error=_("Wrong e-mail or password."),
+            429 if locked else 401,
+            error=_("Too many wrong passwords: try again in 15 minutes.")
+            if locked
+            else _("Wrong e-mail or password."),
             email=email,
             next=request.form.get("next", ""),
         )

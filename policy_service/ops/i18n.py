@@ -199,6 +199,7 @@ ZH: dict[str, str] = {
     "other": "其他",
     # errors
     "Wrong e-mail or password.": "邮箱或密码错误。",
+    "Too many wrong passwords: try again in 15 minutes.": "密码错误次数过多，请15分钟后再试。",
     "Your session has ended; log in again.": "会话已结束，请重新登录。",
     "This form has expired or did not come from this console. Reload the page and try again.": "表单已过期或并非来自本控制台，请刷新页面后重试。",
     "Your role may not open this page.": "您的角色无权打开此页面。",

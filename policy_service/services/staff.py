@@ -9,7 +9,7 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -31,6 +31,9 @@ _ALPHABET = string.ascii_letters + string.digits
 # scrypt at 32 MiB of memory: slow to guess offline, quick enough for a login.
 _N, _R, _P = 2**15, 8, 1
 MIN_PASSWORD = 12
+#: wrong passwords in a row before a console login locks, and for how long
+LOGIN_ATTEMPTS = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -97,14 +100,40 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_hex(16))
 
 
-def login(conn: sa.Connection, email: str, password: str) -> Staff:
-    """The staff member with this e-mail and password (console login)."""
+def login(engine: sa.Engine, email: str, password: str, now: datetime) -> Staff:
+    """The staff member with this e-mail and password (console login). After
+    LOGIN_ATTEMPTS wrong passwords in a row the account's login locks for LOCKOUT."""
+    with engine.begin() as conn:
+        try:
+            return _check_login(conn, email, password, now)
+        except Unauthenticated as exc:
+            failure = exc  # leave the block normally: the failure count is committed
+    raise failure
+
+
+def _check_login(conn: sa.Connection, email: str, password: str, now: datetime) -> Staff:
     row = partners_repo.staff_by_email(conn, (email or "").strip().lower())
     stored = row.password_hash if row is not None else None
     matches = check_password(stored or _dummy_hash(), password or "")
+    if row is not None and row.locked_until is not None and now < row.locked_until:
+        raise Unauthenticated(
+            f"too many wrong passwords: try again after {row.locked_until:%H:%M} UTC",
+            code="login_locked",
+        )
     if row is None or stored is None or not matches or row.disabled_at is not None:
+        if row is not None and stored is not None and not matches:
+            failed = row.failed_logins + 1
+            locked = failed >= LOGIN_ATTEMPTS
+            partners_repo.update_staff(
+                conn,
+                row.id,
+                failed_logins=0 if locked else failed,
+                locked_until=now + LOCKOUT if locked else None,
+            )
         # One message whatever failed, so the form does not tell which e-mails exist.
         raise Unauthenticated("wrong e-mail or password", code="login_failed")
+    if row.failed_logins or row.locked_until:
+        partners_repo.update_staff(conn, row.id, failed_logins=0, locked_until=None)
     return Staff(row.id, row.email, row.role)
 
 

@@ -52,6 +52,22 @@ def test_login_says_the_same_for_a_wrong_password_and_an_unknown_e_mail(
     assert "li.na@ops.example" in _text(console.get("/ops/"))
 
 
+def test_five_wrong_passwords_lock_the_login_for_a_quarter_hour(
+    app: Flask, engine: sa.Engine, clock: Clock
+) -> None:
+    add_staff(engine, "li.na@ops.example", "reviewer")
+    console = Console(app)
+    for _ in range(4):
+        assert console.login("li.na@ops.example", "wrong password!").status_code == 401
+    assert console.login("li.na@ops.example").status_code == 303  # a success resets the count
+    for _ in range(5):
+        assert console.login("li.na@ops.example", "wrong password!").status_code == 401
+    locked = console.login("li.na@ops.example")  # even the right password waits
+    assert locked.status_code == 429 and "Too many wrong passwords" in _text(locked)
+    clock.advance(minutes=16)
+    assert console.login("li.na@ops.example").status_code == 303
+
+
 def test_session_cookies_are_http_only_same_site_and_secure_off_loopback(
     app: Flask, engine: sa.Engine
 ) -> None:

@@ -1,4 +1,5 @@
-"""Console sessions: staff.sessions_revoked_at voids the sessions started before it
+"""Console logins: staff.sessions_revoked_at voids the sessions started before it;
+failed_logins and locked_until slow down password guessing
 
 Revision ID: 0005
 Revises: 0004
@@ -27,8 +28,20 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        batch.add_column(
+            sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch.add_column(
+            sa.Column(
+                "locked_until",
+                policy_service.adapters.tables.UTCDateTime(timezone=True),
+                nullable=True,
+            )
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("staff") as batch:
+        batch.drop_column("locked_until")
+        batch.drop_column("failed_logins")
         batch.drop_column("sessions_revoked_at")
