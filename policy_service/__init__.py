@@ -60,5 +60,5 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
         stripe_gateway(config),
     )
     register_api(app)
-    register_console(app, config.session_secret, config.session_hours)
+    register_console(app, config)
     return app

@@ -244,6 +244,28 @@ def staff_create(email: str, role: str, password_stdin: bool, no_password: bool)
     click.echo(f"staff {member.id} {member.email} ({member.role})")
 
 
+@staff.command("password")
+@click.argument("EMAIL")
+@click.option("--password-stdin", is_flag=True, help="read the password from stdin (scripts)")
+def staff_password(email: str, password_stdin: bool) -> None:
+    """Set a new console password; it ends the account's sessions and lifts a login lock."""
+    from .domain.errors import ServiceError
+    from .services.staff import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _engine_for_admin().begin() as conn:
+            set_password(conn, email, password)
+    except ServiceError as exc:
+        raise click.ClickException(
+            f"{exc.param}: {exc.message}" if exc.param else exc.message
+        ) from None
+    click.echo(f"password set for {email.strip().lower()}")
+
+
 @staff.command("token")
 @click.argument("email")
 def staff_token(email: str) -> None:

@@ -31,6 +31,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _tristate(env: Mapping[str, str], name: str) -> bool | None:
+    raw = (env.get(name) or "auto").strip().lower()
+    if raw not in ("auto", "true", "false"):
+        raise SystemExit(f"{name} must be auto, true or false, got {raw!r}")
+    return None if raw == "auto" else raw == "true"
+
+
 def _amount(env: Mapping[str, str], name: str, default: str) -> Decimal:
     raw = env.get(name) or default
     try:
@@ -56,6 +63,9 @@ class Config:
     session_secret: bytes = field(default=b"", repr=False)
     #: a console login lasts this long
     session_hours: int = 10
+    #: Secure flag of the console's cookie: True, False, or None (auto: secure unless the
+    #: request's host is loopback, the embedded default over plain HTTP)
+    session_cookie_secure: bool | None = None
     #: largest request body accepted, bytes
     max_body_bytes: int = 2 * 1024 * 1024
     #: how often a worker process looks for changed product files, seconds (0: never)
@@ -130,6 +140,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         pii_hash_key=_secret(env, "PII_HASH_KEY", data_dir, "pii_hash.key"),
         session_secret=_secret(env, "SESSION_SECRET", data_dir, "session.key"),
         session_hours=_int(env, "SESSION_HOURS", 10),
+        session_cookie_secure=_tristate(env, "SESSION_COOKIE_SECURE"),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 2 * 1024 * 1024),
         products_reload_seconds=_int(env, "PRODUCTS_RELOAD_SECONDS", 5),
         api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 30),

@@ -285,11 +285,20 @@ def queue_scan(
     livemode: bool | None = None,
     amount_min: dict[str, int] | None = None,
     amount_max: dict[str, int] | None = None,
+    after: tuple[datetime, str] | None = None,
 ) -> list[sa.Row[Any]]:
-    """The light columns of claims in a status, oldest first (the review queue).
+    """The light columns of claims in a status, oldest first (the review queue), after the
+    (created_at, id) cursor `after` when given.
 
     amount_min/amount_max map each currency to a bound in its minor units."""
     stmt = sa.select(*(C.c[name] for name in _QUEUE_COLUMNS)).where(C.c.status == status)
+    if after is not None:
+        stmt = stmt.where(
+            sa.or_(
+                C.c.created_at > after[0],
+                sa.and_(C.c.created_at == after[0], C.c.id > after[1]),
+            )
+        )
     if product is not None:
         stmt = stmt.where(C.c.product_code == product)
     if partner_id is not None:

@@ -125,8 +125,11 @@ def insert_staff(conn: sa.Connection, row: dict[str, object]) -> None:
     conn.execute(staff.insert().values(**row))
 
 
-def staff_by_email(conn: sa.Connection, email: str) -> sa.Row[object] | None:
-    return conn.execute(sa.select(staff).where(staff.c.email == email)).first()
+def staff_by_email(
+    conn: sa.Connection, email: str, for_update: bool = False
+) -> sa.Row[object] | None:
+    stmt = sa.select(staff).where(staff.c.email == email)
+    return conn.execute(stmt.with_for_update() if for_update else stmt).first()
 
 
 def insert_staff_token(conn: sa.Connection, row: dict[str, object]) -> None:

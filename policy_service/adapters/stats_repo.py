@@ -91,18 +91,31 @@ def _premium_ex_tax() -> Any:
 
 
 def fully_earned(conn: sa.Connection, now: datetime, livemode: bool) -> list[Any]:
-    """(product, edition_id, currency, premium ex tax minor) of sold policies whose cover
-    has ended, less what cancellations refunded."""
-    kept = _premium_ex_tax() - sa.func.coalesce(P.c.refund_amount, 0)
+    """(product, edition_id, currency, premium ex tax minor) of policies whose cover has
+    ended (cancelled ones apart: see cancelled())."""
     stmt = (
-        sa.select(P.c.product_code, P.c.edition_id, P.c.currency, sa.func.sum(kept))
+        sa.select(P.c.product_code, P.c.edition_id, P.c.currency, sa.func.sum(_premium_ex_tax()))
         .where(
             P.c.livemode == livemode,
-            P.c.status.in_(_SOLD),
-            sa.or_(P.c.coverage_end <= now, P.c.status == "cancelled"),
+            P.c.status.in_(("active", "expired")),
+            P.c.coverage_end <= now,
         )
         .group_by(P.c.product_code, P.c.edition_id, P.c.currency)
     )
+    return list(conn.execute(stmt))
+
+
+def cancelled(conn: sa.Connection, livemode: bool) -> list[Any]:
+    """Cancelled policies with their premium, tax and refund (minor units): the refund
+    returned part of the premium, tax included."""
+    stmt = sa.select(
+        P.c.product_code,
+        P.c.edition_id,
+        P.c.currency,
+        P.c.premium_total,
+        P.c.premium_tax,
+        P.c.refund_amount,
+    ).where(P.c.livemode == livemode, P.c.status == "cancelled")
     return list(conn.execute(stmt))
 
 

@@ -41,6 +41,12 @@ def check_request_text() -> None:
     for name, value in request.args.items(multi=True):
         if _bad(name) or _bad(value):
             raise InvalidRequest("contains a NUL or invalid Unicode character", param=name)
+    if _bad(request.path):
+        raise InvalidRequest("the path contains a NUL or invalid Unicode character")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            if _bad(name) or _bad(value):
+                raise InvalidRequest("contains a NUL or invalid Unicode character", param=name)
     for name in ("Idempotency-Key",):
         header = request.headers.get(name)
         if header is not None and _bad(header):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from policy_service.config import Config
+
 from . import auth_views, claim_views, dashboard_views, policy_views, staff_views
 from .blueprint import bp
 from .security import configure_sessions
@@ -16,6 +18,8 @@ __all__ = ["register_console"]
 _VIEWS = (auth_views, claim_views, dashboard_views, policy_views, staff_views)
 
 
-def register_console(app: Flask, session_secret: bytes, session_hours: int) -> None:
-    configure_sessions(app, session_secret, session_hours)
+def register_console(app: Flask, config: Config) -> None:
+    configure_sessions(
+        app, config.session_secret, config.session_hours, config.session_cookie_secure
+    )
     app.register_blueprint(bp)

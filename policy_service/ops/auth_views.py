@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask import redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -15,8 +16,14 @@ from .security import current_staff, start_session
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path inside the console: never an open redirect to another site.
-    if target and target.startswith("/ops/") and not target.startswith("//"):
+    # Only a path inside the console: never an open redirect, nor a header break.
+    if (
+        target
+        and target.startswith("/ops/")
+        and target.isprintable()
+        and not urlsplit(target).netloc
+        and "\\" not in target
+    ):
         return target
     return url_for("console.dashboard")
 
@@ -28,14 +35,13 @@ def login() -> ResponseReturnValue:
     email = request.form.get("email", "")
     try:
         member = svc_staff.login(svc().engine, email, request.form.get("password", ""), now())
-    except Unauthenticated as exc:
-        locked = exc.code == "login_locked"
+    except Unauthenticated:
         return render_page(
             "login.html",
-            429 if locked else 401,
-            error=_("Too many wrong passwords: try again in 15 minutes.")
-            if locked
-            else _("Wrong e-mail or password."),
+            401,
+            error=_(
+                "Wrong e-mail or password. After 5 wrong passwords the login waits 15 minutes."
+            ),
             email=email,
             next=request.form.get("next", ""),
         )

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from policy_service.api.context import Services, services
 from policy_service.api.errors import status_of
+from policy_service.api.input_guard import check_request_text
 from policy_service.domain.errors import ServiceError
 from policy_service.services.staff import session_staff
 
@@ -55,24 +66,31 @@ def _(text: str, **values: object) -> str:
 @bp.before_request
 def _before() -> ResponseReturnValue | None:
     wanted = request.args.get("lang")
-    if wanted in i18n.LANGUAGES:
+    if wanted in i18n.LANGUAGES and session.get("lang") != wanted:
         session["lang"] = wanted
     g.lang = session.get("lang") or request.accept_languages.best_match(["en", "zh"]) or "en"
+    check_request_text()
     check_csrf()
     if request.endpoint in _PUBLIC:
         return None
     staff = None
     started = session_start_time()
-    if session.get("staff_id") and started is not None:
+    lifetime = current_app.permanent_session_lifetime
+    # A login lasts SESSION_HOURS from the login itself, however often the cookie is re-sent.
+    if session.get("staff_id") and started and datetime.now(UTC) < started + lifetime:
         with svc().engine.connect() as conn:
             staff = session_staff(conn, str(session["staff_id"]), started)
     if staff is None:
         session.pop("staff_id", None)
+        login = url_for("console.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request"):
+            # htmx would swap the login page into the results: send the whole page there.
+            return Response(status=204, headers={"HX-Redirect": login})
         if request.method != "GET":
             return render_page(
                 "error.html", 401, message=_("Your session has ended; log in again.")
             )
-        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        return redirect(login)
     g.ops_staff = staff
     svc().catalog.maybe_reload()
     return None
@@ -84,6 +102,7 @@ def _headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
+    response.vary.add("HX-Request")
     if not request.path.startswith("/ops/static/"):
         # Pages hold personal data: never kept in shared caches or the back-button cache.
         response.headers["Cache-Control"] = "no-store"

@@ -23,8 +23,7 @@ _PAGE = 50
 @bp.get("/claims")
 def queue() -> ResponseReturnValue:
     products = [p.code for p in svc().catalog.all()]
-    # htmx asks for the results only when a filter changes.
-    template = "queue_results.html" if request.headers.get("HX-Request") else "queue.html"
+    template = "queue.html"
     context: dict[str, Any] = {
         "products": products,
         "signals": SIGNAL_CODES,

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from pricing.money import MoneyError, check_currency, parse_amount
+
 LANGUAGES = {"en": "English", "zh": "中文"}
 BABEL_LOCALE = {"en": "en_US", "zh": "zh_Hans_CN"}
 
@@ -198,8 +200,7 @@ ZH: dict[str, str] = {
     "policy_not_in_force": "保单未生效",
     "other": "其他",
     # errors
-    "Wrong e-mail or password.": "邮箱或密码错误。",
-    "Too many wrong passwords: try again in 15 minutes.": "密码错误次数过多，请15分钟后再试。",
+    "Wrong e-mail or password. After 5 wrong passwords the login waits 15 minutes.": "邮箱或密码错误。连续5次密码错误后需等待15分钟再登录。",
     "Your session has ended; log in again.": "会话已结束，请重新登录。",
     "This form has expired or did not come from this console. Reload the page and try again.": "表单已过期或并非来自本控制台，请刷新页面后重试。",
     "Your role may not open this page.": "您的角色无权打开此页面。",
@@ -241,6 +242,12 @@ def money(lang: str, amount: Decimal | str | None, currency: str, whole: bool = 
     drops the minor units (chart axes)."""
     if amount is None:
         return "—"
+    try:
+        # Partner-supplied evidence may hold anything that looks like money.
+        amount = parse_amount(amount) if isinstance(amount, str) else Decimal(amount)
+        check_currency(currency)
+    except MoneyError:
+        return f"{amount} {currency}"
     if whole:
         return format_currency(
             Decimal(amount), currency, "¤#,##0", locale=BABEL_LOCALE[lang], currency_digits=False

@@ -8,32 +8,37 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from policy_service.services.staff import Staff
 
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
+    def __init__(self, secure: bool | None) -> None:
+        self.secure = secure
+
     def get_cookie_secure(self, app: Flask) -> bool:
-        # Browsers only send Secure cookies over HTTPS (and to loopback over HTTP): the
-        # embedded default serves http://127.0.0.1, anything else must be HTTPS.
-        host = (request.host or "").rsplit(":", 1)[0] if request else ""
+        if self.secure is not None:
+            return self.secure
+        # Auto: the embedded default serves http://127.0.0.1, where a Secure cookie would
+        # not come back in every browser; any other host must be HTTPS. (A proxy that
+        # rewrites Host to loopback needs SESSION_COOKIE_SECURE=true.)
+        host = urlsplit("//" + (request.host or "")).hostname or ""
         return request.is_secure or host not in _LOOPBACK
 
 
-def configure_sessions(app: Flask, secret: bytes, hours: int) -> None:
-    from datetime import timedelta
-
+def configure_sessions(app: Flask, secret: bytes, hours: int, secure: bool | None) -> None:
     app.secret_key = secret or secrets.token_bytes(32)
-    app.session_interface = ConsoleSessionInterface()
+    app.session_interface = ConsoleSessionInterface(secure)
     app.config.update(
         SESSION_COOKIE_NAME="ps_ops_session",
         SESSION_COOKIE_PATH="/ops",

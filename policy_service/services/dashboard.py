@@ -1,7 +1,7 @@
 """The ops dashboard's figures: sales and claims per day, loss ratios, how claims get decided.
 
 Earned premium is premium net of tax, earned pro rata over the cover (a cover that has
-ended is fully earned; a cancelled policy earns what its refund did not return). Loss
+ended is fully earned; a cancelled policy earns the share of it its refund did not return). Loss
 ratio = paid claims / earned premium, per product and edition.
 """
 
@@ -76,6 +76,7 @@ def dashboard(
         paid = stats_repo.paid_claims(conn, livemode)
         earned_rows = stats_repo.fully_earned(conn, now, livemode)
         running = stats_repo.in_force(conn, now, livemode)
+        refunded = stats_repo.cancelled(conn, livemode)
         backlog, oldest, second = stats_repo.review_backlog(conn, livemode)
 
     count: dict[str, int] = defaultdict(int)
@@ -104,6 +105,10 @@ def dashboard(
     earned: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for product, edition_id, currency, kept in earned_rows:
         earned[(product, edition_id, currency)] += Decimal(int(kept or 0))
+    for product, edition_id, currency, total, tax, refund in refunded:
+        # It keeps the share of its premium (ex tax) that the refund did not return.
+        kept = Decimal(total - (refund or 0)) / total if total else Decimal(0)
+        earned[(product, edition_id, currency)] += (total - tax) * kept
     for r in running:
         share = Decimal((now - r.coverage_start).total_seconds()) / Decimal(
             (r.coverage_end - r.coverage_start).total_seconds()

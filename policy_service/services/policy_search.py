@@ -47,9 +47,12 @@ class PolicyQuery:
             if raw is None:
                 return None
             try:
-                return date.fromisoformat(raw)
+                found = date.fromisoformat(raw)
             except ValueError:
                 raise InvalidRequest("must be a date: YYYY-MM-DD", param=name) from None
+            if not 1900 <= found.year <= 9998:
+                raise InvalidRequest("must be a date between 1900 and 9998", param=name)
+            return found
 
         query = cls(
             policy_id=query_args.text(args, "id"),

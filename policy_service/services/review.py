@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,27 +106,40 @@ class Queue:
     by_signal: Counter[str] = field(default_factory=Counter)
 
 
-def _bounds(value: Decimal | None) -> dict[str, int] | None:
+def _bounds(value: Decimal | None, rounding: str) -> dict[str, int] | None:
+    """A bound in each currency's minor units, rounded inwards (`rounding` ROUND_CEILING
+    for a lower bound, ROUND_FLOOR for an upper one), so 100.004 excludes 100.00."""
     if value is None:
         return None
-    # A bound in each currency's minor units (rounded inwards is not needed: amounts in
-    # the database are whole minor units, so a fractional bound compares the same).
-    return {cur: int((value * 10**exp).to_integral_value()) for cur, exp in MINOR_UNITS.items()}
+    return {
+        cur: int((value * 10**exp).to_integral_value(rounding=rounding))
+        for cur, exp in MINOR_UNITS.items()
+    }
 
 
 def queue(
     engine: sa.Engine, f: QueueFilter, limit: int = 50, starting_after: str | None = None
 ) -> Queue:
-    """Claims in a status (default in review), oldest first, filtered, with counts."""
+    """Claims in a status (default in review), oldest first, filtered, with counts; the
+    page after the claim `starting_after` (a keyset cursor: it holds even when that claim
+    has left the queue meanwhile)."""
+    sql_filters: dict[str, Any] = {
+        "status": f.status,
+        "livemode": f.livemode,
+        "amount_min": _bounds(f.amount_min, ROUND_CEILING),
+        "amount_max": _bounds(f.amount_max, ROUND_FLOOR),
+    }
     with engine.connect() as conn:
-        rows = claims_repo.queue_scan(
-            conn,
-            QUEUE_SCAN_LIMIT,
-            status=f.status,
-            livemode=f.livemode,
-            amount_min=_bounds(f.amount_min),
-            amount_max=_bounds(f.amount_max),
-        )
+        rows = claims_repo.queue_scan(conn, QUEUE_SCAN_LIMIT, **sql_filters)
+        after = None
+        if starting_after:
+            cursor = (
+                claims_repo.get(conn, starting_after) if has_prefix(starting_after, "clm") else None
+            )
+            if cursor is None:
+                raise NotFound(f"no claim {starting_after}", param="starting_after")
+            after = (cursor.created_at, cursor.id)
+            later = claims_repo.queue_scan(conn, QUEUE_SCAN_LIMIT, after=after, **sql_filters)
         names = partners_repo.partner_names(conn)
 
     def codes(row: Any) -> set[str]:
@@ -139,7 +152,8 @@ def queue(
             and (skip == "signal" or f.signal is None or f.signal in codes(row))
         )
 
-    result = Queue([], 0, len(rows) >= QUEUE_SCAN_LIMIT, False)
+    capped = len(rows) >= QUEUE_SCAN_LIMIT
+    result = Queue([], 0, capped, False)
     matching = []
     for row in rows:
         if keep(row, "product"):
@@ -151,11 +165,11 @@ def queue(
         if keep(row):
             matching.append(row)
     result.total = len(matching)
-    start = 0
-    if starting_after:
-        start = next((i + 1 for i, r in enumerate(matching) if r.id == starting_after), 0)
-    page = matching[start : start + limit]
-    result.more = start + limit < len(matching)
+    if after is not None:
+        capped = len(later) >= QUEUE_SCAN_LIMIT
+        matching = [r for r in later if keep(r)]
+    page = matching[:limit]
+    result.more = len(matching) > limit or capped
     result.items = [
         QueueItem(
             id=r.id,

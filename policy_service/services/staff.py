@@ -9,7 +9,7 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -112,29 +112,45 @@ def login(engine: sa.Engine, email: str, password: str, now: datetime) -> Staff:
 
 
 def _check_login(conn: sa.Connection, email: str, password: str, now: datetime) -> Staff:
-    row = partners_repo.staff_by_email(conn, (email or "").strip().lower())
+    # The row stays locked until the failure count is written: parallel guesses queue.
+    row = partners_repo.staff_by_email(conn, (email or "").strip().lower(), for_update=True)
     stored = row.password_hash if row is not None else None
     matches = check_password(stored or _dummy_hash(), password or "")
-    if row is not None and row.locked_until is not None and now < row.locked_until:
-        raise Unauthenticated(
-            f"too many wrong passwords: try again after {row.locked_until:%H:%M} UTC",
-            code="login_locked",
-        )
-    if row is None or stored is None or not matches or row.disabled_at is not None:
-        if row is not None and stored is not None and not matches:
+    locked = row is not None and row.locked_until is not None and now < row.locked_until
+    if row is None or stored is None or not matches or row.disabled_at is not None or locked:
+        if row is not None and stored is not None and not matches and not locked:
             failed = row.failed_logins + 1
-            locked = failed >= LOGIN_ATTEMPTS
+            lock = failed >= LOGIN_ATTEMPTS
             partners_repo.update_staff(
                 conn,
                 row.id,
-                failed_logins=0 if locked else failed,
-                locked_until=now + LOCKOUT if locked else None,
+                failed_logins=0 if lock else failed,
+                locked_until=now + LOCKOUT if lock else None,
             )
-        # One message whatever failed, so the form does not tell which e-mails exist.
+        # One answer whatever failed (unknown e-mail, wrong password, locked, disabled),
+        # so the form does not tell which e-mails have accounts.
         raise Unauthenticated("wrong e-mail or password", code="login_failed")
     if row.failed_logins or row.locked_until:
         partners_repo.update_staff(conn, row.id, failed_logins=0, locked_until=None)
     return Staff(row.id, row.email, row.role)
+
+
+def set_password(conn: sa.Connection, email: str, password: str) -> None:
+    """A new console password (`policy-service staff password`); it ends the account's
+    sessions and lifts a login lock."""
+    row = partners_repo.staff_by_email(conn, email.strip().lower())
+    if row is None:
+        raise NotFound(f"no staff account {email}", param="email")
+    if len(password) < MIN_PASSWORD:
+        raise InvalidRequest(f"must be at least {MIN_PASSWORD} characters", param="password")
+    partners_repo.update_staff(
+        conn,
+        row.id,
+        password_hash=hash_password(password),
+        failed_logins=0,
+        locked_until=None,
+        sessions_revoked_at=datetime.now(UTC),
+    )
 
 
 def session_staff(conn: sa.Connection, staff_id: str, started: datetime) -> Staff | None:
@@ -203,6 +219,8 @@ def change_account(
     row = partners_repo.staff_by_id(conn, staff_id)
     if row is None:
         raise NotFound(f"no staff account {staff_id}")
+    if role is None and disabled is None:
+        raise InvalidRequest("say what to change: a role, or disable / enable", param="action")
     values: dict[str, object] = {}
     if role is not None:
         if role not in ROLES:
@@ -210,11 +228,17 @@ def change_account(
         values["role"] = role
     if disabled is not None:
         values["disabled_at"] = now if disabled else None
-    if staff_id == actor.id and (disabled or (role is not None and role != "admin")):
+        if disabled:
+            # Sessions use the wall clock; a re-enabled account must log in again.
+            values["sessions_revoked_at"] = datetime.now(UTC)
+    loses_admin = disabled or (role is not None and role != "admin")
+    if staff_id == actor.id and loses_admin:
         raise BusinessRefusal(
             "you cannot disable or demote your own account; ask another admin",
             code="own_account",
         )
+    if loses_admin and row.role == "admin" and partners_repo.count_active_admins(conn) <= 1:
+        raise BusinessRefusal("the last active admin must stay an admin", code="last_admin")
     partners_repo.update_staff(conn, staff_id, **values)
 
 

@@ -45,8 +45,15 @@ def test_a_reviewer_filters_the_queue_opens_a_claim_and_approves_it(
     page.press("input[name=amount_max]", "Enter")
     expect(rows).to_have_count(1)
     expect(page.get_by_test_id("queue-count")).to_contain_text("1")
+    # The options' counts follow the other filters.
+    expect(page.locator("select[name=product] option[value=return_shipping]")).to_have_text(
+        "return_shipping (0)"
+    )
     page.select_option("select[name=product]", "return_shipping")
     expect(rows).to_have_count(0)
+    page.go_back()  # the browser's history holds each filter
+    expect(rows).to_have_count(1)
+    expect(page.locator("h1")).to_have_text("Claims queue")
     page.select_option("select[name=product]", "flight_delay")
     expect(rows).to_have_count(1)
 
