@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -343,6 +344,92 @@ def products_test(product: str | None, path: Path | None) -> None:
     click.echo(f"{'all passed' if not failed else f'{failed} failed'}")
     if failed:
         sys.exit(1)
+
+
+def _product(code: str, path: Path | None) -> Any:
+    from pricing.loader import load_catalog
+
+    root = (path or load_config().products_dir).resolve()
+    catalog = load_catalog(root)
+    if code in catalog.refused:
+        errors = "\n  ".join(str(e) for e in catalog.refused[code].errors)
+        raise click.ClickException(f"{code} is refused:\n  {errors}")
+    if code not in catalog.products:
+        raise click.ClickException(f"no product {code!r} under {root}")
+    return catalog.products[code]
+
+
+@products.command("explain")
+@click.argument("product")
+@click.option("--risk", "risk_file", type=click.File("r"), required=True, help="a JSON risk")
+@click.option("--edition", default=None, help="default: the edition in force --at")
+@click.option("--at", "at_text", default=None, help="pricing time, ISO 8601 (default now)")
+@click.option("--json", "as_json", is_flag=True, help="the worksheet as JSON")
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_explain(
+    product: str,
+    risk_file: Any,
+    edition: str | None,
+    at_text: str | None,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """The rating worksheet of one risk: every step, factor and the table row it came from."""
+    from pricing.errors import InputErrors
+    from pricing.explain import as_text, choose_edition, worksheet
+
+    try:
+        at = datetime.fromisoformat(at_text) if at_text else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(
+            "must be an ISO 8601 time with offset", param_hint="--at"
+        ) from None
+    if at.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset, e.g. +08:00", param_hint="--at")
+    try:
+        risk = json.load(risk_file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{risk_file.name}:{exc.lineno}: not JSON: {exc.msg}") from None
+    prod = _product(product, path)
+    try:
+        chosen = choose_edition(prod, edition, at)
+        sheet = worksheet(chosen, risk, at)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except InputErrors as exc:
+        raise click.ClickException(
+            f"{risk_file.name}: invalid risk:\n  " + "\n  ".join(str(e) for e in exc.errors)
+        ) from None
+    click.echo(json.dumps(sheet, indent=2, ensure_ascii=False) if as_json else as_text(sheet))
+
+
+@products.command("diff")
+@click.argument("product")
+@click.argument("edition_a")
+@click.argument("edition_b")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_diff(
+    product: str, edition_a: str, edition_b: str, as_json: bool, path: Path | None
+) -> None:
+    """What changes from EDITION_A to EDITION_B: table cells, factors, limits, rules."""
+    from pricing.diff import diff_editions
+
+    prod = _product(product, path)
+    found = []
+    for wanted in (edition_a, edition_b):
+        edition = prod.edition(wanted)
+        if edition is None:
+            known = ", ".join(e.id for e in prod.editions)
+            raise click.ClickException(f"{product} has no edition {wanted} (editions: {known})")
+        found.append(edition)
+    changes = diff_editions(found[0], found[1])
+    if as_json:
+        click.echo(json.dumps([c.to_json() for c in changes], indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{product}: {edition_a} -> {edition_b}: {len(changes)} change(s)")
+    for change in changes:
+        click.echo(f"  {change}")
 
 
 # -- openapi ---------------------------------------------------------------------------
