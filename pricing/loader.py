@@ -50,7 +50,7 @@ from .model import (
 )
 from .money import MINOR_UNITS
 from .source import Document, Path_, format_path, parse_csv, parse_yaml, read_text
-from .tables import BandTable, ExactTable, Hit, key_text
+from .tables import BandTable, ExactTable, Hit, Table, key_text
 from .triggers import TRIGGER_TYPES
 
 _MISSING = object()
@@ -345,6 +345,61 @@ def _exact_table(
     return ExactTable(display, keys, rows, default)
 
 
+def _check_tiers(r: _Reader, benefits: list[Benefit]) -> None:
+    """`coverage.tiers: [delay_120, delay_240]`: benefits from the mildest loss to the worst;
+    a worse tier never pays less (amount, or limit for actual-cost benefits)."""
+    tiers = r.at(("coverage", "tiers"))
+    if tiers is _MISSING:
+        return
+    if not isinstance(tiers, list) or len(tiers) < 2:
+        r.fail(("coverage", "tiers"), "must list two or more benefit codes, mildest first")
+        return
+    by_code = {b.code: b for b in benefits}
+    previous: tuple[str, Decimal] | None = None
+    for i, code in enumerate(tiers):
+        benefit = by_code.get(code)
+        if benefit is None:
+            r.fail(("coverage", "tiers", i), f"unknown benefit {code!r}")
+            return
+        pays = benefit.amount if benefit.amount is not None else benefit.limit
+        if pays is None:
+            return
+        if previous is not None and pays < previous[1]:
+            r.fail(
+                ("coverage", "tiers", i),
+                f"{code} pays {pays}, less than the milder tier {previous[0]} ({previous[1]})",
+            )
+        previous = (code, pays)
+
+
+def _check_monotonic(
+    r: _Reader, path: Path_, name: str, table: Table, specs: dict[str, InputSpec]
+) -> None:
+    """`monotonic: increasing|decreasing`: along the bands (or the key's values, in their
+    order) the factor never goes the other way, e.g. a later departure hour never costs less."""
+    direction = r.at(path)
+    if direction not in ("increasing", "decreasing"):
+        r.fail(path, "must be increasing or decreasing")
+        return
+    if isinstance(table, BandTable):
+        ordered = list(table.hits)
+    else:
+        spec = specs[table.keys[0]] if len(table.keys) == 1 else None
+        domain = _domain(spec) if spec is not None else None
+        if domain is None:
+            r.fail(path, "needs bands, or one integer, enum or boolean key whose order is known")
+            return
+        ordered = [table.rows[(v,)] for v in domain if (v,) in table.rows]
+    for prev, nxt in pairwise(ordered):
+        wrong = nxt.value < prev.value if direction == "increasing" else nxt.value > prev.value
+        if wrong:
+            r.fail(
+                path,
+                f"factor {name} is declared {direction}, but {nxt.source} has {nxt.value} "
+                f"after {prev.value} at {prev.source}",
+            )
+
+
 def _domain(spec: InputSpec) -> list[str] | None:
     if spec.enum is not None:
         return [key_text(v) for v in spec.enum]
@@ -589,7 +644,7 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
             rules.append(EligibilityRule(rule_code, r.text((*path, "message")), expr))
 
     # Coverage and benefits
-    r.mapping(("coverage",), {"starts", "ends", "benefits"}, {"starts", "ends"})
+    r.mapping(("coverage",), {"starts", "ends", "benefits", "tiers"}, {"starts", "ends"})
     starts = r.expression(("coverage", "starts"), known, tz)
     ends = r.expression(("coverage", "ends"), known, tz)
     benefits: list[Benefit] = []
@@ -608,6 +663,7 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
             Benefit(r.text((*path, "code")), r.text((*path, "description")), amount, limit)
         )
 
+    _check_tiers(r, benefits)
     rating = _rating(r, folder, display_dir, all_specs, known, tz, currency, out)
 
     # Cancellation: ordered rules, the first that applies decides; the last has no condition.
@@ -739,7 +795,9 @@ def _rating(
     names: set[str] = set()
     for i, _ in enumerate(r.items(("rating", "factors"))):
         path: Path_ = ("rating", "factors", i)
-        f = r.mapping(path, {"name", "lookup", "table", "bands", "default"}, {"name", "lookup"})
+        f = r.mapping(
+            path, {"name", "lookup", "table", "bands", "default", "monotonic"}, {"name", "lookup"}
+        )
         if f is None:
             continue
         name = r.text((*path, "name"))
@@ -777,6 +835,8 @@ def _rating(
             table = _band_table(csv_file, display, keys[0], specs[keys[0]], default, out)
         if table is not None:
             factors.append(Factor(name, table))
+            if "monotonic" in f:
+                _check_monotonic(r, (*path, "monotonic"), name, table, specs)
 
     loadings: list[Loading] = []
     for i, _ in enumerate(r.items(("rating", "loadings"))):

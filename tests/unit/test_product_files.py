@@ -162,3 +162,47 @@ def test_content_hash_changes_with_any_file(root: Path) -> None:
     edit(root / ED_RS / "region.csv", "cn_east,1.00", "cn_east,1.01")
     after = load_product(root / "return_shipping", root).editions[0].content_hash
     assert before != after and after.startswith("sha256:")
+
+
+# -- declared monotonicity and benefit tiers --------------------------------------------------
+
+ED_NEW = "flight_delay/editions/2026-11-25"
+
+
+def test_a_factor_declared_increasing_is_checked_row_by_row(root: Path) -> None:
+    edition = root / ED_NEW / "edition.yaml"
+    edit(
+        edition,
+        "      bands: departure_hour.csv\n",
+        "      bands: departure_hour.csv\n      monotonic: increasing\n",
+    )
+    load_product(root / "flight_delay", root)  # the shipped hours rise through the day
+    edit(root / ED_NEW / "departure_hour.csv", "15,19,1.20", "15,19,1.00")
+    (error,) = refusal(root, "flight_delay")
+    assert "factor departure_hour is declared increasing" in error
+    assert (
+        f"{ED_NEW}/departure_hour.csv:6 has 1.00 after 1.05 at {ED_NEW}/departure_hour.csv:5"
+        in error
+    )
+
+
+def test_monotonic_needs_an_order_and_a_direction(root: Path) -> None:
+    edition = root / ED_NEW / "edition.yaml"
+    edit(edition, "      table: carrier.csv\n", "      table: carrier.csv\n      monotonic: up\n")
+    (error,) = refusal(root, "flight_delay")
+    assert "(rating.factors[0].monotonic): must be increasing or decreasing" in error
+    edit(edition, "      monotonic: up\n", "      monotonic: increasing\n")
+    (error,) = refusal(root, "flight_delay")
+    assert "needs bands, or one integer, enum or boolean key" in error
+
+
+def test_a_worse_tier_never_pays_less(root: Path) -> None:
+    edition = root / ED_NEW / "edition.yaml"
+    edit(edition, "  benefits:\n", "  tiers: [delay_120, delay_240]\n  benefits:\n")
+    load_product(root / "flight_delay", root)
+    edit(edition, 'amount: "300.00"', 'amount: "80.00"')
+    (error,) = refusal(root, "flight_delay")
+    assert "delay_240 pays 80.00, less than the milder tier delay_120 (100.00)" in error
+    edit(edition, "tiers: [delay_120, delay_240]", "tiers: [delay_120, delay_360]")
+    (error,) = refusal(root, "flight_delay")
+    assert "unknown benefit 'delay_360'" in error
