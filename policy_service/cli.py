@@ -432,6 +432,34 @@ def products_diff(
         click.echo(f"  {change}")
 
 
+@products.command("replay")
+@click.argument("product")
+@click.option("--since", default=None, help="only policies issued from this date (YYYY-MM-DD, UTC)")
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_replay(product: str, since: str | None, path: Path | None) -> None:
+    """Price stored policies again on their pinned edition; list any that differ by a cent."""
+    from .services import replay as svc_replay
+
+    try:
+        start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+    except ValueError:
+        raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
+    prod = _product(product, path)
+    engine = _engine_for_admin()
+    total = svc_replay.count(engine, product, start)
+    with click.progressbar(length=total, label=f"replaying {product}", file=sys.stderr) as bar:
+        report = svc_replay.replay(engine, prod, start, bar.update)
+    click.echo(
+        f"{product}: {report.checked} policies replayed, {report.same} identical, "
+        f"{len(report.differences)} different"
+    )
+    for diff in report.differences[:200]:
+        parts = "; ".join(f"{k}: {old} -> {new}" for k, (old, new) in diff.parts.items())
+        click.echo(f"  {diff.policy_id} ({diff.edition}): {parts}")
+    if report.differences:
+        sys.exit(1)
+
+
 # -- openapi ---------------------------------------------------------------------------
 
 

@@ -237,3 +237,27 @@ def get_any(conn: sa.Connection, policy_id: str) -> Policy | None:
     """A policy of any partner (ops)."""
     row = conn.execute(sa.select(policies).where(policies.c.id == policy_id)).first()
     return None if row is None else from_row(row)
+
+
+def scan_for_replay(
+    conn: sa.Connection,
+    product: str,
+    limit: int,
+    after_id: str | None = None,
+    created_from: datetime | None = None,
+) -> list[Policy]:
+    """Policies of a product in id order (every partner, both modes), a batch at a time."""
+    stmt = sa.select(policies).where(policies.c.product_code == product)
+    if after_id is not None:
+        stmt = stmt.where(policies.c.id > after_id)
+    if created_from is not None:
+        stmt = stmt.where(policies.c.created_at >= created_from)
+    return [from_row(r) for r in conn.execute(stmt.order_by(policies.c.id).limit(limit))]
+
+
+def count_for_replay(conn: sa.Connection, product: str, created_from: datetime | None) -> int:
+    stmt = sa.select(sa.func.count()).select_from(policies)
+    stmt = stmt.where(policies.c.product_code == product)
+    if created_from is not None:
+        stmt = stmt.where(policies.c.created_at >= created_from)
+    return int(conn.execute(stmt).scalar_one())
