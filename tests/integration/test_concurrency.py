@@ -179,7 +179,7 @@ def server(db_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError((tmp_path / "server.log").read_text())
