@@ -40,7 +40,7 @@ def localstripe(log_path: Path) -> Iterator[str]:
                 try:
                     requests.get(f"{url}/v1/customers", auth=(PEER_KEY, ""), timeout=1)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # still booting
                     if time.monotonic() > deadline or proc.poll() is not None:
                         raise RuntimeError(log_path.read_text()) from None
                     time.sleep(0.1)
