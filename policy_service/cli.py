@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -182,14 +184,26 @@ def partners_key(partner_id: str, live: bool, scopes: tuple[str, ...]) -> None:
 # -- data providers and staff ----------------------------------------------------------
 
 
-def _engine_for_admin() -> Any:
+@contextmanager
+def _admin_engine() -> Iterator[Any]:
+    """The database engine for one command, closed when it ends (no pooled connection is
+    left for the garbage collector)."""
     from .adapters.db import create_db_engine, upgrade
 
     config = load_config()
     engine = create_db_engine(config.database_url)
-    if config.is_sqlite:
-        upgrade(engine)
-    return engine
+    try:
+        if config.is_sqlite:
+            upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _admin_transaction() -> Iterator[Any]:
+    with _admin_engine() as engine, engine.begin() as conn:
+        yield conn
 
 
 @main.group()
@@ -206,7 +220,7 @@ def providers_create(name: str, live: bool) -> None:
     from .services.partners import create_provider
 
     try:
-        with _engine_for_admin().begin() as conn:
+        with _admin_transaction() as conn:
             provider_id, secret = create_provider(conn, name, live, datetime.now(UTC))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
@@ -236,7 +250,7 @@ def staff_create(email: str, role: str, password_stdin: bool, no_password: bool)
     elif not no_password:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        with _engine_for_admin().begin() as conn:
+        with _admin_transaction() as conn:
             member = create_staff(conn, email, role, password, datetime.now(UTC))
     except ServiceError as exc:
         raise click.ClickException(
@@ -258,7 +272,7 @@ def staff_password(email: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        with _engine_for_admin().begin() as conn:
+        with _admin_transaction() as conn:
             set_password(conn, email, password)
     except ServiceError as exc:
         raise click.ClickException(
@@ -275,7 +289,7 @@ def staff_token(email: str) -> None:
     from .services.staff import create_token
 
     try:
-        with _engine_for_admin().begin() as conn:
+        with _admin_transaction() as conn:
             secret = create_token(conn, email, datetime.now(UTC))
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
@@ -445,10 +459,10 @@ def products_replay(product: str, since: str | None, path: Path | None) -> None:
     except ValueError:
         raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
     prod = _product(product, path)
-    engine = _engine_for_admin()
-    total = svc_replay.count(engine, product, start)
-    with click.progressbar(length=total, label=f"replaying {product}", file=sys.stderr) as bar:
-        report = svc_replay.replay(engine, prod, start, bar.update)
+    with _admin_engine() as engine:
+        total = svc_replay.count(engine, product, start)
+        with click.progressbar(length=total, label=f"replaying {product}", file=sys.stderr) as bar:
+            report = svc_replay.replay(engine, prod, start, bar.update)
     click.echo(
         f"{product}: {report.checked} policies replayed, {report.same} identical, "
         f"{len(report.differences)} different"
