@@ -7,7 +7,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +389,7 @@ def products_explain(
     path: Path | None,
 ) -> None:
     """The rating worksheet of one risk: every step, factor and the table row it came from."""
-    from pricing.errors import InputErrors
+    from pricing.errors import InputErrors, PricingError
     from pricing.explain import as_text, choose_edition, worksheet
 
     try:
@@ -404,6 +404,8 @@ def products_explain(
         risk = json.load(risk_file)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{risk_file.name}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{risk_file.name}: not UTF-8 text") from None
     prod = _product(product, path)
     try:
         chosen = choose_edition(prod, edition, at)
@@ -414,6 +416,8 @@ def products_explain(
         raise click.ClickException(
             f"{risk_file.name}: invalid risk:\n  " + "\n  ".join(str(e) for e in exc.errors)
         ) from None
+    except PricingError as exc:
+        raise click.ClickException(f"{chosen.ref} could not price this risk: {exc}") from None
     click.echo(json.dumps(sheet, indent=2, ensure_ascii=False) if as_json else as_text(sheet))
 
 
@@ -455,7 +459,7 @@ def products_replay(product: str, since: str | None, path: Path | None) -> None:
     from .services import replay as svc_replay
 
     try:
-        start = datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None
+        start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
     except ValueError:
         raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
     prod = _product(product, path)
@@ -470,6 +474,8 @@ def products_replay(product: str, since: str | None, path: Path | None) -> None:
     for diff in report.differences[:200]:
         parts = "; ".join(f"{k}: {old} -> {new}" for k, (old, new) in diff.parts.items())
         click.echo(f"  {diff.policy_id} ({diff.edition}): {parts}")
+    if len(report.differences) > 200:
+        click.echo(f"  ... and {len(report.differences) - 200} more")
     if report.differences:
         sys.exit(1)
 

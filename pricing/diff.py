@@ -7,7 +7,9 @@ The edition document is compared as data (rules in lists are matched by their `c
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,16 +42,35 @@ class Change:
         return f"~ {self.where}: {self.old} -> {self.new}"
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal | datetime | date):
+        return str(value)  # decimals keep the places the file gave them
+    return value
+
+
 def _text(value: Any) -> str:
-    return str(value)  # decimals keep the places the file gave them
+    if isinstance(value, dict | list):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    return str(_plain(value))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
 
 
 def _same(a: Any, b: Any) -> bool:
-    # "14.00" and 14 are the same rate to an actuary.
-    try:
-        return Decimal(str(a)) == Decimal(str(b))
-    except ArithmeticError:
-        return a == b
+    # A YAML number and a quoted amount are the same rate ("14.00" vs 14.0); two texts
+    # are compared as texts ("01" is not "1").
+    if _number(a) or _number(b):
+        try:
+            return Decimal(str(a)) == Decimal(str(b))
+        except ArithmeticError:
+            return False
+    return bool(a == b)
 
 
 def _key_of(item: Any) -> str | None:
@@ -63,7 +84,10 @@ def _key_of(item: Any) -> str | None:
 def _walk(a: Any, b: Any, path: str, out: list[Change]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b), key=str):
-            if key in _IGNORED or (path == "" and key == "tests"):
+            # descriptions only describe (an input may be *named* description, though)
+            if (key in _IGNORED and path not in ("inputs", "derived")) or (
+                path == "" and key == "tests"
+            ):
                 continue
             where = f"{path}.{key}" if path else str(key)
             if key not in a:
@@ -76,7 +100,8 @@ def _walk(a: Any, b: Any, path: str, out: list[Change]) -> None:
     if isinstance(a, list) and isinstance(b, list):
         keys_a = [_key_of(x) for x in a]
         keys_b = [_key_of(x) for x in b]
-        if all(keys_a) and all(keys_b) and len(set(keys_a)) == len(a):
+        unique = len(set(keys_a)) == len(a) and len(set(keys_b)) == len(b)
+        if all(keys_a) and all(keys_b) and unique:
             by_a = dict(zip(keys_a, a, strict=True))
             by_b = dict(zip(keys_b, b, strict=True))
             for key in [k for k in keys_a if k] + [k for k in keys_b if k not in by_a]:
@@ -95,10 +120,15 @@ def _walk(a: Any, b: Any, path: str, out: list[Change]) -> None:
                     )
                 )
             return
-        if len(a) == len(b):
-            for i, (x, y) in enumerate(zip(a, b, strict=True)):
-                _walk(x, y, f"{path}[{i}]", out)
-            return
+        for i in range(max(len(a), len(b))):
+            where = f"{path}[{i}]"
+            if i >= len(a):
+                out.append(Change(where, None, _text(b[i])))
+            elif i >= len(b):
+                out.append(Change(where, _text(a[i]), None))
+            else:
+                _walk(a[i], b[i], where, out)
+        return
     if not _same(a, b):
         out.append(Change(path, _text(a), _text(b)))
 
@@ -111,7 +141,9 @@ def table_cells(table: Table) -> dict[str, Decimal]:
             cells[", ".join(f"{k}={v}" for k, v in zip(table.keys, key, strict=True))] = hit.value
     elif isinstance(table, BandTable):
         for lo, hi, hit in zip(table.lowers, table.uppers, table.hits, strict=True):
-            cells[f"{table.key} in [{_text(lo)}, {_text(hi)})"] = hit.value
+            # Bounds by value: "7" and "7.0" are the same band.
+            bounds = (format(lo.normalize(), "f") if lo.is_finite() else str(lo) for lo in (lo, hi))
+            cells[f"{table.key} in [{', '.join(bounds)})"] = hit.value
     if table.default is not None:
         cells["default"] = table.default
     return cells
@@ -129,11 +161,13 @@ def diff_editions(a: Edition, b: Edition) -> list[Change]:
     factors_a = {f.name: f for f in a.rating.factors}
     factors_b = {f.name: f for f in b.rating.factors}
     for name in [*factors_a, *(n for n in factors_b if n not in factors_a)]:
-        if name not in factors_b:
-            out.append(Change(f"factor {name}", "present", None))
-            continue
-        if name not in factors_a:
-            out.append(Change(f"factor {name}", None, "added"))
+        if name not in factors_b or name not in factors_a:
+            table = (factors_a.get(name) or factors_b[name]).table
+            cells = _text({k: str(v) for k, v in table_cells(table).items()})
+            removed = name not in factors_b
+            out.append(
+                Change(f"factor {name}", cells if removed else None, None if removed else cells)
+            )
             continue
         ta, tb = factors_a[name].table, factors_b[name].table
         keys_a = getattr(ta, "keys", None) or (ta.key,)  # type: ignore[union-attr]
@@ -151,8 +185,8 @@ def diff_editions(a: Edition, b: Edition) -> list[Change]:
                         None if new is None else _text(new),
                     )
                 )
-    if list(factors_a) != [n for n in factors_b if n in factors_a] + [
-        n for n in factors_a if n not in factors_b
-    ]:
-        out.append(Change("factor order", ", ".join(factors_a), ", ".join(factors_b)))
+    kept_a = [n for n in factors_a if n in factors_b]
+    kept_b = [n for n in factors_b if n in factors_a]
+    if kept_a != kept_b:
+        out.append(Change("factor order", ", ".join(kept_a), ", ".join(kept_b)))
     return out

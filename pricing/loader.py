@@ -356,7 +356,13 @@ def _check_tiers(r: _Reader, benefits: list[Benefit]) -> None:
         return
     by_code = {b.code: b for b in benefits}
     previous: tuple[str, Decimal] | None = None
+    if len(set(map(str, tiers))) != len(tiers):
+        r.fail(("coverage", "tiers"), "lists a benefit twice")
+        return
     for i, code in enumerate(tiers):
+        if not isinstance(code, str):
+            r.fail(("coverage", "tiers", i), "must be a benefit code")
+            return
         benefit = by_code.get(code)
         if benefit is None:
             r.fail(("coverage", "tiers", i), f"unknown benefit {code!r}")
@@ -381,15 +387,36 @@ def _check_monotonic(
     if direction not in ("increasing", "decreasing"):
         r.fail(path, "must be increasing or decreasing")
         return
+    ordered: list[Hit]
     if isinstance(table, BandTable):
         ordered = list(table.hits)
+        if table.default is not None:
+            # The default serves gaps and open ends: it must fit the order there too.
+            default = Hit(table.default, "default")
+            inf = Decimal("Infinity")
+            ordered = [] if table.lowers[0] == -inf else [default]
+            for i, hit in enumerate(table.hits):
+                ordered.append(hit)
+                last = i == len(table.hits) - 1
+                if (last and table.uppers[i] != inf) or (
+                    not last and table.lowers[i + 1] > table.uppers[i]
+                ):
+                    ordered.append(default)
     else:
         spec = specs[table.keys[0]] if len(table.keys) == 1 else None
         domain = _domain(spec) if spec is not None else None
         if domain is None:
             r.fail(path, "needs bands, or one integer, enum or boolean key whose order is known")
             return
-        ordered = [table.rows[(v,)] for v in domain if (v,) in table.rows]
+        if domain == ["true", "false"]:
+            domain = ["false", "true"]  # increasing means true costs at least as much
+        ordered = []
+        for v in domain:
+            found = table.rows.get((v,))
+            if found is None and table.default is not None:
+                found = Hit(table.default, "default")
+            if found is not None:
+                ordered.append(found)
     for prev, nxt in pairwise(ordered):
         wrong = nxt.value < prev.value if direction == "increasing" else nxt.value > prev.value
         if wrong:

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from policy_service.adapters import policies_repo
 from policy_service.domain.records import Policy
 from pricing import engine
-from pricing.errors import PricingError
 from pricing.model import Product
 
 _BATCH = 1000
@@ -53,10 +52,14 @@ def replay_one(product: Product, policy: Policy) -> Difference | None:
         found = "missing" if edition is None else f"content hash now {edition.content_hash}"
         return Difference(policy.id, policy.edition, {"edition": (policy.content_hash, found)})
     try:
-        priced_at = datetime.fromisoformat(policy.worksheet["priced_at"])
+        raw = policy.worksheet.get("priced_at")
+        # Every worksheet records when it priced; an older one without it priced at issue.
+        priced_at = datetime.fromisoformat(raw) if isinstance(raw, str) else policy.created_at
         priced = engine.price(edition, edition.inputs.parse(policy.risk), priced_at)
-    except (PricingError, KeyError, ValueError) as exc:
-        return Difference(policy.id, policy.edition, {"error": ("", str(exc))})
+    except Exception as exc:  # one bad row is reported, never the end of the run
+        return Difference(
+            policy.id, policy.edition, {"error": ("", f"{type(exc).__name__}: {exc}")}
+        )
     if priced.breakdown is None:
         refused = ", ".join(r.code for r in priced.refusals)
         return Difference(policy.id, policy.edition, {"refused": ("", refused)})

@@ -68,8 +68,8 @@ def test_the_diff_lists_exactly_the_changed_cells_and_rules(root: Path) -> None:
         "effective_from": ("2026-11-25T08:00:00+08:00", "2026-12-01T00:00:00+08:00"),
         "rating.base": ("14.00", "15.00"),
         "eligibility[code=same_origin_and_destination]": (
-            "{'code': 'same_origin_and_destination', 'refuse_when': 'origin == destination', "
-            "'message': 'Origin and destination must differ.'}",
+            '{"code": "same_origin_and_destination", "refuse_when": "origin == destination", '
+            '"message": "Origin and destination must differ."}',
             None,
         ),
         "factor carrier: carrier=MU": ("1.00", "1.10"),
@@ -123,3 +123,38 @@ def test_explain_shows_every_step_with_its_table_row(root: Path, tmp_path: Path)
     risk_file.write_text("{not json")
     bad = runner.invoke(main, base)
     assert bad.exit_code == 1 and "risk.json:1: not JSON" in bad.output
+
+
+def _pair(root: Path) -> tuple[object, object]:
+    product = load_product(root / "flight_delay", root)
+    return product.edition("2026-11-25"), product.edition("2026-12")
+
+
+def test_the_diff_sees_duplicates_texts_and_ignores_reformatting(root: Path) -> None:
+    new = root / "flight_delay" / "editions" / "2026-12"
+    # Same bands written differently: no change.
+    edit(new / "departure_hour.csv", "11,15,1.05", "11.0,15.00,1.05")
+    # A second loading under the same name raises the premium: it must show.
+    edit(
+        new / "edition.yaml",
+        "  loadings:\n",
+        '  loadings:\n    - name: expenses\n      rate: "0.02"\n',
+    )
+    a, b = _pair(root)
+    changes = [str(c) for c in diff_editions(a, b)]  # type: ignore[arg-type]
+    assert not any("[11" in c for c in changes)
+    assert "~ rating.loadings[0].rate: 0.05 -> 0.02" in changes, changes
+    assert '+ rating.loadings[1]: {"name": "expenses", "rate": "0.05"}' in changes
+
+
+def test_removing_a_factor_lists_its_cells_and_no_false_reordering(root: Path) -> None:
+    new = root / "flight_delay" / "editions" / "2026-12"
+    text = (new / "edition.yaml").read_text()
+    start = text.index("    - name: origin_airport")
+    end = text.index("    - name: departure_month")
+    (new / "edition.yaml").write_text(text[:start] + text[end:])
+    a, b = _pair(root)
+    changes = {c.where: c for c in diff_editions(a, b)}  # type: ignore[arg-type]
+    assert "factor order" not in changes
+    removed = changes["factor origin_airport"]
+    assert removed.kind == "removed" and '"origin=PEK": "1.05"' in (removed.old or "")

@@ -206,3 +206,25 @@ def test_a_worse_tier_never_pays_less(root: Path) -> None:
     edit(edition, "tiers: [delay_120, delay_240]", "tiers: [delay_120, delay_360]")
     (error,) = refusal(root, "flight_delay")
     assert "unknown benefit 'delay_360'" in error
+
+
+def test_tiers_must_name_benefits_once(root: Path) -> None:
+    edition = root / ED_NEW / "edition.yaml"
+    edit(edition, "  benefits:\n", "  tiers: [[delay_120], delay_240]\n  benefits:\n")
+    (error,) = refusal(root, "flight_delay")
+    assert "(coverage.tiers[0]): must be a benefit code" in error
+    edit(edition, "tiers: [[delay_120], delay_240]", "tiers: [delay_120, delay_120]")
+    (error,) = refusal(root, "flight_delay")
+    assert "lists a benefit twice" in error
+
+
+def test_monotonic_covers_what_the_default_serves(root: Path) -> None:
+    edition = root / ED_NEW / "edition.yaml"
+    edit(
+        edition,
+        "      bands: departure_hour.csv\n",
+        '      bands: departure_hour.csv\n      monotonic: increasing\n      default: "0.50"\n',
+    )
+    edit(root / ED_NEW / "departure_hour.csv", "19,24,1.25\n", "")  # 19-24 falls to the default
+    (error,) = refusal(root, "flight_delay")
+    assert "default has 0.50 after 1.20" in error
