@@ -8,6 +8,7 @@ step and the itemised parts are rounded.
 from __future__ import annotations
 
 import decimal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -197,6 +198,31 @@ def _price(edition: Edition, risk: dict[str, Any], now: datetime) -> Priced:
         )
     worksheet["coverage"] = {"starts": start.isoformat(), "ends": end.isoformat()}
     return Priced(edition, risk, env, (), breakdown, worksheet, start, end)
+
+
+def premium_from(
+    rating: Rating, currency: str, factors: Sequence[Decimal], loadings: Sequence[bool]
+) -> Breakdown:
+    """The premium for given factor values and loading conditions: _price's arithmetic,
+    step for step, without its worksheet. The batch path prices each distinct combination
+    once with it; a property test holds the two to the same result for every risk."""
+    with decimal.localcontext(_CONTEXT):
+        running = rating.base
+        for value in factors:
+            running = running * value
+        for loading, applies in zip(rating.loadings, loadings, strict=True):
+            if loading.rate is not None:
+                if applies:
+                    running = running * (_ONE + loading.rate)
+            elif applies:
+                assert loading.amount is not None
+                running = running + loading.amount
+        if rating.minimum is not None:
+            running = max(running, rating.minimum)
+        if rating.maximum is not None:
+            running = min(running, rating.maximum)
+        rounded = _round_to_step(running, rating.rounding_step, rating.rounding_mode)
+        return itemise(rating, currency, rounded)
 
 
 def _q(amount: Decimal, currency: str) -> Decimal:

@@ -1,0 +1,302 @@
+"""Price a table of risks at once, with the same result as the scalar engine for every row.
+
+A book of flights repeats itself: a few carriers, airports, months and hours. So each
+step runs once per *distinct* value of what it reads, not once per row:
+
+- an input is parsed once per distinct raw value (by the scalar InputSpec.parse);
+- a derived value, an eligibility rule, a loading condition or the cover is evaluated
+  once per distinct tuple of the names its expression reads (by the compiled expression);
+- a rating table is looked up once per distinct key;
+- the premium is computed once per distinct combination of factor values and loading
+  conditions (by engine.premium_from, the scalar arithmetic).
+
+Rows are grouped with pandas' hash factorisation; nothing is approximated, so every row
+gets exactly the scalar result (tests/unit/test_batch_pricing.py proves it on generated
+risks with hypothesis). Reading the table is the caller's business: any DataFrame whose
+columns are input names, holding JSON-like values (text for datetimes and decimals,
+{"amount", "currency"} for money); a missing value is None or NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import engine
+from .errors import BreakdownError, EvaluationError, InputError
+from .expressions import Expression
+from .model import Edition
+from .money import MINOR_UNITS
+from .tables import Table
+
+#: row statuses
+PRICED, REFUSED, INVALID, FAILED = "priced", "refused", "invalid", "failed"
+_PARTS = ("net", "tax", "commission", "fees", "total")
+
+
+@dataclass
+class BatchResult:
+    """One row per risk, in the order given.
+
+    status: priced | refused | invalid (an input error) | failed (the edition cannot
+    price it: EvaluationError or BreakdownError); amounts in minor units of `currency`.
+    """
+
+    frame: pd.DataFrame
+    currency: str
+    #: the parsed inputs, column by column (Money, datetime, Decimal ...)
+    typed: dict[str, np.ndarray]
+
+    def premium(self, row: int) -> dict[str, Decimal] | None:
+        """Row `row`'s premium parts as Decimals, or None when it was not priced."""
+        frame = self.frame
+        if frame["status"].iat[row] != PRICED:
+            return None
+        exp = MINOR_UNITS[self.currency]
+        quantum = Decimal(1).scaleb(-exp)
+        return {
+            k: Decimal(int(frame[f"{k}_minor"].iat[row])).scaleb(-exp).quantize(quantum)
+            for k in _PARTS
+        }
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _key(value: Any) -> Any:
+    """A hashable key that keeps types apart (True is not 1, "1" is not 1)."""
+    if isinstance(value, dict | list):
+        return ("json", json.dumps(value, sort_keys=True, default=str))
+    return (type(value).__name__, value)
+
+
+def _codes(columns: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group the selected rows by the tuple of their values in `columns`: returns each
+    selected row's group code and, per group, the index of its first row."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(pd.Series(column[rows], dtype=object), use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+        # Re-factorise the combination so the products never overflow.
+        combined, _ = pd.factorize(combined)
+    # the first (smallest) position of each group
+    firsts = pd.Series(np.arange(len(rows))).groupby(combined).min().to_numpy()
+    return combined.astype(np.int64), rows[firsts]
+
+
+def _truth(expr: Expression) -> Callable[[dict[str, Any]], bool]:
+    return lambda scope: bool(expr(scope))
+
+
+def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
+    return lambda scope: table.lookup(scope).value
+
+
+class _Failure:
+    """A row's first problem, as the scalar path would report it."""
+
+    def __init__(self, status: str, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+def _per_group(
+    env: dict[str, np.ndarray],
+    names: Sequence[str],
+    rows: np.ndarray,
+    fn: Callable[[dict[str, Any]], Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fn({name: env[name][row]}) for the rows, evaluated once per distinct tuple: returns
+    each row's group code, each group's result, and which groups failed (an exception
+    is stored in place of the result)."""
+    codes, firsts = _codes([env[n] for n in names], rows)
+    results = np.empty(len(firsts), dtype=object)
+    failed = np.zeros(len(firsts), dtype=bool)
+    for g, first in enumerate(firsts):
+        scope = {n: env[n][first] for n in names}
+        try:
+            results[g] = fn(scope)
+        except (EvaluationError, BreakdownError) as exc:
+            results[g] = _Failure(FAILED, str(exc))
+            failed[g] = True
+    return codes, results, failed
+
+
+def price_frame(
+    edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime]
+) -> BatchResult:
+    """Price every row of `risks` on `edition` at time `now` (one time for all, or one
+    per row, e.g. when each stored policy is priced again at its own time)."""
+    n = len(risks)
+    if not isinstance(now, datetime) and len(now) != n:
+        raise ValueError(f"{len(now)} pricing times for {n} risks")
+    status = np.full(n, PRICED, dtype=object)
+    error = np.full(n, None, dtype=object)
+
+    def fail(rows: np.ndarray, kind: str, messages: np.ndarray | str) -> None:
+        still = rows[status[rows] == PRICED] if len(rows) else rows
+        if isinstance(messages, np.ndarray):
+            messages = messages[np.isin(rows, still)]
+        status[still] = kind
+        error[still] = messages
+
+    # 1. inputs: unknown columns first (the scalar parse reports those first), then each
+    # declared input in order, parsed once per distinct raw value.
+    for column in risks.columns:
+        if column not in edition.inputs.by_name:
+            present = np.flatnonzero(~risks[column].map(_missing).to_numpy(dtype=bool))
+            fail(present, INVALID, f"risk.{column}: is not an input of this product")
+    times = np.empty(n, dtype=object)
+    times[:] = now if isinstance(now, datetime) else list(now)
+    env: dict[str, np.ndarray] = {"now": times}
+    typed: dict[str, np.ndarray] = {}
+    for spec in edition.inputs.specs:
+        raw = (
+            risks[spec.name].to_numpy(dtype=object)
+            if spec.name in risks.columns
+            else np.full(n, None, dtype=object)
+        )
+        if pd.api.types.infer_dtype(raw, skipna=False) == "string":
+            keys = raw  # all text: the values are their own keys
+        else:
+            keys = np.empty(n, dtype=object)
+            keys[:] = [_key(None if _missing(v) else v) for v in raw]
+        codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+        _, first = np.unique(codes, return_index=True)
+        parsed = np.empty(len(uniques), dtype=object)
+        problems = np.full(len(uniques), None, dtype=object)
+        param = f"risk.{spec.name}"
+        for i in range(len(uniques)):
+            value = raw[first[i]]
+            if _missing(value):
+                parsed[i] = spec.default
+                if spec.required:
+                    problems[i] = f"{param}: is required"
+                continue
+            try:
+                parsed[i] = spec.parse(value, param)
+            except InputError as exc:
+                problems[i] = str(exc)
+        bad = np.flatnonzero(problems[codes] != None)  # noqa: E711 - elementwise
+        fail(bad, INVALID, problems[codes][bad])
+        typed[spec.name] = parsed[codes]
+        plain = np.empty(len(parsed), dtype=object)
+        plain[:] = [v.amount if hasattr(v, "amount") else v for v in parsed]
+        env[spec.name] = plain[codes]
+
+    def live() -> np.ndarray:
+        return np.flatnonzero(status == PRICED)
+
+    def evaluate(names: Sequence[str], fn: Callable[[dict[str, Any]], Any]) -> np.ndarray:
+        out = np.full(n, None, dtype=object)
+        rows = live()
+        codes, results, failed = _per_group(env, sorted(names), rows, fn)
+        out[rows] = results[codes]
+        if failed.any():
+            bad = np.flatnonzero(failed[codes])
+            fail(
+                rows[bad], FAILED, np.array([r.message for r in results[codes[bad]]], dtype=object)
+            )
+        return out
+
+    # 2. derived values, in order (a derived value may read an earlier one)
+    for d in edition.derived:
+        env[d.spec.name] = evaluate(list(d.expr.names), d.expr)
+
+    # 3. eligibility: every rule that refuses, in declaration order
+    refused = np.full(n, "", dtype=object)
+    for rule in edition.eligibility:
+        verdicts = evaluate(list(rule.refuse_when.names), _truth(rule.refuse_when))
+        hit = np.flatnonzero(verdicts == True)  # noqa: E712 - elementwise; None is no verdict
+        refused[hit] = [f"{r},{rule.code}" if r else rule.code for r in refused[hit]]
+    newly = np.flatnonzero((refused != "") & (status == PRICED))
+    status[newly] = REFUSED
+    error[newly] = refused[newly]
+
+    # 4. factors and loading conditions, then the premium per distinct combination
+    rating = edition.rating
+    parts: list[np.ndarray] = []
+    for factor in rating.factors:
+        keys = getattr(factor.table, "keys", None) or (factor.table.key,)  # type: ignore[union-attr]
+        parts.append(evaluate(list(keys), _factor(factor.table)))
+    for loading in rating.loadings:
+        when = loading.when
+        if when is None:
+            parts.append(np.full(n, True, dtype=object))
+        else:
+            parts.append(evaluate(list(when.names), _truth(when)))
+    combo_env = {f"p{i}": column for i, column in enumerate(parts)}
+    priced_rows = live()
+    combo, minor = _premiums(edition, combo_env, len(rating.factors), priced_rows, fail)
+    row_minor = np.zeros((n, 5), dtype=np.int64)
+    row_minor[priced_rows] = minor[combo]
+
+    # 5. the cover
+    begins, finishes = edition.coverage_starts, edition.coverage_ends
+
+    def cover_holds(scope: dict[str, Any]) -> None:
+        # The scalar engine's order: start, end, then the check.
+        start, end = begins(scope), finishes(scope)
+        if not isinstance(start, datetime) or not isinstance(end, datetime) or not start < end:
+            raise EvaluationError(
+                f"{edition.ref}: coverage must start before it ends, got {start!r} .. {end!r}"
+            )
+
+    evaluate(sorted(begins.names | finishes.names), cover_holds)
+    starts = evaluate(list(begins.names), begins)
+    ends = evaluate(list(finishes.names), finishes)
+
+    columns: dict[str, Any] = {"status": status, "error": error}
+    ok = status == PRICED
+    for j, part in enumerate(_PARTS):
+        values = pd.array(row_minor[:, j], dtype="Int64")
+        values[~ok] = pd.NA
+        columns[f"{part}_minor"] = values
+    columns["coverage_start"] = np.where(ok, starts, np.full(n, None, dtype=object))
+    columns["coverage_end"] = np.where(ok, ends, np.full(n, None, dtype=object))
+    # (typed values stay out of frame.attrs: pandas deep-copies attrs on every operation)
+    return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, typed)
+
+
+def _premiums(
+    edition: Edition,
+    combo_env: dict[str, np.ndarray],
+    nf: int,
+    rows: np.ndarray,
+    fail: Callable[[np.ndarray, str, Any], None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The premium of the rows, computed once per distinct combination of factor values
+    and loading conditions: each row's combination code and, per combination, its
+    parts in minor units (net, tax, commission, fees, total; zeros where it failed)."""
+    names = list(combo_env)
+    total = len(names)
+
+    def price(s: dict[str, Any]) -> engine.Breakdown:
+        return engine.premium_from(
+            edition.rating,
+            edition.currency,
+            [s[f"p{i}"] for i in range(nf)],
+            [s[f"p{i}"] for i in range(nf, total)],
+        )
+
+    codes, results, failed = _per_group(combo_env, names, rows, price)
+    if failed.any():
+        bad = np.flatnonzero(failed[codes])
+        fail(rows[bad], FAILED, np.array([r.message for r in results[codes[bad]]], dtype=object))
+    exp = MINOR_UNITS[edition.currency]
+    minor = np.zeros((len(results), 5), dtype=np.int64)
+    for g, b in enumerate(results):
+        if not failed[g]:
+            minor[g] = [int(getattr(b, k).scaleb(exp)) for k in _PARTS]
+    return codes, minor
