@@ -589,6 +589,90 @@ def products_calibrate(
         click.echo(f"  {fit.name} (K={k:.0f}): {levels}{more}")
 
 
+@products.command("impact")
+@click.argument("product")
+@click.option("--from", "edition_a", required=True, help="the edition in force")
+@click.option("--to", "edition_b", required=True, help="the new edition")
+@click.option("--book", default="policies", help="policies, quotes, or a .csv/.parquet file")
+@click.option("--since", default=None, help="only policies or quotes from this date (YYYY-MM-DD)")
+@click.option("--mode", type=click.Choice(["live", "test"]), default="live")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write the HTML report here (default: impact-PRODUCT-A-B.html)",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_impact(
+    product: str,
+    edition_a: str,
+    edition_b: str,
+    book: str,
+    since: str | None,
+    mode: str,
+    html_path: Path | None,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """Re-price a real book on two editions: what changes, by how much, for whom."""
+    from pricing.impact import impact
+
+    from .impact_report import render
+    from .services.impact import load_book
+
+    prod = _product(product, path)
+    editions = []
+    for wanted in (edition_a, edition_b):
+        found = prod.edition(wanted)
+        if found is None:
+            known = ", ".join(e.id for e in prod.editions)
+            raise click.ClickException(f"{product} has no edition {wanted} (editions: {known})")
+        editions.append(found)
+    try:
+        start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
+    except ValueError:
+        raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
+    try:
+        click.echo(f"reading the book ({book}) ...", err=True)
+        with _admin_engine() as engine:
+            risks, times = load_book(
+                engine, product, book, start, mode == "live", datetime.now(UTC)
+            )
+        click.echo(f"pricing {len(risks):,} risks on {edition_a} and {edition_b} ...", err=True)
+        report = impact(product, editions[0], editions[1], risks, times, book)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    out = html_path or Path(f"impact-{product}-{edition_a}-{edition_b}.html")
+    out.write_text(render(report))
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "html": str(out)}, indent=2))
+        return
+    data = report.to_json()
+    total = data["total_premium"]
+    click.echo(f"{product}: {edition_a} -> {edition_b} on {book}")
+    click.echo(
+        f"  risks {report.rows:,}; priced on both {report.priced_both:,}; premium changed {report.changed:,}"
+    )
+    click.echo(
+        f"  total premium {total['from']} -> {total['to']} {report.currency} "
+        f"({total['change']}, {report.change_pct:+.2f}%)"
+    )
+    click.echo(f"  lose cover {report.lose_cover:,}; gain cover {report.gain_cover:,}")
+    click.echo("  change        policies")
+    for label, count in report.bands:
+        click.echo(f"  {label:<14}{count:>9,}")
+    if report.movers:
+        click.echo("  biggest movers (segment, level, policies, mean change, total change):")
+        for m in report.movers:
+            click.echo(
+                f"    {m.segment:<20} {m.level:<12} {m.policies:>8,} {m.mean_change_pct:>+8.2f}% "
+                f"{m.total_change:>+14,}"
+            )
+    click.echo(f"  HTML report: {out}")
+
+
 # -- openapi ---------------------------------------------------------------------------
 
 

@@ -261,3 +261,19 @@ def count_for_replay(conn: sa.Connection, product: str, created_from: datetime |
     if created_from is not None:
         stmt = stmt.where(policies.c.created_at >= created_from)
     return int(conn.execute(stmt).scalar_one())
+
+
+def book_rows(
+    conn: sa.Connection, product: str, created_from: datetime | None, livemode: bool | None
+) -> list[sa.Row[Any]]:
+    """The risks of a product's sold policies and when each was issued (impact analysis:
+    the light columns only)."""
+    stmt = sa.select(policies.c.risk, policies.c.created_at).where(
+        policies.c.product_code == product,
+        policies.c.status.in_(("active", "expired", "cancelled")),
+    )
+    if created_from is not None:
+        stmt = stmt.where(policies.c.created_at >= created_from)
+    if livemode is not None:
+        stmt = stmt.where(policies.c.livemode == livemode)
+    return list(conn.execute(stmt.order_by(policies.c.id)))

@@ -87,3 +87,15 @@ def get(conn: sa.Connection, partner_id: str, livemode: bool, quote_id: str) -> 
 
 def policy_for_quote(conn: sa.Connection, quote_id: str) -> str | None:
     return conn.execute(sa.select(policies.c.id).where(policies.c.quote_id == quote_id)).scalar()
+
+
+def book_rows(
+    conn: sa.Connection, product: str, created_from: Any, livemode: bool | None
+) -> list[sa.Row[Any]]:
+    """The risks of a product's quotes and when each was made (impact analysis)."""
+    stmt = sa.select(quotes.c.risk, quotes.c.created_at).where(quotes.c.product_code == product)
+    if created_from is not None:
+        stmt = stmt.where(quotes.c.created_at >= created_from)
+    if livemode is not None:
+        stmt = stmt.where(quotes.c.livemode == livemode)
+    return list(conn.execute(stmt.order_by(quotes.c.id)))

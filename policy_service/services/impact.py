@@ -1,0 +1,35 @@
+"""Impact of a new edition on a real book: stored policies or quotes (priced again each at
+the time it was sold or quoted), or a file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from policy_service.adapters import policies_repo, quotes_repo
+from pricing.impact import read_book_file
+
+
+def load_book(
+    engine: sa.Engine,
+    product: str,
+    book: str,
+    since: datetime | None,
+    livemode: bool | None,
+    now: datetime,
+) -> tuple[pd.DataFrame, datetime | list[datetime]]:
+    """The risks of a book and the time to price each at: `policies`, `quotes`, or a
+    .csv/.parquet file (priced at its `priced_at` column, else at `now`)."""
+    if book in ("policies", "quotes"):
+        repo = policies_repo if book == "policies" else quotes_repo
+        with engine.connect() as conn:
+            rows = repo.book_rows(conn, product, since, livemode)
+        return pd.DataFrame([r.risk for r in rows]), [r.created_at for r in rows]
+    frame = read_book_file(Path(book))
+    if "priced_at" in frame.columns:
+        times = [datetime.fromisoformat(t) if t else now for t in frame.pop("priced_at")]
+        return frame, times
+    return frame, now
