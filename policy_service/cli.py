@@ -673,6 +673,93 @@ def products_impact(
     click.echo(f"  HTML report: {out}")
 
 
+@products.command("experience")
+@click.argument("product", required=False)
+@click.option(
+    "--by",
+    "by",
+    default="edition",
+    help="comma-separated: edition, partner, or any input (e.g. carrier)",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["all", "month", "quarter"]),
+    default="all",
+    help="by month or quarter of issue",
+)
+@click.option("--mode", type=click.Choice(["live", "test"]), default="live")
+@click.option("--at", "at_text", default=None, help="as of this ISO time (default now)")
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write experience-PRODUCT.html into this folder",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_experience(
+    product: str | None,
+    by: str,
+    period: str,
+    mode: str,
+    at_text: str | None,
+    html_dir: Path | None,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """Earned premium, claims, frequency, severity and loss ratio from the database."""
+    from pricing.loader import load_catalog
+
+    from .impact_report import render_experience
+    from .services.experience import product_experience
+
+    root = (path or load_config().products_dir).resolve()
+    codes = [product] if product else sorted(load_catalog(root).products)
+    groups = [g.strip() for g in by.split(",") if g.strip()]
+    config = load_config()
+    try:
+        at = datetime.fromisoformat(at_text) if at_text else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter("must be an ISO 8601 time", param_hint="--at") from None
+    if at.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset", param_hint="--at")
+    results = {}
+    with _admin_engine() as engine:
+        for code in codes:
+            prod = _product(code, root)
+            try:
+                table = product_experience(
+                    engine, code, groups, period, mode == "live", at,
+                    config.settlement_timezone,
+                )  # fmt: skip
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
+            results[code] = table
+            if html_dir is not None:
+                html_dir.mkdir(parents=True, exist_ok=True)
+                currency = prod.editions[-1].currency
+                page = render_experience(code, table, groups, period, currency)
+                (html_dir / f"experience-{code}.html").write_text(page)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {code: json.loads(t.to_json(orient="records")) for code, t in results.items()},
+                indent=2,
+            )
+        )
+        return
+    for code, table in results.items():
+        click.echo(f"{code} ({mode}, by {', '.join(groups) or 'book'}, period {period})")
+        click.echo(
+            table.to_string(index=False, float_format=lambda v: f"{v:,.4f}")
+            if len(table)
+            else "  no sold policies"
+        )
+        if html_dir is not None:
+            click.echo(f"  HTML report: {html_dir / f'experience-{code}.html'}")
+
+
 # -- openapi ---------------------------------------------------------------------------
 
 

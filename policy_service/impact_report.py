@@ -1,8 +1,13 @@
-"""The impact report as one self-contained HTML file (inline CSS and SVG, no scripts)."""
+"""Actuaries' reports (impact, experience) as self-contained HTML files: inline CSS and
+SVG charts, no scripts."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
+from typing import Any
+
+import pandas as pd
 
 from pricing.impact import ImpactReport
 
@@ -69,3 +74,49 @@ are priced on {escape(report.edition_b)}.</p>
 <table><tr><th>why {escape(report.edition_b)} refuses</th><th class="n">risks</th></tr>{refusals or '<tr><td colspan="2">none</td></tr>'}</table>
 </body></html>
 """
+
+
+def render_experience(product: str, table: Any, by: list[str], period: str, currency: str) -> str:
+    """The experience table with a loss-ratio chart, as one HTML page."""
+    keys = [c for c in table.columns if c in ("period", "book", *by)]
+    label = [" · ".join(str(row[k]) for k in keys) for _, row in table.iterrows()]
+    ratios = [
+        (name, None if pd.isna(r) else Decimal(str(round(float(r), 4))), f"{int(n):,} policies")
+        for name, r, n in zip(label, table["loss_ratio"], table["policies"], strict=True)
+    ]
+    chart = charts.ratio_bars(ratios, "loss ratio", fmt=lambda v: f"{float(v):.1%}")
+    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{escape(str(row[k]))}</td>" for k in keys)
+        + f'<td class="n">{int(row["policies"]):,}</td>'
+        + f'<td class="n">{row["exposure"]:,.1f}</td>'
+        + f'<td class="n">{row["earned_premium"]:,.2f}</td>'
+        + f'<td class="n">{int(row["claims"]):,}</td>'
+        + f'<td class="n">{row["claim_cost"]:,.2f}</td>'
+        + f'<td class="n">{_pct(row["frequency"])}</td>'
+        + f'<td class="n">{_num(row["severity"])}</td>'
+        + f'<td class="n">{_pct(row["loss_ratio"])}</td></tr>'
+        for _, row in table.iterrows()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Experience of {escape(product)}</title>
+<style>{_CSS}</style></head><body>
+<h1>Experience of {escape(product)}</h1>
+<p>By {escape(", ".join(by) or "the whole book")}; period: {escape(period)}. Amounts in {escape(currency)};
+earned premium is net of tax and pro rata over the cover; claims are paid claims.</p>
+<h2>Loss ratio</h2>{chart}
+<h2>Figures</h2>
+<table><tr>{head}<th class="n">policies</th><th class="n">exposure</th><th class="n">earned premium</th>
+<th class="n">claims</th><th class="n">claim cost</th><th class="n">frequency</th><th class="n">severity</th>
+<th class="n">loss ratio</th></tr>{rows}</table>
+</body></html>
+"""
+
+
+def _pct(value: float) -> str:
+    return "—" if pd.isna(value) else f"{value:.2%}"
+
+
+def _num(value: float) -> str:
+    return "—" if pd.isna(value) else f"{value:,.2f}"

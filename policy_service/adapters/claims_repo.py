@@ -554,3 +554,14 @@ def policies_without_subjects(conn: sa.Connection, limit: int) -> list[sa.Row[An
             .limit(limit)
         )
     )
+
+
+def paid_for_product(conn: sa.Connection, product: str, livemode: bool) -> list[sa.Row[Any]]:
+    """(policy_id, currency, amount_paid minor) of a product's paid claims."""
+    return list(
+        conn.execute(
+            sa.select(C.c.policy_id, C.c.currency, C.c.amount_paid).where(
+                C.c.product_code == product, C.c.livemode == livemode, C.c.status == "paid"
+            )
+        )
+    )

@@ -277,3 +277,29 @@ def book_rows(
     if livemode is not None:
         stmt = stmt.where(policies.c.livemode == livemode)
     return list(conn.execute(stmt.order_by(policies.c.id)))
+
+
+def experience_rows(conn: sa.Connection, product: str, livemode: bool) -> list[sa.Row[Any]]:
+    """Sold policies of a product with what experience needs (premium, cover, refund, risk)."""
+    return list(
+        conn.execute(
+            sa.select(
+                policies.c.id,
+                policies.c.edition_id,
+                policies.c.partner_id,
+                policies.c.status,
+                policies.c.created_at,
+                policies.c.coverage_start,
+                policies.c.coverage_end,
+                policies.c.currency,
+                policies.c.premium_total,
+                policies.c.premium_tax,
+                policies.c.refund_amount,
+                policies.c.risk,
+            ).where(
+                policies.c.product_code == product,
+                policies.c.livemode == livemode,
+                policies.c.status.in_(("active", "expired", "cancelled")),
+            )
+        )
+    )
