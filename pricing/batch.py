@@ -19,6 +19,7 @@ columns are input names, holding JSON-like values (text for datetimes and decima
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -71,25 +72,44 @@ class BatchResult:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _key(value: Any) -> Any:
-    """A hashable key that keeps types apart (True is not 1, "1" is not 1)."""
+    """A hashable key for values that are equal only when they mean the same: True is not
+    1, Decimal("1.0") is not Decimal("1") (a worksheet shows them differently), and two
+    datetimes at the same instant but in other offsets are not the same (hour() and
+    month() read the offset)."""
     if isinstance(value, dict | list):
-        return ("json", json.dumps(value, sort_keys=True, default=str))
+        try:
+            return ("json", json.dumps(value, sort_keys=True, default=str))
+        except TypeError:
+            return ("repr", repr(value))
+    if isinstance(value, datetime):
+        return ("datetime", value.isoformat())
+    if isinstance(value, Decimal):
+        return ("Decimal", str(value))
     return (type(value).__name__, value)
 
 
+def _tagged_codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of values, equal only for values that mean the same (see _key)."""
+    keys = np.empty(len(values), dtype=object)
+    keys[:] = [_key(v) for v in values]
+    codes, _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+    return codes.astype(np.int64)
+
+
 def _codes(columns: Sequence[np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group the selected rows by the tuple of their values in `columns`: returns each
-    selected row's group code and, per group, the index of its first row."""
+    """Group the selected rows by the tuple of their key codes (integer columns, one per
+    name; see _tagged_codes): returns each selected row's group code and, per group,
+    the index of its first row."""
     if len(rows) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     combined = np.zeros(len(rows), dtype=np.int64)
     for column in columns:
-        codes, uniques = pd.factorize(pd.Series(column[rows], dtype=object), use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
+        codes = column[rows]
+        combined = combined * (int(codes.max()) + 2) + codes
         # Re-factorise the combination so the products never overflow.
         combined, _ = pd.factorize(combined)
     # the first (smallest) position of each group
@@ -115,6 +135,7 @@ class _Failure:
 
 def _per_group(
     env: dict[str, np.ndarray],
+    keys: dict[str, np.ndarray],
     names: Sequence[str],
     rows: np.ndarray,
     fn: Callable[[dict[str, Any]], Any],
@@ -122,7 +143,7 @@ def _per_group(
     """fn({name: env[name][row]}) for the rows, evaluated once per distinct tuple: returns
     each row's group code, each group's result, and which groups failed (an exception
     is stored in place of the result)."""
-    codes, firsts = _codes([env[n] for n in names], rows)
+    codes, firsts = _codes([keys[n] for n in names], rows)
     results = np.empty(len(firsts), dtype=object)
     failed = np.zeros(len(firsts), dtype=bool)
     for g, first in enumerate(firsts):
@@ -140,6 +161,14 @@ def price_frame(
 ) -> BatchResult:
     """Price every row of `risks` on `edition` at time `now` (one time for all, or one
     per row, e.g. when each stored policy is priced again at its own time)."""
+    # the engine's decimal context, whatever the caller's is
+    with decimal.localcontext(engine._CONTEXT):
+        return _price_frame(edition, risks, now)
+
+
+def _price_frame(
+    edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime]
+) -> BatchResult:
     n = len(risks)
     if not isinstance(now, datetime) and len(now) != n:
         raise ValueError(f"{len(now)} pricing times for {n} risks")
@@ -162,6 +191,10 @@ def price_frame(
     times = np.empty(n, dtype=object)
     times[:] = now if isinstance(now, datetime) else list(now)
     env: dict[str, np.ndarray] = {"now": times}
+    # Integer key columns, equal only where the values mean the same (see _key).
+    keycols: dict[str, np.ndarray] = {
+        "now": np.zeros(n, dtype=np.int64) if isinstance(now, datetime) else _tagged_codes(times)
+    }
     typed: dict[str, np.ndarray] = {}
     for spec in edition.inputs.specs:
         raw = (
@@ -196,15 +229,24 @@ def price_frame(
         plain = np.empty(len(parsed), dtype=object)
         plain[:] = [v.amount if hasattr(v, "amount") else v for v in parsed]
         env[spec.name] = plain[codes]
+        keycols[spec.name] = codes.astype(np.int64)  # distinct raw values, distinct keys
 
     def live() -> np.ndarray:
         return np.flatnonzero(status == PRICED)
 
-    def evaluate(names: Sequence[str], fn: Callable[[dict[str, Any]], Any]) -> np.ndarray:
+    def evaluate(
+        names: Sequence[str], fn: Callable[[dict[str, Any]], Any], key: str | None = None
+    ) -> np.ndarray:
+        """fn per row (once per distinct tuple); with `key`, the result becomes a column
+        that later steps may read."""
         out = np.full(n, None, dtype=object)
         rows = live()
-        codes, results, failed = _per_group(env, sorted(names), rows, fn)
+        codes, results, failed = _per_group(env, keycols, sorted(names), rows, fn)
         out[rows] = results[codes]
+        if key is not None:
+            column = np.full(n, -1, dtype=np.int64)
+            column[rows] = _tagged_codes(results)[codes]
+            env[key], keycols[key] = out, column
         if failed.any():
             bad = np.flatnonzero(failed[codes])
             fail(
@@ -214,7 +256,7 @@ def price_frame(
 
     # 2. derived values, in order (a derived value may read an earlier one)
     for d in edition.derived:
-        env[d.spec.name] = evaluate(list(d.expr.names), d.expr)
+        evaluate(list(d.expr.names), d.expr, key=d.spec.name)
 
     # 3. eligibility: every rule that refuses, in declaration order
     refused = np.full(n, "", dtype=object)
@@ -228,19 +270,20 @@ def price_frame(
 
     # 4. factors and loading conditions, then the premium per distinct combination
     rating = edition.rating
-    parts: list[np.ndarray] = []
-    for factor in rating.factors:
+    parts: list[str] = []
+    for i, factor in enumerate(rating.factors):
         keys = getattr(factor.table, "keys", None) or (factor.table.key,)  # type: ignore[union-attr]
-        parts.append(evaluate(list(keys), _factor(factor.table)))
-    for loading in rating.loadings:
-        when = loading.when
-        if when is None:
-            parts.append(np.full(n, True, dtype=object))
+        evaluate(list(keys), _factor(factor.table), key=f"\x00factor{i}")
+        parts.append(f"\x00factor{i}")
+    for i, loading in enumerate(rating.loadings):
+        name = f"\x00loading{i}"
+        if loading.when is None:
+            env[name], keycols[name] = np.full(n, True, dtype=object), np.zeros(n, dtype=np.int64)
         else:
-            parts.append(evaluate(list(when.names), _truth(when)))
-    combo_env = {f"p{i}": column for i, column in enumerate(parts)}
+            evaluate(list(loading.when.names), _truth(loading.when), key=name)
+        parts.append(name)
     priced_rows = live()
-    combo, minor = _premiums(edition, combo_env, len(rating.factors), priced_rows, fail)
+    combo, minor = _premiums(edition, env, keycols, parts, len(rating.factors), priced_rows, fail)
     row_minor = np.zeros((n, 5), dtype=np.int64)
     row_minor[priced_rows] = minor[combo]
 
@@ -273,7 +316,9 @@ def price_frame(
 
 def _premiums(
     edition: Edition,
-    combo_env: dict[str, np.ndarray],
+    env: dict[str, np.ndarray],
+    keycols: dict[str, np.ndarray],
+    names: list[str],
     nf: int,
     rows: np.ndarray,
     fail: Callable[[np.ndarray, str, Any], None],
@@ -281,18 +326,16 @@ def _premiums(
     """The premium of the rows, computed once per distinct combination of factor values
     and loading conditions: each row's combination code and, per combination, its
     parts in minor units (net, tax, commission, fees, total; zeros where it failed)."""
-    names = list(combo_env)
-    total = len(names)
 
     def price(s: dict[str, Any]) -> engine.Breakdown:
         return engine.premium_from(
             edition.rating,
             edition.currency,
-            [s[f"p{i}"] for i in range(nf)],
-            [s[f"p{i}"] for i in range(nf, total)],
+            [s[name] for name in names[:nf]],
+            [s[name] for name in names[nf:]],
         )
 
-    codes, results, failed = _per_group(combo_env, names, rows, price)
+    codes, results, failed = _per_group(env, keycols, names, rows, price)
     if failed.any():
         bad = np.flatnonzero(failed[codes])
         fail(rows[bad], FAILED, np.array([r.message for r in results[codes[bad]]], dtype=object))

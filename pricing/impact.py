@@ -185,7 +185,7 @@ def _movers(
         if len(set(values)) <= SEGMENT_LEVELS:
             columns[name] = values
     for name, values in (env or {}).items():
-        if name in columns or name == "now" or name in risks.columns:
+        if name in columns or name == "now" or name.startswith("\x00") or name in risks.columns:
             continue
         kept = np.array([str(v) for v in values[both]], dtype=object)
         if len(set(kept)) <= SEGMENT_LEVELS:

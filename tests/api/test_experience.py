@@ -60,12 +60,12 @@ def test_experience_by_carrier_and_month_adds_up_to_the_book(
     assert {r["carrier"] for r in rows} == {"MU"} and {r["period"] for r in rows} == {"2026-11"}
     assert sum(r["policies"] for r in rows) == sold[0]
     # every cover has ended by 2030: all premium (net of tax) is earned
-    assert sum(r["earned_premium"] for r in rows) == pytest.approx(sold[1] / 100)
+    assert sum(r["earned_premium"] for r in rows) == pytest.approx(float(sold[1]) / 100)
     assert sum(r["claims"] for r in rows) == paid[0]
-    assert sum(r["claim_cost"] for r in rows) == pytest.approx(paid[1] / 100)
+    assert sum(r["claim_cost"] for r in rows) == pytest.approx(float(paid[1]) / 100)
     (row,) = rows
-    assert row["loss_ratio"] == pytest.approx((paid[1] / 100) / (sold[1] / 100))
-    assert row["severity"] == pytest.approx(paid[1] / 100 / paid[0])
+    assert row["loss_ratio"] == pytest.approx((float(paid[1]) / 100) / (float(sold[1]) / 100))
+    assert row["severity"] == pytest.approx(float(paid[1]) / 100 / paid[0])
     assert row["frequency"] == pytest.approx(paid[0] / sold[0])
     assert "Experience of flight_delay" in (tmp_path / "experience-flight_delay.html").read_text()
     bad = CliRunner().invoke(main, [*args, "--by", "shoe_size"])

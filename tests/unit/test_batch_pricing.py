@@ -130,3 +130,21 @@ def test_a_table_of_one_risk_per_example_prices_like_the_products_tests() -> Non
         assert list(result.frame["status"]) == [PRICED] * 3
         assert result.premium(2)["total"] == want[5]  # type: ignore[index]
         assert isinstance(want[5], Decimal)
+
+
+def test_the_same_instant_in_two_offsets_is_two_risks() -> None:
+    # hour() and month() read the offset the partner gave: 08:00+08:00 and 00:00Z are
+    # one instant but not one price.
+    edition = next(e for e in EDITIONS if e.product == "flight_delay")
+    risks = [
+        {**edition.example_risk, "scheduled_departure": "2030-07-15T08:00:00+08:00"},
+        {**edition.example_risk, "scheduled_departure": "2030-07-15T00:00:00+00:00"},
+    ]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    result = price_frame(edition, pd.DataFrame(risks), now)
+    for i, risk in enumerate(risks):
+        want = _scalar(edition, risk, now)
+        premium = result.premium(i)
+        assert premium is not None and premium["total"] == want[5]
+        assert result.frame["coverage_start"].iat[i].isoformat() == want[6].isoformat()
+    assert result.premium(0) != result.premium(1)
