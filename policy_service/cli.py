@@ -527,6 +527,8 @@ def products_calibrate(
         )
     if sample_every < 1:
         raise click.BadParameter("must be 1 or more", param_hint="--sample-every")
+    if credibility is not None and credibility <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--credibility")
     try:
         until = date.fromisoformat(train_until) if train_until else None
         starts = (
@@ -540,7 +542,8 @@ def products_calibrate(
         raise click.BadParameter("needs a UTC offset", param_hint="--effective-from")
     root = (path or load_config().products_dir).resolve()
     prod = _product(product, root)
-    source = prod.edition(edition) if edition else prod.editions[-1]
+    # default: the edition in force now (not a draft written by an earlier run)
+    source = prod.edition(edition) if edition else prod.edition_at(datetime.now(UTC))
     if source is None:
         raise click.ClickException(f"{product} has no edition {edition}")
     new_id = out or f"{datetime.now(UTC):%Y-%m-%d}-draft"
@@ -660,6 +663,10 @@ def products_impact(
         f"({total['change']}, {report.change_pct:+.2f}%)"
     )
     click.echo(f"  lose cover {report.lose_cover:,}; gain cover {report.gain_cover:,}")
+    if report.unpriceable:
+        click.echo(f"  unpriceable on both editions: {report.unpriceable:,}")
+        for reason, count in report.unpriceable_reasons.items():
+            click.echo(f"    {count:>8,}  {reason}")
     click.echo("  change        policies")
     for label, count in report.bands:
         click.echo(f"  {label:<14}{count:>9,}")

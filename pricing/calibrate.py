@@ -147,10 +147,18 @@ def _levels(edition: Edition, result: Any) -> list[tuple[str, Any, np.ndarray]]:
     for factor in edition.rating.factors:
         table = factor.table
         if isinstance(table, BandTable):
-            values = np.array([float(getattr(v, "amount", v)) for v in env[table.key]])
+            # rows the edition could not price hold None: they get no level (and are
+            # left out of the fit by the caller)
+            values = np.array(
+                [np.nan if v is None else float(getattr(v, "amount", v)) for v in env[table.key]]
+            )
             index = np.searchsorted(np.array([float(x) for x in table.lowers]), values, "right") - 1
             labels = np.array(
-                [f"[{table.lowers[i]}, {table.uppers[i]})" for i in index], dtype=object
+                [
+                    f"[{table.lowers[i]}, {table.uppers[i]})" if 0 <= i < len(table.lowers) else ""
+                    for i in index
+                ],
+                dtype=object,
             )
         else:
             assert isinstance(table, ExactTable)
@@ -310,6 +318,10 @@ def calibrate(
         if loading.when is None and loading.rate is not None:
             gross /= 1 + float(loading.rate)
     mean_cost = float(cost[use].mean()) if use.any() else 0.0
+    if mean_cost <= 0:
+        raise LookupError(
+            f"the training flights ({int(use.sum()):,}) had no claims: there is nothing to rate"
+        )
     base = _q(mean_cost / target * gross, 2)
     return report, base, tables
 
@@ -434,9 +446,41 @@ def run(
 ) -> CalibrationReport:
     """Calibrate, write the draft edition, adjust its base on the training flights until
     the engine's premium meets the target, and report training and holdout figures."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", new_id):
+        raise LookupError(f"--out {new_id!r}: an edition id is letters, digits, . _ -")
+    if (products_root / edition.product / "editions" / new_id).exists():
+        raise LookupError(f"edition {new_id} exists: editions never change; choose another --out")
+    product = load_product(products_root / edition.product, products_root)
+    if any(e.effective_from == effective_from for e in product.editions):
+        raise LookupError(f"another edition starts at {effective_from.isoformat()}")
     report, base, tables = calibrate(
         edition, flights, risks, target, train_until, credibility_k, data_name
     )
+    try:
+        return _write_and_measure(
+            products_root, edition, flights, risks, target, train_until, new_id,
+            effective_from, data_name, report, base, tables,
+        )  # fmt: skip
+    except BaseException:
+        # never leave a half-made draft: an invalid edition folder refuses the product
+        shutil.rmtree(products_root / edition.product / "editions" / new_id, ignore_errors=True)
+        raise
+
+
+def _write_and_measure(
+    products_root: Path,
+    edition: Edition,
+    flights: pd.DataFrame,
+    risks: pd.DataFrame,
+    target: float,
+    train_until: date | None,
+    new_id: str,
+    effective_from: datetime,
+    data_name: str,
+    report: CalibrationReport,
+    base: Decimal,
+    tables: dict[str, dict[str, Decimal]],
+) -> CalibrationReport:
     events = outcomes(flights)
     cost = claim_costs(edition, risks, events)
     day = _local_day(flights)
@@ -468,15 +512,15 @@ def run(
     report.limits = {"minimum": str(limits[0]), "maximum": str(limits[1])}
     shutil.rmtree(folder)
     draft = None
-    for _ in range(4):  # the limits and the rounding move the loss ratio a little
+    for round_ in range(4):  # the limits and the rounding move the loss ratio a little
         folder = write_edition(
             edition, products_root, new_id, base, tables, effective_from, note, limits
         )
         draft = _draft(products_root, edition, new_id)
         figures = loss_ratio(draft, risks, cost, train, now)
         ratio = figures["loss_ratio"]
-        if math.isnan(ratio) or abs(ratio - target) < 0.002:
-            break
+        if math.isnan(ratio) or abs(ratio - target) < 0.002 or round_ == 3:
+            break  # the last round's draft stays, as measured
         shutil.rmtree(folder)
         base = _q(float(base) * ratio / target, 2)
     assert draft is not None

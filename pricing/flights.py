@@ -50,7 +50,9 @@ def flight_risks(flights: pd.DataFrame, tz: str = NYC_TZ) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "carrier": carrier,
-            "flight_number": carrier + flights["flight"].astype(int).astype(str),
+            # a missing flight number makes an invalid risk, not a crash
+            "flight_number": carrier
+            + pd.to_numeric(flights["flight"], errors="coerce").astype("Int64").astype(str),
             "origin": flights["origin"].astype(str),
             "destination": flights["dest"].astype(str),
             "scheduled_departure": text,

@@ -4,6 +4,7 @@ eligibility, and the segments that move most."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -59,6 +60,9 @@ class ImpactReport:
     lose_cover: int = 0
     gain_cover: int = 0
     refusal_codes_b: dict[str, int] = field(default_factory=dict)
+    #: rows neither edition could price (bad input or a failing rule), with top reasons
+    unpriceable: int = 0
+    unpriceable_reasons: dict[str, int] = field(default_factory=dict)
     movers: list[Mover] = field(default_factory=list)
 
     @property
@@ -87,6 +91,7 @@ class ImpactReport:
                 "gain_cover": self.gain_cover,
                 "refusals_on_new": self.refusal_codes_b,
             },
+            "unpriceable": {"rows": self.unpriceable, "reasons": self.unpriceable_reasons},
             "biggest_movers": [
                 {
                     "segment": m.segment,
@@ -102,26 +107,42 @@ class ImpactReport:
 
 def read_book_file(path: Path) -> pd.DataFrame:
     """A book as a file: CSV or Parquet, one column per input (money as two columns
-    NAME.amount and NAME.currency, or JSON text), and optionally `priced_at`."""
+    NAME.amount and NAME.currency, or as JSON text), and optionally `priced_at`."""
     if not path.is_file():
         raise LookupError(f"{path}: no such file")
     if path.suffix.lower() == ".parquet":
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except ImportError:
             raise LookupError(
                 f"{path}: reading Parquet needs pyarrow (pip install pyarrow)"
             ) from None
-    if path.suffix.lower() != ".csv":
+    elif path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None})
+    else:
         raise LookupError(f"{path}: give a .csv or .parquet file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    money = {c.split(".")[0] for c in frame.columns if c.endswith(".amount")}
-    for name in money:
+    frame = frame.astype(object).where(frame.notna(), None)
+    for name in {c[: -len(".amount")] for c in frame.columns if str(c).endswith(".amount")}:
+        if f"{name}.currency" not in frame.columns:
+            raise LookupError(f"{path}: {name}.amount needs a {name}.currency column")
+        amounts, currencies = frame.pop(f"{name}.amount"), frame.pop(f"{name}.currency")
         frame[name] = [
-            {"amount": a, "currency": c} if a else None
-            for a, c in zip(frame.pop(f"{name}.amount"), frame.pop(f"{name}.currency"), strict=True)
+            None if a is None else {"amount": str(a), "currency": c}
+            for a, c in zip(amounts, currencies, strict=True)
         ]
-    return frame.replace({"": None})
+    for column in frame.columns:
+        if column != "priced_at":
+            frame[column] = [_json_text(v) for v in frame[column]]
+    return frame
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
 
 
 def impact(
@@ -148,6 +169,10 @@ def impact(
     report.gain_cover = int((~ok_a & ok_b).sum())
     refused = on_b.frame.loc[ok_a & ~ok_b, "error"].dropna()
     report.refusal_codes_b = {str(k): int(v) for k, v in refused.value_counts().head(20).items()}
+    bad = ~ok_a & ~ok_b
+    report.unpriceable = int(bad.sum())
+    reasons = on_b.frame.loc[bad, "error"].dropna().astype(str).value_counts().head(10)
+    report.unpriceable_reasons = {str(k): int(v) for k, v in reasons.items()}
     both = ok_a & ok_b
     report.priced_both = int(both.sum())
     total_a = on_a.frame["total_minor"].to_numpy(dtype="float64", na_value=0).astype(np.int64)

@@ -29,7 +29,21 @@ def load_book(
             rows = repo.book_rows(conn, product, since, livemode)
         return pd.DataFrame([r.risk for r in rows]), [r.created_at for r in rows]
     frame = read_book_file(Path(book))
-    if "priced_at" in frame.columns:
-        times = [datetime.fromisoformat(t) if t else now for t in frame.pop("priced_at")]
-        return frame, times
-    return frame, now
+    if "priced_at" not in frame.columns:
+        return frame, now
+    times = []
+    for row, value in enumerate(frame.pop("priced_at"), start=2):
+        try:
+            when = (
+                now
+                if value is None
+                else pd.Timestamp(value).to_pydatetime()
+                if not isinstance(value, str)
+                else datetime.fromisoformat(value)
+            )
+        except ValueError:
+            raise LookupError(f"{book}: row {row}: priced_at {value!r} is not a time") from None
+        if when.tzinfo is None:
+            raise LookupError(f"{book}: row {row}: priced_at {value!r} needs a UTC offset")
+        times.append(when)
+    return frame, times

