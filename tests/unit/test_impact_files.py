@@ -66,7 +66,9 @@ def test_a_book_file_is_priced_on_both_editions(root: Path, tmp_path: Path, suff
     assert report["rows"] == 3 and report["priced_on_both"] == 2 and report["changed"] == 1
     assert report["unpriceable"]["rows"] == 1
     assert "risk.order_value: must be a decimal" in next(iter(report["unpriceable"]["reasons"]))
-    assert report["biggest_movers"][0]["level"] == "apparel"
+    movers = {(m["segment"], m["level"]): m for m in report["biggest_movers"]}
+    assert movers[("category", "apparel")]["policies"] == 1
+    assert ("category", "books") not in movers  # its premium did not move
 
 
 def test_a_priced_at_without_offset_is_refused(root: Path, tmp_path: Path) -> None:
