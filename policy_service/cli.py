@@ -253,9 +253,7 @@ def staff_create(email: str, role: str, password_stdin: bool, no_password: bool)
         with _admin_transaction() as conn:
             member = create_staff(conn, email, role, password, datetime.now(UTC))
     except ServiceError as exc:
-        raise click.ClickException(
-            f"{exc.param}: {exc.message}" if exc.param else exc.message
-        ) from None
+        raise click.ClickException(exc.described) from None
     click.echo(f"staff {member.id} {member.email} ({member.role})")
 
 
@@ -275,9 +273,7 @@ def staff_password(email: str, password_stdin: bool) -> None:
         with _admin_transaction() as conn:
             set_password(conn, email, password)
     except ServiceError as exc:
-        raise click.ClickException(
-            f"{exc.param}: {exc.message}" if exc.param else exc.message
-        ) from None
+        raise click.ClickException(exc.described) from None
     click.echo(f"password set for {email.strip().lower()}")
 
 
@@ -373,6 +369,35 @@ def _product(code: str, path: Path | None) -> Any:
     return catalog.products[code]
 
 
+def _edition_of(prod: Any, wanted: str) -> Any:
+    edition = prod.edition(wanted)
+    if edition is None:
+        known = ", ".join(e.id for e in prod.editions)
+        raise click.ClickException(f"{prod.code} has no edition {wanted} (editions: {known})")
+    return edition
+
+
+def _since(since: str | None) -> datetime | None:
+    """--since YYYY-MM-DD as the start of that day in UTC."""
+    try:
+        return datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
+    except ValueError:
+        raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
+
+
+def _at(at_text: str | None) -> datetime:
+    """--at as an aware time (default now)."""
+    try:
+        at = datetime.fromisoformat(at_text) if at_text else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(
+            "must be an ISO 8601 time with offset", param_hint="--at"
+        ) from None
+    if at.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset, e.g. +08:00", param_hint="--at")
+    return at
+
+
 @products.command("explain")
 @click.argument("product")
 @click.option("--risk", "risk_file", type=click.File("r"), required=True, help="a JSON risk")
@@ -392,14 +417,7 @@ def products_explain(
     from pricing.errors import InputErrors, PricingError
     from pricing.explain import as_text, choose_edition, worksheet
 
-    try:
-        at = datetime.fromisoformat(at_text) if at_text else datetime.now(UTC)
-    except ValueError:
-        raise click.BadParameter(
-            "must be an ISO 8601 time with offset", param_hint="--at"
-        ) from None
-    if at.tzinfo is None:
-        raise click.BadParameter("needs a UTC offset, e.g. +08:00", param_hint="--at")
+    at = _at(at_text)
     try:
         risk = json.load(risk_file)
     except json.JSONDecodeError as exc:
@@ -434,14 +452,7 @@ def products_diff(
     from pricing.diff import diff_editions
 
     prod = _product(product, path)
-    found = []
-    for wanted in (edition_a, edition_b):
-        edition = prod.edition(wanted)
-        if edition is None:
-            known = ", ".join(e.id for e in prod.editions)
-            raise click.ClickException(f"{product} has no edition {wanted} (editions: {known})")
-        found.append(edition)
-    changes = diff_editions(found[0], found[1])
+    changes = diff_editions(_edition_of(prod, edition_a), _edition_of(prod, edition_b))
     if as_json:
         click.echo(json.dumps([c.to_json() for c in changes], indent=2, ensure_ascii=False))
         return
@@ -458,10 +469,7 @@ def products_replay(product: str, since: str | None, path: Path | None) -> None:
     """Price stored policies again on their pinned edition; list any that differ by a cent."""
     from .services import replay as svc_replay
 
-    try:
-        start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
-    except ValueError:
-        raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
+    start = _since(since)
     prod = _product(product, path)
     with _admin_engine() as engine:
         total = svc_replay.count(engine, product, start)
@@ -543,9 +551,9 @@ def products_calibrate(
     root = (path or load_config().products_dir).resolve()
     prod = _product(product, root)
     # default: the edition in force now (not a draft written by an earlier run)
-    source = prod.edition(edition) if edition else prod.edition_at(datetime.now(UTC))
+    source = _edition_of(prod, edition) if edition else prod.edition_at(datetime.now(UTC))
     if source is None:
-        raise click.ClickException(f"{product} has no edition {edition}")
+        raise click.ClickException(f"{product} has no edition in force now")
     new_id = out or f"{datetime.now(UTC):%Y-%m-%d}-draft"
     try:
         click.echo(f"reading {data} ...", err=True)
@@ -626,17 +634,8 @@ def products_impact(
     from .services.impact import load_book
 
     prod = _product(product, path)
-    editions = []
-    for wanted in (edition_a, edition_b):
-        found = prod.edition(wanted)
-        if found is None:
-            known = ", ".join(e.id for e in prod.editions)
-            raise click.ClickException(f"{product} has no edition {wanted} (editions: {known})")
-        editions.append(found)
-    try:
-        start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
-    except ValueError:
-        raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--since") from None
+    editions = [_edition_of(prod, edition_a), _edition_of(prod, edition_b)]
+    start = _since(since)
     try:
         click.echo(f"reading the book ({book}) ...", err=True)
         with _admin_engine() as engine:
@@ -725,12 +724,7 @@ def products_experience(
     codes = [product] if product else sorted(load_catalog(root).products)
     groups = [g.strip() for g in by.split(",") if g.strip()]
     config = load_config()
-    try:
-        at = datetime.fromisoformat(at_text) if at_text else datetime.now(UTC)
-    except ValueError:
-        raise click.BadParameter("must be an ISO 8601 time", param_hint="--at") from None
-    if at.tzinfo is None:
-        raise click.BadParameter("needs a UTC offset", param_hint="--at")
+    at = _at(at_text)
     results = {}
     with _admin_engine() as engine:
         for code in codes:

@@ -126,11 +126,25 @@ def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
 
 
 class _Failure:
-    """A row's first problem, as the scalar path would report it."""
+    """A group's first problem (EvaluationError or BreakdownError), as the scalar path
+    would report it."""
 
-    def __init__(self, status: str, message: str) -> None:
-        self.status = status
+    def __init__(self, message: str) -> None:
         self.message = message
+
+
+def _fail_groups(
+    fail: Callable[[np.ndarray, str, Any], None],
+    rows: np.ndarray,
+    codes: np.ndarray,
+    results: np.ndarray,
+    failed: np.ndarray,
+) -> None:
+    """Mark the rows of the groups that failed, each with its group's message."""
+    if failed.any():
+        bad = np.flatnonzero(failed[codes])
+        messages = np.array([r.message for r in results[codes[bad]]], dtype=object)
+        fail(rows[bad], FAILED, messages)
 
 
 def _per_group(
@@ -151,7 +165,7 @@ def _per_group(
         try:
             results[g] = fn(scope)
         except (EvaluationError, BreakdownError) as exc:
-            results[g] = _Failure(FAILED, str(exc))
+            results[g] = _Failure(str(exc))
             failed[g] = True
     return codes, results, failed
 
@@ -247,11 +261,7 @@ def _price_frame(
             column = np.full(n, -1, dtype=np.int64)
             column[rows] = _tagged_codes(results)[codes]
             env[key], keycols[key] = out, column
-        if failed.any():
-            bad = np.flatnonzero(failed[codes])
-            fail(
-                rows[bad], FAILED, np.array([r.message for r in results[codes[bad]]], dtype=object)
-            )
+        _fail_groups(fail, rows, codes, results, failed)
         return out
 
     # 2. derived values, in order (a derived value may read an earlier one)
@@ -336,9 +346,7 @@ def _premiums(
         )
 
     codes, results, failed = _per_group(env, keycols, names, rows, price)
-    if failed.any():
-        bad = np.flatnonzero(failed[codes])
-        fail(rows[bad], FAILED, np.array([r.message for r in results[codes[bad]]], dtype=object))
+    _fail_groups(fail, rows, codes, results, failed)
     exp = MINOR_UNITS[edition.currency]
     minor = np.zeros((len(results), 5), dtype=np.int64)
     for g, b in enumerate(results):

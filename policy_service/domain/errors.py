@@ -26,6 +26,11 @@ class ServiceError(Exception):
         self.param = param
         self.details = details or {}
 
+    @property
+    def described(self) -> str:
+        """The message, after the field it is about (for people: console, CLI)."""
+        return f"{self.param}: {self.message}" if self.param else self.message
+
 
 class InvalidRequest(ServiceError):
     """Malformed or invalid input (HTTP 400)."""

@@ -12,7 +12,6 @@ from policy_service.domain.claims import REJECT_CODES, SIGNAL_CODES
 from policy_service.domain.errors import ServiceError
 from policy_service.services import claims as svc_claims
 from policy_service.services import review
-from policy_service.services.partners import partner_names
 
 from .blueprint import _, bp, now, render_page, svc
 from .security import current_staff
@@ -33,13 +32,11 @@ def queue() -> ResponseReturnValue:
     try:
         f = review.QueueFilter.parse(request.args)
     except ServiceError as exc:
-        return render_page(
-            template, status_of(exc), filter_error=f"{exc.param}: {exc.message}", **context
-        )
+        return render_page(template, status_of(exc), filter_error=exc.described, **context)
     context["found"] = review.queue(
         svc().engine, f, _PAGE, request.args.get("starting_after") or None
     )
-    context["partners"] = partner_names(svc().engine)
+    context["partners"] = context["found"].partner_names
     return render_page(template, filters=f, **context)
 
 
@@ -68,7 +65,7 @@ def _decide(claim_id: str, decision: svc_claims.Decision) -> ResponseReturnValue
         svc_claims.decide(svc().claims(), claim_id, actor, decision, now())
     except ServiceError as exc:
         # The page again, with what was typed and what went wrong; nothing was saved.
-        message = f"{exc.param}: {exc.message}" if exc.param else exc.message
+        message = exc.described
         return _claim_page(claim_id, status_of(exc), error=message, error_code=exc.code)
     flash(_("The decision was saved."), "ok")
     return redirect(url_for("console.claim", claim_id=claim_id), code=303)

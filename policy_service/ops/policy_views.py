@@ -30,9 +30,7 @@ def policies() -> ResponseReturnValue:
     try:
         query = policy_search.PolicyQuery.parse(request.args)
     except ServiceError as exc:
-        return render_page(
-            "policies.html", status_of(exc), error=f"{exc.param}: {exc.message}", **context
-        )
+        return render_page("policies.html", status_of(exc), error=exc.described, **context)
     context["found"] = policy_search.search(
         svc().engine,
         query,

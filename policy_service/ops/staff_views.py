@@ -53,7 +53,7 @@ def add_staff() -> ResponseReturnValue:
                 now(),
             )
     except ServiceError as exc:
-        return _page(status_of(exc), f"{exc.param}: {exc.message}" if exc.param else exc.message)
+        return _page(status_of(exc), exc.described)
     return _saved()
 
 
@@ -72,5 +72,5 @@ def change_staff(staff_id: str) -> ResponseReturnValue:
                 disabled={"disable": True, "enable": False}.get(action or ""),
             )
     except ServiceError as exc:
-        return _page(status_of(exc), f"{exc.param}: {exc.message}" if exc.param else exc.message)
+        return _page(status_of(exc), exc.described)
     return _saved()

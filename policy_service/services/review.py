@@ -104,6 +104,8 @@ class Queue:
     by_product: Counter[str] = field(default_factory=Counter)
     by_partner: Counter[str] = field(default_factory=Counter)
     by_signal: Counter[str] = field(default_factory=Counter)
+    #: every partner's name by id (the filter's choices)
+    partner_names: dict[str, str] = field(default_factory=dict)
 
 
 def _bounds(value: Decimal | None, rounding: str) -> dict[str, int] | None:
@@ -153,7 +155,7 @@ def queue(
         )
 
     capped = len(rows) >= QUEUE_SCAN_LIMIT
-    result = Queue([], 0, capped, False)
+    result = Queue([], 0, capped, False, partner_names=names)
     matching = []
     for row in rows:
         if keep(row, "product"):
