@@ -461,6 +461,117 @@ def products_diff(
         click.echo(f"  {change}")
 
 
+def _actor_default() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return ""
+
+
+@products.command("publish")
+@click.argument("product")
+@click.argument("edition")
+@click.option("--by", "actor", default=None, help="who publishes (default: your login name)")
+@click.option("--note", default=None, help="why, for the record")
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_publish(
+    product: str, edition: str, actor: str | None, note: str | None, path: Path | None
+) -> None:
+    """Put EDITION on sale from its effective_from, recording who, when and its hash.
+
+    The product must validate and pass its test cases. Running services and workers pick
+    it up within PRODUCTS_RELOAD_SECONDS, without a restart.
+    """
+    from pricing.loader import load_catalog
+
+    from .domain.errors import ServiceError
+    from .services import publishing
+
+    prod = _product(product, path)
+    on_disk = load_catalog((path or load_config().products_dir).resolve()).products.values()
+    now = datetime.now(UTC)
+    try:
+        with _admin_engine() as engine:
+            done = publishing.publish(
+                engine, prod, edition, actor or _actor_default(), note, now, on_disk
+            )
+    except ServiceError as exc:
+        raise click.ClickException(exc.described) from None
+    pub = done.publication
+    if not done.recorded:
+        click.echo(
+            f"{product}/{edition} is already published ({pub.content_hash}) by {pub.actor} "
+            f"at {pub.recorded_at.isoformat()}; nothing recorded"
+        )
+        return
+    click.echo(
+        f"published {product}/{edition} ({pub.content_hash}) by {pub.actor} at {now.isoformat()}"
+    )
+    if done.until_then is None:
+        replaced = f", replacing {done.replaces.id}" if done.replaces else ""
+        click.echo(f"in force now{replaced}; running services switch within their reload interval")
+    else:
+        click.echo(
+            f"scheduled: in force from {done.edition.effective_from.isoformat()}; "
+            f"{done.until_then.id} sells until then"
+        )
+
+
+@products.command("withdraw")
+@click.argument("product")
+@click.argument("edition")
+@click.option("--by", "actor", default=None, help="who withdraws (default: your login name)")
+@click.option("--note", default=None, help="why, for the record")
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_withdraw(
+    product: str, edition: str, actor: str | None, note: str | None, path: Path | None
+) -> None:
+    """Take a published EDITION off sale before its effective_from (it must be unused)."""
+    from .domain.errors import ServiceError
+    from .services import publishing
+
+    prod = _product(product, path)
+    try:
+        with _admin_engine() as engine:
+            entry = publishing.withdraw(
+                engine, prod, edition, actor or _actor_default(), note, datetime.now(UTC)
+            )
+    except ServiceError as exc:
+        raise click.ClickException(exc.described) from None
+    click.echo(f"withdrew {product}/{edition} by {entry.actor} at {entry.recorded_at.isoformat()}")
+
+
+@products.command("status")
+@click.argument("product")
+@click.option("--history", is_flag=True, help="also every publish and withdraw, oldest first")
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_status(product: str, history: bool, path: Path | None) -> None:
+    """Every edition of PRODUCT: live, scheduled, superseded, unpublished, changed or withdrawn."""
+    from .services import publishing
+
+    prod = _product(product, path)
+    with _admin_engine() as engine:
+        states = publishing.status(engine, prod, datetime.now(UTC))
+        entries = publishing.history(engine, product) if history else []
+    click.echo(f"{'edition':<16} {'status':<12} {'effective from':<26} {'hash':<20} published")
+    for s in states:
+        effective = s.effective_from.isoformat()
+        digest = s.content_hash[:19]
+        pub = s.publication
+        by = f"{pub.action.value} by {pub.actor} at {pub.recorded_at.isoformat()}" if pub else "-"
+        click.echo(f"{s.edition_id:<16} {s.status.value:<12} {effective:<26} {digest:<20} {by}")
+        if s.problem:
+            click.echo(f"  ! {s.problem}")
+    for e in entries:
+        note = f" ({e.note})" if e.note else ""
+        click.echo(
+            f"{e.recorded_at.isoformat()} {e.action.value:<8} {e.edition} {e.content_hash[:19]} "
+            f"by {e.actor}{note}"
+        )
+
+
 @products.command("replay")
 @click.argument("product")
 @click.option("--since", default=None, help="only policies issued from this date (YYYY-MM-DD, UTC)")

@@ -121,6 +121,24 @@ def products_copy(tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.fixture
+def live_app(
+    config: Config, engine: sa.Engine, clock: Clock, products_copy: Path
+) -> Iterator[Flask]:
+    """The service on a private copy of the product files, checking them every second."""
+    application = create_app(
+        config.with_(products_dir=products_copy, products_reload_seconds=1), clock=clock
+    )
+    yield application
+    application.extensions["policy_service"].engine.dispose()
+
+
+@pytest.fixture
+def live_api(live_app: Flask, engine: sa.Engine) -> ApiClient:
+    partner_id, key = make_partner(engine)
+    return ApiClient(live_app.test_client(), key, partner_id)
+
+
 @dataclass
 class ApiClient:
     """The Flask test client with a partner's key; returns (status, json)."""

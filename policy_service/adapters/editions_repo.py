@@ -1,4 +1,5 @@
-"""Product editions as published: hash and files, so used editions stay immutable."""
+"""Product editions as registered (hash and files, so used editions stay immutable) and
+the record of their publications."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from policy_service.domain.publication import Publication, PublicationAction
 from pricing.model import Edition
 
 from .sql import insert_ignoring_conflicts
-from .tables import policies, product_editions, quotes
+from .tables import edition_publications, policies, product_editions, quotes
 
 
 def register(conn: sa.Connection, edition: Edition, now: datetime) -> str | None:
@@ -39,6 +41,72 @@ def is_used(conn: sa.Connection, edition_ref: str) -> bool:
         if used:
             return True
     return False
+
+
+def used_editions(conn: sa.Connection, edition_refs: list[str]) -> set[str]:
+    """Which of these editions ("<product>/<edition>") a quote or policy uses."""
+    return {ref for ref in edition_refs if is_used(conn, ref)}
+
+
+def lock_publications(conn: sa.Connection) -> None:
+    """Serialise publishing (and the first start's publishing) for the transaction.
+
+    SQLite already serialises writers; PostgreSQL takes a transaction-scoped advisory lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7351006)")
+
+
+def any_publication(conn: sa.Connection) -> bool:
+    return (
+        conn.execute(sa.select(sa.literal(1)).select_from(edition_publications).limit(1)).first()
+        is not None
+    )
+
+
+def publications_mark(conn: sa.Connection) -> int:
+    """The id of the latest entry: it changes whenever any edition is published or withdrawn."""
+    return conn.execute(
+        sa.select(sa.func.coalesce(sa.func.max(edition_publications.c.id), 0))
+    ).scalar_one()
+
+
+def publications(conn: sa.Connection, product_code: str) -> list[Publication]:
+    """The product's publication history, oldest first."""
+    t = edition_publications
+    rows = conn.execute(
+        sa.select(t, product_editions.c.edition)
+        .join(product_editions, product_editions.c.id == t.c.edition_id)
+        .where(t.c.product_code == product_code)
+        .order_by(t.c.id)
+    ).all()
+    return [
+        Publication(
+            edition=r.edition,
+            action=PublicationAction(r.action),
+            content_hash=r.content_hash,
+            effective_from=r.effective_from,
+            actor=r.actor,
+            recorded_at=r.recorded_at,
+            note=r.note,
+        )
+        for r in rows
+    ]
+
+
+def record_publication(conn: sa.Connection, product_code: str, publication: Publication) -> None:
+    conn.execute(
+        edition_publications.insert().values(
+            edition_id=f"{product_code}/{publication.edition}",
+            product_code=product_code,
+            action=publication.action.value,
+            content_hash=publication.content_hash,
+            effective_from=publication.effective_from,
+            actor=publication.actor,
+            recorded_at=publication.recorded_at,
+            note=publication.note,
+        )
+    )
 
 
 def replace_unused(conn: sa.Connection, edition: Edition, now: datetime) -> None:

@@ -122,6 +122,24 @@ product_editions = sa.Table(
     sa.UniqueConstraint("product_code", "edition"),
 )
 
+#: who put which content of an edition on sale, and when (append-only). The service sells an
+#: edition only while its latest entry is a publish whose hash its files still have.
+edition_publications = sa.Table(
+    "edition_publications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
+    sa.Column("product_code", sa.String(60), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("effective_from", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.CheckConstraint("action IN ('publish', 'withdraw')", name="publication_action"),
+    sa.Index("ix_edition_publications_product", "product_code", "id"),
+)
+
 quotes = sa.Table(
     "quotes",
     metadata,

@@ -1,8 +1,11 @@
-"""The products on sale: loaded from files, published to the database, reloaded when files change.
+"""The products on sale: loaded from files, registered in the database, reloaded when files
+change or someone publishes.
 
 A product whose files became invalid is refused whole and the last valid version keeps
-serving. An edition already used by a quote or policy may never change: a changed hash
-refuses the product, so an actuary publishes a new edition instead.
+serving. Only published editions are sold (services.publishing); an edition already used by
+a quote or policy may never change: a changed hash refuses the product, so an actuary
+publishes a new edition instead. A reload swaps one immutable Product object, so a request
+that read it once sees the old editions or the new ones, never a mix.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from policy_service.adapters import editions_repo
-from pricing.errors import ProductFileError, ProductInvalid
+from pricing.errors import ProductInvalid
 from pricing.loader import load_product, product_folders
 from pricing.model import Edition, Product
+
+from . import publishing
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,8 @@ class ReloadReport:
     loaded: list[str] = field(default_factory=list)
     refused: dict[str, list[str]] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
+    #: product code -> editions on disk that are not on sale, and why
+    not_on_sale: dict[str, list[str]] = field(default_factory=dict)
 
 
 class ProductCatalog:
@@ -55,8 +62,13 @@ class ProductCatalog:
         self.engine = engine
         self.reload_seconds = reload_seconds
         self.clock = clock
+        #: code -> the product with only its editions on sale
         self._products: dict[str, Product] = {}
+        #: code -> every valid edition on disk, for policies pinned to one
+        self._loaded: dict[str, Product] = {}
         self._signatures: dict[str, str] = {}
+        #: the publications seen at the last reload (editions_repo.publications_mark)
+        self._mark: int | None = None
         #: product code -> messages of its last refused load (cleared by a valid load)
         self.refused: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -64,18 +76,21 @@ class ProductCatalog:
 
     # -- reading -----------------------------------------------------------------------
     def get(self, code: str) -> Product | None:
+        """The product as sold: only its published editions."""
         return self._products.get(code)
 
     def all(self) -> list[Product]:
         return [self._products[k] for k in sorted(self._products)]
 
     def edition(self, code: str, edition_id: str) -> Edition | None:
-        product = self._products.get(code)
+        """An edition by id, published or not: policies and quotes keep the one they use."""
+        product = self._loaded.get(code)
         return product.edition(edition_id) if product else None
 
     # -- loading -----------------------------------------------------------------------
     def maybe_reload(self) -> None:
-        """Called on the request path: a stat() walk at most every reload_seconds."""
+        """Called on the request path: a stat() walk and one small query at most every
+        reload_seconds."""
         if self.reload_seconds <= 0 or time.monotonic() < self._next_check:
             return
         if not self._lock.acquire(blocking=False):
@@ -90,65 +105,76 @@ class ProductCatalog:
         with self._lock:
             return self._reload_locked()
 
+    def _now(self) -> datetime:
+        return self.clock() if self.clock else datetime.now().astimezone()
+
     def _reload_locked(self) -> ReloadReport:
         report = ReloadReport()
+        # a publication (here or in another process) re-decides every product
+        mark = self._publications_mark()
+        if mark != self._mark:
+            self._signatures.clear()
         folders = {f.name: f for f in product_folders(self.root)}
-        for code in list(self._products):
+        for code in list(self._products.keys() | self.refused.keys()):
             if code not in folders:
-                del self._products[code]
+                self._products.pop(code, None)
+                self._loaded.pop(code, None)
                 self._signatures.pop(code, None)
+                self.refused.pop(code, None)
                 report.removed.append(code)
                 log.warning("product %s removed: its folder is gone", code)
+        loaded: dict[str, Product] = {}
         for code, folder in folders.items():
             signature = folder_signature(folder)
             if self._signatures.get(code) == signature:
                 continue
             self._signatures[code] = signature
             try:
-                product = load_product(folder, self.root)
-                self._publish(product)
+                loaded[code] = load_product(folder, self.root)
             except ProductInvalid as exc:
-                messages = [str(e) for e in exc.errors]
-                self.refused[code] = messages
-                report.refused[code] = messages
-                kept = (
-                    "keeps serving its last valid version"
-                    if code in self._products
-                    else "is not served"
-                )
-                log.error("product %s refused, %s:\n  %s", code, kept, "\n  ".join(messages))
+                self._refuse(code, [str(e) for e in exc.errors], report)
+        if self.engine is not None and loaded and self._mark is None:
+            with self.engine.begin() as conn:
+                if publishing.publish_first_start(conn, loaded.values(), self._now()):
+                    log.info("first start: published every edition of %s", ", ".join(loaded))
+                    mark = editions_repo.publications_mark(conn)
+        for code, product in loaded.items():
+            try:
+                on_sale = self._serving(product, report)
+            except ProductInvalid as exc:
+                self._refuse(code, [str(e) for e in exc.errors], report)
                 continue
-            self._products[code] = product
+            self._loaded[code] = product
+            self._products[code] = on_sale
             self.refused.pop(code, None)
             report.loaded.append(code)
             log.info(
-                "product %s loaded: editions %s", code, ", ".join(e.id for e in product.editions)
+                "product %s loaded: on sale %s",
+                code,
+                ", ".join(e.id for e in on_sale.editions) or "nothing",
             )
+        self._mark = mark
         return report
 
-    def _publish(self, product: Product) -> None:
-        """Record every edition in the database; refuse a used edition whose files changed."""
+    def _publications_mark(self) -> int:
         if self.engine is None:
-            return
-        now = self.clock() if self.clock else datetime.now().astimezone()
-        errors: list[ProductFileError] = []
+            return 0
+        with self.engine.connect() as conn:
+            return editions_repo.publications_mark(conn)
+
+    def _serving(self, product: Product, report: ReloadReport) -> Product:
+        if self.engine is None:  # offline tools: every valid edition counts
+            return product
         with self.engine.begin() as conn:
-            for edition in product.editions:
-                stored_hash = editions_repo.register(conn, edition, now)
-                if stored_hash is None:
-                    continue
-                if editions_repo.is_used(conn, edition.ref):
-                    errors.append(
-                        ProductFileError(
-                            f"{product.code}/editions/{edition.id}",
-                            None,
-                            "",
-                            f"edition {edition.id} is already used by quotes or policies and may not "
-                            f"change (published {stored_hash}, files now {edition.content_hash}); "
-                            "publish a new edition with a later effective_from instead",
-                        )
-                    )
-                else:
-                    editions_repo.replace_unused(conn, edition, now)
-            if errors:
-                raise ProductInvalid(product.code, errors)  # rolls back the registrations
+            serving = publishing.serving(conn, product, self._now())
+        if serving.warnings:
+            report.not_on_sale[product.code] = serving.warnings
+            for warning in serving.warnings:
+                log.warning("product %s: %s", product.code, warning)
+        return serving.product
+
+    def _refuse(self, code: str, messages: list[str], report: ReloadReport) -> None:
+        self.refused[code] = messages
+        report.refused[code] = messages
+        kept = "keeps serving its last valid version" if code in self._products else "is not served"
+        log.error("product %s refused, %s:\n  %s", code, kept, "\n  ".join(messages))

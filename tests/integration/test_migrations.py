@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +12,13 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from policy_service.adapters.tables import metadata, partners, policies, product_editions
+from policy_service.adapters.tables import (
+    edition_publications,
+    metadata,
+    partners,
+    policies,
+    product_editions,
+)
 
 
 def test_migrations_match_the_tables(engine: sa.Engine) -> None:
@@ -66,27 +74,43 @@ def test_the_database_refuses_what_must_never_happen(engine: sa.Engine, changes:
         conn.execute(policies.insert().values(**_policy_row(**changes)))
 
 
-def test_the_claims_migration_goes_down_and_up_again(tmp_path: Path) -> None:
-    from alembic import command
-
-    from policy_service.adapters.db import alembic_config, create_db_engine, upgrade
+@contextmanager
+def _scratch_engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database of the kind the tests run on, dropped afterwards."""
+    from policy_service.adapters.db import create_db_engine
     from tests.conftest import database_url
 
     url = database_url()
     if url is None:
-        eng = create_db_engine(f"sqlite:///{tmp_path}/roundtrip.db")
-        dispose: list[sa.Engine] = []
-    else:
-        admin = sa.create_engine(
-            url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-        )
-        name = f"roundtrip_{abs(hash(str(tmp_path))) % 10**8}"
+        eng = create_db_engine(f"sqlite:///{tmp_path}/scratch.db")
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    admin = sa.create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    name = f"scratch_{abs(hash(str(tmp_path))) % 10**8}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = create_db_engine(admin.url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        eng = create_db_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-        dispose = [admin]
-    try:
+        admin.dispose()
+
+
+def test_the_claims_migration_goes_down_and_up_again(tmp_path: Path) -> None:
+    from alembic import command
+
+    from policy_service.adapters.db import alembic_config, upgrade
+
+    with _scratch_engine(tmp_path) as eng:
         upgrade(eng)
         cfg = alembic_config(eng.url.render_as_string(hide_password=False))
         with eng.begin() as conn:
@@ -100,9 +124,37 @@ def test_the_claims_migration_goes_down_and_up_again(tmp_path: Path) -> None:
                 MigrationContext.configure(conn, opts={"compare_type": True}), metadata
             )
         assert diff == []
-    finally:
-        eng.dispose()
-        for admin in dispose:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{eng.url.database}"')
-            admin.dispose()
+
+
+def test_editions_on_sale_before_publishing_was_recorded_stay_on_sale(tmp_path: Path) -> None:
+    from policy_service.adapters.db import upgrade
+
+    registered = datetime(2026, 11, 20, tzinfo=UTC)
+    with _scratch_engine(tmp_path) as eng:
+        upgrade(eng, "0005")
+        with eng.begin() as conn:
+            conn.execute(
+                product_editions.insert().values(
+                    id="p/1",
+                    product_code="p",
+                    edition="1",
+                    content_hash="sha256:one",
+                    effective_from=registered,
+                    files={},
+                    registered_at=registered,
+                )
+            )
+        upgrade(eng)
+        with eng.connect() as conn:
+            rows = conn.execute(sa.select(edition_publications)).mappings().all()
+        assert [
+            (r["edition_id"], r["action"], r["content_hash"], r["actor"], r["recorded_at"])
+            for r in rows
+        ] == [("p/1", "publish", "sha256:one", "migration 0006", registered)]
+        # the record is append-only
+        for change in (
+            edition_publications.update().values(actor="someone else"),
+            edition_publications.delete(),
+        ):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), eng.begin() as conn:
+                conn.execute(change)

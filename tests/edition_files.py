@@ -1,0 +1,57 @@
+"""New return_shipping editions written the way an actuary would: copy the one in force and
+change a few lines."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+LIVE = "2026-11-25"
+LIVE_FROM = "effective_from: 2026-11-25T08:00:00+08:00"
+
+
+def write_shipping_edition(
+    products: Path,
+    edition: str,
+    effective_from: datetime | str,
+    *,
+    base: str = "0.80",
+    apparel: str = "2.20",
+    cap: str = "25.00",
+    refund_before_delivery: str = "full",
+) -> Path:
+    """Copy edition 2026-11-25 of return_shipping to `edition` with other dates and rates.
+
+    `cap` is the most a return pickup pays (benefit limit and payout expression);
+    `refund_before_delivery` the refund of a cancellation before delivery (full or none).
+    """
+    src = products / "return_shipping" / "editions" / LIVE
+    dest = src.parent / edition
+    shutil.copytree(src, dest)
+    when = effective_from if isinstance(effective_from, str) else effective_from.isoformat()
+    yaml_path = dest / "edition.yaml"
+    text = yaml_path.read_text()
+    for old, new in (
+        (LIVE_FROM, f"effective_from: {when}"),
+        ('base: "0.80"', f'base: "{base}"'),
+        ('limit: "25.00"', f'limit: "{cap}"'),
+        ("min(shipping_cost, 25.00)", f"min(shipping_cost, {cap})"),
+        ('auto_approve_up_to: "25.00"', f'auto_approve_up_to: "{cap}"'),
+        (
+            "    refund: full\n    description: Full refund while",
+            f"    refund: {refund_before_delivery}\n    description: Full refund while",
+        ),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    # the example risk must stay sellable on the edition's first day
+    year = int(when[:4])
+    text = text.replace(
+        'delivery_date: "2030-06-20"', f'delivery_date: "{max(year + 1, 2030)}-06-20"'
+    )
+    yaml_path.write_text(text)
+    table = dest / "category.csv"
+    assert "apparel,2.20" in table.read_text()
+    table.write_text(table.read_text().replace("apparel,2.20", f"apparel,{apparel}"))
+    return dest
