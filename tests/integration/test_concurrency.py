@@ -4,12 +4,7 @@ the default run, PostgreSQL when DATABASE_URL points there (.ci/run does both)."
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +23,7 @@ from tests.conftest import (
     passenger,
     shipping_policy,
 )
+from tests.live_service import gunicorn_service, service_env
 
 THREADS = 12
 
@@ -148,47 +144,11 @@ def test_batches_sharing_quotes_do_not_fail(app: Flask, api: ApiClient, engine: 
 # -- separate processes: gunicorn workers -------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(db_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "PRODUCTS_DIR": str(PRODUCTS),
-        "DATA_DIR": str(tmp_path),
-        "PII_HASH_KEY": "test-pii-key",
-    }
-    exe = Path(sys.executable).with_name("policy-service")
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "4"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # still booting
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError((tmp_path / "server.log").read_text())
-            time.sleep(0.1)
+    env = service_env(db_url, PRODUCTS, tmp_path)
+    with gunicorn_service(env, tmp_path / "server.log", workers=4) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
 
 
 @pytest.mark.slow

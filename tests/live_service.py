@@ -1,0 +1,63 @@
+"""The real service under gunicorn, in its own processes, for tests across worker processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+#: the `policy-service` command of the running virtualenv
+COMMAND = str(Path(sys.executable).with_name("policy-service"))
+
+
+def service_env(db_url: str, products: Path, data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PRODUCTS_DIR": str(products),
+        "DATA_DIR": str(data_dir),
+        "PII_HASH_KEY": "test-pii-key",
+        **extra,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_service(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]:
+    """`policy-service serve` on a free port; yields its base URL once /healthz answers."""
+    port = _free_port()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [COMMAND, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except (requests.ConnectionError, requests.Timeout):  # still booting
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(log_path.read_text())
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(20)
