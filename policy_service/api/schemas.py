@@ -146,8 +146,21 @@ class ProductSchema(Strict):
             "description": "a second policy on the same subject is refused (duplicate_cover)"
         },
     )
-    current_edition = fields.Nested(CurrentEditionSchema, allow_none=True, required=True)
-    editions = fields.List(fields.Nested(EditionSummarySchema), required=True)
+    current_edition = fields.Nested(
+        CurrentEditionSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "the edition new quotes and policies are priced on now"},
+    )
+    editions = fields.List(
+        fields.Nested(EditionSummarySchema),
+        required=True,
+        metadata={
+            "description": "the published editions by effective_from: past ones (policies keep "
+            "theirs), the current one and any scheduled to come into force; an edition file "
+            "nobody published is not listed"
+        },
+    )
     risk_schema = fields.Dict(
         allow_none=True, required=True, metadata={"description": "JSON Schema of `risk`"}
     )

@@ -136,7 +136,9 @@ class ProductCatalog:
         if self.engine is not None and loaded and self._mark is None:
             with self.engine.begin() as conn:
                 if publishing.publish_first_start(conn, loaded.values(), self._now()):
-                    log.info("first start: published every edition of %s", ", ".join(loaded))
+                    log.info(
+                        "first start: published the editions in force of %s", ", ".join(loaded)
+                    )
                     mark = editions_repo.publications_mark(conn)
         for code, product in loaded.items():
             try:
