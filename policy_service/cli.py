@@ -509,14 +509,13 @@ def products_publish(
     click.echo(
         f"published {product}/{edition} ({pub.content_hash}) by {pub.actor} at {now.isoformat()}"
     )
-    if done.until_then is None:
-        replaced = f", replacing {done.replaces.id}" if done.replaces else ""
+    other = done.other
+    if done.in_force_now:
+        replaced = f", replacing {other.id}" if other else ""
         click.echo(f"in force now{replaced}; running services switch within their reload interval")
     else:
-        click.echo(
-            f"scheduled: in force from {done.edition.effective_from.isoformat()}; "
-            f"{done.until_then.id} sells until then"
-        )
+        then = f"; {other.id} sells until then" if other else "; nothing sells until then"
+        click.echo(f"scheduled: in force from {done.edition.effective_from.isoformat()}{then}")
 
 
 @products.command("withdraw")
@@ -524,19 +523,18 @@ def products_publish(
 @click.argument("edition")
 @click.option("--by", "actor", default=None, help="who withdraws (default: your login name)")
 @click.option("--note", default=None, help="why, for the record")
-@click.option("--path", type=click.Path(path_type=Path), default=None)
-def products_withdraw(
-    product: str, edition: str, actor: str | None, note: str | None, path: Path | None
-) -> None:
-    """Take a published EDITION off sale before its effective_from (it must be unused)."""
+def products_withdraw(product: str, edition: str, actor: str | None, note: str | None) -> None:
+    """Take a published EDITION off sale before its effective_from (it must be unused).
+
+    Reads the database only: it works even while the product's files are refused.
+    """
     from .domain.errors import ServiceError
     from .services import publishing
 
-    prod = _product(product, path)
     try:
         with _admin_engine() as engine:
             entry = publishing.withdraw(
-                engine, prod, edition, actor or _actor_default(), note, datetime.now(UTC)
+                engine, product, edition, actor or _actor_default(), note, datetime.now(UTC)
             )
     except ServiceError as exc:
         raise click.ClickException(exc.described) from None
@@ -549,21 +547,39 @@ def products_withdraw(
 @click.option("--path", type=click.Path(path_type=Path), default=None)
 def products_status(product: str, history: bool, path: Path | None) -> None:
     """Every edition of PRODUCT: live, scheduled, superseded, unpublished, changed or withdrawn."""
+    from pricing.loader import load_catalog
+
     from .services import publishing
 
-    prod = _product(product, path)
+    root = (path or load_config().products_dir).resolve()
+    catalog = load_catalog(root)
     with _admin_engine() as engine:
-        states = publishing.status(engine, prod, datetime.now(UTC))
+        if product in catalog.refused:  # the record still tells what was published
+            click.echo(f"{product}: its files are refused, so nothing new is sold:")
+            for err in catalog.refused[product].errors:
+                click.echo(f"  {err}")
+            _print_history(publishing.history(engine, product))
+            sys.exit(1)
+        if product not in catalog.products:
+            raise click.ClickException(f"no product {product!r} under {root}")
+        states = publishing.status(engine, catalog.products[product], datetime.now(UTC))
         entries = publishing.history(engine, product) if history else []
     click.echo(f"{'edition':<16} {'status':<12} {'effective from':<26} {'hash':<20} published")
     for s in states:
-        effective = s.effective_from.isoformat()
-        digest = s.content_hash[:19]
         pub = s.publication
         by = f"{pub.action.value} by {pub.actor} at {pub.recorded_at.isoformat()}" if pub else "-"
-        click.echo(f"{s.edition_id:<16} {s.status.value:<12} {effective:<26} {digest:<20} {by}")
+        click.echo(
+            f"{s.edition_id:<16} {s.status.value:<12} {s.effective_from.isoformat():<26} "
+            f"{s.content_hash[:19]:<20} {by}"
+        )
         if s.problem:
             click.echo(f"  ! {s.problem}")
+    _print_history(entries)
+    if any(s.problem for s in states):
+        sys.exit(1)  # the service refuses the product as its files are
+
+
+def _print_history(entries: list[Any]) -> None:
     for e in entries:
         note = f" ({e.note})" if e.note else ""
         click.echo(

@@ -12,6 +12,7 @@ path, reason) and the product is refused with all of them.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -1136,6 +1137,32 @@ def _load_tests(
             )
         )
     return tuple(cases)
+
+
+def load_recorded_edition(code: str, edition_id: str, files: dict[str, str]) -> Edition:
+    """An edition from its recorded files (relative path -> text, as hashed), e.g. for
+    policies pinned to an edition whose folder was changed or removed since."""
+    with tempfile.TemporaryDirectory(prefix="edition-") as tmp:
+        root = Path(tmp)
+        folder = root / code / "editions" / edition_id
+        for rel, text in files.items():
+            path = (folder / rel).resolve()
+            if not path.is_relative_to(folder.resolve()):
+                raise ProductInvalid(
+                    code,
+                    [
+                        ProductFileError(
+                            f"{code}/editions/{edition_id}", None, "", f"bad path {rel!r}"
+                        )
+                    ],
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+        out = _Collect()
+        edition = _load_edition(code, folder, root, out)
+        if out.errors or edition is None:
+            raise ProductInvalid(code, out.errors)
+        return edition
 
 
 def load_product(folder: Path, root: Path) -> Product:

@@ -51,17 +51,36 @@ def used_editions(conn: sa.Connection, edition_refs: list[str]) -> set[str]:
 def lock_publications(conn: sa.Connection) -> None:
     """Serialise publishing (and the first start's publishing) for the transaction.
 
-    SQLite already serialises writers; PostgreSQL takes a transaction-scoped advisory lock.
+    On SQLite every transaction of ours begins with BEGIN IMMEDIATE (adapters/db.py), which
+    already serialises writers; PostgreSQL takes a transaction-scoped advisory lock.
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7351006)")
 
 
-def any_publication(conn: sa.Connection) -> bool:
+def any_registration(conn: sa.Connection) -> bool:
     return (
-        conn.execute(sa.select(sa.literal(1)).select_from(edition_publications).limit(1)).first()
+        conn.execute(sa.select(sa.literal(1)).select_from(product_editions).limit(1)).first()
         is not None
     )
+
+
+def recorded_hashes(conn: sa.Connection, product_code: str) -> dict[str, str]:
+    """edition id -> the content hash recorded for it."""
+    rows = conn.execute(
+        sa.select(product_editions.c.edition, product_editions.c.content_hash).where(
+            product_editions.c.product_code == product_code
+        )
+    )
+    return {r.edition: r.content_hash for r in rows}
+
+
+def recorded_files(conn: sa.Connection, product_code: str, edition_id: str) -> dict[str, str]:
+    return conn.execute(
+        sa.select(product_editions.c.files).where(
+            product_editions.c.id == f"{product_code}/{edition_id}"
+        )
+    ).scalar_one()
 
 
 def publications_mark(conn: sa.Connection) -> int:

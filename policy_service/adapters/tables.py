@@ -159,6 +159,8 @@ quotes = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     *_premium_checks(),
     sa.Index(None, "partner_id", "livemode", "id"),
+    #: is an edition used? (asked at every product reload)
+    sa.Index(None, "edition_id"),
 )
 
 policies = sa.Table(
@@ -217,6 +219,8 @@ policies = sa.Table(
     sa.Index(None, "partner_id", "livemode", "id"),
     #: the worker's expiry sweep
     sa.Index(None, "status", "coverage_end"),
+    #: is an edition used? (asked at every product reload)
+    sa.Index(None, "edition_id"),
 )
 
 #: One row per insured subject (a person on a flight, an order) while its policy is in force:

@@ -1,12 +1,13 @@
 """Which editions are on sale: the rules that join the files on disk with the publications.
 
 An edition is sold only while its latest publication is a `publish` whose content hash its
-files still have. Once a quote or policy uses an edition, its files may not change or go
-away; an edition nobody bought yet may be corrected, and then waits to be published again.
+files still have. Once a quote or policy uses an edition, its files may not change; an
+edition nobody bought yet may be corrected, and then waits to be published again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,8 @@ class EditionState:
     publication: Publication | None
     #: why the product cannot be served as it is on disk (None: it can)
     problem: str | None = None
+    #: a quote or policy uses it
+    used: bool = False
 
     @property
     def effective_from(self) -> datetime:
@@ -105,33 +108,28 @@ def _state(
     pub: Publication | None,
     used: set[str],
 ) -> EditionState:
+    in_use = edition_id in used
     if pub is None:
-        return EditionState(edition_id, EditionStatus.UNPUBLISHED, edition, None)
+        return EditionState(edition_id, EditionStatus.UNPUBLISHED, edition, None, None, in_use)
     if pub.action is PublicationAction.WITHDRAW:
-        return EditionState(edition_id, EditionStatus.WITHDRAWN, edition, pub)
-    # Only a sale freezes an edition: a correction to one nobody bought yet takes it off sale
-    # until it is published again, and never takes the whole product down.
-    frozen = edition_id in used
-    published = f"published by {pub.actor} at {pub.recorded_at.isoformat()}"
+        return EditionState(edition_id, EditionStatus.WITHDRAWN, edition, pub, None, in_use)
     if edition is None:
-        problem = (
-            f"edition {edition_id} ({published}) has no folder any more; policies or quotes "
-            "use it, so its files must stay: restore them"
-            if frozen
-            else None
-        )
-        return EditionState(edition_id, EditionStatus.MISSING, None, pub, problem)
+        # Not a refusal: refusing the product would not bring the files back, it would only
+        # stop sales of the editions that are fine. The catalog logs it as an error.
+        return EditionState(edition_id, EditionStatus.MISSING, None, pub, None, in_use)
     if edition.content_hash == pub.content_hash:
-        return EditionState(edition_id, EditionStatus.SCHEDULED, edition, pub)
-    if frozen:
+        return EditionState(edition_id, EditionStatus.SCHEDULED, edition, pub, None, in_use)
+    problem = None
+    if in_use:
+        # Only a sale freezes an edition: a correction to one nobody bought yet takes it
+        # off sale until it is published again, and never takes the whole product down.
         problem = (
-            f"edition {edition_id} ({published}) is used by quotes or policies and may not "
-            f"change: its files now hash to {edition.content_hash}, published "
-            f"{pub.content_hash}; restore the files and publish a new edition with a later "
-            "effective_from instead"
+            f"edition {edition_id} (published by {pub.actor} at {pub.recorded_at.isoformat()}) "
+            f"is used by quotes or policies and may not change: its files now hash to "
+            f"{edition.content_hash}, published {pub.content_hash}; restore the files and "
+            "publish a new edition with a later effective_from instead"
         )
-        return EditionState(edition_id, EditionStatus.CHANGED, edition, pub, problem)
-    return EditionState(edition_id, EditionStatus.CHANGED, edition, pub)
+    return EditionState(edition_id, EditionStatus.CHANGED, edition, pub, problem, in_use)
 
 
 def _mark_live(states: list[EditionState], now: datetime) -> list[EditionState]:
@@ -145,9 +143,7 @@ def _mark_live(states: list[EditionState], now: datetime) -> list[EditionState]:
     ]
     for n, i in enumerate(in_force):
         status = EditionStatus.LIVE if n == len(in_force) - 1 else EditionStatus.SUPERSEDED
-        states[i] = EditionState(
-            states[i].edition_id, status, states[i].edition, states[i].publication
-        )
+        states[i] = dataclasses.replace(states[i], status=status)
     return states
 
 

@@ -87,10 +87,15 @@ class ProductCatalog:
         product = self._loaded.get(code)
         return product.edition(edition_id) if product else None
 
+    def all_loaded(self) -> list[Product]:
+        """Every product with every edition a policy may be pinned to (on sale or not)."""
+        return [self._loaded[k] for k in sorted(self._loaded)]
+
     # -- loading -----------------------------------------------------------------------
     def maybe_reload(self) -> None:
         """Called on the request path: a stat() walk and one small query at most every
-        reload_seconds."""
+        reload_seconds. A failure (the database away) is logged; the request goes on with
+        what is loaded and the next check tries again."""
         if self.reload_seconds <= 0 or time.monotonic() < self._next_check:
             return
         if not self._lock.acquire(blocking=False):
@@ -98,6 +103,8 @@ class ProductCatalog:
         try:
             self._next_check = time.monotonic() + self.reload_seconds
             self._reload_locked()
+        except sa.exc.SQLAlchemyError:
+            log.exception("product reload failed; serving the products loaded before")
         finally:
             self._lock.release()
 
@@ -112,41 +119,52 @@ class ProductCatalog:
         report = ReloadReport()
         # a publication (here or in another process) re-decides every product
         mark = self._publications_mark()
-        if mark != self._mark:
-            self._signatures.clear()
+        republished = mark != self._mark
         folders = {f.name: f for f in product_folders(self.root)}
         for code in list(self._products.keys() | self.refused.keys()):
             if code not in folders:
+                # off sale; editions stay loaded for the policies pinned to them
                 self._products.pop(code, None)
-                self._loaded.pop(code, None)
                 self._signatures.pop(code, None)
                 self.refused.pop(code, None)
                 report.removed.append(code)
                 log.warning("product %s removed: its folder is gone", code)
-        loaded: dict[str, Product] = {}
+        loaded: dict[str, tuple[Product, str]] = {}
         for code, folder in folders.items():
             signature = folder_signature(folder)
-            if self._signatures.get(code) == signature:
+            if self._signatures.get(code) == signature and not republished:
                 continue
-            self._signatures[code] = signature
             try:
-                loaded[code] = load_product(folder, self.root)
+                loaded[code] = (load_product(folder, self.root), signature)
             except ProductInvalid as exc:
+                self._signatures[code] = signature
                 self._refuse(code, [str(e) for e in exc.errors], report)
+                self._keep_serving_safely(code, None)
         if self.engine is not None and loaded and self._mark is None:
             with self.engine.begin() as conn:
-                if publishing.publish_first_start(conn, loaded.values(), self._now()):
+                products = [product for product, _ in loaded.values()]
+                if publishing.publish_first_start(conn, products, self._now()):
                     log.info(
                         "first start: published the editions in force of %s", ", ".join(loaded)
                     )
-                    mark = editions_repo.publications_mark(conn)
-        for code, product in loaded.items():
+                # after the lock: another process's first start is seen, not reloaded again
+                mark = editions_repo.publications_mark(conn)
+        complete = True
+        for code, (product, signature) in loaded.items():
             try:
-                on_sale = self._serving(product, report)
+                on_sale, pinned = self._serving(product, report)
             except ProductInvalid as exc:
+                self._signatures[code] = signature
                 self._refuse(code, [str(e) for e in exc.errors], report)
+                self._keep_serving_safely(code, product)
                 continue
-            self._loaded[code] = product
+            except sa.exc.SQLAlchemyError:
+                # not decided: keep the old signature, so the next check tries again
+                log.exception("product %s: the database failed while loading it", code)
+                complete = False
+                continue
+            self._signatures[code] = signature
+            self._loaded[code] = pinned
             self._products[code] = on_sale
             self.refused.pop(code, None)
             report.loaded.append(code)
@@ -155,8 +173,20 @@ class ProductCatalog:
                 code,
                 ", ".join(e.id for e in on_sale.editions) or "nothing",
             )
-        self._mark = mark
+        if complete:
+            self._mark = mark
         return report
+
+    def _keep_serving_safely(self, code: str, refused: Product | None) -> None:
+        """A refused product keeps its last version on sale, minus what was withdrawn or
+        changed since; its policies keep their editions (see publishing.pinnable)."""
+        if self.engine is None:
+            return
+        with self.engine.connect() as conn:
+            if refused is not None:  # its valid editions, or their records
+                self._loaded[code] = publishing.pinnable(conn, refused)
+            if code in self._products and code in self._loaded:
+                self._products[code] = publishing.on_sale(conn, self._loaded[code], self._now())
 
     def _publications_mark(self) -> int:
         if self.engine is None:
@@ -164,16 +194,18 @@ class ProductCatalog:
         with self.engine.connect() as conn:
             return editions_repo.publications_mark(conn)
 
-    def _serving(self, product: Product, report: ReloadReport) -> Product:
+    def _serving(self, product: Product, report: ReloadReport) -> tuple[Product, Product]:
+        """(the product as sold, every edition policies may be pinned to)."""
         if self.engine is None:  # offline tools: every valid edition counts
-            return product
+            return product, product
         with self.engine.begin() as conn:
             serving = publishing.serving(conn, product, self._now())
+            pinned = publishing.pinnable(conn, product)
         if serving.warnings:
             report.not_on_sale[product.code] = serving.warnings
             for warning in serving.warnings:
                 log.warning("product %s: %s", product.code, warning)
-        return serving.product
+        return serving.product, pinned
 
     def _refuse(self, code: str, messages: list[str], report: ReloadReport) -> None:
         self.refused[code] = messages

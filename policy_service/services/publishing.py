@@ -10,9 +10,10 @@ fresh install sells its shipped products.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -28,8 +29,11 @@ from policy_service.domain.publication import (
     never_in_force,
 )
 from pricing.errors import ProductFileError, ProductInvalid
+from pricing.loader import load_recorded_edition
 from pricing.model import Edition, Product
 from pricing.testcases import run_product
+
+log = logging.getLogger(__name__)
 
 FIRST_START_ACTOR = "policy-service (first start)"
 
@@ -49,13 +53,21 @@ class Published:
     publication: Publication
     #: False when this exact content was already published (nothing recorded)
     recorded: bool
-    #: the edition that sells until this one is in force (None: this one is in force now)
-    until_then: Edition | None
-    replaces: Edition | None
+    #: its effective_from has passed: it sells now
+    in_force_now: bool
+    #: the edition it replaces now (in_force_now), or that sells until it comes into force
+    #: (None: no other published edition is in force)
+    other: Edition | None
 
 
 def register_editions(conn: sa.Connection, product: Product, now: datetime) -> None:
-    """Record every edition in the database; refuse a used edition whose files changed."""
+    """Record every edition in the database; refuse a used edition whose files changed.
+
+    An unused edition's record follows its files, unless it is published: then the record
+    keeps the published content until it is published again (so that restoring the files
+    puts it back on sale, and processes that have not reloaded yet agree with the record).
+    """
+    latest = latest_publications(editions_repo.publications(conn, product.code))
     errors: list[ProductFileError] = []
     for edition in product.editions:
         stored_hash = editions_repo.register(conn, edition, now)
@@ -68,11 +80,11 @@ def register_editions(conn: sa.Connection, product: Product, now: datetime) -> N
                     None,
                     "",
                     f"edition {edition.id} is already used by quotes or policies and may not "
-                    f"change (published {stored_hash}, files now {edition.content_hash}); "
-                    "publish a new edition with a later effective_from instead",
+                    f"change (recorded {stored_hash}, files now {edition.content_hash}); restore "
+                    "its files, and publish a new edition with a later effective_from instead",
                 )
             )
-        else:
+        elif (pub := latest.get(edition.id)) is None or pub.action is PublicationAction.WITHDRAW:
             editions_repo.replace_unused(conn, edition, now)
     if errors:
         raise ProductInvalid(product.code, errors)  # rolls back the registrations
@@ -86,7 +98,8 @@ def publish_first_start(conn: sa.Connection, products: Iterable[Product], now: d
     only the first records anything.
     """
     editions_repo.lock_publications(conn)
-    if editions_repo.any_publication(conn):
+    # "first": no edition was ever registered (what a start registers, the next one sees)
+    if editions_repo.any_registration(conn):
         return False
     for product in products:
         register_editions(conn, product, now)
@@ -128,18 +141,60 @@ def serving(conn: sa.Connection, product: Product, now: datetime) -> Serving:
     )
 
 
+def on_sale(conn: sa.Connection, product: Product, now: datetime) -> Product:
+    """The product with only its editions on sale (reads only; for a product refused after
+    a publication changed, so that a withdrawn edition stops selling all the same)."""
+    ids = {s.edition_id for s in states_of(conn, product, now) if s.on_sale}
+    return dataclasses.replace(product, editions=tuple(e for e in product.editions if e.id in ids))
+
+
+def pinnable(conn: sa.Connection, product: Product) -> Product:
+    """Every edition a policy may be pinned to: the files on disk where they are the recorded
+    ones, else (changed or removed after a sale) the edition rebuilt from its recorded files,
+    so claims and refunds keep their rules whatever happens to the folder."""
+    recorded = editions_repo.recorded_hashes(conn, product.code)
+    keep = {
+        e.id: e for e in product.editions if recorded.get(e.id, e.content_hash) == e.content_hash
+    }
+    for edition_id, content_hash in recorded.items():
+        if edition_id in keep or not editions_repo.is_used(conn, f"{product.code}/{edition_id}"):
+            continue
+        files = editions_repo.recorded_files(conn, product.code, edition_id)
+        try:
+            edition = load_recorded_edition(product.code, edition_id, files)
+        except ProductInvalid as exc:
+            log.error(
+                "edition %s/%s cannot be rebuilt from its record: %s", product.code, edition_id, exc
+            )
+            continue
+        if edition.content_hash == content_hash:
+            keep[edition_id] = edition
+    editions = tuple(sorted(keep.values(), key=lambda e: e.effective_from))
+    return dataclasses.replace(product, editions=editions)
+
+
 _WARN = (EditionStatus.UNPUBLISHED, EditionStatus.CHANGED, EditionStatus.MISSING)
 
 
 def _not_on_sale(state: EditionState) -> str:
     if state.status is EditionStatus.UNPUBLISHED:
         return f"edition {state.edition_id} is not published: not on sale"
-    assert state.publication is not None
+    pub = state.publication
+    assert pub is not None
     if state.status is EditionStatus.MISSING:
-        return f"edition {state.edition_id} was published but its folder is gone: not on sale"
+        stranded = (
+            "; its policies keep it, rebuilt from the files recorded in the database"
+            if state.used
+            else ""
+        )
+        return (
+            f"edition {state.edition_id} was published but its folder is gone: not on sale"
+            f"{stranded}"
+        )
     return (
-        f"edition {state.edition_id} changed after {state.publication.actor} published it at "
-        f"{state.publication.recorded_at.isoformat()}: not on sale until it is published again"
+        f"edition {state.edition_id} changed after {pub.actor} published it at "
+        f"{pub.recorded_at.isoformat()}: not on sale until it is published again (or its files "
+        "restored); an earlier published edition sells in its place"
     )
 
 
@@ -170,7 +225,12 @@ def publish(
         )
     with engine.begin() as conn:
         publish_first_start(conn, on_disk, now)  # takes the publications lock
-        register_editions(conn, product, now)
+        try:
+            register_editions(conn, product, now)
+        except ProductInvalid as exc:
+            raise Conflict(
+                "; ".join(e.message for e in exc.errors), code="edition_frozen"
+            ) from None
         states = states_of(conn, product, now)
         state = next(s for s in states if s.edition_id == edition_id)
         if state.problem:
@@ -181,50 +241,61 @@ def publish(
         hidden = never_in_force(edition, states, now)
         if hidden:
             raise Conflict(hidden, code="edition_never_in_force")
+        # unused (else register_editions refused it): the record takes the published content
+        editions_repo.replace_unused(conn, edition, now)
         entry = _entry(edition, PublicationAction.PUBLISH, actor, now, note)
         editions_repo.record_publication(conn, product.code, entry)
     return _published(edition, entry, True, states, now)
 
 
+#: processes notice a withdrawal within their reload interval: closer to its date than this,
+#: an edition might already be sold somewhere
+WITHDRAW_CLOSES = timedelta(minutes=5)
+
+
 def withdraw(
     engine: sa.Engine,
-    product: Product,
+    product_code: str,
     edition_id: str,
     actor: str,
     note: str | None,
     now: datetime,
 ) -> Publication:
-    """Take a scheduled edition off sale before it comes into force."""
+    """Take a published edition off sale before it comes into force.
+
+    Works from the publication record alone, so it also works while the product's files
+    are refused.
+    """
     actor = _actor(actor)
     with engine.begin() as conn:
         editions_repo.lock_publications(conn)
-        states = states_of(conn, product, now)
-        state = next((s for s in states if s.edition_id == edition_id), None)
-        if state is None or state.publication is None:
-            raise NotFound(f"{product.code} has no published edition {edition_id}")
-        pub = state.publication
-        if state.status is EditionStatus.WITHDRAWN:
+        pub = latest_publications(editions_repo.publications(conn, product_code)).get(edition_id)
+        if pub is None:
+            raise NotFound(f"{product_code} has no published edition {edition_id}")
+        if pub.action is PublicationAction.WITHDRAW:
             raise Conflict(
                 f"edition {edition_id} was already withdrawn by {pub.actor} at "
                 f"{pub.recorded_at.isoformat()}",
                 code="edition_withdrawn",
             )
-        if pub.effective_from <= now:
+        if pub.effective_from <= now + WITHDRAW_CLOSES:
+            when = "has been" if pub.effective_from <= now else "comes"
             raise Conflict(
-                f"edition {edition_id} has been in force since {pub.effective_from.isoformat()}; "
-                "publish a corrected edition with a later effective_from instead",
+                f"edition {edition_id} {when} in force from {pub.effective_from.isoformat()} "
+                f"(withdrawing closes {int(WITHDRAW_CLOSES.total_seconds() // 60)} minutes "
+                "before); publish a corrected edition with a later effective_from instead",
                 code="edition_in_force",
             )
-        if editions_repo.is_used(conn, f"{product.code}/{edition_id}"):
-            raise Conflict(f"edition {edition_id} is used by quotes", code="edition_used")
+        if editions_repo.is_used(conn, f"{product_code}/{edition_id}"):
+            raise Conflict(
+                f"edition {edition_id} is already used by quotes or policies; publish a "
+                "corrected edition with a later effective_from instead",
+                code="edition_used",
+            )
         entry = dataclasses.replace(
-            pub,
-            action=PublicationAction.WITHDRAW,
-            actor=actor,
-            recorded_at=now,
-            note=note,
+            pub, action=PublicationAction.WITHDRAW, actor=actor, recorded_at=now, note=note
         )
-        editions_repo.record_publication(conn, product.code, entry)
+        editions_repo.record_publication(conn, product_code, entry)
     return entry
 
 
@@ -270,11 +341,9 @@ def _entry(
 def _published(
     edition: Edition, pub: Publication, recorded: bool, before: list[EditionState], now: datetime
 ) -> Published:
-    """Which edition sells until this one is in force, and which one it replaces."""
+    """Whether it is in force now, and the edition it replaces or that sells until then."""
     sold = [s.edition for s in before if s.on_sale and s.edition and s.edition_id != edition.id]
-    in_force_now = max(
+    in_force = max(
         (e for e in sold if e.effective_from <= now), key=lambda e: e.effective_from, default=None
     )
-    if edition.effective_from <= now:
-        return Published(edition, pub, recorded, None, in_force_now)
-    return Published(edition, pub, recorded, in_force_now, None)
+    return Published(edition, pub, recorded, edition.effective_from <= now, in_force)

@@ -32,7 +32,8 @@ def edition_in_force(product: Product, now: datetime) -> Edition:
     edition = product.edition_at(now)
     if edition is None:
         raise BusinessRefusal(
-            f"product {product.code} has no edition in force yet", code="product_not_in_force"
+            f"product {product.code} has no published edition in force yet",
+            code="product_not_in_force",
         )
     return edition
 

@@ -200,7 +200,7 @@ def get_trigger(conn: sa.Connection, caller: Caller, trigger_id: str) -> sa.Row[
 def _editions(ctx: ClaimsContext, trigger: str) -> list[Edition]:
     return [
         e
-        for product in ctx.catalog.all()
+        for product in ctx.catalog.all_loaded()
         for e in product.editions
         if any(r.trigger == trigger for r in e.claims)
     ]

@@ -5,6 +5,7 @@ and policies keep their own edition for claims and refunds."""
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from policy_service import create_app
+from policy_service.adapters.tables import quotes
 from policy_service.cli import main
 from policy_service.config import Config
 from policy_service.domain.errors import Conflict, InvalidRequest, NotFound
@@ -72,7 +74,8 @@ def test_a_dropped_edition_sells_only_once_published_and_from_its_date(
     assert _on_sale(live_api) == ["2026-11", "2026-11-25"]
 
     done = _publish(engine, products_copy, "2026-12", clock)
-    assert done.recorded and done.until_then is not None and done.until_then.id == "2026-11-25"
+    assert done.recorded and not done.in_force_now
+    assert done.other is not None and done.other.id == "2026-11-25"  # sells until then
     pub = done.publication
     assert (pub.actor, pub.recorded_at, pub.action) == ("alice", START, PublicationAction.PUBLISH)
     assert pub.content_hash == _product(products_copy).edition("2026-12").content_hash  # type: ignore[union-attr]
@@ -109,8 +112,7 @@ def test_old_policies_keep_their_edition_for_claims_and_refunds(
         refund_before_delivery="none",
     )
     done = _publish(engine, products_copy, "2026-12", clock)
-    assert done.until_then is None and done.replaces is not None
-    assert done.replaces.id == "2026-11-25"
+    assert done.in_force_now and done.other is not None and done.other.id == "2026-11-25"
     _poll(live_app)
     _, new = live_api.post("/v1/policies", shipping_policy("order-3"))
     _, new_cancelled = live_api.post("/v1/policies", shipping_policy("order-4"))
@@ -167,9 +169,8 @@ def test_a_scheduled_edition_can_be_withdrawn_but_not_one_in_force(
     live_app: Flask, live_api: ApiClient, products_copy: Path, engine: sa.Engine, clock: Clock
 ) -> None:
     write_shipping_edition(products_copy, "2026-12", SOON, apparel="2.40")
-    product = _product(products_copy)
     _publish(engine, products_copy, "2026-12", clock)
-    entry = publishing.withdraw(engine, product, "2026-12", "bob", "wrong table", clock())
+    entry = publishing.withdraw(engine, "return_shipping", "2026-12", "bob", "wrong table", clock())
     assert (entry.action, entry.actor, entry.note) == (
         PublicationAction.WITHDRAW,
         "bob",
@@ -181,10 +182,10 @@ def test_a_scheduled_edition_can_be_withdrawn_but_not_one_in_force(
     assert _quote(live_api, delivery_date="2026-12-01")[0] == "2026-11-25"
 
     with pytest.raises(Conflict) as again:
-        publishing.withdraw(engine, product, "2026-12", "bob", None, clock())
+        publishing.withdraw(engine, "return_shipping", "2026-12", "bob", None, clock())
     assert again.value.code == "edition_withdrawn"
     with pytest.raises(Conflict) as live:
-        publishing.withdraw(engine, product, "2026-11-25", "bob", None, clock())
+        publishing.withdraw(engine, "return_shipping", "2026-11-25", "bob", None, clock())
     assert live.value.code == "edition_in_force"
     assert "publish a corrected edition" in live.value.message
     actions = [(p.edition, p.action.value) for p in publishing.history(engine, "return_shipping")]
@@ -227,15 +228,94 @@ def test_publishing_refuses_an_edition_that_would_never_sell_or_a_failing_produc
     assert statuses["2026-12"] is statuses["2026-11-20"] is EditionStatus.UNPUBLISHED
 
 
-def test_a_used_edition_whose_folder_is_removed_refuses_the_product(
-    live_app: Flask, live_api: ApiClient, products_copy: Path
+def test_policies_keep_their_edition_when_its_files_change_or_go(
+    config: Config,
+    live_app: Flask,
+    live_api: ApiClient,
+    products_copy: Path,
+    engine: sa.Engine,
+    clock: Clock,
 ) -> None:
-    assert _quote(live_api) == ("2026-11-25", "2.09")  # now used by a quote
-    shutil.rmtree(products_copy / "return_shipping" / "editions" / "2026-11-25")
+    _, first = live_api.post("/v1/policies", shipping_policy("order-1"))
+    _, second = live_api.post("/v1/policies", shipping_policy("order-2"))
+    folder = products_copy / "return_shipping" / "editions" / "2026-11-25"
+    table = folder / "category.csv"
+    table.write_text(table.read_text().replace("apparel,2.20", "apparel,9.99"))
     report = live_app.extensions["policy_service"].catalog.reload()
     [message] = report.refused["return_shipping"]
-    assert "edition 2026-11-25" in message and "restore them" in message
-    assert _quote(live_api) == ("2026-11-25", "2.09")  # the last valid version serves
+    assert "already used by quotes or policies and may not change" in message
+    assert "restore its files" in message
+
+    # a restart while refused: nothing new is sold, the policies keep their edition
+    app = create_app(config.with_(products_dir=products_copy), clock=clock)
+    try:
+        api = ApiClient(app.test_client(), live_api.key, live_api.partner_id)
+        status, err = api.post(
+            "/v1/quotes", {"product": "return_shipping", "risk": shipping_risk()}
+        )
+        assert (status, err["error"]["code"]) == (400, "unknown_product")
+        status, cancelled = api.post(f"/v1/policies/{first['id']}/cancel", {"reason": "other"})
+        assert status == 200, cancelled
+        assert cancelled["cancellation"]["refund"]["amount"] == "2.09"  # the recorded rules
+    finally:
+        app.extensions["policy_service"].engine.dispose()
+
+    # the folder removed: the product sells again, old policies are served from the record
+    shutil.rmtree(folder)
+    report = live_app.extensions["policy_service"].catalog.reload()
+    assert "return_shipping" in report.loaded
+    [warning] = report.not_on_sale["return_shipping"]
+    assert "edition 2026-11-25 was published but its folder is gone" in warning
+    assert "rebuilt from the files recorded" in warning
+    assert _quote(live_api) == ("2026-11", "2.09")  # the previous published edition
+    status, cancelled = live_api.post(f"/v1/policies/{second['id']}/cancel", {"reason": "other"})
+    assert status == 200 and cancelled["cancellation"]["refund"]["amount"] == "2.09"
+    assert replay(engine, _product(products_copy)).differences != []  # gone from disk: named
+
+
+def test_a_withdrawal_stops_sales_even_while_the_product_is_refused(
+    live_app: Flask, live_api: ApiClient, products_copy: Path, engine: sa.Engine, clock: Clock
+) -> None:
+    write_shipping_edition(products_copy, "2026-12", SOON, apparel="2.40")
+    _publish(engine, products_copy, "2026-12", clock)
+    _poll(live_app)
+    assert _quote(live_api)[0] == "2026-11-25"  # now used
+    table = products_copy / "return_shipping" / "editions" / "2026-11-25" / "category.csv"
+    table.write_text(table.read_text().replace("apparel,2.20", "apparel,9.99"))
+    assert live_app.extensions["policy_service"].catalog.reload().refused["return_shipping"]
+    assert _on_sale(live_api) == ["2026-11", "2026-11-25", "2026-12"]  # the last valid version
+    publishing.withdraw(engine, "return_shipping", "2026-12", "bob", None, clock())
+    _poll(live_app)
+    assert _on_sale(live_api) == ["2026-11", "2026-11-25"]
+
+
+def test_withdrawing_closes_before_the_date_and_once_the_edition_is_used(
+    live_app: Flask, live_api: ApiClient, products_copy: Path, engine: sa.Engine, clock: Clock
+) -> None:
+    write_shipping_edition(products_copy, "2026-12", "2026-11-25T10:03:00+08:00")  # 02:03Z
+    _publish(engine, products_copy, "2026-12", clock)
+    with pytest.raises(Conflict) as soon:
+        publishing.withdraw(engine, "return_shipping", "2026-12", "bob", None, clock())
+    assert soon.value.code == "edition_in_force"
+    assert "comes in force from 2026-11-25T02:03:00+00:00" in soon.value.message
+    assert "withdrawing closes 5 minutes before" in soon.value.message
+
+    clock.advance(minutes=5)
+    _poll(live_app)
+    assert _quote(live_api)[0] == "2026-12"
+    write_shipping_edition(products_copy, "2027-01", "2027-01-01T00:00:00+08:00")
+    _publish(engine, products_copy, "2027-01", clock)
+    with engine.begin() as conn:  # as if a quote had come in on it by a process's clock
+        conn.execute(
+            quotes.update()
+            .where(quotes.c.edition_id == "return_shipping/2026-12")
+            .values(edition_id="return_shipping/2027-01")
+        )
+    with pytest.raises(Conflict) as used:
+        publishing.withdraw(engine, "return_shipping", "2027-01", "bob", None, clock())
+    assert used.value.code == "edition_used"
+    with pytest.raises(NotFound):
+        publishing.withdraw(engine, "return_shipping", "2099-01", "bob", None, clock())
 
 
 def test_the_first_start_publishes_only_the_editions_in_force(
@@ -259,6 +339,7 @@ def test_the_first_start_publishes_only_the_editions_in_force(
 
 def test_the_cli_publishes_withdraws_and_shows_the_record(
     live_app: Flask,
+    live_api: ApiClient,
     products_copy: Path,
     db_url: str,
     tmp_path: Path,
@@ -271,7 +352,9 @@ def test_the_cli_publishes_withdraws_and_shows_the_record(
     where = ["--path", str(products_copy)]
 
     def run(*args: str) -> tuple[int, str]:
-        answer = CliRunner().invoke(main, ["products", *args, *where])
+        files = [] if args[0] == "withdraw" else where  # withdraw reads the database only
+        answer = CliRunner().invoke(main, ["products", *args, *files])
+        assert answer.exception is None or isinstance(answer.exception, SystemExit)
         return answer.exit_code, answer.output
 
     code, out = run("status", "return_shipping")
@@ -300,6 +383,21 @@ def test_the_cli_publishes_withdraws_and_shows_the_record(
     assert history[0].endswith("by alice (rates 2099)") and " publish " in history[0]
     assert history[1].endswith("by bob") and " withdraw " in history[1]
 
+    # a used edition whose files changed: a clear refusal, not a traceback
+    assert (
+        live_api.post("/v1/quotes", {"product": "return_shipping", "risk": shipping_risk()})[0]
+        == 201
+    )
+    table = products_copy / "return_shipping" / "editions" / "2026-11-25" / "category.csv"
+    table.write_text(table.read_text().replace("apparel,2.20", "apparel,9.99"))
+    code, out = run("publish", "return_shipping", "2099-01")
+    assert code == 1
+    assert (
+        "Error: edition 2026-11-25 is already used by quotes or policies and may not change" in out
+    )
+    code, out = run("status", "return_shipping")
+    assert code == 1 and "  ! edition 2026-11-25 (published by policy-service (first start)" in out
+
 
 def test_publishing_before_the_first_start_keeps_the_shipped_editions_on_sale(
     config: Config,
@@ -321,3 +419,30 @@ def test_publishing_before_the_first_start_keeps_the_shipped_editions_on_sale(
         assert [e.id for e in catalog.get("flight_delay").editions] == ["2026-11", "2026-11-25"]
     finally:
         app.extensions["policy_service"].engine.dispose()
+
+
+def test_a_database_failure_during_a_reload_fails_no_request_and_is_retried(
+    live_app: Flask,
+    live_api: ApiClient,
+    products_copy: Path,
+    engine: sa.Engine,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write_shipping_edition(products_copy, "2026-12", "2026-11-25T09:30:00+08:00", apparel="2.40")
+    _publish(engine, products_copy, "2026-12", clock)
+    real = publishing.serving
+    failures = iter([True])
+
+    def flaky(conn: sa.Connection, product: Product, now: datetime) -> publishing.Serving:
+        if product.code == "return_shipping" and next(failures, False):
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(conn, product, now)
+
+    monkeypatch.setattr(publishing, "serving", flaky)
+    _poll(live_app)
+    assert _quote(live_api) == ("2026-11-25", "2.09")  # served from what was loaded
+    assert "product return_shipping: the database failed while loading it" in caplog.text
+    _poll(live_app)
+    assert _quote(live_api) == ("2026-12", "2.28")  # the next check tried again

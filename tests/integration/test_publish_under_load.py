@@ -16,6 +16,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from policy_service.adapters.tables import edition_publications
+from policy_service.services.publishing import FIRST_START_ACTOR
 from pricing import engine as pricing
 from pricing.loader import load_product
 from tests.conftest import make_partner, shipping_risk
@@ -103,7 +105,8 @@ def test_publishing_while_quotes_run_switches_every_worker_cleanly(
         expected = _expected(products_copy, delivery)
         # a mix of old and new parts would give a premium that is neither
         assert expected[OLD, "apparel"] != expected[NEW, "apparel"]
-        time.sleep(RELOAD_SECONDS + 0.5)  # every worker has seen the unpublished file
+        # past the reload interval: the load's first requests make each worker see the file
+        time.sleep(RELOAD_SECONDS + 0.5)
 
         answers: list[Answer] = []
         stop = threading.Event()
@@ -178,6 +181,20 @@ def test_publishing_while_quotes_run_switches_every_worker_cleanly(
             assert r.status_code == 200, r.text
             assert r.json()["cancellation"]["refund"]["amount"] == refund
             assert r.json()["edition"]["id"] == pol["edition"]["id"]
+
+    # two workers started at once on a fresh database: the first start was recorded once
+    with engine.connect() as conn:
+        first_start = (
+            conn.execute(
+                sa.select(edition_publications.c.edition_id).where(
+                    edition_publications.c.actor == FIRST_START_ACTOR,
+                    edition_publications.c.product_code == "return_shipping",
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(first_start) == ["return_shipping/2026-11", "return_shipping/2026-11-25"]
 
     replayed = subprocess.run(
         [COMMAND, "products", "replay", "return_shipping"],

@@ -94,8 +94,13 @@ def test_a_published_edition_whose_folder_is_gone() -> None:
     gone = states[1]
     assert (gone.edition_id, gone.status, gone.problem) == ("c", EditionStatus.MISSING, None)
     assert gone.effective_from == nxt.effective_from  # as published
+    # not a refusal even when used: its policies are served from the record (services)
     (_, used_gone) = _states([cur], [_pub(cur), _pub(nxt)], {"c"})
-    assert used_gone.problem and "restore them" in used_gone.problem
+    assert (used_gone.status, used_gone.used, used_gone.problem) == (
+        EditionStatus.MISSING,
+        True,
+        None,
+    )
 
 
 def test_an_edition_hidden_by_a_later_one_in_force_would_never_sell() -> None:
