@@ -121,6 +121,13 @@ def _truth(expr: Expression) -> Callable[[dict[str, Any]], bool]:
     return lambda scope: bool(expr(scope))
 
 
+def _truths(expr: Expression) -> Columns | None:
+    columns = expr.columns
+    if columns is None:
+        return None
+    return lambda cols, count: [bool(v) for v in columns(cols, count)]
+
+
 def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
     return lambda scope: table.lookup(scope).value
 
@@ -147,19 +154,36 @@ def _fail_groups(
         fail(rows[bad], FAILED, messages)
 
 
+#: fn over columns: {name: the groups' values} and the number of groups -> results
+Columns = Callable[[dict[str, list[Any]], int], list[Any]]
+
+
 def _per_group(
     env: dict[str, np.ndarray],
     keys: dict[str, np.ndarray],
     names: Sequence[str],
     rows: np.ndarray,
     fn: Callable[[dict[str, Any]], Any],
+    columns: Columns | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """fn({name: env[name][row]}) for the rows, evaluated once per distinct tuple: returns
     each row's group code, each group's result, and which groups failed (an exception
-    is stored in place of the result)."""
+    is stored in place of the result).
+
+    With `columns` (the same computation over all groups at once, see
+    Expression.columns), that runs first; any error in it and fn runs group by group, so
+    that each group gets exactly the scalar result or error."""
     codes, firsts = _codes([keys[n] for n in names], rows)
     results = np.empty(len(firsts), dtype=object)
     failed = np.zeros(len(firsts), dtype=bool)
+    if columns is not None and len(firsts):
+        try:
+            values = columns({n: env[n][firsts].tolist() for n in names}, len(firsts))
+        except Exception:
+            pass
+        else:
+            # fromiter: a tuple result stays one object, never a row of a 2-D array
+            return codes, np.fromiter(values, dtype=object, count=len(firsts)), failed
     for g, first in enumerate(firsts):
         scope = {n: env[n][first] for n in names}
         try:
@@ -249,13 +273,16 @@ def _price_frame(
         return np.flatnonzero(status == PRICED)
 
     def evaluate(
-        names: Sequence[str], fn: Callable[[dict[str, Any]], Any], key: str | None = None
+        names: Sequence[str],
+        fn: Callable[[dict[str, Any]], Any],
+        key: str | None = None,
+        columns: Columns | None = None,
     ) -> np.ndarray:
         """fn per row (once per distinct tuple); with `key`, the result becomes a column
         that later steps may read."""
         out = np.full(n, None, dtype=object)
         rows = live()
-        codes, results, failed = _per_group(env, keycols, sorted(names), rows, fn)
+        codes, results, failed = _per_group(env, keycols, sorted(names), rows, fn, columns)
         out[rows] = results[codes]
         if key is not None:
             column = np.full(n, -1, dtype=np.int64)
@@ -266,12 +293,16 @@ def _price_frame(
 
     # 2. derived values, in order (a derived value may read an earlier one)
     for d in edition.derived:
-        evaluate(list(d.expr.names), d.expr, key=d.spec.name)
+        evaluate(list(d.expr.names), d.expr, key=d.spec.name, columns=d.expr.columns)
 
     # 3. eligibility: every rule that refuses, in declaration order
     refused = np.full(n, "", dtype=object)
     for rule in edition.eligibility:
-        verdicts = evaluate(list(rule.refuse_when.names), _truth(rule.refuse_when))
+        verdicts = evaluate(
+            list(rule.refuse_when.names),
+            _truth(rule.refuse_when),
+            columns=_truths(rule.refuse_when),
+        )
         hit = np.flatnonzero(verdicts == True)  # noqa: E712 - elementwise; None is no verdict
         refused[hit] = [f"{r},{rule.code}" if r else rule.code for r in refused[hit]]
     newly = np.flatnonzero((refused != "") & (status == PRICED))
@@ -290,7 +321,12 @@ def _price_frame(
         if loading.when is None:
             env[name], keycols[name] = np.full(n, True, dtype=object), np.zeros(n, dtype=np.int64)
         else:
-            evaluate(list(loading.when.names), _truth(loading.when), key=name)
+            evaluate(
+                list(loading.when.names),
+                _truth(loading.when),
+                key=name,
+                columns=_truths(loading.when),
+            )
         parts.append(name)
     priced_rows = live()
     combo, minor = _premiums(edition, env, keycols, parts, len(rating.factors), priced_rows, fail)
@@ -308,9 +344,17 @@ def _price_frame(
                 f"{edition.ref}: coverage must start before it ends, got {start!r} .. {end!r}"
             )
 
-    evaluate(sorted(begins.names | finishes.names), cover_holds)
-    starts = evaluate(list(begins.names), begins)
-    ends = evaluate(list(finishes.names), finishes)
+    def covers_hold(cols: dict[str, list[Any]], count: int) -> list[None]:
+        assert begins.columns is not None and finishes.columns is not None
+        pairs = zip(begins.columns(cols, count), finishes.columns(cols, count), strict=True)
+        for start, end in pairs:
+            if not isinstance(start, datetime) or not isinstance(end, datetime) or not start < end:
+                raise EvaluationError("a cover does not hold: checked group by group")
+        return [None] * count
+
+    evaluate(sorted(begins.names | finishes.names), cover_holds, columns=covers_hold)
+    starts = evaluate(list(begins.names), begins, columns=begins.columns)
+    ends = evaluate(list(finishes.names), finishes, columns=finishes.columns)
 
     columns: dict[str, Any] = {"status": status, "error": error}
     ok = status == PRICED

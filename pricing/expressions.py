@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -115,11 +115,19 @@ _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
 }
 
 
+#: the same evaluation over columns: {name: values} and the number of rows -> values
+ColumnEvaluator = Callable[[dict[str, list[Any]], int], list[Any]]
+
+
 @dataclass(frozen=True)
 class Expression:
     source: str
     names: frozenset[str]
     evaluate: Evaluator
+    #: evaluates every row at once with the same element operations as `evaluate`, but
+    #: every branch for every row: it may raise where `evaluate` would not (a branch that
+    #: `and` or `if` skips), so a caller falls back to `evaluate` row by row on any error
+    columns: ColumnEvaluator | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, env: Env) -> Any:
         try:
@@ -229,11 +237,99 @@ class _Compiler:
         raise self.fail(node, f"{type(node).__name__} is not allowed")
 
 
+def _compare_rows(
+    first: list[Any], rest: list[tuple[Callable[[Any, Any], bool], list[Any]]]
+) -> list[bool]:
+    out = []
+    for i, left in enumerate(first):
+        result = True
+        for fn, rights in rest:
+            right = rights[i]
+            if left is None or right is None or not fn(left, right):
+                result = False
+                break
+            left = right
+        out.append(result)
+    return out
+
+
+class _ColumnCompiler:
+    """The column form of an already checked tree (see _Compiler for the rules)."""
+
+    def __init__(self, source: str, functions: dict[str, tuple[int, Callable[..., Any]]]) -> None:
+        self.source = source
+        self.functions = functions
+
+    def compile(self, node: ast.AST) -> ColumnEvaluator:
+        if isinstance(node, ast.Expression):
+            return self.compile(node.body)
+        if isinstance(node, ast.Constant):
+            value: Any = node.value
+            if isinstance(value, float):
+                value = Decimal(ast.get_source_segment(self.source, node) or repr(value))
+            return lambda cols, n: [value] * n
+        if isinstance(node, ast.Name):
+            if node.id in ("true", "false"):
+                flag = node.id == "true"
+                return lambda cols, n: [flag] * n
+            name = node.id
+            return lambda cols, n: cols[name]
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            items = [self.compile(e) for e in node.elts]
+            if not items:
+                return lambda cols, n: [()] * n
+            return lambda cols, n: list(zip(*(item(cols, n) for item in items), strict=True))
+        if isinstance(node, ast.BoolOp):
+            parts = [self.compile(v) for v in node.values]
+            combine = all if isinstance(node.op, ast.And) else any
+            return lambda cols, n: [
+                combine(row) for row in zip(*(p(cols, n) for p in parts), strict=True)
+            ]
+        if isinstance(node, ast.UnaryOp):
+            operand = self.compile(node.operand)
+            if isinstance(node.op, ast.Not):
+                return lambda cols, n: [not v for v in operand(cols, n)]
+            return lambda cols, n: [-v for v in operand(cols, n)]
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS[type(node.op)]
+            left, right = self.compile(node.left), self.compile(node.right)
+            return lambda cols, n: list(map(op, left(cols, n), right(cols, n)))
+        if isinstance(node, ast.Compare):
+            first = self.compile(node.left)
+            rest = [
+                (_CMPOPS[type(cmp)], self.compile(c))
+                for cmp, c in zip(node.ops, node.comparators, strict=True)
+            ]
+            return lambda cols, n: _compare_rows(
+                first(cols, n), [(fn, right(cols, n)) for fn, right in rest]
+            )
+        if isinstance(node, ast.IfExp):
+            test, body, orelse = (self.compile(x) for x in (node.test, node.body, node.orelse))
+            return lambda cols, n: [
+                b if t else o
+                for t, b, o in zip(test(cols, n), body(cols, n), orelse(cols, n), strict=True)
+            ]
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)
+            _, impl = self.functions[node.func.id]
+            args = [self.compile(a) for a in node.args]
+            if all(isinstance(a, ast.Constant) for a in node.args):
+                # e.g. days(2): the same value for every row, computed once
+                try:
+                    value = impl(*(a({}, 1)[0] for a in args))
+                except Exception:
+                    pass
+                else:
+                    return lambda cols, n: [value] * n
+            return lambda cols, n: list(map(impl, *(a(cols, n) for a in args)))
+        raise ExpressionSyntaxError(f"{type(node).__name__} is not allowed")
+
+
 def compile_expression(source: object, known: Iterable[str], tz: tzinfo) -> Expression:
     """Compile `source` allowing only the names in `known`; raises ExpressionSyntaxError."""
     if isinstance(source, (bool, int | Decimal)):
         value = source
-        return Expression(str(source), frozenset(), lambda env: value)
+        return Expression(str(source), frozenset(), lambda env: value, lambda cols, n: [value] * n)
     if not isinstance(source, str) or not source.strip():
         raise ExpressionSyntaxError("an expression must be a non-empty text")
     try:
@@ -242,4 +338,5 @@ def compile_expression(source: object, known: Iterable[str], tz: tzinfo) -> Expr
         raise ExpressionSyntaxError(f"syntax error in {source!r}: {exc.msg}") from None
     compiler = _Compiler(source.strip(), known, tz)
     evaluate = compiler.compile(tree)
-    return Expression(source.strip(), frozenset(compiler.names), evaluate)
+    columns = _ColumnCompiler(source.strip(), compiler.functions).compile(tree)
+    return Expression(source.strip(), frozenset(compiler.names), evaluate, columns)
