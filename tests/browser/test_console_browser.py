@@ -25,6 +25,14 @@ def _login(page: Page, base: str, email: str, then: str = "/ops/claims") -> None
     expect(page).to_have_url(f"{base}{then}")
 
 
+def _filters_ready(page: Page) -> None:
+    """Wait until htmx has wired the (swapped-in) filter form: a change made before that is
+    lost, as it would be for a person who clicks within those milliseconds."""
+    page.wait_for_function(
+        "() => document.querySelector('#queue-filters')?.['htmx-internal-data']?.initHash"
+    )
+
+
 def test_a_reviewer_filters_the_queue_opens_a_claim_and_approves_it(
     app: Flask, engine: sa.Engine, clock: Clock, live_server: str, new_page: NewPage
 ) -> None:
@@ -38,9 +46,11 @@ def test_a_reviewer_filters_the_queue_opens_a_claim_and_approves_it(
     screenshot(page, "queue")
 
     # Filters reload the results in place (htmx) and stay in the address bar.
+    _filters_ready(page)
     page.select_option("select[name=signal]", "filed_claim")
     expect(rows).to_have_count(2)
     expect(page).to_have_url(re.compile(r"[?&]signal=filed_claim"))
+    _filters_ready(page)
     page.fill("input[name=amount_max]", "150")
     page.press("input[name=amount_max]", "Enter")
     expect(rows).to_have_count(1)
@@ -49,11 +59,13 @@ def test_a_reviewer_filters_the_queue_opens_a_claim_and_approves_it(
     expect(page.locator("select[name=product] option[value=return_shipping]")).to_have_text(
         "return_shipping (0)"
     )
+    _filters_ready(page)
     page.select_option("select[name=product]", "return_shipping")
     expect(rows).to_have_count(0)
     page.go_back()  # the browser's history holds each filter
     expect(rows).to_have_count(1)
     expect(page.locator("h1")).to_have_text("Claims queue")
+    _filters_ready(page)
     page.select_option("select[name=product]", "flight_delay")
     expect(rows).to_have_count(1)
 
