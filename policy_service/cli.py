@@ -356,11 +356,16 @@ def products_test(product: str | None, path: Path | None) -> None:
         sys.exit(1)
 
 
-def _product(code: str, path: Path | None) -> Any:
+def _catalog(path: Path | None) -> Any:
     from pricing.loader import load_catalog
 
+    return load_catalog((path or load_config().products_dir).resolve())
+
+
+def _product(code: str, path: Path | None, catalog: Any = None) -> Any:
+    """A valid product from the files (`catalog`: the one already loaded from `path`)."""
     root = (path or load_config().products_dir).resolve()
-    catalog = load_catalog(root)
+    catalog = catalog or _catalog(path)
     if code in catalog.refused:
         errors = "\n  ".join(str(e) for e in catalog.refused[code].errors)
         raise click.ClickException(f"{code} is refused:\n  {errors}")
@@ -370,11 +375,10 @@ def _product(code: str, path: Path | None) -> Any:
 
 
 def _edition_of(prod: Any, wanted: str) -> Any:
-    edition = prod.edition(wanted)
-    if edition is None:
-        known = ", ".join(e.id for e in prod.editions)
-        raise click.ClickException(f"{prod.code} has no edition {wanted} (editions: {known})")
-    return edition
+    try:
+        return prod.named_edition(wanted)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _since(since: str | None) -> datetime | None:
@@ -484,13 +488,12 @@ def products_publish(
     The product must validate and pass its test cases. Running services and workers pick
     it up within PRODUCTS_RELOAD_SECONDS, without a restart.
     """
-    from pricing.loader import load_catalog
-
     from .domain.errors import ServiceError
     from .services import publishing
 
-    prod = _product(product, path)
-    on_disk = load_catalog((path or load_config().products_dir).resolve()).products.values()
+    catalog = _catalog(path)
+    prod = _product(product, path, catalog)
+    on_disk = catalog.products.values()
     now = datetime.now(UTC)
     try:
         with _admin_engine() as engine:
@@ -547,12 +550,9 @@ def products_withdraw(product: str, edition: str, actor: str | None, note: str |
 @click.option("--path", type=click.Path(path_type=Path), default=None)
 def products_status(product: str, history: bool, path: Path | None) -> None:
     """Every edition of PRODUCT: live, scheduled, superseded, unpublished, changed or withdrawn."""
-    from pricing.loader import load_catalog
-
     from .services import publishing
 
-    root = (path or load_config().products_dir).resolve()
-    catalog = load_catalog(root)
+    catalog = _catalog(path)
     with _admin_engine() as engine:
         if product in catalog.refused:  # the record still tells what was published
             click.echo(f"{product}: its files are refused, so nothing new is sold:")
@@ -560,9 +560,8 @@ def products_status(product: str, history: bool, path: Path | None) -> None:
                 click.echo(f"  {err}")
             _print_history(publishing.history(engine, product))
             sys.exit(1)
-        if product not in catalog.products:
-            raise click.ClickException(f"no product {product!r} under {root}")
-        states = publishing.status(engine, catalog.products[product], datetime.now(UTC))
+        prod = _product(product, path, catalog)  # unknown: a clear error
+        states = publishing.status(engine, prod, datetime.now(UTC))
         entries = publishing.history(engine, product) if history else []
     click.echo(f"{'edition':<16} {'status':<12} {'effective from':<26} {'hash':<20} published")
     for s in states:
@@ -689,6 +688,7 @@ def products_calibrate(
         click.echo(f"calibrating on {len(flights):,} flights from {source.ref} ...", err=True)
         report = run(
             root,
+            prod,
             source,
             flights,
             risks,
@@ -842,20 +842,19 @@ def products_experience(
     path: Path | None,
 ) -> None:
     """Earned premium, claims, frequency, severity and loss ratio from the database."""
-    from pricing.loader import load_catalog
 
     from .impact_report import render_experience
     from .services.experience import product_experience
 
-    root = (path or load_config().products_dir).resolve()
-    codes = [product] if product else sorted(load_catalog(root).products)
-    groups = [g.strip() for g in by.split(",") if g.strip()]
     config = load_config()
+    catalog = _catalog(path)
+    codes = [product] if product else sorted(catalog.products)
+    groups = [g.strip() for g in by.split(",") if g.strip()]
     at = _at(at_text)
     results = {}
     with _admin_engine() as engine:
         for code in codes:
-            prod = _product(code, root)
+            prod = _product(code, path, catalog)
             try:
                 table = product_experience(
                     engine, code, groups, period, mode == "live", at,

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import engine
 from .errors import BreakdownError, EvaluationError, InputError
-from .expressions import Expression
+from .expressions import ColumnEvaluator, Expression
 from .model import Edition
 from .money import MINOR_UNITS
 from .tables import Table
@@ -41,6 +41,9 @@ from .tables import Table
 #: row statuses
 PRICED, REFUSED, INVALID, FAILED = "priced", "refused", "invalid", "failed"
 _PARTS = ("net", "tax", "commission", "fees", "total")
+#: prefix of the premium step's own columns (factor values, loading conditions), which no
+#: product name can start with
+_PRIVATE = "\x00"
 
 
 @dataclass
@@ -53,10 +56,9 @@ class BatchResult:
 
     frame: pd.DataFrame
     currency: str
-    #: the parsed inputs, column by column (Money, datetime, Decimal ...)
-    typed: dict[str, np.ndarray]
-    #: what the expressions saw, column by column: inputs, derived values, `now`
-    env: dict[str, np.ndarray] | None = None
+    #: what the expressions saw, column by column: inputs (money as its amount), derived
+    #: values, `now`
+    env: dict[str, np.ndarray]
 
     def premium(self, row: int) -> dict[str, Decimal] | None:
         """Row `row`'s premium parts as Decimals, or None when it was not priced."""
@@ -121,11 +123,8 @@ def _truth(expr: Expression) -> Callable[[dict[str, Any]], bool]:
     return lambda scope: bool(expr(scope))
 
 
-def _truths(expr: Expression) -> Columns | None:
-    columns = expr.columns
-    if columns is None:
-        return None
-    return lambda cols, count: [bool(v) for v in columns(cols, count)]
+def _truths(expr: Expression) -> ColumnEvaluator:
+    return lambda cols, count: [bool(v) for v in expr.columns(cols, count)]
 
 
 def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
@@ -154,17 +153,13 @@ def _fail_groups(
         fail(rows[bad], FAILED, messages)
 
 
-#: fn over columns: {name: the groups' values} and the number of groups -> results
-Columns = Callable[[dict[str, list[Any]], int], list[Any]]
-
-
 def _per_group(
     env: dict[str, np.ndarray],
     keys: dict[str, np.ndarray],
     names: Sequence[str],
     rows: np.ndarray,
     fn: Callable[[dict[str, Any]], Any],
-    columns: Columns | None = None,
+    columns: ColumnEvaluator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """fn({name: env[name][row]}) for the rows, evaluated once per distinct tuple: returns
     each row's group code, each group's result, and which groups failed (an exception
@@ -233,7 +228,6 @@ def _price_frame(
     keycols: dict[str, np.ndarray] = {
         "now": np.zeros(n, dtype=np.int64) if isinstance(now, datetime) else _tagged_codes(times)
     }
-    typed: dict[str, np.ndarray] = {}
     for spec in edition.inputs.specs:
         raw = (
             risks[spec.name].to_numpy(dtype=object)
@@ -263,7 +257,6 @@ def _price_frame(
                 problems[i] = str(exc)
         bad = np.flatnonzero(problems[codes] != None)  # noqa: E711 - elementwise
         fail(bad, INVALID, problems[codes][bad])
-        typed[spec.name] = parsed[codes]
         plain = np.empty(len(parsed), dtype=object)
         plain[:] = [v.amount if hasattr(v, "amount") else v for v in parsed]
         env[spec.name] = plain[codes]
@@ -276,7 +269,7 @@ def _price_frame(
         names: Sequence[str],
         fn: Callable[[dict[str, Any]], Any],
         key: str | None = None,
-        columns: Columns | None = None,
+        columns: ColumnEvaluator | None = None,
     ) -> np.ndarray:
         """fn per row (once per distinct tuple); with `key`, the result becomes a column
         that later steps may read."""
@@ -314,10 +307,10 @@ def _price_frame(
     parts: list[str] = []
     for i, factor in enumerate(rating.factors):
         keys = getattr(factor.table, "keys", None) or (factor.table.key,)  # type: ignore[union-attr]
-        evaluate(list(keys), _factor(factor.table), key=f"\x00factor{i}")
-        parts.append(f"\x00factor{i}")
+        evaluate(list(keys), _factor(factor.table), key=f"{_PRIVATE}factor{i}")
+        parts.append(f"{_PRIVATE}factor{i}")
     for i, loading in enumerate(rating.loadings):
-        name = f"\x00loading{i}"
+        name = f"{_PRIVATE}loading{i}"
         if loading.when is None:
             env[name], keycols[name] = np.full(n, True, dtype=object), np.zeros(n, dtype=np.int64)
         else:
@@ -336,25 +329,22 @@ def _price_frame(
     # 5. the cover
     begins, finishes = edition.coverage_starts, edition.coverage_ends
 
-    def cover_holds(scope: dict[str, Any]) -> None:
+    def cover(scope: dict[str, Any]) -> tuple[Any, Any]:
         # The scalar engine's order: start, end, then the check.
         start, end = begins(scope), finishes(scope)
-        if not isinstance(start, datetime) or not isinstance(end, datetime) or not start < end:
-            raise EvaluationError(
-                f"{edition.ref}: coverage must start before it ends, got {start!r} .. {end!r}"
-            )
+        engine.check_cover(edition, start, end)
+        return start, end
 
-    def covers_hold(cols: dict[str, list[Any]], count: int) -> list[None]:
-        assert begins.columns is not None and finishes.columns is not None
-        pairs = zip(begins.columns(cols, count), finishes.columns(cols, count), strict=True)
+    def covers(cols: dict[str, list[Any]], count: int) -> list[tuple[Any, Any]]:
+        pairs = list(zip(begins.columns(cols, count), finishes.columns(cols, count), strict=True))
         for start, end in pairs:
-            if not isinstance(start, datetime) or not isinstance(end, datetime) or not start < end:
-                raise EvaluationError("a cover does not hold: checked group by group")
-        return [None] * count
+            engine.check_cover(edition, start, end)  # one fails: group by group
+        return pairs
 
-    evaluate(sorted(begins.names | finishes.names), cover_holds, columns=covers_hold)
-    starts = evaluate(list(begins.names), begins, columns=begins.columns)
-    ends = evaluate(list(finishes.names), finishes, columns=finishes.columns)
+    pairs = evaluate(sorted(begins.names | finishes.names), cover, columns=covers)
+    # (a failed row holds its failure, not a pair; its status hides it below)
+    starts = np.fromiter((p[0] if isinstance(p, tuple) else None for p in pairs), object, n)
+    ends = np.fromiter((p[1] if isinstance(p, tuple) else None for p in pairs), object, n)
 
     columns: dict[str, Any] = {"status": status, "error": error}
     ok = status == PRICED
@@ -364,8 +354,9 @@ def _price_frame(
         columns[f"{part}_minor"] = values
     columns["coverage_start"] = np.where(ok, starts, np.full(n, None, dtype=object))
     columns["coverage_end"] = np.where(ok, ends, np.full(n, None, dtype=object))
-    # (typed values stay out of frame.attrs: pandas deep-copies attrs on every operation)
-    return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, typed, env)
+    # what the expressions saw, without the premium step's own factor and loading columns
+    seen = {k: v for k, v in env.items() if not k.startswith(_PRIVATE)}
+    return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, seen)
 
 
 def _premiums(

@@ -34,7 +34,7 @@ import pandas as pd
 from .batch import PRICED, price_frame
 from .errors import EvaluationError
 from .loader import load_product
-from .model import Edition
+from .model import Edition, Product
 from .money import MINOR_UNITS
 from .tables import BandTable, ExactTable, key_text
 
@@ -48,6 +48,16 @@ class FactorFit:
     name: str
     #: level label -> (relativity, flights, credibility Z)
     levels: dict[str, tuple[float, int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class _Book:
+    """What the fit and the draft's measurement share: each flight's claim cost under the
+    edition's rules, which flights train, and the pricing time."""
+
+    cost: np.ndarray
+    train: np.ndarray
+    now: Any
 
 
 @dataclass
@@ -279,9 +289,9 @@ def calibrate(
     train_until: date | None,
     credibility_k: float | None,
     data_name: str,
-) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]]]:
-    """Fit the factors; returns the report (without holdout figures), the unadjusted base
-    and each factor's new table (level label -> factor)."""
+) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], _Book]:
+    """Fit the factors; returns the report (without holdout figures), the unadjusted base,
+    each factor's new table (level label -> factor) and the book it was fitted on."""
     report = CalibrationReport(edition.ref, data_name, target, train_until)
     events = outcomes(flights)
     day = _local_day(flights)
@@ -323,7 +333,7 @@ def calibrate(
             f"the training flights ({int(use.sum()):,}) had no claims: there is nothing to rate"
         )
     base = _q(mean_cost / target * gross, 2)
-    return report, base, tables
+    return report, base, tables, _Book(cost, train, now)
 
 
 def _local_day(flights: pd.DataFrame) -> pd.Series:
@@ -434,6 +444,7 @@ def loss_ratio(
 
 def run(
     products_root: Path,
+    product: Product,
     edition: Edition,
     flights: pd.DataFrame,
     risks: pd.DataFrame,
@@ -450,17 +461,15 @@ def run(
         raise LookupError(f"--out {new_id!r}: an edition id is letters, digits, . _ -")
     if (products_root / edition.product / "editions" / new_id).exists():
         raise LookupError(f"edition {new_id} exists: editions never change; choose another --out")
-    product = load_product(products_root / edition.product, products_root)
     if any(e.effective_from == effective_from for e in product.editions):
         raise LookupError(f"another edition starts at {effective_from.isoformat()}")
-    report, base, tables = calibrate(
+    report, base, tables, book = calibrate(
         edition, flights, risks, target, train_until, credibility_k, data_name
     )
     try:
         return _write_and_measure(
-            products_root, edition, flights, risks, target, train_until, new_id,
-            effective_from, data_name, report, base, tables,
-        )  # fmt: skip
+            products_root, edition, risks, book, new_id, effective_from, report, base, tables
+        )
     except BaseException:
         # never leave a half-made draft: an invalid edition folder refuses the product
         shutil.rmtree(products_root / edition.product / "editions" / new_id, ignore_errors=True)
@@ -470,26 +479,20 @@ def run(
 def _write_and_measure(
     products_root: Path,
     edition: Edition,
-    flights: pd.DataFrame,
     risks: pd.DataFrame,
-    target: float,
-    train_until: date | None,
+    book: _Book,
     new_id: str,
     effective_from: datetime,
-    data_name: str,
     report: CalibrationReport,
     base: Decimal,
     tables: dict[str, dict[str, Decimal]],
 ) -> CalibrationReport:
-    events = outcomes(flights)
-    cost = claim_costs(edition, risks, events)
-    day = _local_day(flights)
-    train = (day <= train_until).to_numpy() if train_until else np.ones(len(flights), dtype=bool)
-    now = _pricing_time(flights)
+    cost, train, now, target = book.cost, book.train, book.now, report.target_loss_ratio
     note = (
-        f"Draft edition {new_id}, calibrated from {edition.ref} on {data_name} "
-        f"(trained until {train_until or 'the end'}) at a target loss ratio of {target}.\n"
-        "Review it, then publish it: it is not live before its effective_from."
+        f"Draft edition {new_id}, calibrated from {edition.ref} on {report.data} "
+        f"(trained until {report.train_until or 'the end'}) at a target loss ratio of "
+        f"{target}.\nReview it, then publish it (products publish): nothing is sold on it "
+        "before that."
     )
     # The limits guard outliers at the new rate level; left where they were, a minimum
     # set for another rate structure would reprice whole segments of this one.
@@ -511,7 +514,7 @@ def _write_and_measure(
         )
     report.limits = {"minimum": str(limits[0]), "maximum": str(limits[1])}
     shutil.rmtree(folder)
-    draft = None
+    draft, figures = None, {}
     for round_ in range(4):  # the limits and the rounding move the loss ratio a little
         folder = write_edition(
             edition, products_root, new_id, base, tables, effective_from, note, limits
@@ -526,7 +529,7 @@ def _write_and_measure(
     assert draft is not None
     report.base = base
     report.written = str(products_root / edition.product / "editions" / new_id)
-    report.figures["train"] = loss_ratio(draft, risks, cost, train, now)
+    report.figures["train"] = figures  # the last round's draft, as measured
     if (~train).any():
         report.figures["holdout"] = loss_ratio(draft, risks, cost, ~train, now)
     return report

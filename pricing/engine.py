@@ -192,12 +192,17 @@ def _price(edition: Edition, risk: dict[str, Any], now: datetime) -> Priced:
 
     start = edition.coverage_starts(env)
     end = edition.coverage_ends(env)
+    check_cover(edition, start, end)
+    worksheet["coverage"] = {"starts": start.isoformat(), "ends": end.isoformat()}
+    return Priced(edition, risk, env, (), breakdown, worksheet, start, end)
+
+
+def check_cover(edition: Edition, start: Any, end: Any) -> None:
+    """A cover is two date-times, the start before the end; else the edition is broken."""
     if not isinstance(start, datetime) or not isinstance(end, datetime) or not start < end:
         raise EvaluationError(
             f"{edition.ref}: coverage must start before it ends, got {start!r} .. {end!r}"
         )
-    worksheet["coverage"] = {"starts": start.isoformat(), "ends": end.isoformat()}
-    return Priced(edition, risk, env, (), breakdown, worksheet, start, end)
 
 
 def premium_from(

@@ -16,11 +16,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-#: what each policy row needs; risk inputs may be added as further columns
-POLICY_COLUMNS = (
-    "policy_id", "edition", "partner", "status", "created_at", "coverage_start",
-    "coverage_end", "premium_total", "premium_tax", "refund",
-)  # fmt: skip
 PERIODS = ("all", "month", "quarter")
 
 
@@ -48,8 +43,10 @@ def experience(
     tz: str = "Asia/Shanghai",
 ) -> pd.DataFrame:
     """One row per group: policies, exposure, earned premium, claims, claim cost,
-    frequency, severity, loss ratio. `claims` holds policy_id and amount_paid (paid
-    claims only). Amounts are in major units of the book's currency."""
+    frequency, severity, loss ratio. `policies` holds policy_id, edition, partner, status,
+    created_at, coverage_start, coverage_end, premium_total, premium_tax and refund, plus
+    any risk input to group by; `claims` holds policy_id and amount_paid (paid claims
+    only). Amounts are in major units of the book's currency."""
     if period not in PERIODS:
         raise LookupError(f"--period must be one of {', '.join(PERIODS)}")
     missing = [c for c in by if c not in policies.columns]

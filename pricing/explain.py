@@ -12,13 +12,14 @@ from .model import Edition, Product
 
 def choose_edition(product: Product, edition_id: str | None, at: datetime) -> Edition:
     """The named edition, or the one in force at `at`."""
-    edition = product.edition(edition_id) if edition_id else product.edition_at(at)
+    if edition_id:
+        return product.named_edition(edition_id)
+    edition = product.edition_at(at)
     if edition is None:
         known = ", ".join(e.id for e in product.editions)
-        wanted = (
-            f"edition {edition_id}" if edition_id else f"an edition in force at {at.isoformat()}"
+        raise LookupError(
+            f"{product.code} has no edition in force at {at.isoformat()} (editions: {known})"
         )
-        raise LookupError(f"{product.code} has no {wanted} (editions: {known})")
     return edition
 
 

@@ -127,7 +127,7 @@ class Expression:
     #: evaluates every row at once with the same element operations as `evaluate`, but
     #: every branch for every row: it may raise where `evaluate` would not (a branch that
     #: `and` or `if` skips), so a caller falls back to `evaluate` row by row on any error
-    columns: ColumnEvaluator | None = field(default=None, compare=False, repr=False)
+    columns: ColumnEvaluator = field(compare=False, repr=False)
 
     def __call__(self, env: Env) -> Any:
         try:

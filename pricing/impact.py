@@ -197,7 +197,7 @@ def impact(
 
 def _movers(
     risks: pd.DataFrame,
-    env: dict[str, np.ndarray] | None,
+    env: dict[str, np.ndarray],
     both: np.ndarray,
     delta: np.ndarray,
     pct: np.ndarray,
@@ -209,8 +209,8 @@ def _movers(
         values = risks[name].astype(str).to_numpy()
         if len(set(values)) <= SEGMENT_LEVELS:
             columns[name] = values
-    for name, values in (env or {}).items():
-        if name in columns or name == "now" or name.startswith("\x00") or name in risks.columns:
+    for name, values in env.items():
+        if name in columns or name == "now" or name in risks.columns:
             continue
         kept = np.array([str(v) for v in values[both]], dtype=object)
         if len(set(kept)) <= SEGMENT_LEVELS:

@@ -186,3 +186,11 @@ class Product:
             if e.id == edition_id:
                 return e
         return None
+
+    def named_edition(self, edition_id: str) -> Edition:
+        """The edition `edition_id`; LookupError naming the editions there are."""
+        edition = self.edition(edition_id)
+        if edition is None:
+            known = ", ".join(e.id for e in self.editions)
+            raise LookupError(f"{self.code} has no edition {edition_id} (editions: {known})")
+        return edition

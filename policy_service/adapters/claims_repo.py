@@ -280,8 +280,6 @@ def queue_scan(
     limit: int,
     *,
     status: str,
-    product: str | None = None,
-    partner_id: str | None = None,
     livemode: bool | None = None,
     amount_min: dict[str, int] | None = None,
     amount_max: dict[str, int] | None = None,
@@ -299,10 +297,6 @@ def queue_scan(
                 sa.and_(C.c.created_at == after[0], C.c.id > after[1]),
             )
         )
-    if product is not None:
-        stmt = stmt.where(C.c.product_code == product)
-    if partner_id is not None:
-        stmt = stmt.where(C.c.partner_id == partner_id)
     if livemode is not None:
         stmt = stmt.where(C.c.livemode == livemode)
     for bounds, above in ((amount_min, True), (amount_max, False)):
@@ -319,11 +313,6 @@ def queue_scan(
                 )
             )
     return list(conn.execute(stmt.order_by(C.c.created_at, C.c.id).limit(limit)))
-
-
-def count_by_status(conn: sa.Connection) -> dict[str, int]:
-    rows = conn.execute(sa.select(C.c.status, sa.func.count()).group_by(C.c.status))
-    return {status: n for status, n in rows}
 
 
 # -- audit -----------------------------------------------------------------------------

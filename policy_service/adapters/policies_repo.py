@@ -135,13 +135,16 @@ def ids_by_external_ref(
 
 
 def get(
-    conn: sa.Connection, partner_id: str, livemode: bool, policy_id: str, for_update: bool = False
+    conn: sa.Connection,
+    partner_id: str | None,
+    livemode: bool | None,
+    policy_id: str,
+    for_update: bool = False,
 ) -> Policy | None:
-    stmt = sa.select(policies).where(
-        policies.c.id == policy_id,
-        policies.c.partner_id == partner_id,
-        policies.c.livemode == livemode,
-    )
+    """A partner's policy; with partner_id None, a policy of any partner (ops)."""
+    stmt = sa.select(policies).where(policies.c.id == policy_id)
+    if partner_id is not None:
+        stmt = stmt.where(policies.c.partner_id == partner_id, policies.c.livemode == livemode)
     if for_update:
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
@@ -181,20 +184,17 @@ def list_page(
     status: str | None = None,
     product: str | None = None,
 ) -> tuple[list[Policy], bool]:
-    """Newest first; returns one page and whether more follow."""
-    stmt = sa.select(policies).where(
-        policies.c.partner_id == partner_id, policies.c.livemode == livemode
+    """A partner's policies, newest first; returns one page and whether more follow."""
+    return search(
+        conn,
+        limit,
+        starting_after,
+        partner_id=partner_id,
+        livemode=livemode,
+        external_ref=external_ref,
+        status=status,
+        product=product,
     )
-    if starting_after:
-        stmt = stmt.where(policies.c.id < starting_after)
-    if external_ref is not None:
-        stmt = stmt.where(policies.c.external_ref == external_ref)
-    if status is not None:
-        stmt = stmt.where(policies.c.status == status)
-    if product is not None:
-        stmt = stmt.where(policies.c.product_code == product)
-    rows = list(conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
-    return [from_row(r) for r in rows[:limit]], len(rows) > limit
 
 
 def search(
@@ -231,12 +231,6 @@ def search(
         stmt = stmt.where(policies.c.id < starting_after)
     rows = list(conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
     return [from_row(r) for r in rows[:limit]], len(rows) > limit
-
-
-def get_any(conn: sa.Connection, policy_id: str) -> Policy | None:
-    """A policy of any partner (ops)."""
-    row = conn.execute(sa.select(policies).where(policies.c.id == policy_id)).first()
-    return None if row is None else from_row(row)
 
 
 def scan_for_replay(

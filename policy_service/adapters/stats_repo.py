@@ -149,9 +149,5 @@ def review_backlog(conn: sa.Connection, livemode: bool) -> tuple[int, datetime |
             sa.func.count(sa.case((sa.cast(C.c.first_approval, sa.Text) != "null", 1))),
         ).where(C.c.status == "in_review", C.c.livemode == livemode)
     ).one()
-    oldest = row[1]
-    if isinstance(oldest, str):  # SQLite returns min() of a timestamp as text
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=ZoneInfo("UTC"))
-    return row[0], oldest, row[2]
+    # min() keeps the column's type: an aware UTC datetime on both databases
+    return row[0], row[1], row[2]

@@ -129,14 +129,19 @@ def drop_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> Non
     )
 
 
-def deliveries_of_event(conn: sa.Connection, event_id: str) -> list[sa.Row[Any]]:
-    stmt = (
-        sa.select(D, E.c.url)
-        .join(E, E.c.id == D.c.endpoint_id)
-        .where(D.c.event_id == event_id)
-        .order_by(D.c.id)
-    )
-    return list(conn.execute(stmt))
+def deliveries_of_events(conn: sa.Connection, event_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+    """event id -> its deliveries (with the endpoint's url), in the order they were made."""
+    out: dict[str, list[sa.Row[Any]]] = {e: [] for e in event_ids}
+    if event_ids:
+        stmt = (
+            sa.select(D, E.c.url)
+            .join(E, E.c.id == D.c.endpoint_id)
+            .where(D.c.event_id.in_(event_ids))
+            .order_by(D.c.event_id, D.c.id)
+        )
+        for row in conn.execute(stmt):
+            out[row.event_id].append(row)
+    return out
 
 
 def attempts_of(conn: sa.Connection, delivery_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:

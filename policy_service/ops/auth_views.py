@@ -40,7 +40,10 @@ def login() -> ResponseReturnValue:
             "login.html",
             401,
             error=_(
-                "Wrong e-mail or password. After 5 wrong passwords the login waits 15 minutes."
+                "Wrong e-mail or password. After {attempts} wrong passwords the login waits "
+                "{minutes} minutes.",
+                attempts=svc_staff.LOGIN_ATTEMPTS,
+                minutes=int(svc_staff.LOCKOUT.total_seconds() // 60),
             ),
             email=email,
             next=request.form.get("next", ""),

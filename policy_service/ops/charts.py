@@ -109,17 +109,14 @@ def bars(
 def ratio_bars(
     rows: Sequence[tuple[str, Decimal | None, str]],
     label: str,
-    target: Decimal | None = None,
     fmt: Fmt = lambda v: f"{float(v):.0%}",
-    width: int = 1100,
 ) -> Markup:
     """Horizontal bars of ratios (loss ratio per product and edition): (name, ratio, note).
-    Bars above `target` (or above 100% without one) are amber."""
-    row_h, left = 30, 240
+    Bars above 100% are amber."""
+    row_h, left, width = 30, 240, 1100
     height = _TOP + row_h * max(len(rows), 1) + _BOTTOM
-    top, _ = _scale(max([float(r or 0) for _, r, _ in rows] + [float(target or 0), 1.0]))
+    top, _ = _scale(max([float(r or 0) for _, r, _ in rows] + [1.0]))
     plot_w = width - left - _RIGHT - 320
-    limit = target if target is not None else Decimal(1)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(label)}" class="chart">'
@@ -136,7 +133,7 @@ def ratio_bars(
             )
             continue
         w = plot_w * float(ratio) / top
-        colour = PALETTE["amber"] if ratio > limit else PALETTE["green"]
+        colour = PALETTE["amber"] if ratio > 1 else PALETTE["green"]
         out.append(
             f'<rect x="{left}" y="{y + 5}" width="{max(w, 1):.1f}" height="18" '
             f'fill="{colour}"><title>{escape(name)}: {escape(fmt(ratio))} · '
@@ -145,14 +142,6 @@ def ratio_bars(
         out.append(
             f'<text x="{left + w + 6:.1f}" y="{y + 18}" font-size="12" fill="#26313b">'
             f'<tspan font-weight="600">{escape(fmt(ratio))}</tspan> · {escape(note)}</text>'
-        )
-    if target is not None:
-        x = left + plot_w * float(target) / top
-        out.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{height - _BOTTOM + 4}" '
-            f'stroke="#b3261e" stroke-dasharray="4 3"/>'
-            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" font-size="11" '
-            f'fill="#b3261e">{escape(fmt(target))}</text>'
         )
     out.append("</svg>")
     return Markup("".join(out))

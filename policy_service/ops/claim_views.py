@@ -66,7 +66,7 @@ def _decide(claim_id: str, decision: svc_claims.Decision) -> ResponseReturnValue
     except ServiceError as exc:
         # The page again, with what was typed and what went wrong; nothing was saved.
         message = exc.described
-        return _claim_page(claim_id, status_of(exc), error=message, error_code=exc.code)
+        return _claim_page(claim_id, status_of(exc), error=message)
     flash(_("The decision was saved."), "ok")
     return redirect(url_for("console.claim", claim_id=claim_id), code=303)
 

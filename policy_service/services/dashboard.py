@@ -46,7 +46,6 @@ class LossRatio:
 
 @dataclass
 class Dashboard:
-    livemode: bool
     days: list[DayFigures]
     loss_ratios: list[LossRatio]
     decided_auto: int
@@ -134,7 +133,6 @@ def dashboard(
         )
     currencies = sorted({c for d in series for c in d.premium} | {r.currency for r in ratios})
     return Dashboard(
-        livemode=livemode,
         days=series,
         loss_ratios=ratios,
         decided_auto=decided.get("auto", 0),

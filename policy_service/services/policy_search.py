@@ -73,7 +73,6 @@ class PolicyQuery:
 class PolicyPage:
     policies: list[Policy]
     more: bool
-    partner_names: dict[str, str]
 
 
 def search(
@@ -102,8 +101,7 @@ def search(
             created_from=start_of(q.date_from),
             created_before=start_of(q.date_to + timedelta(days=1) if q.date_to else None),
         )
-        names = partners_repo.partner_names(conn)
-    return PolicyPage(found, more, names)
+    return PolicyPage(found, more)
 
 
 @dataclass
@@ -124,16 +122,16 @@ class PolicyView:
 
 def policy_view(engine: sa.Engine, catalog: ProductCatalog, policy_id: str) -> PolicyView:
     with engine.connect() as conn:
-        policy = policies_repo.get_any(conn, policy_id)
+        policy = policies_repo.get(conn, None, None, policy_id)
         if policy is None:
             raise NotFound(f"no policy {policy_id}")
         claims, _ = claims_repo.list_page(conn, 100, policy_id=policy.id)
         events = events_repo.of_objects(conn, [policy.id, *(c.id for c in claims)])
-        timeline = []
-        for event in events:
-            deliveries = webhooks_repo.deliveries_of_event(conn, event.id)
-            attempts = webhooks_repo.attempts_of(conn, [d.id for d in deliveries])
-            timeline.append((event, [Delivery(d, attempts[d.id]) for d in deliveries]))
+        deliveries = webhooks_repo.deliveries_of_events(conn, [e.id for e in events])
+        attempts = webhooks_repo.attempts_of(conn, [d.id for ds in deliveries.values() for d in ds])
+        timeline = [
+            (event, [Delivery(d, attempts[d.id]) for d in deliveries[event.id]]) for event in events
+        ]
         partner = partners_repo.get_partner(conn, policy.partner_id)
     return PolicyView(
         policy=policy,

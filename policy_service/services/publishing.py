@@ -43,7 +43,6 @@ class Serving:
     """What a catalog sells of a product: only its editions on sale, plus why others are not."""
 
     product: Product
-    states: list[EditionState]
     warnings: list[str]
 
 
@@ -60,14 +59,24 @@ class Published:
     other: Edition | None
 
 
-def register_editions(conn: sa.Connection, product: Product, now: datetime) -> None:
+def _latest(conn: sa.Connection, product_code: str) -> dict[str, Publication]:
+    return latest_publications(editions_repo.publications(conn, product_code))
+
+
+def register_editions(
+    conn: sa.Connection,
+    product: Product,
+    now: datetime,
+    latest: dict[str, Publication] | None = None,
+) -> None:
     """Record every edition in the database; refuse a used edition whose files changed.
 
     An unused edition's record follows its files, unless it is published: then the record
     keeps the published content until it is published again (so that restoring the files
     puts it back on sale, and processes that have not reloaded yet agree with the record).
     """
-    latest = latest_publications(editions_repo.publications(conn, product.code))
+    if latest is None:
+        latest = _latest(conn, product.code)
     errors: list[ProductFileError] = []
     for edition in product.editions:
         stored_hash = editions_repo.register(conn, edition, now)
@@ -102,7 +111,7 @@ def publish_first_start(conn: sa.Connection, products: Iterable[Product], now: d
     if editions_repo.any_registration(conn):
         return False
     for product in products:
-        register_editions(conn, product, now)
+        register_editions(conn, product, now, {})  # nothing is published yet
         for edition in (e for e in product.editions if e.effective_from <= now):
             editions_repo.record_publication(
                 conn,
@@ -112,8 +121,14 @@ def publish_first_start(conn: sa.Connection, products: Iterable[Product], now: d
     return True
 
 
-def states_of(conn: sa.Connection, product: Product, now: datetime) -> list[EditionState]:
-    latest = latest_publications(editions_repo.publications(conn, product.code))
+def states_of(
+    conn: sa.Connection,
+    product: Product,
+    now: datetime,
+    latest: dict[str, Publication] | None = None,
+) -> list[EditionState]:
+    if latest is None:
+        latest = _latest(conn, product.code)
     refs = [f"{product.code}/{i}" for i in {e.id for e in product.editions} | set(latest)]
     used = {ref.split("/", 1)[1] for ref in editions_repo.used_editions(conn, refs)}
     return edition_states(product.editions, latest, used, now)
@@ -122,30 +137,28 @@ def states_of(conn: sa.Connection, product: Product, now: datetime) -> list[Edit
 def serving(conn: sa.Connection, product: Product, now: datetime) -> Serving:
     """Register the product's editions and keep those on sale; ProductInvalid when the files
     break a rule (a used edition changed or removed)."""
-    register_editions(conn, product, now)
-    states = states_of(conn, product, now)
+    latest = _latest(conn, product.code)  # registering does not change it
+    register_editions(conn, product, now, latest)
+    states = states_of(conn, product, now, latest)
     problems = [s.problem for s in states if s.problem]
     if problems:
         raise ProductInvalid(
             product.code,
             [ProductFileError(f"{product.code}/editions", None, "", p) for p in problems],
         )
-    on_sale = {s.edition_id for s in states if s.on_sale}
     warnings = [_not_on_sale(s) for s in states if s.status in _WARN]
-    return Serving(
-        dataclasses.replace(
-            product, editions=tuple(e for e in product.editions if e.id in on_sale)
-        ),
-        states,
-        warnings,
-    )
+    return Serving(_only_on_sale(product, states), warnings)
+
+
+def _only_on_sale(product: Product, states: list[EditionState]) -> Product:
+    ids = {s.edition_id for s in states if s.on_sale}
+    return dataclasses.replace(product, editions=tuple(e for e in product.editions if e.id in ids))
 
 
 def on_sale(conn: sa.Connection, product: Product, now: datetime) -> Product:
     """The product with only its editions on sale (reads only; for a product refused after
     a publication changed, so that a withdrawn edition stops selling all the same)."""
-    ids = {s.edition_id for s in states_of(conn, product, now) if s.on_sale}
-    return dataclasses.replace(product, editions=tuple(e for e in product.editions if e.id in ids))
+    return _only_on_sale(product, states_of(conn, product, now))
 
 
 def pinnable(conn: sa.Connection, product: Product) -> Product:
@@ -225,13 +238,14 @@ def publish(
         )
     with engine.begin() as conn:
         publish_first_start(conn, on_disk, now)  # takes the publications lock
+        latest = _latest(conn, product.code)
         try:
-            register_editions(conn, product, now)
+            register_editions(conn, product, now, latest)
         except ProductInvalid as exc:
             raise Conflict(
                 "; ".join(e.message for e in exc.errors), code="edition_frozen"
             ) from None
-        states = states_of(conn, product, now)
+        states = states_of(conn, product, now, latest)
         state = next(s for s in states if s.edition_id == edition_id)
         if state.problem:
             raise Conflict(state.problem, code="edition_frozen")
@@ -269,7 +283,7 @@ def withdraw(
     actor = _actor(actor)
     with engine.begin() as conn:
         editions_repo.lock_publications(conn)
-        pub = latest_publications(editions_repo.publications(conn, product_code)).get(edition_id)
+        pub = _latest(conn, product_code).get(edition_id)
         if pub is None:
             raise NotFound(f"{product_code} has no published edition {edition_id}")
         if pub.action is PublicationAction.WITHDRAW:
@@ -310,11 +324,10 @@ def status(engine: sa.Engine, product: Product, now: datetime) -> list[EditionSt
 
 
 def _edition(product: Product, edition_id: str) -> Edition:
-    edition = product.edition(edition_id)
-    if edition is None:
-        known = ", ".join(e.id for e in product.editions)
-        raise NotFound(f"{product.code} has no edition {edition_id} (editions: {known})")
-    return edition
+    try:
+        return product.named_edition(edition_id)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
 
 
 def _actor(actor: str) -> str:

@@ -55,9 +55,8 @@ def replay_one(product: Product, policy: Policy) -> Difference | None:
         found = "missing" if edition is None else f"content hash now {edition.content_hash}"
         return Difference(policy.id, policy.edition, {"edition": (policy.content_hash, found)})
     try:
-        raw = policy.worksheet.get("priced_at")
         # Every worksheet records when it priced; an older one without it priced at issue.
-        priced_at = datetime.fromisoformat(raw) if isinstance(raw, str) else policy.created_at
+        priced_at = _priced_at(policy) or policy.created_at
         priced = engine.price(edition, edition.inputs.parse(policy.risk), priced_at)
     except Exception as exc:  # one bad row is reported, never the end of the run
         return Difference(
@@ -72,6 +71,12 @@ def replay_one(product: Product, policy: Policy) -> Difference | None:
     return Difference(policy.id, policy.edition, parts) if parts else None
 
 
+def _priced_at(policy: Policy) -> datetime | None:
+    """When the worksheet says it priced (None: not recorded); ValueError when malformed."""
+    raw = policy.worksheet.get("priced_at")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+
 def _suspects(product: Product, batch: list[Policy]) -> list[Policy]:
     """The policies of a batch that the batch path does not price to their stored premium
     (each edition's policies priced at once, each at its own time)."""
@@ -81,10 +86,10 @@ def _suspects(product: Product, batch: list[Policy]) -> list[Policy]:
         by_edition.setdefault(policy.edition, []).append(policy)
     for edition_id, group in by_edition.items():
         edition = product.edition(edition_id)
-        times = []
-        for policy in group:
-            raw = policy.worksheet.get("priced_at")
-            times.append(datetime.fromisoformat(raw) if isinstance(raw, str) else None)
+        try:
+            times = [_priced_at(policy) for policy in group]
+        except ValueError:
+            times = [None]  # a time that is not one: the scalar replay reports it
         if edition is None or any(t is None for t in times):
             suspects.extend(group)  # the scalar replay says what is wrong
             continue

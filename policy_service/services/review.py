@@ -141,7 +141,11 @@ def queue(
             if cursor is None:
                 raise NotFound(f"no claim {starting_after}", param="starting_after")
             after = (cursor.created_at, cursor.id)
-            later = claims_repo.queue_scan(conn, QUEUE_SCAN_LIMIT, after=after, **sql_filters)
+            ids = [r.id for r in rows]
+            if len(rows) < QUEUE_SCAN_LIMIT and cursor.id in ids:
+                later = rows[ids.index(cursor.id) + 1 :]  # the scan already holds them
+            else:  # the cursor has left the queue, or lies past the scan
+                later = claims_repo.queue_scan(conn, QUEUE_SCAN_LIMIT, after=after, **sql_filters)
         names = partners_repo.partner_names(conn)
 
     def codes(row: Any) -> set[str]:

@@ -176,7 +176,7 @@ class DeliveryView:
 
 def deliveries(conn: sa.Connection, caller: Caller, event_id: str) -> list[DeliveryView]:
     get_event(conn, caller, event_id)
-    rows = webhooks_repo.deliveries_of_event(conn, event_id)
+    rows = webhooks_repo.deliveries_of_events(conn, [event_id])[event_id]
     attempts = webhooks_repo.attempts_of(conn, [r.id for r in rows])
     return [DeliveryView(r, attempts[r.id]) for r in rows]
 
