@@ -97,11 +97,18 @@ def _functions(tz: tzinfo) -> dict[str, tuple[int, Callable[..., Any]]]:
     }
 
 
+def _divide(a: Any, b: Any) -> Any:
+    # 7 / 2 is 3.5 as a Decimal, never Python's float
+    if isinstance(a, int) and not isinstance(a, bool):
+        a = Decimal(a)
+    return a / b
+
+
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
+    ast.Div: _divide,
 }
 _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import engine
+from . import engine, typecheck
 from .errors import (
     BreakdownError,
     EvaluationError,
@@ -53,6 +53,7 @@ from .money import MINOR_UNITS
 from .source import Document, Path_, format_path, parse_csv, parse_yaml, read_text
 from .tables import BandTable, ExactTable, Hit, Table, key_text
 from .triggers import TRIGGER_TYPES
+from .typecheck import BOOL, DATETIME, NUMBER, T_DATETIME, T_NUMBER, T_STRING, Type
 
 _MISSING = object()
 
@@ -157,18 +158,29 @@ class _Reader:
         return value
 
     def expression(
-        self, path: Path_, known: set[str], tz: Any, required: bool = True
+        self,
+        path: Path_,
+        scope: Mapping[str, Type],
+        tz: Any,
+        want: str,
+        required: bool = True,
     ) -> Expression | None:
+        """The expression at `path`, compiled over the names of `scope` and type-checked:
+        it must give a `want` (typecheck.BOOL, DATETIME, ...)."""
         value = self.at(path)
         if value is _MISSING or value is None:
             if required:
                 self.fail(path, "is required")
             return None
         try:
-            return compile_expression(value, known, tz)
+            expr = compile_expression(value, scope.keys(), tz)
         except ExpressionSyntaxError as exc:
             self.fail(path, str(exc))
             return None
+        errors = typecheck.check(expr, scope, want)
+        for error in errors:
+            self.fail(path, error)
+        return None if errors else expr
 
 
 def _kind(value: Any) -> str:
@@ -634,7 +646,7 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
         if spec:
             specs[name] = spec
     input_set = InputSet(tuple(specs.values()))
-    known = {"now", *specs}
+    known: dict[str, Type] = typecheck.scope_of(specs.values(), now=T_DATETIME)
     derived: list[Derived] = []
     derived_raw = top.get("derived") or {}
     if not isinstance(derived_raw, dict):
@@ -647,9 +659,12 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
             r.fail(path, f"{name!r} is already an input")
             continue
         spec = _input_spec(r, path, name, currency, derived=True)
-        expr = r.expression((*path, "expr"), known, tz)
-        known.add(name)
-        if spec and expr:
+        if spec is None:
+            known[name] = typecheck.T_ANY  # refused already; no second error where it is used
+            continue
+        expr = r.expression((*path, "expr"), known, tz, typecheck.kind_of_input_type(spec.type))
+        known[name] = Type(typecheck.kind_of_input_type(spec.type), values=spec.enum)
+        if expr:
             derived.append(Derived(spec, expr))
             all_specs[name] = spec
 
@@ -667,14 +682,14 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
         if rule_code in codes:
             r.fail((*path, "code"), f"duplicate reason code {rule_code!r}")
         codes.add(rule_code)
-        expr = r.expression((*path, "refuse_when"), known, tz)
+        expr = r.expression((*path, "refuse_when"), known, tz, BOOL)
         if rule_code and expr:
             rules.append(EligibilityRule(rule_code, r.text((*path, "message")), expr))
 
     # Coverage and benefits
     r.mapping(("coverage",), {"starts", "ends", "benefits", "tiers"}, {"starts", "ends"})
-    starts = r.expression(("coverage", "starts"), known, tz)
-    ends = r.expression(("coverage", "ends"), known, tz)
+    starts = r.expression(("coverage", "starts"), known, tz, DATETIME)
+    ends = r.expression(("coverage", "ends"), known, tz, DATETIME)
     benefits: list[Benefit] = []
     for i, _ in enumerate(r.items(("coverage", "benefits"))):
         path = ("coverage", "benefits", i)
@@ -696,7 +711,12 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
 
     # Cancellation: ordered rules, the first that applies decides; the last has no condition.
     refund_rules: list[RefundRule] = []
-    cancel_known = known | {"coverage_start", "coverage_end", "issued_at"}
+    cancel_known = {
+        **known,
+        "coverage_start": T_DATETIME,
+        "coverage_end": T_DATETIME,
+        "issued_at": T_DATETIME,
+    }
     items = r.items(("cancellation",))
     if not items:
         r.fail(("cancellation",), "declare at least one refund rule")
@@ -704,7 +724,7 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
         path = ("cancellation", i)
         if r.mapping(path, {"when", "refund", "description"}, {"refund"}) is None:
             continue
-        when = r.expression((*path, "when"), cancel_known, tz, required=False)
+        when = r.expression((*path, "when"), cancel_known, tz, BOOL, required=False)
         raw_refund = r.at((*path, "refund"))
         ratio = None
         if raw_refund in ("full", "none", "pro_rata"):
@@ -799,7 +819,7 @@ def _rating(
     folder: Path,
     display_dir: str,
     specs: dict[str, InputSpec],
-    known: set[str],
+    known: Mapping[str, Type],
     tz: Any,
     currency: str,
     out: _Collect,
@@ -875,7 +895,7 @@ def _rating(
         amount = r.decimal((*path, "amount"), required=False)
         if (rate is None) == (amount is None):
             r.fail(path, "give exactly one of rate (multiplies by 1 + rate) or amount (adds)")
-        when = r.expression((*path, "when"), known, tz, required=False)
+        when = r.expression((*path, "when"), known, tz, BOOL, required=False)
         loadings.append(Loading(r.text((*path, "name")), rate, amount, when))
 
     minimum = r.decimal(("rating", "minimum"), required=False, positive=True)
@@ -947,7 +967,7 @@ def _check_parts(rating: Rating, r: _Reader, currency: str) -> None:
         r.fail(("rating",), f"parts do not sum at the lowest premium {lowest} {currency}: {exc}")
 
 
-def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
+def _claims(r: _Reader, known: Mapping[str, Type], tz: Any) -> tuple[ClaimRule, ...]:
     """Claim rules: for one trigger type, the first rule (in file order) whose `when` holds
     decides the payout, so tiers are written from the highest down."""
     rules: list[ClaimRule] = []
@@ -986,7 +1006,7 @@ def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
         ways = raw_match if isinstance(raw_match, list) and raw_match else []
         if ways and not all(isinstance(w, list) for w in ways):
             ways = [ways]  # one way: a plain list of names
-        matchable = known | {"external_ref"}
+        matchable = {*known, "external_ref"}
         match: list[tuple[str, ...]] = []
         for way in ways:
             names = tuple(map(str, way))
@@ -1003,14 +1023,19 @@ def _claims(r: _Reader, known: set[str], tz: Any) -> tuple[ClaimRule, ...]:
                 r.fail((*path, "match"), "must list the inputs the trigger is matched on")
             continue
         # Trigger fields shadow inputs of the same name: the fact is what the rule compares.
-        scope = (
-            matchable
-            | trigger_fields
-            | {"premium", "coverage_start", "coverage_end", "issued_at", "observed_at"}
-        )
-        when = r.expression((*path, "when"), scope, tz)
-        payout = r.expression((*path, "payout"), scope, tz)
-        review = r.expression((*path, "review_when"), scope, tz, required=False)
+        scope = {
+            **known,
+            "external_ref": T_STRING,
+            "premium": T_NUMBER,
+            "coverage_start": T_DATETIME,
+            "coverage_end": T_DATETIME,
+            "issued_at": T_DATETIME,
+            "observed_at": T_DATETIME,
+            **typecheck.scope_of(trigger.fields.specs),
+        }
+        when = r.expression((*path, "when"), scope, tz, BOOL)
+        payout = r.expression((*path, "payout"), scope, tz, NUMBER)
+        review = r.expression((*path, "review_when"), scope, tz, BOOL, required=False)
         if when and payout:
             rules.append(
                 ClaimRule(

@@ -28,6 +28,7 @@ STATUS: list[tuple[type[e.ServiceError], int]] = [
     (e.NotFound, 404),
     (e.Conflict, 409),
     (e.BusinessRefusal, 422),
+    (e.ProductDefect, 422),
     (e.ServiceUnavailable, 503),
     (e.ServiceError, 500),
 ]

@@ -87,9 +87,10 @@ class InvalidTransition(Conflict):
 
 
 class ProductDefect(ServiceError):
-    """A valid input the product's own files could not price: a bug in the product (HTTP 500)."""
+    """A valid request the product's own rules could not evaluate (a defect of the product's
+    files, logged for its team): refused with HTTP 422, and nothing changes."""
 
-    type = "api_error"
+    type = "refused"
     code = "product_evaluation_failed"
 
 

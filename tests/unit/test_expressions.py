@@ -60,3 +60,8 @@ def test_refused_syntax(src: str) -> None:
 def test_names_are_recorded() -> None:
     expr = compile_expression("a + b > 2", ["a", "b", "c"], SHANGHAI)
     assert expr.names == {"a", "b"}
+
+
+def test_division_of_whole_numbers_is_decimal() -> None:
+    assert ev("7 / 2") == Decimal("3.5")
+    assert ev("x / 60", x=90) == Decimal("1.5")
