@@ -109,7 +109,13 @@ def db_upgrade() -> None:
     # Policies issued before claims existed: store what triggers find them by.
     catalog = ProductCatalog(config.products_dir, engine, 0)
     catalog.reload()
-    ctx = claims_context(config, engine, catalog, render.claim)
+    ctx = claims_context(
+        config,
+        engine,
+        catalog,
+        render.claim,
+        lambda p: render.policy(p, catalog.edition(p.product_code, p.edition)),
+    )
     total = 0
     while indexed := index_policies(ctx):
         total += indexed

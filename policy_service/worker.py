@@ -60,7 +60,13 @@ class Worker:
             config.settlement_timezone,
         )
 
-        self.claims = claims_context(config, engine, catalog, render.claim)
+        self.claims = claims_context(
+            config,
+            engine,
+            catalog,
+            render.claim,
+            lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
+        )
 
     @staticmethod
     def now() -> datetime:

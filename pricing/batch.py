@@ -190,7 +190,7 @@ def _per_group(
 
 
 def price_frame(
-    edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime]
+    edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime] | np.ndarray
 ) -> BatchResult:
     """Price every row of `risks` on `edition` at time `now` (one time for all, or one
     per row, e.g. when each stored policy is priced again at its own time)."""
@@ -200,7 +200,7 @@ def price_frame(
 
 
 def _price_frame(
-    edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime]
+    edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime] | np.ndarray
 ) -> BatchResult:
     n = len(risks)
     if not isinstance(now, datetime) and len(now) != n:
@@ -345,6 +345,11 @@ def _price_frame(
     # (a failed row holds its failure, not a pair; its status hides it below)
     starts = np.fromiter((p[0] if isinstance(p, tuple) else None for p in pairs), object, n)
     ends = np.fromiter((p[1] if isinstance(p, tuple) else None for p in pairs), object, n)
+    if edition.longest_cover is not None:
+        rows = live()
+        long = [i for i in rows if engine.cover_too_long(edition, starts[i], ends[i])]
+        status[long] = REFUSED
+        error[long] = engine.COVER_TOO_LONG
 
     columns: dict[str, Any] = {"status": status, "error": error}
     ok = status == PRICED

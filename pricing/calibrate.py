@@ -122,10 +122,11 @@ def outcomes(flights: pd.DataFrame) -> pd.DataFrame:
 def claim_costs(edition: Edition, risks: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     """What the edition's flight.status claim rules pay each flight (first rule that holds),
     evaluated once per distinct outcome."""
-    rules = [r for r in edition.claims if r.trigger == TRIGGER]
+    # A rule that refunds instead of paying (a schedule change) costs no claim.
+    rules = [r for r in edition.claims if r.trigger == TRIGGER and r.payout is not None]
     if not rules:
         raise LookupError(f"{edition.ref} has no {TRIGGER} claim rules to calibrate on")
-    read = set().union(*(r.when.names | r.payout.names for r in rules))
+    read = set().union(*(r.when.names | r.payout.names for r in rules if r.payout))
     unknown = read - _OUTCOME_NAMES
     if unknown:
         raise LookupError(
@@ -142,7 +143,7 @@ def claim_costs(edition: Edition, risks: pd.DataFrame, events: pd.DataFrame) -> 
         scope = {n: table[n].iat[first] for n in names}
         for rule in rules:
             try:
-                if rule.when(scope):
+                if rule.when(scope) and rule.payout is not None:
                     paid[g] = float(rule.payout(scope))
                     break
             except EvaluationError:
@@ -296,7 +297,7 @@ def calibrate(
     events = outcomes(flights)
     day = _local_day(flights)
     train = (day <= train_until).to_numpy() if train_until else np.ones(len(flights), dtype=bool)
-    now = _pricing_time(flights)
+    now = _pricing_times(flights)
     priced = price_frame(edition, risks, now)
     ok = (priced.frame["status"] == PRICED).to_numpy()
     cost = claim_costs(edition, risks, events)
@@ -341,10 +342,17 @@ def _local_day(flights: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(flights[["year", "month", "day"]]).dt.date
 
 
-def _pricing_time(flights: pd.DataFrame) -> datetime:
-    """A time before every flight of the history (sales close shortly before departure)."""
-    first = pd.to_datetime(flights["time_hour"], utc=True).min().to_pydatetime()
-    return (first - timedelta(days=30)).astimezone(UTC)
+#: each flight of the history is priced as if bought this long before it departs: inside
+#: any sales window (sales close hours before departure and open months ahead)
+BOUGHT_AHEAD = timedelta(days=7)
+
+
+def _pricing_times(flights: pd.DataFrame) -> np.ndarray:
+    """When each flight is priced: BOUGHT_AHEAD before its scheduled hour."""
+    hours = pd.to_datetime(flights["time_hour"], utc=True) - BOUGHT_AHEAD
+    times = np.empty(len(hours), dtype=object)
+    times[:] = [t.to_pydatetime().astimezone(UTC) for t in hours]
+    return times
 
 
 def write_edition(
@@ -420,10 +428,10 @@ def _draft(products_root: Path, edition: Edition, new_id: str) -> Edition:
 
 
 def loss_ratio(
-    edition: Edition, risks: pd.DataFrame, cost: np.ndarray, mask: np.ndarray, now: datetime
+    edition: Edition, risks: pd.DataFrame, cost: np.ndarray, mask: np.ndarray, now: np.ndarray
 ) -> dict[str, float]:
     """Price the selected flights with the engine and pay them by the claim rules."""
-    result = price_frame(edition, risks[mask].reset_index(drop=True), now)
+    result = price_frame(edition, risks[mask].reset_index(drop=True), now[mask])
     frame = result.frame
     ok = (frame["status"] == PRICED).to_numpy()
     exp = MINOR_UNITS[edition.currency]
@@ -503,7 +511,9 @@ def _write_and_measure(
     wide = (floor, (rating.maximum or Decimal(1000)) * 100)
     folder = write_edition(edition, products_root, new_id, base, tables, effective_from, note, wide)
     unclamped = _draft(products_root, edition, new_id)
-    totals = price_frame(unclamped, risks[train].reset_index(drop=True), now).frame["total_minor"]
+    totals = price_frame(unclamped, risks[train].reset_index(drop=True), now[train]).frame[
+        "total_minor"
+    ]
     totals = totals.dropna().to_numpy(dtype="float64") / 10 ** MINOR_UNITS[edition.currency]
     limits = wide
     if len(totals):

@@ -52,10 +52,36 @@ class Decision:
     review: bool = False
     #: the rules could not be evaluated on these facts (people decide)
     problem: str | None = None
+    #: when the reported loss happened, and why the cover did not hold it (if it did not)
+    event_time: datetime | None = None
+    outside_cover: str | None = None
+    #: the amount the rule gave, above the largest benefit, before it was capped
+    capped_from: Decimal | None = None
 
     @property
     def pays(self) -> bool:
-        return self.rule is not None and self.amount is not None and self.amount > 0
+        return (
+            self.rule is not None
+            and self.rule.refund is None
+            and self.outside_cover is None
+            and self.amount is not None
+            and self.amount > 0
+        )
+
+    @property
+    def refunds(self) -> bool:
+        """The rule voids the policy with its premium refunded (nothing is paid)."""
+        return self.rule is not None and self.rule.refund is not None and not self.problem
+
+    @property
+    def result(self) -> str:
+        if self.problem:
+            return "cannot_decide"
+        if self.refunds:
+            return "refund"
+        if self.outside_cover:
+            return "outside_cover"
+        return "pays" if self.pays else "not_covered"
 
     def to_json(self, currency: str) -> dict[str, Any]:
         return {
@@ -67,18 +93,28 @@ class Decision:
                 for c in self.checks
             ],
             "rule": self.rule.code if self.rule else None,
-            "payout_expression": self.rule.payout.source if self.rule else None,
+            "payout_expression": (
+                self.rule.payout.source if self.rule and self.rule.payout else None
+            ),
+            "refund": self.rule.refund if self.rule else None,
             "amount": (
                 {"amount": str(self.amount), "currency": currency}
                 if self.amount is not None
                 else None
             ),
+            "capped_from": (
+                {"amount": str(self.capped_from), "currency": currency}
+                if self.capped_from is not None
+                else None
+            ),
+            "event_time": self.event_time.isoformat() if self.event_time else None,
+            "outside_cover": self.outside_cover,
             "review_when": (
                 self.rule.review_when.source if self.rule and self.rule.review_when else None
             ),
             "review": self.review,
             "problem": self.problem,
-            "result": ("cannot_decide" if self.problem else "pays" if self.pays else "not_covered"),
+            "result": self.result,
         }
 
 
@@ -98,6 +134,7 @@ def claim_env(
     facts: PolicyFacts,
     trigger: dict[str, Any],
     observed_at: datetime,
+    event_time: datetime,
 ) -> dict[str, Any]:
     env = build_env(edition, risk, observed_at)
     env.update(
@@ -107,6 +144,7 @@ def claim_env(
         coverage_end=facts.coverage_end,
         issued_at=facts.issued_at,
         observed_at=observed_at,
+        event_time=event_time,
     )
     for name, value in trigger.items():
         env[name] = value.amount if isinstance(value, Money) else value
@@ -127,20 +165,29 @@ def decide(
     facts: PolicyFacts,
     trigger: dict[str, Any],
     observed_at: datetime,
+    event_time: datetime,
 ) -> Decision:
     """Run the edition's rules for `trigger_name` in order; the first whose `when` holds
-    decides the payout. `risk` and `trigger` are parsed values."""
+    decides. `risk` and `trigger` are parsed values; `event_time` is when the reported
+    loss happened (the caller has checked it is not after `observed_at`). A rule pays
+    only for a loss within the cover, and never more than the largest benefit."""
     rules = [r for r in edition.claims if r.trigger == trigger_name]
     problem = _foreign_money(edition, trigger)
     if problem:
         return Decision(trigger_name, edition.id, edition.content_hash, problem=problem)
     checks: list[RuleCheck] = []
+
+    def made(**values: Any) -> Decision:
+        return Decision(trigger_name, edition.id, edition.content_hash, **values)
+
     with decimal.localcontext(_CONTEXT):
         try:
-            env = claim_env(edition, risk, facts, trigger, observed_at)
+            env = claim_env(edition, risk, facts, trigger, observed_at, event_time)
             for rule in rules:
                 holds = bool(rule.when(env))
-                names = rule.when.names | (rule.payout.names if holds else frozenset())
+                names = set(rule.when.names)
+                if holds and rule.payout is not None:
+                    names |= rule.payout.names
                 checks.append(
                     RuleCheck(
                         rule.code,
@@ -151,33 +198,59 @@ def decide(
                 )
                 if not holds:
                     continue
+                if rule.refund is not None:
+                    return made(checks=checks, rule=rule, event_time=event_time)
+                outside = _outside_cover(facts, event_time)
+                if outside:
+                    return made(
+                        checks=checks,
+                        rule=rule,
+                        event_time=event_time,
+                        outside_cover=outside,
+                    )
+                assert rule.payout is not None
                 amount = _amount(rule.payout(env), edition, rule)
+                cap = benefit_cap(edition)
+                capped_from = None
+                if cap is not None and amount > cap:
+                    capped_from, amount = amount, cap
                 review = bool(rule.review_when(env)) if rule.review_when else False
                 if rule.review_when:
                     checks[-1].values.update(
                         {n: plain(env.get(n)) for n in sorted(rule.review_when.names)}
                     )
-                return Decision(
-                    trigger_name,
-                    edition.id,
-                    edition.content_hash,
-                    checks,
-                    rule,
-                    amount,
-                    review,
+                return made(
+                    checks=checks,
+                    rule=rule,
+                    amount=amount,
+                    review=review,
+                    event_time=event_time,
+                    capped_from=capped_from,
                 )
         except EvaluationError as exc:
-            return Decision(
-                trigger_name, edition.id, edition.content_hash, checks, problem=str(exc)
-            )
-    return Decision(trigger_name, edition.id, edition.content_hash, checks)
+            return made(checks=checks, problem=str(exc), event_time=event_time)
+    return made(checks=checks, event_time=event_time)
+
+
+def _outside_cover(facts: PolicyFacts, event_time: datetime) -> str | None:
+    """Why a loss at `event_time` is not the policy's: its cover had not started, or had ended."""
+    if event_time < facts.coverage_start:
+        return (
+            f"the loss at {event_time.isoformat()} is before the cover started "
+            f"({facts.coverage_start.isoformat()})"
+        )
+    if event_time >= facts.coverage_end:
+        return (
+            f"the loss at {event_time.isoformat()} is after the cover ended "
+            f"({facts.coverage_end.isoformat()})"
+        )
+    return None
 
 
 def _amount(value: Any, edition: Edition, rule: ClaimRule) -> Decimal:
+    source = rule.payout.source if rule.payout else ""
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise EvaluationError(
-            f"claim rule {rule.code}: payout {rule.payout.source!r} is not a number"
-        )
+        raise EvaluationError(f"claim rule {rule.code}: payout {source!r} is not a number")
     if value < 0:
         raise EvaluationError(f"claim rule {rule.code}: payout {value} is negative")
     quantum = Decimal(1).scaleb(-MINOR_UNITS[edition.currency])

@@ -194,7 +194,30 @@ def _price(edition: Edition, risk: dict[str, Any], now: datetime) -> Priced:
     end = edition.coverage_ends(env)
     check_cover(edition, start, end)
     worksheet["coverage"] = {"starts": start.isoformat(), "ends": end.isoformat()}
+    too_long = cover_too_long(edition, start, end)
+    if too_long is not None:
+        worksheet["refusals"] = [{"code": too_long.code, "message": too_long.message}]
+        return Priced(edition, risk, env, (too_long,), None, worksheet, None, None)
     return Priced(edition, risk, env, (), breakdown, worksheet, start, end)
+
+
+COVER_TOO_LONG = "cover_too_long"
+
+
+def cover_too_long(edition: Edition, start: datetime, end: datetime) -> Refusal | None:
+    """The edition's longest cover (coverage.longest) refuses a longer one."""
+    longest = edition.longest_cover
+    if longest is None or end - start <= longest:
+        return None
+    return Refusal(
+        COVER_TOO_LONG,
+        f"The cover would last {_days(end - start)}; this product covers at most {_days(longest)}.",
+    )
+
+
+def _days(delta: timedelta) -> str:
+    days = Decimal(delta // _US) / Decimal(86_400_000_000)
+    return f"{days.quantize(Decimal('0.1'))} days"
 
 
 def check_cover(edition: Edition, start: Any, end: Any) -> None:

@@ -12,9 +12,11 @@ path, reason) and the product is refused with all of them.
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from itertools import product as cartesian
@@ -26,6 +28,7 @@ from . import engine, typecheck
 from .errors import (
     BreakdownError,
     EvaluationError,
+    InputError,
     InputErrors,
     ProductFileError,
     ProductInvalid,
@@ -570,6 +573,7 @@ def _content_hash(folder: Path) -> tuple[str, dict[str, str]]:
 
 
 _EDITION_KEYS = {
+    "cancel_while_claim_open",
     "effective_from",
     "currency",
     "timezone",
@@ -687,9 +691,10 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
             rules.append(EligibilityRule(rule_code, r.text((*path, "message")), expr))
 
     # Coverage and benefits
-    r.mapping(("coverage",), {"starts", "ends", "benefits", "tiers"}, {"starts", "ends"})
+    r.mapping(("coverage",), {"starts", "ends", "longest", "benefits", "tiers"}, {"starts", "ends"})
     starts = r.expression(("coverage", "starts"), known, tz, DATETIME)
     ends = r.expression(("coverage", "ends"), known, tz, DATETIME)
+    longest = _longest_cover(r, tz)
     benefits: list[Benefit] = []
     for i, _ in enumerate(r.items(("coverage", "benefits"))):
         path = ("coverage", "benefits", i)
@@ -743,11 +748,15 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
 
     claims = _claims(r, known, tz)
     claim_review = _claim_review(r)
+    open_claim = r.text(("cancel_while_claim_open",), required=False, default="refuse")
+    if open_claim not in ("refuse", "reject_claim"):
+        r.fail(("cancel_while_claim_open",), "must be refuse or reject_claim")
 
     example = top.get("example_risk")
     if not isinstance(example, dict):
         r.fail(("example_risk",), "must be a mapping of input -> value that quotes successfully")
         example = {}
+    example_expressions = _example_expressions(r, example, specs, tz)
 
     if (
         len(out.errors) > before
@@ -778,11 +787,54 @@ def _load_edition(code: str, folder: Path, root: Path, out: _Collect) -> Edition
         claims=claims,
         claim_review=claim_review,
         example_risk=_plain_json(example),
+        longest_cover=longest,
+        cancel_while_claim_open=open_claim,
+        example_expressions=example_expressions,
         files=files,
         document=doc.data,
     )
     _check_example(edition, r, out)
     return None if len(out.errors) > before else edition
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _longest_cover(r: _Reader, tz: Any) -> timedelta | None:
+    """coverage.longest: a constant duration such as days(40)."""
+    path: Path_ = ("coverage", "longest")
+    expr = r.expression(path, {}, tz, typecheck.DURATION, required=False)
+    if expr is None:
+        return None
+    value = expr({})
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        r.fail(path, "must be a positive duration such as days(40)")
+        return None
+    return value
+
+
+def _example_expressions(
+    r: _Reader, example: dict[str, Any], specs: dict[str, InputSpec], tz: Any
+) -> dict[str, Expression]:
+    """Date and date-time example values written as expressions of `now` (now + days(30)),
+    so that the example never falls out of a sales window by itself."""
+    out: dict[str, Expression] = {}
+    for name, value in example.items():
+        spec = specs.get(name)
+        if spec is None or spec.type not in ("date", "datetime") or not isinstance(value, str):
+            continue
+        if _ISO_DATE.match(value):
+            continue  # a fixed date, right or wrong: the example check says which
+        try:
+            spec.parse(value, name)
+            continue  # a fixed date
+        except InputError:
+            pass
+        scope = {"now": T_DATETIME}
+        expr = r.expression(("example_risk", name), scope, tz, typecheck.INPUT_KINDS[spec.type])
+        if expr is not None:
+            out[name] = expr
+    return out
 
 
 def _plain_json(value: Any) -> Any:
@@ -798,7 +850,8 @@ def _plain_json(value: Any) -> Any:
 def _check_example(edition: Edition, r: _Reader, out: _Collect) -> None:
     """The example risk must validate and quote at the edition's start: it is what partners try first."""
     try:
-        risk = edition.inputs.parse(edition.example_risk, prefix="example_risk")
+        example = edition.example(edition.effective_from)
+        risk = edition.inputs.parse(example, prefix="example_risk")
         priced = engine.price(edition, risk, edition.effective_from)
     except InputErrors as exc:
         for err in exc.errors:
@@ -976,10 +1029,27 @@ def _claims(r: _Reader, known: Mapping[str, Type], tz: Any) -> tuple[ClaimRule, 
         path: Path_ = ("claims", i)
         c = r.mapping(
             path,
-            {"code", "trigger", "match", "fields", "when", "payout", "review_when", "description"},
-            {"code", "trigger", "match", "when", "payout"},
+            {
+                "code",
+                "trigger",
+                "match",
+                "fields",
+                "when",
+                "payout",
+                "refund",
+                "review_when",
+                "description",
+            },
+            {"code", "trigger", "match", "when"},
         )
         if c is None:
+            continue
+        if ("payout" in c) == ("refund" in c):
+            r.fail(path, "give exactly one of payout (what the rule pays) or refund: full")
+            continue
+        refund = c.get("refund")
+        if refund is not None and refund != "full":
+            r.fail((*path, "refund"), "must be full (the policy is void, its premium refunded)")
             continue
         code = r.text((*path, "code"))
         if code in seen:
@@ -1031,12 +1101,15 @@ def _claims(r: _Reader, known: Mapping[str, Type], tz: Any) -> tuple[ClaimRule, 
             "coverage_end": T_DATETIME,
             "issued_at": T_DATETIME,
             "observed_at": T_DATETIME,
+            "event_time": T_DATETIME,
             **typecheck.scope_of(trigger.fields.specs),
         }
         when = r.expression((*path, "when"), scope, tz, BOOL)
-        payout = r.expression((*path, "payout"), scope, tz, NUMBER)
+        payout = None
+        if refund is None:
+            payout = r.expression((*path, "payout"), scope, tz, NUMBER)
         review = r.expression((*path, "review_when"), scope, tz, BOOL, required=False)
-        if when and payout:
+        if when and (payout or refund):
             rules.append(
                 ClaimRule(
                     code,
@@ -1046,6 +1119,7 @@ def _claims(r: _Reader, known: Mapping[str, Type], tz: Any) -> tuple[ClaimRule, 
                     payout,
                     review,
                     r.text((*path, "description"), required=False),
+                    refund,
                 )
             )
     return tuple(rules)
@@ -1109,6 +1183,8 @@ def _load_tests(
             continue
         edition = case.get("edition")
         if edition is not None and str(edition) not in editions:
+            if (folder / "editions" / str(edition)).is_dir():
+                continue  # the edition is refused itself: its own errors say why
             r.fail((*p, "edition"), f"unknown edition {edition!r}")
         try:
             quoted_at = parse_datetime(case.get("quoted_at"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -96,9 +96,13 @@ class ClaimRule:
     #: the trigger carries too. The first way the trigger completes is used.
     match: tuple[tuple[str, ...], ...]
     when: Expression
-    payout: Expression
+    #: what the rule pays; None for a rule that refunds instead (see `refund`)
+    payout: Expression | None
     review_when: Expression | None
     description: str = ""
+    #: "full": the rule voids the policy with its whole premium refunded instead of paying
+    #: (a flight cancelled long ahead is a schedule change, not a loss)
+    refund: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,17 @@ class Edition:
     cancellation: tuple[RefundRule, ...]
     claims: tuple[ClaimRule, ...]
     claim_review: ClaimReview
+    #: the example risk as written; values may be expressions of `now` (see example())
     example_risk: dict[str, Any]
+    #: the longest cover the edition sells (None: no limit of its own)
+    longest_cover: timedelta | None = None
+    #: a cancellation while a claim is open: "refuse" (409) or "reject_claim" (the open
+    #: claim is rejected, the refund rule applies)
+    cancel_while_claim_open: str = "refuse"
+    #: example values written as expressions of `now`, e.g. now + days(30)
+    example_expressions: dict[str, Expression] = field(
+        repr=False, compare=False, default_factory=dict
+    )
     #: relative path -> text of every file of the edition, as hashed
     files: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     #: the edition.yaml document as data (for display and semantic diffs)
@@ -143,6 +157,13 @@ class Edition:
     @property
     def ref(self) -> str:
         return f"{self.product}/{self.id}"
+
+    def example(self, now: datetime) -> dict[str, Any]:
+        """The example risk as JSON for a quote made at `now`."""
+        out = dict(self.example_risk)
+        for name, expr in self.example_expressions.items():
+            out[name] = self.inputs.by_name[name].to_json(expr({"now": now}))
+        return out
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ the fields they match policies on and the fields they compare.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .errors import InputError, InputErrors
+from . import typecheck
+from .errors import EvaluationError, InputError, InputErrors
+from .expressions import Expression, compile_expression
 from .inputs import InputSet, InputSpec
 from .money import Money
 
@@ -29,8 +31,27 @@ class TriggerType:
     #: a field that identifies the evidence (a parcel's tracking number): reused across
     #: different policies, it is a fraud signal
     evidence_field: str | None = None
-    #: when the loss itself happened, if the fact says (else: when it was observed)
-    event_time_field: str | None = None
+    #: when what the fact reports happened, over its fields and `observed_at` (when the
+    #: fact was first observed): a report observed before it is premature
+    event_time_source: str = "observed_at"
+    event_time: Expression = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scope = typecheck.scope_of(self.fields.specs, observed_at=typecheck.T_DATETIME)
+        expr = compile_expression(self.event_time_source, scope.keys(), UTC)
+        errors = typecheck.check(expr, scope, typecheck.DATETIME)
+        if errors:
+            raise ValueError(f"trigger type {self.name}: event time: {'; '.join(errors)}")
+        object.__setattr__(self, "event_time", expr)
+
+    def event_time_of(self, values: dict[str, Any], observed_at: datetime) -> datetime:
+        """When the reported loss happened (a delay of 245 minutes: the scheduled departure
+        plus 245 minutes; a pickup: its time); `observed_at` is when it was first seen."""
+        env = {n: v.amount if isinstance(v, Money) else v for n, v in values.items()}
+        result = self.event_time({**env, "observed_at": observed_at})
+        if not isinstance(result, datetime):  # pragma: no cover - checked when declared
+            raise EvaluationError(f"{self.name}: the event time is not a date-time")
+        return result
 
     def parse(self, raw: Any, prefix: str = "data") -> dict[str, Any]:
         values = self.fields.parse(raw, prefix)
@@ -95,6 +116,12 @@ TRIGGER_TYPES: dict[str, TriggerType] = {
                 )
             ),
             (("carrier", "flight_number", "scheduled_departure"),),
+            # A delay of N minutes is a fact only N minutes after the scheduled departure;
+            # a cancellation is one from when it is announced.
+            event_time_source=(
+                "scheduled_departure + minutes(delay_minutes) if delay_minutes >= 0 "
+                "else observed_at"
+            ),
         ),
         TriggerType(
             "shipment.return",
@@ -142,7 +169,7 @@ TRIGGER_TYPES: dict[str, TriggerType] = {
             ),
             (("platform", "order_id"), ("external_ref",)),
             evidence_field="tracking_number",
-            event_time_field="picked_up_at",
+            event_time_source="picked_up_at",
         ),
     )
 }

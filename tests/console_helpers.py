@@ -111,12 +111,12 @@ def filed_flight_claim(
 
 def _flight_day(d: int) -> tuple[str, str, str]:
     """Day d's flight: its number, its departure (06:00 Beijing time the next morning) and
-    when its status is reported (4 h later)."""
+    when its status is reported (4.5 h later: every delay of the book is a fact by then)."""
     departure = START + timedelta(days=d, hours=20)
     return (
         f"MU{5100 + d}",
         departure.astimezone(BEIJING).isoformat(),
-        (departure + timedelta(hours=4)).isoformat(),
+        (departure + timedelta(hours=4, minutes=30)).isoformat(),
     )
 
 
@@ -133,7 +133,7 @@ def seed_book(app: Flask, engine: sa.Engine, clock: Clock, days: int = 10) -> Bo
     delays = (250, 30, 130, 0, 185, 45, 260, 10, 125, 70)
     n = 0
     for d in range(days + 1):
-        clock.now = START + timedelta(days=d)
+        clock.now = START + timedelta(days=d, minutes=30)
         if d > 0:
             flight, departure, observed = _flight_day(d - 1)
             delay = delays[(d - 1) % len(delays)]

@@ -3,12 +3,27 @@ change a few lines."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
 
+from pricing.loader import load_product
+
 LIVE = "2026-11-25"
-LIVE_FROM = "effective_from: 2026-11-25T08:00:00+08:00"
+
+
+def drop_editions_after(products: Path, when: datetime) -> None:
+    """Remove the editions that come into force after `when`, and the test cases that name
+    them: the files as they stood then."""
+    for folder in sorted(p for p in products.iterdir() if (p / "product.yaml").exists()):
+        later = [e.id for e in load_product(folder, products).editions if e.effective_from > when]
+        for edition_id in later:
+            shutil.rmtree(folder / "editions" / edition_id)
+        tests = folder / "tests.yaml"
+        cases = re.split(r"(?m)^(?=- name: )", tests.read_text())
+        kept = [c for c in cases if not any(f"\n  edition: {e}\n" in c for e in later)]
+        tests.write_text("".join(kept))
 
 
 def write_shipping_edition(
@@ -20,20 +35,22 @@ def write_shipping_edition(
     apparel: str = "2.20",
     cap: str = "25.00",
     refund_before_delivery: str = "full",
+    source: str = LIVE,
 ) -> Path:
-    """Copy edition 2026-11-25 of return_shipping to `edition` with other dates and rates.
+    """Copy edition `source` of return_shipping to `edition` with other dates and rates.
 
     `cap` is the most a return pickup pays (benefit limit and payout expression);
     `refund_before_delivery` the refund of a cancellation before delivery (full or none).
     """
-    src = products / "return_shipping" / "editions" / LIVE
+    src = products / "return_shipping" / "editions" / source
     dest = src.parent / edition
     shutil.copytree(src, dest)
     when = effective_from if isinstance(effective_from, str) else effective_from.isoformat()
     yaml_path = dest / "edition.yaml"
     text = yaml_path.read_text()
+    text, found = re.subn(r"(?m)^effective_from: .*$", f"effective_from: {when}", text)
+    assert found == 1
     for old, new in (
-        (LIVE_FROM, f"effective_from: {when}"),
         ('base: "0.80"', f'base: "{base}"'),
         ('limit: "25.00"', f'limit: "{cap}"'),
         ("min(shipping_cost, 25.00)", f"min(shipping_cost, {cap})"),

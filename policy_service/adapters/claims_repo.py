@@ -24,7 +24,7 @@ from .tables import (
 C = claims
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
-_MONEY = ("amount_claimed", "amount_approved", "amount_paid")
+_MONEY = ("amount_claimed", "amount_approved", "amount_paid", "benefit_cap")
 
 
 def claim_row(c: Claim) -> dict[str, Any]:
@@ -45,6 +45,7 @@ def claim_row(c: Claim) -> dict[str, Any]:
         "evidence": c.evidence,
         "trigger_event_id": c.trigger_event_id,
         "observed_at": c.observed_at,
+        "event_time": c.event_time,
         "evaluation": c.evaluation,
         "corrections": c.corrections,
         "signals": c.signals,
@@ -88,6 +89,8 @@ def from_row(row: Any) -> Claim:
         evidence=m["evidence"] or {},
         trigger_event_id=m["trigger_event_id"],
         observed_at=m["observed_at"],
+        event_time=m["event_time"],
+        benefit_cap=_money(m["benefit_cap"], m["currency"]),
         evaluation=m["evaluation"],
         corrections=list(m["corrections"] or []),
         signals=list(m["signals"] or []),
@@ -159,6 +162,12 @@ def update(conn: sa.Connection, claim: Claim, expected_status: str) -> bool:
         C.update().where(C.c.id == claim.id, C.c.status == expected_status).values(**row)
     )
     return result.rowcount == 1
+
+
+def of_policy(conn: sa.Connection, policy_id: str, for_update: bool = False) -> list[Claim]:
+    """Every claim of a policy, oldest first."""
+    stmt = sa.select(C).where(C.c.policy_id == policy_id).order_by(C.c.created_at, C.c.id)
+    return [from_row(r) for r in conn.execute(stmt.with_for_update() if for_update else stmt)]
 
 
 def for_policies(
@@ -339,12 +348,27 @@ P = claim_payouts
 
 
 def insert_payouts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert payouts; a second payout of the same money (same claim and sequence, or the
+    same starting point) is refused by the database and fails the transaction."""
     if rows:
-        conn.execute(insert_ignoring_conflicts(conn, P), rows)
+        conn.execute(P.insert(), rows)
 
 
-def payout_of(conn: sa.Connection, claim_id: str) -> sa.Row[Any] | None:
-    return conn.execute(sa.select(P).where(P.c.claim_id == claim_id)).first()
+def payouts_of(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
+    """A claim's payouts, first one first."""
+    return list(conn.execute(sa.select(P).where(P.c.claim_id == claim_id).order_by(P.c.sequence)))
+
+
+def payouts_for(conn: sa.Connection, claim_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+    """claim id -> its payouts, first one first."""
+    out: dict[str, list[sa.Row[Any]]] = {}
+    for chunk in _chunks(claim_ids):
+        rows = conn.execute(
+            sa.select(P).where(P.c.claim_id.in_(chunk)).order_by(P.c.claim_id, P.c.sequence)
+        )
+        for row in rows:
+            out.setdefault(row.claim_id, []).append(row)
+    return out
 
 
 def pending_payouts(conn: sa.Connection, now: datetime, limit: int) -> list[str]:
@@ -438,9 +462,17 @@ def get_trigger(conn: sa.Connection, trigger_id: str) -> sa.Row[Any] | None:
 
 
 def finish_trigger(
-    conn: sa.Connection, trigger_id: str, status: str, result: dict[str, Any]
+    conn: sa.Connection,
+    trigger_id: str,
+    status: str,
+    result: dict[str, Any],
+    event_time: datetime | None = None,
 ) -> None:
-    conn.execute(T.update().where(T.c.id == trigger_id).values(status=status, result=result))
+    conn.execute(
+        T.update()
+        .where(T.c.id == trigger_id)
+        .values(status=status, result=result, event_time=event_time)
+    )
 
 
 def newer_trigger_applied(
@@ -481,7 +513,8 @@ def policies_matching(
     statuses: tuple[str, ...],
     partner_id: str | None,
 ) -> list[sa.Row[Any]]:
-    """Policies stored under any of the subject keys, in one of `statuses`."""
+    """Policies stored under any of the subject keys, in one of `statuses`, locked (in id
+    order) against a concurrent cancellation until the settlement commits."""
     if not subject_keys:
         return []
     stmt = (
@@ -492,6 +525,7 @@ def policies_matching(
             policies.c.status.in_(statuses),
         )
         .order_by(policies.c.id)
+        .with_for_update(of=policies)
     )
     if partner_id is not None:
         stmt = stmt.where(policies.c.partner_id == partner_id)
@@ -517,11 +551,21 @@ def latest_report_on_policy(
     ).first()
 
 
-def first_observed(conn: sa.Connection, subject_key: str) -> datetime | None:
-    """When anything was first reported about a subject (the loss was known from then)."""
+def first_observed_fact(conn: sa.Connection, fact_key: str) -> datetime | None:
+    """When the same fact (subject and data) was first reported and applied."""
     return conn.execute(
         sa.select(sa.func.min(T.c.observed_at)).where(
-            T.c.subject_key == subject_key, T.c.status == "processed"
+            T.c.fact_key == fact_key, T.c.status == "processed"
+        )
+    ).scalar()
+
+
+def first_observed(conn: sa.Connection, subject_key: str) -> datetime | None:
+    """When anything was first reported about a subject (the loss was known from then),
+    an announcement too early to decide anything (premature) included."""
+    return conn.execute(
+        sa.select(sa.func.min(T.c.observed_at)).where(
+            T.c.subject_key == subject_key, T.c.status.in_(("processed", "premature"))
         )
     ).scalar()
 

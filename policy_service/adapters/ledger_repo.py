@@ -17,11 +17,11 @@ from .tables import policies, statements
 def insert_entries(
     conn: sa.Connection,
     rows: list[tuple[str, str, bool, str, Entry, datetime, str]],
-    claim_ids: list[str] | None = None,
+    payouts: list[tuple[str, str]] | None = None,
 ) -> None:
     """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows, with
-    the claim of each payout entry. Unique indexes make a second premium or refund of a
-    policy, or a second payout of a claim, impossible (a repeat is skipped)."""
+    the (claim, payout) of each payout entry. Unique indexes make a second premium or
+    refund of a policy, or a second entry of one payout, impossible (a repeat is skipped)."""
     if not rows:
         return
     conn.execute(
@@ -41,7 +41,8 @@ def insert_entries(
                 "net": e.net,
                 "occurred_at": occurred_at,
                 "period": period,
-                "claim_id": claim_ids[i] if claim_ids else None,
+                "claim_id": payouts[i][0] if payouts else None,
+                "payout_id": payouts[i][1] if payouts else None,
             }
             for i, (partner_id, policy_id, livemode, collected_by, e, occurred_at, period) in (
                 enumerate(rows)

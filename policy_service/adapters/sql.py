@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from policy_service.domain.money import MINOR_UNITS
+from policy_service.domain.money import from_minor, to_minor
+
+__all__ = ["from_minor", "insert_ignoring_conflicts", "insert_many_returning", "to_minor"]
 
 
 def insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table) -> Any:
@@ -37,15 +38,3 @@ def insert_many_returning(
         stmt = insert_ignoring_conflicts(conn, table).returning(table.c[returning])
         _INSERT_RETURNING[key] = stmt
     return {row[0] for row in conn.execute(stmt, rows)}
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    scaled = amount.scaleb(MINOR_UNITS[currency])
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} {currency} has more decimals than the currency allows")
-    return int(scaled)
-
-
-def from_minor(minor: int, currency: str) -> Decimal:
-    exp = MINOR_UNITS[currency]
-    return (Decimal(minor).scaleb(-exp)).quantize(Decimal(1).scaleb(-exp))

@@ -432,6 +432,8 @@ ledger_entries = sa.Table(
     sa.Column("kind", sa.String(10), nullable=False),
     #: the claim a payout entry pays (null for premiums and refunds)
     sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=True),
+    #: the payout it books: a claim may be paid in several (a top-up), each booked once
+    sa.Column("payout_id", sa.String(40), sa.ForeignKey("claim_payouts.id"), nullable=True),
     #: partner_settled: the partner collected (or paid out) the money; stripe: we did
     sa.Column("collected_by", sa.String(10), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
@@ -453,7 +455,10 @@ ledger_entries = sa.Table(
         name="sign_of_kind",
     ),
     sa.CheckConstraint("(kind = 'payout') = (claim_id is not null)", name="payout_names_its_claim"),
-    #: one premium and one refund per policy; one payout per claim
+    sa.CheckConstraint(
+        "(kind = 'payout') = (payout_id is not null)", name="payout_names_its_payout"
+    ),
+    #: one premium and one refund per policy; one entry per claim payout
     sa.Index(
         "uq_ledger_entries_policy_premium_refund",
         "policy_id",
@@ -463,11 +468,11 @@ ledger_entries = sa.Table(
         sqlite_where=sa.text("claim_id IS NULL"),
     ),
     sa.Index(
-        "uq_ledger_entries_claim",
-        "claim_id",
+        "uq_ledger_entries_payout",
+        "payout_id",
         unique=True,
-        postgresql_where=sa.text("claim_id IS NOT NULL"),
-        sqlite_where=sa.text("claim_id IS NOT NULL"),
+        postgresql_where=sa.text("payout_id IS NOT NULL"),
+        sqlite_where=sa.text("payout_id IS NOT NULL"),
     ),
     sa.Index(None, "partner_id", "livemode", "statement_id", "period"),
 )
@@ -570,14 +575,20 @@ trigger_events = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     #: sha256 of type, data and observed_at: the same fact posted twice is one event
     sa.Column("fingerprint", sa.String(64), nullable=False),
-    #: processed | superseded (a later report on the subject was already applied)
+    #: processed | superseded (a later report on the subject was already applied) |
+    #: premature (it reports a loss later than it was observed: kept, changes nothing)
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("result", JSONDoc, nullable=False),
+    #: when the reported loss happened (the trigger type's event time)
+    sa.Column("event_time", UTCDateTime, nullable=True),
+    #: sha256 of the subject and the data without observed_at: the same fact reported again
+    sa.Column("fact_key", sa.String(64), nullable=True),
     sa.CheckConstraint("source_type in ('provider', 'partner')", name="source_type"),
-    sa.CheckConstraint("status in ('processed', 'superseded')", name="status"),
+    sa.CheckConstraint("status in ('processed', 'superseded', 'premature')", name="status"),
     sa.UniqueConstraint("source_id", "livemode", "fingerprint"),
     sa.Index(None, "subject_key", "observed_at"),
     sa.Index(None, "source_id", "livemode", "id"),
+    sa.Index(None, "fact_key", "observed_at"),
 )
 
 #: What a policy can be matched on by triggers: one key per claim rule's way of matching.
@@ -617,6 +628,10 @@ claims = sa.Table(
     #: the trigger event that decided it (the latest applied, after corrections)
     sa.Column("trigger_event_id", sa.String(40), sa.ForeignKey("trigger_events.id"), nullable=True),
     sa.Column("observed_at", UTCDateTime, nullable=True),
+    #: when the loss happened, as the trigger reported it (null: a filed claim)
+    sa.Column("event_time", UTCDateTime, nullable=True),
+    #: the most the claim may pay: the edition's largest benefit, in minor units
+    _money("benefit_cap", nullable=True),
     #: the rule evaluation: trigger data, rules checked, values compared, result
     sa.Column("evaluation", JSONDoc, nullable=True),
     #: corrections received after the decision, each with its evaluation
@@ -646,8 +661,17 @@ claims = sa.Table(
     sa.CheckConstraint(
         "(amount_claimed is null or amount_claimed >= 0)"
         " and (amount_approved is null or amount_approved > 0)"
-        " and (amount_paid is null or amount_paid = amount_approved)",
+        " and (amount_paid is null or amount_paid <= amount_approved)"
+        " and (status <> 'paid' or amount_paid = amount_approved)",
         name="amounts",
+    ),
+    sa.CheckConstraint(
+        "benefit_cap is null or amount_approved is null or amount_approved <= benefit_cap",
+        name="within_benefit",
+    ),
+    #: a claim is decided only on a report observed once its loss had happened
+    sa.CheckConstraint(
+        "event_time is null or observed_at >= event_time", name="loss_before_report"
     ),
     #: one claim per policy and loss (a rejected claim may be filed again)
     sa.Index(
@@ -664,12 +688,20 @@ claims = sa.Table(
     sa.Index(None, "holder_key", "created_at"),
 )
 
-#: The payment of an approved claim: one per claim.
+#: The payments of an approved claim: the first, then one per top-up (a later report that
+#: reaches a higher tier pays the difference). Each starts where the one before ended, so
+#: no two payouts cover the same money, and together they never exceed the claim's cap.
 claim_payouts = sa.Table(
     "claim_payouts",
     metadata,
     _id(),
-    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False, unique=True),
+    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    #: 1 for the first payout of the claim, 2 for its first top-up, ...
+    sa.Column("sequence", sa.Integer, nullable=False, server_default="1"),
+    #: what the claim was approved to pay before this payout (minor units)
+    sa.Column("paid_before", sa.BigInteger, nullable=False, server_default="0"),
+    #: the claim's benefit cap when it was paid (minor units)
+    _money("cap", nullable=True),
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
@@ -689,6 +721,13 @@ claim_payouts = sa.Table(
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint("method in ('statement', 'stripe')", name="method"),
     sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.CheckConstraint(
+        "sequence >= 1 and (sequence = 1) = (paid_before = 0) and paid_before >= 0",
+        name="sequence",
+    ),
+    sa.CheckConstraint("cap is null or paid_before + amount <= cap", name="within_cap"),
+    sa.UniqueConstraint("claim_id", "sequence"),
+    sa.UniqueConstraint("claim_id", "paid_before"),
     sa.Index(None, "status", "updated_at"),
 )
 

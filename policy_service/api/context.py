@@ -35,7 +35,13 @@ class Services:
     def claims(self) -> ClaimsContext:
         from . import render
 
-        return claims_context(self.config, self.engine, self.catalog, render.claim)
+        return claims_context(
+            self.config,
+            self.engine,
+            self.catalog,
+            render.claim,
+            lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
+        )
 
     def billing(self) -> Billing:
         from . import render

@@ -62,7 +62,7 @@ def add_product_schemas(api: Api, products: list[Product]) -> None:
             continue
         schema = dict(edition.inputs.json_schema())
         schema["description"] = f"Risk of {product.code} ({product.name}), edition {edition.id}"
-        schema["example"] = edition.example_risk
+        schema["example"] = edition.example(edition.effective_from)
         spec.components.schema(risk_schema_name(product.code), component=schema)
     for trigger in TRIGGER_TYPES.values():
         schema = dict(trigger.fields.json_schema())
@@ -83,7 +83,7 @@ def product_examples(products: list[Product]) -> dict[str, dict[str, Any]]:
         edition = product.editions[-1]
         value: dict[str, Any] = {
             "product": product.code,
-            "risk": edition.example_risk,
+            "risk": edition.example(edition.effective_from),
             "external_ref": "order-10001" if product.code == "return_shipping" else "booking-10001",
         }
         if product.policyholder == "required":

@@ -67,7 +67,8 @@ def detail(claim_id: str) -> dict[str, Any]:
     return {
         "claim": _ops_claim(d.claim),
         "policy": render.policy(d.policy, d.edition),
-        "payout": render.payout(d.payout) if d.payout else None,
+        "payout": render.payout(d.payouts[-1]) if d.payouts else None,
+        "payouts": [render.payout(p) for p in d.payouts],
         "attachments": [render.attachment(f) for f in d.attachments],
         "audit": [render.audit_entry(a) for a in d.audit],
         "related": [_ops_claim(c) for c in d.related],

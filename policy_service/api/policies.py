@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from policy_service.adapters.db import LazyConnection
 from policy_service.domain.errors import InvalidRequest, ServiceError
 from policy_service.domain.records import Caller, Policy
-from policy_service.services import payments
+from policy_service.services import cancellation, payments
 from policy_service.services import policies as svc_policies
 from policy_service.services.payments import check_payment_method
 from policy_service.services.policies import (
@@ -253,24 +253,20 @@ class PolicyCancel(MethodView):
     @blp.arguments(CancelRequestSchema)
     @blp.response(200, PolicySchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
-    @errors(blp, 400, 403, 404, 409)
+    @errors(blp, 400, 403, 404, 409, 422)
     def post(self, body: dict[str, Any], policy_id: str) -> Response:
-        """Cancel a policy: the product's refund rule decides the refund"""
+        """Cancel a policy: the product's refund rule decides the refund. Nothing is refunded
+        once a claim on the policy is approved or paid; while a claim is open the cancel is
+        refused (409 claim_in_review, naming the claim) unless the product rejects the
+        claim instead (`cancel_while_claim_open: reject_claim`)."""
         who = caller("policies:write")
         svc = services()
 
         refunds: list[str] = []
 
         def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
-            policy, pending_refund = svc_policies.cancel_policy(
-                conn,
-                who,
-                svc.catalog,
-                policy_id,
-                body["reason"],
-                svc.clock(),
-                lambda p: _render_policy(svc, p),
-                svc.config.settlement_timezone,
+            policy, pending_refund = cancellation.cancel_policy(
+                svc.claims(), conn, who, policy_id, body["reason"], svc.clock()
             )
             if pending_refund:
                 refunds.append(pending_refund)

@@ -24,7 +24,8 @@ def _view(code: str) -> dict[str, Any]:
     product = svc.catalog.get(code)
     if product is None:
         raise NotFound(f"no product {code!r}")
-    return render.product(product, product.edition_at(svc.clock()))
+    now = svc.clock()
+    return render.product(product, product.edition_at(now), now)
 
 
 @blp.route("")

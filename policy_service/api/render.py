@@ -125,7 +125,8 @@ def policy(p: Policy, edition: Edition | None) -> dict[str, Any]:
     }
 
 
-def product(prod: Product, current: Edition | None) -> dict[str, Any]:
+def product(prod: Product, current: Edition | None, now: datetime) -> dict[str, Any]:
+    """A product as partners see it; its example risk as of `now` (it may be relative)."""
     return {
         "code": prod.code,
         "object": "product",
@@ -153,7 +154,7 @@ def product(prod: Product, current: Edition | None) -> dict[str, Any]:
             for e in prod.editions
         ],
         "risk_schema": current.inputs.json_schema() if current else None,
-        "example_risk": current.example_risk if current else None,
+        "example_risk": current.example(now) if current else None,
         "eligibility": [
             {"code": r.code, "message": r.message} for r in (current.eligibility if current else ())
         ],
@@ -318,6 +319,7 @@ def claim(c: Claim) -> dict[str, Any]:
         "evidence": c.evidence,
         "trigger_event": c.trigger_event_id,
         "observed_at": iso(c.observed_at),
+        "event_time": iso(c.event_time),
         "evaluation": c.evaluation,
         "corrections": c.corrections,
         "signals": c.signals,
@@ -355,6 +357,7 @@ def attachment(row: Any) -> dict[str, Any]:
 def payout(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
+        "sequence": row.sequence,
         "method": row.method,
         "status": row.status,
         "amount": _minor_money(row.amount, row.currency),
@@ -387,6 +390,7 @@ def trigger_event(row: Any) -> dict[str, Any]:
         "data": row.data,
         "observed_at": iso(row.observed_at),
         "received_at": iso(row.received_at),
+        "event_time": iso(row.event_time),
         "status": row.status,
         "result": row.result,
     }

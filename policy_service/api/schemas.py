@@ -252,7 +252,13 @@ class IssueRequestSchema(Strict):
 
 
 class CancellationSchema(Strict):
-    reason = fields.String(required=True)
+    reason = fields.String(
+        required=True,
+        metadata={
+            "description": "the reason given, or trigger_refund: a claim rule voided the "
+            "policy with its whole premium refunded (e.g. a flight cancelled long ahead)"
+        },
+    )
     cancelled_at = fields.DateTime(required=True)
     refund = fields.Nested(MoneySchema, required=True)
 
@@ -534,7 +540,9 @@ class TriggerEventRequestSchema(Strict):
     observed_at = fields.String(
         metadata={
             "description": "when the provider observed the fact (default: now); of two "
-            "reports about one subject, the later observed one counts",
+            "reports about one subject, the later observed one counts. Live mode refuses "
+            "one in the future; a test key may post one (a simulated clock: judged as if "
+            "observed then, on test policies only)",
             "format": "date-time",
         }
     )
@@ -548,16 +556,33 @@ class TriggerEventSchema(Strict):
     data = fields.Dict(required=True)
     observed_at = fields.DateTime(required=True)
     received_at = fields.DateTime(required=True)
+    event_time = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "when the reported loss happened, by the trigger type's rule "
+            "(flight.status: the scheduled departure plus delay_minutes, else when the "
+            "fact was first observed; shipment.return: picked_up_at)"
+        },
+    )
     status = fields.String(
         required=True,
-        validate=validate.OneOf(["processed", "superseded"]),
-        metadata={"description": "superseded: a later observed report was already applied"},
+        validate=validate.OneOf(["processed", "superseded", "premature"]),
+        metadata={
+            "description": "superseded: a later observed report was already applied; "
+            "premature: observed before its event_time (the loss cannot have happened "
+            "yet): kept, changed nothing"
+        },
     )
     result = fields.Dict(
         required=True,
         metadata={
             "description": "matched policies, claims created, paid, approved (payout "
-            "pending), in_review, not_covered, corrected, rejected_by_correction, unchanged"
+            "pending), in_review, not_covered, outside_cover (the loss was outside the "
+            "policy's cover), refunded (policies voided with their premium refunded), "
+            "corrected, topped_up (paying claims raised to a higher tier), "
+            "rejected_by_correction, unchanged; for a premature report its event_time and "
+            "the reason"
         },
     )
 
@@ -607,6 +632,11 @@ class ClaimSchema(Strict):
     evidence = fields.Dict(required=True)
     trigger_event = fields.String(allow_none=True, required=True)
     observed_at = fields.DateTime(allow_none=True, required=True)
+    event_time = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "when the loss happened, as its trigger reported it"},
+    )
     evaluation = fields.Dict(
         allow_none=True,
         required=True,
@@ -618,7 +648,10 @@ class ClaimSchema(Strict):
     corrections = fields.List(
         fields.Dict(),
         required=True,
-        metadata={"description": "later reports on the same loss, after the decision"},
+        metadata={
+            "description": "later reports on the same loss, after the decision; a top-up "
+            "carries top_up: the amount paid on top"
+        },
     )
     signals = fields.List(fields.Nested(SignalSchema), required=True)
     review = fields.Nested(ClaimReviewSchema, required=True)
@@ -675,6 +708,9 @@ class OpsQueueArgsSchema(Strict):
 
 class PayoutSchema(Strict):
     id = fields.String(required=True)
+    sequence = fields.Integer(
+        required=True, metadata={"description": "1 for the first payout, 2 for a first top-up"}
+    )
     method = fields.String(required=True, validate=validate.OneOf(["statement", "stripe"]))
     status = fields.String(
         required=True, validate=validate.OneOf(["pending", "succeeded", "failed"])
@@ -706,7 +742,17 @@ class OpsClaimSchema(ClaimSchema):
 class OpsClaimDetailSchema(Strict):
     claim = fields.Nested(OpsClaimSchema, required=True)
     policy = fields.Nested(PolicySchema, required=True)
-    payout = fields.Nested(PayoutSchema, allow_none=True, required=True)
+    payout = fields.Nested(
+        PayoutSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "the latest payout (see payouts)"},
+    )
+    payouts = fields.List(
+        fields.Nested(PayoutSchema),
+        required=True,
+        metadata={"description": "every payout, first one first; a top-up adds one"},
+    )
     attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
     audit = fields.List(fields.Nested(AuditEntrySchema), required=True)
     related = fields.List(

@@ -34,14 +34,22 @@ CLAIM_TRANSITIONS: dict[ClaimStatus, dict[str, ClaimStatus]] = {
         "add_information": S.IN_REVIEW,
         "correct": S.IN_REVIEW,
     },
-    S.APPROVED: {"pay": S.PAID, "fail_payout": S.PAYOUT_FAILED},
-    S.PAYOUT_FAILED: {"pay": S.PAID, "retry_payout": S.PAYOUT_FAILED},
+    # A top-up (a later report reaching a higher tier) settled at once keeps a paid claim
+    # paid; one the payment API still has to send leaves it approved until then.
+    S.APPROVED: {"pay": S.PAID, "fail_payout": S.PAYOUT_FAILED, "top_up_pending": S.APPROVED},
+    S.PAYOUT_FAILED: {
+        "pay": S.PAID,
+        "retry_payout": S.PAYOUT_FAILED,
+        "top_up_pending": S.PAYOUT_FAILED,
+    },
     S.REJECTED: {},
-    S.PAID: {},
+    S.PAID: {"top_up": S.PAID, "top_up_pending": S.APPROVED},
 }
 
 #: where people can still change the decision
 OPEN_STATUSES = (S.SUBMITTED.value, S.IN_REVIEW.value)
+#: decided to pay: the policy's premium is no longer refunded
+PAYING_STATUSES = (S.APPROVED.value, S.PAID.value, S.PAYOUT_FAILED.value)
 
 
 def claim_transition(current: str, action: str) -> ClaimStatus:
@@ -179,6 +187,10 @@ class Claim:
     evidence: dict[str, Any]
     trigger_event_id: str | None
     observed_at: datetime | None
+    #: when the loss happened, as its trigger reported it (None: a filed claim)
+    event_time: datetime | None
+    #: the most the claim may pay (the edition's largest benefit; None: no benefit declared)
+    benefit_cap: Decimal | None
     evaluation: dict[str, Any] | None
     corrections: list[dict[str, Any]]
     signals: list[dict[str, str]]
@@ -202,5 +214,6 @@ REJECT_CODES = (
     "fraud_suspected",
     "insufficient_evidence",
     "policy_not_in_force",
+    "policy_cancelled",
     "other",
 )

@@ -18,9 +18,11 @@ EVENT_TYPES = (
     "policy.expired",
     "policy.payment_failed",
     "claim.created",
+    "claim.information_requested",
     "claim.approved",
     "claim.rejected",
     "claim.paid",
+    "claim.topped_up",
     "claim.payout_failed",
     "webhook_endpoint.disabled",
 )

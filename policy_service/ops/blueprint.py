@@ -26,6 +26,7 @@ from policy_service.api.context import Services, services
 from policy_service.api.errors import status_of
 from policy_service.api.input_guard import check_request_text
 from policy_service.domain.errors import ServiceError
+from policy_service.domain.money import from_minor
 from policy_service.services.staff import session_staff
 
 from . import i18n
@@ -140,6 +141,7 @@ def _context() -> dict[str, Any]:
         "when": lambda value: i18n.when(language, value, tz),
         "age": lambda since: i18n.age(language, now - since) if since else "—",
         "plain": _plain_number,
+        "minor": from_minor,
     }
 
 

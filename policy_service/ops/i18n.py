@@ -123,6 +123,7 @@ ZH: dict[str, str] = {
     "When": "时间",
     "Status": "状态",
     "Payout": "赔付",
+    "top-up": "补付",
     "Created": "创建时间",
     "Decided": "决定时间",
     "Type": "类型",
@@ -194,6 +195,8 @@ ZH: dict[str, str] = {
     "fraud_suspected": "疑似欺诈",
     "insufficient_evidence": "证据不足",
     "policy_not_in_force": "保单未生效",
+    "policy_cancelled": "保单已退保",
+    "trigger_refund": "事件退保（全额退费）",
     "other": "其他",
     # errors
     "Wrong e-mail or password. After {attempts} wrong passwords the login waits {minutes} minutes.": "邮箱或密码错误。连续{attempts}次密码错误后需等待{minutes}分钟再登录。",
@@ -225,6 +228,8 @@ EN: dict[str, str] = {
     "fraud_suspected": "fraud suspected",
     "insufficient_evidence": "insufficient evidence",
     "policy_not_in_force": "policy not in force",
+    "policy_cancelled": "policy cancelled",
+    "trigger_refund": "voided by an event (full refund)",
 }
 
 

@@ -1,10 +1,11 @@
 """Claims: created from triggers or filed by partners, decided by rules or by people, paid.
 
-Every change goes through `_apply`, which checks the transition table, writes the claim
-back only if nobody changed it meanwhile, appends to the audit log and writes the event,
-all in the caller's transaction. Approval settles the payout: partner-settled policies
+Every change goes through `transition`, which checks the transition table and records the
+audit row and the event; the caller writes the claim back only if nobody changed it
+meanwhile, all in its transaction. Approval settles the payout: partner-settled policies
 get a payout line on the partner's statement at once (the platform pays its buyer);
-stripe-billed ones a payout the worker sends through the payment API.
+stripe-billed ones a payout the worker sends through the payment API. A later report that
+reaches a higher tier tops a paying claim up with a further payout of the difference.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from .catalog import ProductCatalog
 log = logging.getLogger(__name__)
 
 RenderClaim = Callable[[Claim], dict[str, Any]]
+RenderPolicy = Callable[[Policy], dict[str, Any]]
 #: longest free text (descriptions, reasons) kept
 _TEXT_LIMIT = 2000
 
@@ -90,10 +92,16 @@ class ClaimsContext:
     second_approval_above: Decimal
     attachments_dir: Path
     attachment_max_bytes: int
+    #: a policy as its events carry it (a trigger that voids a policy writes one)
+    render_policy: RenderPolicy
 
 
 def claims_context(
-    config: Config, engine: sa.Engine, catalog: ProductCatalog, render: RenderClaim
+    config: Config,
+    engine: sa.Engine,
+    catalog: ProductCatalog,
+    render: RenderClaim,
+    render_policy: RenderPolicy,
 ) -> ClaimsContext:
     return ClaimsContext(
         engine,
@@ -103,6 +111,7 @@ def claims_context(
         config.second_approval_above,
         config.attachments_dir or config.data_dir / "attachments",
         config.attachment_max_bytes,
+        render_policy,
     )
 
 
@@ -114,7 +123,8 @@ class Changes:
     events: list[events_repo.NewEvent]
     payouts: list[dict[str, Any]]
     ledger: list[tuple[Any, ...]]
-    ledger_claims: list[str]
+    #: (claim id, payout id) of each ledger entry that books a payout
+    ledger_payouts: list[tuple[str, str]]
 
     @classmethod
     def empty(cls) -> Changes:
@@ -123,7 +133,7 @@ class Changes:
     def write(self, conn: sa.Connection) -> None:
         claims_repo.audit(conn, self.audit)
         claims_repo.insert_payouts(conn, self.payouts)
-        ledger_repo.insert_entries(conn, self.ledger, self.ledger_claims)
+        ledger_repo.insert_entries(conn, self.ledger, self.ledger_payouts)
         events_repo.insert_many(conn, self.events)
 
 
@@ -208,22 +218,31 @@ def transition(
     return after
 
 
-def settle(
-    ctx: ClaimsContext, changes: Changes, claim: Claim, policy: Policy, now: datetime
-) -> Claim:
-    """Pay an approved claim: a statement line now (partner-settled), or a payout for the
-    worker to send (stripe). The unique payout-per-claim key stops a second payment."""
-    assert claim.amount_approved is not None
-    minor = to_minor(claim.amount_approved, claim.currency)
-    stripe = policy.payment_intent is not None
+def _payout(
+    changes: Changes,
+    claim: Claim,
+    amount: Decimal,
+    paid_before: Decimal,
+    sequence: int,
+    stripe: bool,
+    now: datetime,
+) -> str:
+    """A payout row of `amount` on top of `paid_before`; the database refuses a second
+    payout of the same money (one per claim and sequence, and per starting point)."""
+    payout_id = new_id("cpo")
     changes.payouts.append(
         {
-            "id": new_id("cpo"),
+            "id": payout_id,
             "claim_id": claim.id,
+            "sequence": sequence,
+            "paid_before": to_minor(paid_before, claim.currency),
+            "cap": None
+            if claim.benefit_cap is None
+            else to_minor(claim.benefit_cap, claim.currency),
             "partner_id": claim.partner_id,
             "livemode": claim.livemode,
             "policy_id": claim.policy_id,
-            "amount": minor,
+            "amount": to_minor(amount, claim.currency),
             "currency": claim.currency,
             "method": "stripe" if stripe else "statement",
             "status": "pending" if stripe else "succeeded",
@@ -231,9 +250,22 @@ def settle(
             "updated_at": now,
         }
     )
+    return payout_id
+
+
+def settle(
+    ctx: ClaimsContext, changes: Changes, claim: Claim, policy: Policy, now: datetime
+) -> Claim:
+    """Pay an approved claim: a statement line now (partner-settled), or a payout for the
+    worker to send (stripe)."""
+    assert claim.amount_approved is not None
+    stripe = policy.payment_intent is not None
+    payout_id = _payout(changes, claim, claim.amount_approved, Decimal(0), 1, stripe, now)
     if stripe:
         return claim
-    book_payout(changes, claim, collected_by="partner", now=now, timezone=ctx.settlement_timezone)
+    book_payout(
+        changes, claim, payout_id, claim.amount_approved, "partner", now, ctx.settlement_timezone
+    )
     return transition(
         ctx,
         changes,
@@ -247,11 +279,68 @@ def settle(
     )
 
 
+def top_up(
+    ctx: ClaimsContext,
+    changes: Changes,
+    claim: Claim,
+    policy: Policy,
+    total: Decimal,
+    sequence: int,
+    now: datetime,
+    reason: str,
+    **values: Any,
+) -> Claim:
+    """Raise a paying claim to `total` and pay the difference as payout number `sequence`:
+    a statement line now (partner-settled) or a payout for the worker (stripe)."""
+    paid_before = claim.amount_approved
+    assert paid_before is not None and total > paid_before
+    if claim.benefit_cap is not None:
+        total = min(total, claim.benefit_cap)
+    stripe = policy.payment_intent is not None
+    payout_id = _payout(changes, claim, total - paid_before, paid_before, sequence, stripe, now)
+    if stripe:
+        after = transition(
+            ctx,
+            changes,
+            claim,
+            "top_up_pending",
+            SYSTEM,
+            now,
+            reason,
+            amount_approved=total,
+            **values,
+        )
+    else:
+        book_payout(
+            changes, claim, payout_id, total - paid_before, "partner", now, ctx.settlement_timezone
+        )
+        after = transition(
+            ctx,
+            changes,
+            claim,
+            "top_up",
+            SYSTEM,
+            now,
+            reason,
+            amount_approved=total,
+            amount_paid=total,
+            paid_at=now,
+            **values,
+        )
+    changes.events.append(claim_event("claim.topped_up", after, ctx.render))
+    return after
+
+
 def book_payout(
-    changes: Changes, claim: Claim, collected_by: str, now: datetime, timezone: str
+    changes: Changes,
+    claim: Claim,
+    payout_id: str,
+    amount: Decimal,
+    collected_by: str,
+    now: datetime,
+    timezone: str,
 ) -> None:
-    assert claim.amount_approved is not None
-    entry = payout_entry(claim.currency, claim.amount_approved, MINOR_UNITS[claim.currency])
+    entry = payout_entry(claim.currency, amount, MINOR_UNITS[claim.currency])
     changes.ledger.append(
         (
             claim.partner_id,
@@ -263,7 +352,7 @@ def book_payout(
             period_of(now, timezone),
         )
     )
-    changes.ledger_claims.append(claim.id)
+    changes.ledger_payouts.append((claim.id, payout_id))
 
 
 def signals_for(
@@ -368,6 +457,8 @@ def new_claim(
         "evidence": {},
         "trigger_event_id": None,
         "observed_at": None,
+        "event_time": None,
+        "benefit_cap": None,
         "evaluation": None,
         "corrections": [],
         "signals": [],
@@ -495,7 +586,8 @@ def loss_key_of(edition: Edition, benefit_code: str) -> str:
     return f"benefit:{benefit_code}"
 
 
-def _edition_of(catalog: ProductCatalog, policy: Policy) -> Edition:
+def pinned_edition(catalog: ProductCatalog, policy: Policy) -> Edition:
+    """The edition a policy was sold on, as it was sold (its content hash)."""
     edition = catalog.edition(policy.product_code, policy.edition)
     if edition is None or edition.content_hash != policy.content_hash:
         raise Conflict(
@@ -518,10 +610,11 @@ def file_claim(
     policy_id = body.get("policy")
     if not isinstance(policy_id, str) or not has_prefix(policy_id, "pol"):
         raise InvalidRequest("must be a policy id (pol_...)", param="policy")
-    policy = policies_repo.get(conn, caller.partner_id, caller.livemode, policy_id)
+    # Locked: a cancellation racing this filing sees the claim, or this filing sees it.
+    policy = policies_repo.get(conn, caller.partner_id, caller.livemode, policy_id, for_update=True)
     if policy is None:
         raise NotFound(f"no policy {policy_id}", param="policy")
-    edition = _edition_of(ctx.catalog, policy)
+    edition = pinned_edition(ctx.catalog, policy)
     kind = _text(body.get("type"), "type", required=True, limit=60)
     assert kind is not None
     if benefit(edition, kind) is None:
@@ -581,6 +674,7 @@ def file_claim(
         evidence=evidence,
         observed_at=now,
         evidence_ref=evidence_ref,
+        benefit_cap=benefit_cap(edition),
     )
     if not claims_repo.insert_claims(conn, [claim]):
         existing = claims_repo.for_policies(conn, [policy.id], claim.loss_key).get(policy.id)
@@ -612,8 +706,15 @@ def _contradicting_report(
         return None
     values = trigger.parse(report.data)
     facts = policy_facts(policy)
+    event_time = report.event_time or trigger.event_time_of(values, report.observed_at)
     decision = decide_rules(
-        edition, loss, edition.inputs.parse(policy.risk), facts, values, report.observed_at
+        edition,
+        loss,
+        edition.inputs.parse(policy.risk),
+        facts,
+        values,
+        report.observed_at,
+        event_time,
     )
     if decision.pays and (amount is None or amount <= (decision.amount or 0)):
         return None
@@ -758,6 +859,8 @@ def decide(
                 reason,
                 info_requested_at=now,
             )
+            # The partner answers with an attachment: tell it what is asked.
+            changes.events.append(claim_event("claim.information_requested", after, ctx.render))
         elif decision.action == "retry_payout":
             after = _retry_payout(ctx, conn, changes, claim, staff, now)
         else:
@@ -783,7 +886,7 @@ def _approve(
     reason = _text(decision.reason, "reason")
     policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
     assert policy is not None
-    edition = _edition_of(ctx.catalog, policy)
+    edition = pinned_edition(ctx.catalog, policy)
     if isinstance(decision.amount, str):  # the console's form: in the claim's currency
         amount = _amount(
             {"amount": decision.amount, "currency": claim.currency}, claim.currency, "amount"
@@ -890,11 +993,14 @@ def _retry_payout(
     now: datetime,
 ) -> Claim:
     after = transition(ctx, changes, claim, "retry_payout", staff, now, "payout sent again")
-    payout = claims_repo.payout_of(conn, claim.id)
-    if payout is None or not claims_repo.update_payout(
-        conn, payout.id, "failed", status="pending", attempts=0, last_error=None, updated_at=now
-    ):
+    failed = [p for p in claims_repo.payouts_of(conn, claim.id) if p.status == "failed"]
+    if not failed:
         raise Conflict("the payout is not in a failed state", code="payout_not_failed")
+    for payout in failed:
+        if not claims_repo.update_payout(
+            conn, payout.id, "failed", status="pending", attempts=0, last_error=None, updated_at=now
+        ):
+            raise Conflict("the payout changed meanwhile; reload", code="concurrent_update")
     return after
 
 

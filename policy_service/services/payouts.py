@@ -8,6 +8,7 @@ twice. Partner-settled payouts never come here: they are statement lines (claims
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from policy_service.adapters import claims_repo, policies_repo
@@ -18,6 +19,7 @@ from policy_service.adapters.stripe_gateway import (
     StripeGateway,
 )
 from policy_service.domain.claims import ClaimStatus
+from policy_service.domain.money import from_minor
 
 from .claims import SYSTEM, Changes, ClaimsContext, audit_row, book_payout, transition
 
@@ -101,18 +103,33 @@ def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: dateti
         claim = claims_repo.get(conn, payout.claim_id, for_update=True)
         assert claim is not None
         changes = Changes.empty()
-        paid = transition(
-            ctx,
-            changes,
-            claim,
-            "pay",
-            SYSTEM,
-            now,
-            f"paid through the payment API ({answer.get('id')})",
-            amount_paid=claim.amount_approved,
-            paid_at=now,
-        )
-        book_payout(changes, paid, collected_by="us", now=now, timezone=ctx.settlement_timezone)
+        amount = from_minor(payout.amount, payout.currency)
+        paid_so_far = (claim.amount_paid or 0) + amount
+        unpaid = [
+            p
+            for p in claims_repo.payouts_of(conn, claim.id)
+            if p.id != payout.id and p.status != "succeeded"
+        ]
+        reason = f"payout {payout.sequence} paid through the payment API ({answer.get('id')})"
+        if unpaid:
+            # A top-up is still to be sent (or failed): the claim is not paid in full yet.
+            paid = replace(claim, amount_paid=paid_so_far, updated_at=now)
+            changes.audit.append(
+                audit_row(paid, SYSTEM, "payout_sent", now, claim, reason, ("amount_paid",))
+            )
+        else:
+            paid = transition(
+                ctx,
+                changes,
+                claim,
+                "pay",
+                SYSTEM,
+                now,
+                reason,
+                amount_paid=paid_so_far,
+                paid_at=now,
+            )
+        book_payout(changes, paid, payout.id, amount, "us", now, ctx.settlement_timezone)
         claims_repo.update(conn, paid, claim.status)
         changes.write(conn)
     log.info("payout %s of claim %s: paid (%s)", payout_id, payout.claim_id, answer.get("id"))

@@ -18,9 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,11 +29,9 @@ from policy_service.adapters import (
     events_repo,
     idempotency_repo,
     ledger_repo,
-    payments_repo,
     policies_repo,
     quotes_repo,
 )
-from policy_service.adapters.sql import to_minor
 from policy_service.domain.errors import (
     BusinessRefusal,
     Conflict,
@@ -44,12 +41,11 @@ from policy_service.domain.errors import (
     ServiceError,
 )
 from policy_service.domain.ids import has_prefix, new_id
-from policy_service.domain.ledger import Entry, period_of, premium_entry, refund_entry
-from policy_service.domain.lifecycle import PolicyStatus, policy_transition
+from policy_service.domain.ledger import Entry, period_of, premium_entry
+from policy_service.domain.lifecycle import PolicyStatus
 from policy_service.domain.money import MINOR_UNITS, Money
 from policy_service.domain.policyholder import Policyholder, parse_policyholder
-from policy_service.domain.records import CANCEL_REASONS, Caller, Policy, Quote
-from pricing import engine
+from policy_service.domain.records import Caller, Policy, Quote
 from pricing.claims import policy_subject_keys
 from pricing.model import Product
 
@@ -623,100 +619,7 @@ def _event(event_type: str, policy: Policy, body_json: str) -> events_repo.NewEv
     )
 
 
-# -- cancelling and reading ----------------------------------------------------------------
-
-
-def cancel_policy(
-    conn: sa.Connection,
-    caller: Caller,
-    catalog: ProductCatalog,
-    policy_id: str,
-    reason: Any,
-    now: datetime,
-    render: Callable[[Policy], dict[str, Any]],
-    settlement_timezone: str,
-) -> tuple[Policy, str | None]:
-    """Cancel per the product's refund rule; the refund is in the returned policy. Returns
-    the id of a refund still to send to the payment API (stripe billing), if any."""
-    if reason not in CANCEL_REASONS:
-        raise InvalidRequest(f"must be one of: {', '.join(CANCEL_REASONS)}", param="reason")
-    policy = get_policy(conn, caller, policy_id, for_update=True)
-    new_status = policy_transition(policy.status, "cancel")
-    edition = catalog.edition(policy.product_code, policy.edition)
-    if edition is None or edition.content_hash != policy.content_hash:
-        raise Conflict(
-            f"edition {policy.edition} of {policy.product_code} is not loaded; its refund rule is unknown",
-            code="edition_unavailable",
-        )
-    refund, _rule = engine.refund_for(
-        edition,
-        policy.premium.total,
-        edition.inputs.parse(policy.risk),
-        policy.coverage_start,
-        policy.coverage_end,
-        policy.created_at,
-        now,
-    )
-    if not policies_repo.update_cancelled(conn, policy, new_status.value, reason, refund, now):
-        raise Conflict("the policy changed while cancelling; retry", code="concurrent_update")
-    policies_repo.release_covers(conn, [policy.id])
-    pending_refund = _record_refund(conn, caller, policy, refund, now, settlement_timezone)
-    cancelled = replace(
-        policy,
-        status=new_status.value,
-        cancelled_at=now,
-        cancel_reason=reason,
-        refund_amount=refund,
-        updated_at=now,
-    )
-    events_repo.insert_many(conn, [_event("policy.cancelled", cancelled, dumps(render(cancelled)))])
-    return cancelled, pending_refund
-
-
-def _record_refund(
-    conn: sa.Connection,
-    caller: Caller,
-    policy: Policy,
-    refund: Decimal,
-    now: datetime,
-    timezone: str,
-) -> str | None:
-    """Partner-settled: the partner pays the buyer back; the ledger records it now.
-    Stripe: a refund to send through the payment API (its ledger entry follows success)."""
-    if refund <= 0:
-        return None
-    currency = policy.premium.currency
-    row = {
-        "id": new_id("rfd"),
-        "partner_id": policy.partner_id,
-        "livemode": policy.livemode,
-        "policy_id": policy.id,
-        "amount": to_minor(refund, currency),
-        "currency": currency,
-        "created_at": now,
-        "updated_at": now,
-    }
-    payment = payments_repo.payment_of_policy(conn, policy.id)
-    if payment is not None:
-        payments_repo.insert_refund(conn, {**row, "payment_id": payment.id, "status": "pending"})
-        return str(row["id"])
-    payments_repo.insert_refund(conn, {**row, "status": "succeeded"})
-    entry = refund_entry(policy.premium, refund, MINOR_UNITS[currency])
-    ledger_repo.insert_entries(
-        conn,
-        [
-            (
-                policy.partner_id,
-                policy.id,
-                policy.livemode,
-                "partner",
-                entry,
-                now,
-                period_of(now, timezone),
-            )
-        ],
-    )
-    return None
+# -- reading ------------------------------------------------------------------------------
 
 
 def get_policy(

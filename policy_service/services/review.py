@@ -208,7 +208,8 @@ class ReviewDetail:
     partner_name: str
     policy: Policy
     edition: Edition | None
-    payout: Any
+    #: the claim's payouts, first one first (a top-up adds one)
+    payouts: list[Any]
     attachments: list[Any]
     audit: list[Any]
     #: other claims of the same policyholder or evidence
@@ -232,7 +233,7 @@ def review_detail(ctx: ClaimsContext, claim_id: str) -> ReviewDetail:
             partner_name=partner.name if partner else claim.partner_id,
             policy=policy,
             edition=ctx.catalog.edition(policy.product_code, policy.edition),
-            payout=claims_repo.payout_of(conn, claim.id),
+            payouts=claims_repo.payouts_of(conn, claim.id),
             attachments=claims_repo.attachments_of(conn, claim.id),
             audit=audit_log(conn, claim.id),
             related=claims_repo.related(conn, claim),

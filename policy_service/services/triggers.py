@@ -1,9 +1,16 @@
 """Trigger events: a fact about the world settles every policy it concerns, in one pass.
 
 The event is recorded and applied in one transaction, under a lock on its subject (the
-flight, the order), so two reports about one flight are applied one after the other.
-Of two reports on one subject the later observed one counts: an older report arriving
-late is kept but changes nothing. The same report posted twice is one event.
+flight, the order), so two reports about one flight are applied one after the other; the
+matched policies are locked too, so a cancellation waits for the settlement or the other
+way round. Of two reports on one subject the later observed one counts: an older report
+arriving late is kept but changes nothing. The same report posted twice is one event.
+
+A loss is paid only once it can have happened: each trigger type says when the loss it
+reports happened (its event time: a delay of 245 minutes, 245 minutes after the scheduled
+departure). A report observed before its event time is kept as `premature` and changes
+nothing; a rule pays only for a loss within the policy's cover. A later report reaching a
+higher tier tops a paying claim up; a lower one claws nothing back.
 """
 
 from __future__ import annotations
@@ -18,16 +25,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from policy_service.adapters import claims_repo, policies_repo
-from policy_service.domain.claims import OPEN_STATUSES, Claim, ClaimStatus, Signal
+from policy_service.domain.claims import (
+    OPEN_STATUSES,
+    PAYING_STATUSES,
+    Claim,
+    ClaimStatus,
+    Signal,
+)
 from policy_service.domain.errors import InvalidRequest, PermissionDenied
 from policy_service.domain.ids import new_id
 from policy_service.domain.records import Caller, Policy
-from pricing.claims import decide, policy_subject_keys, trigger_subject_keys
+from pricing.claims import Decision, benefit_cap, decide, policy_subject_keys, trigger_subject_keys
 from pricing.errors import InputErrors
 from pricing.inputs import parse_datetime
 from pricing.model import Edition
 from pricing.triggers import TRIGGER_TYPES, TriggerType, subject_key, to_json
 
+from .cancellation import void_by_trigger
 from .claims import (
     SYSTEM,
     Actor,
@@ -38,13 +52,14 @@ from .claims import (
     new_claim,
     policy_facts,
     signals_for,
+    top_up,
     transition,
 )
 
 log = logging.getLogger(__name__)
 
 _FIELDS = {"type", "data", "observed_at"}
-#: a report may be stamped a little ahead of our clock, not more
+#: a live report may be stamped a little ahead of our clock, not more
 _CLOCK_SKEW = timedelta(minutes=5)
 #: policies a trigger can still pay: in force, or whose cover ended (the fact may come late)
 _MATCHABLE = ("active", "expired")
@@ -58,7 +73,13 @@ class Result:
     approved: int = 0
     in_review: int = 0
     not_covered: int = 0
+    #: the loss happened before the policy's cover started, or after it ended
+    outside_cover: int = 0
+    #: policies voided with their premium refunded (a rule with `refund: full`)
+    refunded: int = 0
     corrected: int = 0
+    #: paying claims raised to a higher tier, the difference paid as a further payout
+    topped_up: int = 0
     rejected_by_correction: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -68,6 +89,30 @@ class Result:
         if self.skipped:
             out["skipped"] = self.skipped[:20]
         return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """One trigger being applied: the fact, when it was observed and when its loss happened."""
+
+    id: str
+    trigger: TriggerType
+    values: dict[str, Any]
+    data: dict[str, Any]
+    observed_at: datetime
+    event_time: datetime
+    #: since when anything was known about the subject (a policy bought later knew)
+    known_since: datetime
+    #: a partner's simulation touches only that partner's policies
+    partner_scope: str | None
+    livemode: bool
+    actor: Actor
+
+    @property
+    def evidence_ref(self) -> str | None:
+        field_name = self.trigger.evidence_field
+        value = self.values.get(field_name) if field_name else None
+        return str(value).upper() if value else None
 
 
 def _invalid(exc: InputErrors) -> InvalidRequest:
@@ -93,6 +138,20 @@ def _source(caller: Caller) -> tuple[str, str, str | None]:
     return "partner", caller.partner_id, caller.partner_id
 
 
+def _observed_at(caller: Caller, body: dict[str, Any], now: datetime) -> datetime:
+    """When the fact was observed. A test key may post one observed in the future: a
+    simulated clock, judged as if it were then (test policies only)."""
+    if body.get("observed_at") is None:
+        return now
+    try:
+        observed_at = parse_datetime(body["observed_at"])
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param="observed_at") from None
+    if caller.livemode and observed_at > now + _CLOCK_SKEW:
+        raise InvalidRequest("is in the future", param="observed_at")
+    return observed_at
+
+
 def post_trigger(
     ctx: ClaimsContext, caller: Caller, body: Any, now: datetime
 ) -> tuple[sa.Row[Any], bool]:
@@ -111,14 +170,7 @@ def post_trigger(
         values = trigger.parse(body.get("data"), "data")
     except InputErrors as exc:
         raise _invalid(exc) from None
-    observed_at = now
-    if body.get("observed_at") is not None:
-        try:
-            observed_at = parse_datetime(body["observed_at"])
-        except ValueError as exc:
-            raise InvalidRequest(str(exc), param="observed_at") from None
-        if observed_at > now + _CLOCK_SKEW:
-            raise InvalidRequest("is in the future", param="observed_at")
+    observed_at = _observed_at(caller, body, now)
     data = to_json(trigger, values)
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -139,6 +191,8 @@ def post_trigger(
         # A partner's simulation is a subject of its own: it never supersedes, nor is
         # superseded by, another partner's or a provider's reports.
         key = hashlib.sha256(f"{key}\x1f{partner_scope}".encode()).hexdigest()
+    # The same fact reported again (the same data, a later observed_at) is one fact.
+    fact_key = hashlib.sha256(f"{key}\x1f{json.dumps(data, sort_keys=True)}".encode()).hexdigest()
     trigger_id = new_id("trg")
     row: dict[str, Any] = {
         "id": trigger_id,
@@ -151,6 +205,7 @@ def post_trigger(
         "observed_at": observed_at,
         "received_at": now,
         "fingerprint": fingerprint,
+        "fact_key": fact_key,
         "status": "processed",
         "result": {},
     }
@@ -167,26 +222,56 @@ def post_trigger(
             evidence = str(values[trigger.evidence_field]).upper()
             claims_repo.lock_subject(conn, hashlib.sha256(evidence.encode()).hexdigest())
         newer = claims_repo.newer_trigger_applied(conn, key, observed_at, trigger_id)
+        first_seen = min(
+            observed_at, claims_repo.first_observed_fact(conn, fact_key) or observed_at
+        )
+        event_time = trigger.event_time_of(values, first_seen)
         if newer is not None:
-            claims_repo.finish_trigger(conn, trigger_id, "superseded", {"superseded_by": newer})
+            claims_repo.finish_trigger(
+                conn, trigger_id, "superseded", {"superseded_by": newer}, event_time
+            )
+        elif event_time > observed_at:
+            claims_repo.finish_trigger(
+                conn,
+                trigger_id,
+                "premature",
+                _premature(trigger, event_time, observed_at),
+                event_time,
+            )
         else:
             known_since = min(observed_at, claims_repo.first_observed(conn, key) or observed_at)
-            result = _apply(
-                ctx,
-                conn,
+            report = Report(
+                trigger_id,
                 trigger,
                 values,
+                data,
                 observed_at,
+                event_time,
                 known_since,
-                trigger_id,
                 partner_scope,
-                now,
-                caller,
+                caller.livemode,
+                Actor("provider", caller.provider_id)
+                if caller.provider_id
+                else Actor("partner", caller.partner_id),
             )
-            claims_repo.finish_trigger(conn, trigger_id, "processed", result.to_json())
+            result = _Settlement(ctx, conn, report, now).run()
+            claims_repo.finish_trigger(conn, trigger_id, "processed", result.to_json(), event_time)
         stored = claims_repo.get_trigger(conn, trigger_id)
         assert stored is not None
         return stored, True
+
+
+def _premature(trigger: TriggerType, event_time: datetime, observed_at: datetime) -> dict[str, Any]:
+    return {
+        "premature": True,
+        "event_time": event_time.isoformat(),
+        "reason": (
+            f"the {trigger.name} report was observed at {observed_at.isoformat()}, before the "
+            f"loss it reports can have happened ({event_time.isoformat()}: "
+            f"{trigger.event_time.source}); it is kept and changes nothing, a later report "
+            "applies as usual"
+        ),
+    }
 
 
 def get_trigger(conn: sa.Connection, caller: Caller, trigger_id: str) -> sa.Row[Any] | None:
@@ -206,124 +291,167 @@ def _editions(ctx: ClaimsContext, trigger: str) -> list[Edition]:
     ]
 
 
-def _apply(
-    ctx: ClaimsContext,
-    conn: sa.Connection,
-    trigger: TriggerType,
-    values: dict[str, Any],
-    observed_at: datetime,
-    known_since: datetime,
-    trigger_id: str,
-    partner_scope: str | None,
-    now: datetime,
-    caller: Caller,
-) -> Result:
-    result = Result()
-    keys = trigger_subject_keys(_editions(ctx, trigger.name), trigger.name, caller.livemode, values)
-    rows = claims_repo.policies_matching(conn, keys, _MATCHABLE, partner_scope)
-    policies = [policies_repo.from_row(r) for r in rows]
-    result.matched = len(policies)
-    if not policies:
+class _Settlement:
+    """One report settling its matched policies: what it read once for all of them, and
+    what it writes, gathered policy by policy and written at the end."""
+
+    def __init__(
+        self, ctx: ClaimsContext, conn: sa.Connection, report: Report, now: datetime
+    ) -> None:
+        self.ctx, self.conn, self.report, self.now = ctx, conn, report, now
+        self.result = Result()
+        self.new_claims: list[tuple[Claim, Changes]] = []
+        self.updated: list[tuple[Claim, str, Changes]] = []
+        self.holder_counts: dict[str, int] = {}
+        self.evidence_users: dict[str, set[str]] = {}
+
+    def run(self) -> Result:
+        ctx, conn, report, result = self.ctx, self.conn, self.report, self.result
+        trigger = report.trigger
+        keys = trigger_subject_keys(
+            _editions(ctx, trigger.name), trigger.name, report.livemode, report.values
+        )
+        rows = claims_repo.policies_matching(conn, keys, _MATCHABLE, report.partner_scope)
+        policies = [policies_repo.from_row(r) for r in rows]
+        result.matched = len(policies)
+        if not policies:
+            return result
+        ids = [p.id for p in policies]
+        existing = claims_repo.for_policies(conn, ids, trigger.name, for_update=True)
+        payouts = claims_repo.payouts_for(conn, [c.id for c in existing.values()])
+        if report.evidence_ref:
+            self.evidence_users = claims_repo.evidence_users(
+                conn, {report.evidence_ref}, report.livemode
+            )
+        self.holder_counts = _holder_counts(ctx, conn, policies, self.now)
+        for policy in policies:
+            edition = ctx.catalog.edition(policy.product_code, policy.edition)
+            if edition is None or edition.content_hash != policy.content_hash:
+                log.error("trigger %s: edition of %s is not loaded; skipped", report.id, policy.id)
+                result.skipped.append(policy.id)
+                continue
+            old = existing.get(policy.id)
+            if old is not None and old.status == "rejected" and old.decided_by == "system":
+                old = None  # rejected on earlier facts by the rules, not by people: decide anew
+            self.settle(policy, edition, old, len(payouts.get(old.id, [])) if old else 0)
+        self.write()
         return result
-    loss_key = trigger.name
-    existing = claims_repo.for_policies(conn, [p.id for p in policies], loss_key, for_update=True)
-    evidence_ref = None
-    if trigger.evidence_field and values.get(trigger.evidence_field):
-        evidence_ref = str(values[trigger.evidence_field]).upper()
-    evidence_users = (
-        claims_repo.evidence_users(conn, {evidence_ref}, caller.livemode) if evidence_ref else {}
-    )
-    holder_counts = _holder_counts(ctx, conn, policies, now)
-    data = to_json(trigger, values)
-    actor = (
-        Actor("provider", caller.provider_id)
-        if caller.provider_id
-        else Actor("partner", caller.partner_id)
-    )
-    # When the loss happened (a pickup's time), else since when it was known: a policy
-    # bought after the first report about its flight was bought knowing the delay.
-    loss_at = values.get(trigger.event_time_field or "") or known_since
-    new_claims: list[tuple[Claim, Changes]] = []
-    corrected: list[tuple[Claim, str, Changes]] = []
-    for policy in policies:
-        edition = ctx.catalog.edition(policy.product_code, policy.edition)
-        if edition is None or edition.content_hash != policy.content_hash:
-            log.error("trigger %s: edition of %s is not loaded; skipped", trigger_id, policy.id)
-            result.skipped.append(policy.id)
-            continue
-        risk = edition.inputs.parse(policy.risk)
-        facts = policy_facts(policy)
-        decision = decide(edition, trigger.name, risk, facts, values, observed_at)
+
+    def settle(
+        self, policy: Policy, edition: Edition, old: Claim | None, payout_count: int
+    ) -> None:
+        report = self.report
+        decision = decide(
+            edition,
+            report.trigger.name,
+            edition.inputs.parse(policy.risk),
+            policy_facts(policy),
+            report.values,
+            report.observed_at,
+            report.event_time,
+        )
         evaluation = {
             **decision.to_json(edition.currency),
-            "trigger_event": trigger_id,
-            "trigger_data": data,
-            "observed_at": observed_at.isoformat(),
+            "trigger_event": report.id,
+            "trigger_data": report.data,
+            "observed_at": report.observed_at.isoformat(),
         }
-        old = existing.get(policy.id)
-        if old is not None and old.status == "rejected" and old.decided_by == "system":
-            old = None  # rejected on earlier facts by the rules, not by people: decide anew
-        if old is None:
-            if not decision.pays and not decision.problem:
-                result.not_covered += 1
-                continue
-            signals: list[Signal] = []
-            if decision.problem:
-                signals.append(Signal("cannot_decide", decision.problem))
-            else:
-                signals += signals_for(
-                    conn,
-                    edition,
-                    policy,
-                    decision.amount,
-                    loss_at,
-                    evidence_ref,
-                    f"{trigger.evidence_field} {evidence_ref}",
-                    now,
-                    holder_counts,
-                    evidence_users,
-                )
-                if decision.review and decision.rule and decision.rule.review_when:
-                    signals.append(
-                        Signal(
-                            "product_rule",
-                            f"claim rule {decision.rule.code}: {decision.rule.review_when.source}",
-                        )
-                    )
-            claim = _new_claim(
-                policy, edition, decision, evaluation, trigger_id, observed_at, evidence_ref, now
-            )
-            changes = Changes.empty()
-            claim = decide_new(ctx, changes, claim, policy, signals, now, actor)
-            new_claims.append((claim, changes))
+        if decision.refunds:
+            self.refund(policy, decision)
+        elif old is None:
+            self.new(policy, edition, decision, evaluation)
         else:
-            outcome = _correct(ctx, old, decision, evaluation, trigger_id, observed_at, now)
+            outcome = _correct(
+                self.ctx, report, old, policy, edition, decision, evaluation, payout_count, self.now
+            )
             if outcome is None:
+                self.result.unchanged += 1
+                return
+            after, changes, kind = outcome
+            self.updated.append((after, old.status, changes))
+            setattr(self.result, kind, getattr(self.result, kind) + 1)
+
+    def refund(self, policy: Policy, decision: Decision) -> None:
+        assert decision.rule is not None
+        why = f"claim rule {decision.rule.code} (report {self.report.id}): {decision.rule.description}"
+        voided, _pending = void_by_trigger(self.ctx, self.conn, policy, self.now, why)
+        if voided is None:
+            self.result.unchanged += 1  # a claim pays already, or the policy is not in force
+        else:
+            self.result.refunded += 1  # a stripe refund is sent by the worker
+
+    def new(
+        self, policy: Policy, edition: Edition, decision: Decision, evaluation: dict[str, Any]
+    ) -> None:
+        report, result = self.report, self.result
+        if decision.outside_cover:
+            result.outside_cover += 1
+            return
+        if not decision.pays and not decision.problem:
+            result.not_covered += 1
+            return
+        signals: list[Signal] = []
+        if decision.problem:
+            signals.append(Signal("cannot_decide", decision.problem))
+        else:
+            signals += signals_for(
+                self.conn,
+                edition,
+                policy,
+                decision.amount,
+                min(report.event_time, report.known_since),
+                report.evidence_ref,
+                f"{report.trigger.evidence_field} {report.evidence_ref}",
+                self.now,
+                self.holder_counts,
+                self.evidence_users,
+            )
+            if decision.review and decision.rule and decision.rule.review_when:
+                signals.append(
+                    Signal(
+                        "product_rule",
+                        f"claim rule {decision.rule.code}: {decision.rule.review_when.source}",
+                    )
+                )
+        rules = [r.code for r in edition.claims if r.trigger == decision.trigger]
+        claim = new_claim(
+            policy,
+            edition.currency,
+            decision.trigger,
+            "trigger",
+            decision.rule.code if decision.rule else rules[0],
+            self.now,
+            amount_claimed=decision.amount,
+            description=decision.rule.description if decision.rule else None,
+            trigger_event_id=report.id,
+            observed_at=report.observed_at,
+            event_time=report.event_time,
+            benefit_cap=benefit_cap(edition),
+            evaluation=evaluation,
+            evidence_ref=report.evidence_ref,
+        )
+        changes = Changes.empty()
+        claim = decide_new(self.ctx, changes, claim, policy, signals, self.now, report.actor)
+        self.new_claims.append((claim, changes))
+
+    def write(self) -> None:
+        conn, result = self.conn, self.result
+        inserted = claims_repo.insert_claims(conn, [c for c, _ in self.new_claims])
+        for claim, changes in self.new_claims:
+            if claim.id not in inserted:  # a claim for this loss was filed meanwhile
                 result.unchanged += 1
                 continue
-            after, changes, kind = outcome
-            corrected.append((after, old.status, changes))
-            if kind == "rejected":
-                result.rejected_by_correction += 1
-            else:
-                result.corrected += 1
-    inserted = claims_repo.insert_claims(conn, [c for c, _ in new_claims])
-    for claim, changes in new_claims:
-        if claim.id not in inserted:  # a claim for this loss was filed meanwhile
-            result.unchanged += 1
-            continue
-        changes.write(conn)
-        result.claims_created += 1
-        if claim.status == ClaimStatus.PAID.value:
-            result.paid += 1
-        elif claim.status == ClaimStatus.APPROVED.value:
-            result.approved += 1
-        else:
-            result.in_review += 1
-    for after, status, changes in corrected:
-        if claims_repo.update(conn, after, status):
             changes.write(conn)
-    return result
+            result.claims_created += 1
+            if claim.status == ClaimStatus.PAID.value:
+                result.paid += 1
+            elif claim.status == ClaimStatus.APPROVED.value:
+                result.approved += 1
+            else:
+                result.in_review += 1
+        for after, status, changes in self.updated:
+            if claims_repo.update(conn, after, status):
+                changes.write(conn)
 
 
 def _holder_counts(
@@ -344,78 +472,58 @@ def _editions_of(ctx: ClaimsContext, policies: list[Policy]) -> list[Edition]:
     return [e for code, ed in seen if (e := ctx.catalog.edition(code, ed)) is not None]
 
 
-def _new_claim(
-    policy: Policy,
-    edition: Edition,
-    decision: Any,
-    evaluation: dict[str, Any],
-    trigger_id: str,
-    observed_at: datetime,
-    evidence_ref: str | None,
-    now: datetime,
-) -> Claim:
-    rules = [r.code for r in edition.claims if r.trigger == decision.trigger]
-    return new_claim(
-        policy,
-        edition.currency,
-        decision.trigger,
-        "trigger",
-        decision.rule.code if decision.rule else rules[0],
-        now,
-        amount_claimed=decision.amount,
-        description=decision.rule.description if decision.rule else None,
-        trigger_event_id=trigger_id,
-        observed_at=observed_at,
-        evaluation=evaluation,
-        evidence_ref=evidence_ref,
-    )
-
-
 def _correct(
     ctx: ClaimsContext,
+    report: Report,
     old: Claim,
-    decision: Any,
+    policy: Policy,
+    edition: Edition,
+    decision: Decision,
     evaluation: dict[str, Any],
-    trigger_id: str,
-    observed_at: datetime,
+    payout_count: int,
     now: datetime,
 ) -> tuple[Claim, Changes, str] | None:
     """A later report on a loss that already has a claim. An open claim follows the new
     facts; a decided one keeps its decision (nothing is paid twice or clawed back) and
-    records the correction for people to see."""
-    if old.trigger_event_id == trigger_id:
+    records the correction for people to see, unless the new facts reach a higher tier of
+    a claim paying what its rules said: then it is topped up by the difference."""
+    if old.trigger_event_id == report.id:
         return None
-    if old.trigger_event_id is not None and old.observed_at and old.observed_at >= observed_at:
+    if (
+        old.trigger_event_id is not None
+        and old.observed_at
+        and old.observed_at >= report.observed_at
+    ):
         return None  # the claim already follows a later report
-    note = {
-        "trigger_event": trigger_id,
-        "observed_at": observed_at.isoformat(),
+    pays = decision.pays
+    note: dict[str, Any] = {
+        "trigger_event": report.id,
+        "observed_at": report.observed_at.isoformat(),
         "received_at": now.isoformat(),
         "result": evaluation["result"],
         "amount": evaluation["amount"],
         "rule": evaluation["rule"],
     }
-    corrections = [*old.corrections, note]
     changes = Changes.empty()
     common = {
-        "corrections": corrections,
-        "trigger_event_id": trigger_id,
-        "observed_at": observed_at,
+        "trigger_event_id": report.id,
+        "observed_at": report.observed_at,
+        "event_time": report.event_time,
         "evaluation": evaluation,
     }
     if old.origin == "filed" and old.status in OPEN_STATUSES:
         # People decide a filed claim; the report is evidence for them, not a decision.
         claimed = old.amount_claimed
-        contradicts = not decision.pays or (
+        contradicts = not pays or (
             claimed is not None and decision.amount is not None and claimed > decision.amount
         )
         signals = list(old.signals)
         if contradicts:
-            outcome = f"pays {decision.amount}" if decision.pays else "pays nothing"
+            outcome = f"pays {decision.amount}" if pays else "pays nothing"
             signals.append(
                 Signal(
                     "trigger_contradicts_claim",
-                    f"report {trigger_id} {outcome} under the product's rules",
+                    f"report {report.id} {outcome} under the product's rules",
                 ).to_json()
             )
         after = transition(
@@ -425,13 +533,19 @@ def _correct(
             "correct",
             SYSTEM,
             now,
-            f"report {trigger_id}: {evaluation['result']}",
+            f"report {report.id}: {evaluation['result']}",
             signals=signals,
+            corrections=[*old.corrections, note],
             **common,
         )
         return after, changes, "corrected"
     if old.status in OPEN_STATUSES:
-        if not decision.pays and not decision.problem:
+        if not pays and not decision.problem:
+            reason = (
+                f"a corrected report: {decision.outside_cover}"
+                if decision.outside_cover
+                else "a corrected report no longer meets any claim rule"
+            )
             after = transition(
                 ctx,
                 changes,
@@ -439,15 +553,16 @@ def _correct(
                 "reject",
                 SYSTEM,
                 now,
-                "a corrected report no longer meets any claim rule",
-                reject_code="not_covered",
-                decision_reason="a corrected report no longer meets any claim rule",
+                reason,
+                reject_code="outside_cover_period" if decision.outside_cover else "not_covered",
+                decision_reason=reason,
                 decided_at=now,
                 decided_by="system",
                 first_approval=None,
+                corrections=[*old.corrections, note],
                 **common,
             )
-            return after, changes, "rejected"
+            return after, changes, "rejected_by_correction"
         after = transition(
             ctx,
             changes,
@@ -460,20 +575,53 @@ def _correct(
             amount_claimed=decision.amount if decision.amount is not None else old.amount_claimed,
             type=decision.rule.code if decision.rule else old.type,
             first_approval=None,
+            corrections=[*old.corrections, note],
             **common,
         )
         return after, changes, "corrected"
-    # Decided already: keep the decision, note the correction.
-    after = replace(old, corrections=corrections, updated_at=now)
     paid = old.amount_approved
-    new_amount = decision.amount if decision.pays else None
+    if old.status in PAYING_STATUSES and pays and _tops_up(old, edition, decision):
+        assert decision.amount is not None and paid is not None and decision.rule is not None
+        total = min(decision.amount, old.benefit_cap or decision.amount)
+        note["top_up"] = {"amount": str(total - paid), "currency": old.currency}
+        after = top_up(
+            ctx,
+            changes,
+            old,
+            policy,
+            total,
+            payout_count + 1,
+            now,
+            f"report {report.id} reaches claim rule {decision.rule.code}: topped up from "
+            f"{paid} to {total} {old.currency}",
+            type=decision.rule.code,
+            amount_claimed=total,
+            corrections=[*old.corrections, note],
+            **common,
+        )
+        return after, changes, "topped_up"
+    # Decided already: keep the decision, note the correction.
+    after = replace(old, corrections=[*old.corrections, note], updated_at=now)
+    new_amount = decision.amount if pays else None
     reason = (
         f"correction received after the claim was {old.status}: the corrected report "
         f"{'pays ' + str(new_amount) + ' ' + old.currency if new_amount else 'pays nothing'}"
         f" (decided: {paid} {old.currency}); the decision stands and nothing is paid twice"
     )
     changes.audit.append(audit_row(after, SYSTEM, "note_correction", now, old, reason))
-    return after, changes, "noted"
+    return after, changes, "corrected"
+
+
+def _tops_up(old: Claim, edition: Edition, decision: Decision) -> bool:
+    """A later report tops up a paying trigger claim that pays what its rules said (people
+    who approved another amount decided otherwise), within the product's automatic limit."""
+    amount, paid = decision.amount, old.amount_approved
+    if amount is None or paid is None or amount <= paid:
+        return False
+    if old.origin != "trigger" or old.amount_claimed != paid:
+        return False
+    limit = edition.claim_review.auto_approve_up_to
+    return limit is None or min(amount, old.benefit_cap or amount) <= limit
 
 
 def index_policies(ctx: ClaimsContext, limit: int = 1000) -> int:

@@ -6,12 +6,25 @@ from typing import Any
 
 import jsonschema
 import pytest
+import sqlalchemy as sa
 import yaml
 from flask import Flask
 from openapi_spec_validator import validate
 
+from policy_service import create_app
+from policy_service.api.docs import risk_schema_name
 from policy_service.cli import build_openapi, openapi_yaml
-from tests.conftest import PRODUCTS, ROOT, ApiClient, flight_policy, shipping_policy, shipping_risk
+from policy_service.config import Config
+from pricing.loader import load_catalog
+from tests.conftest import (
+    PRODUCTS,
+    ROOT,
+    ApiClient,
+    Clock,
+    flight_policy,
+    shipping_policy,
+    shipping_risk,
+)
 
 SPEC_FILE = ROOT / "openapi.yaml"
 
@@ -35,22 +48,31 @@ def test_openapi_yaml_is_valid_openapi(spec: dict[str, Any]) -> None:
     )
 
 
-def test_served_spec_is_the_file(app: Flask, spec: dict[str, Any]) -> None:
-    assert app.test_client().get("/openapi.json").get_json() == spec
+def test_served_spec_is_the_file(config: Config, engine: sa.Engine, spec: dict[str, Any]) -> None:
+    # once every edition on disk is in force (the file describes them all)
+    newest = max(
+        e.effective_from for p in load_catalog(PRODUCTS).products.values() for e in p.editions
+    )
+    app = create_app(config, clock=Clock(newest))
+    try:
+        assert app.test_client().get("/openapi.json").get_json() == spec
+    finally:
+        app.extensions["policy_service"].engine.dispose()
 
 
-def test_examples_per_product_are_in_the_spec(spec: dict[str, Any], api: ApiClient) -> None:
+def test_examples_per_product_are_in_the_spec(spec: dict[str, Any]) -> None:
+    # The spec shows each product's newest edition with its example as of the edition's
+    # first day (an example may be written relative to the time of quoting).
     schemas = spec["components"]["schemas"]
-    for code, name in (
-        ("flight_delay", "FlightDelayRisk"),
-        ("return_shipping", "ReturnShippingRisk"),
-    ):
-        _, product = api.get(f"/v1/products/{code}")
-        assert schemas[name]["example"] == product["example_risk"]
-        examples = spec["paths"]["/v1/quotes"]["post"]["requestBody"]["content"][
-            "application/json"
-        ]["examples"]
-        assert examples[code]["value"]["risk"] == product["example_risk"]
+    examples = spec["paths"]["/v1/quotes"]["post"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ]
+    for product in load_catalog(PRODUCTS).products.values():
+        edition = product.editions[-1]
+        example = edition.example(edition.effective_from)
+        assert schemas[risk_schema_name(product.code)]["example"] == example
+        assert examples[product.code]["value"]["risk"] == example
+        jsonschema.validate(example, edition.inputs.json_schema())
 
 
 def test_interactive_docs_need_no_cdn(app: Flask) -> None:

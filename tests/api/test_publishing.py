@@ -27,9 +27,17 @@ from pricing.model import Product
 
 from ..claims_helpers import Bearer, provider_key, shipment_return
 from ..conftest import START, ApiClient, Clock, shipping_policy, shipping_risk
-from ..edition_files import write_shipping_edition
+from ..edition_files import drop_editions_after, write_shipping_edition
 
 SOON = "2026-11-27T00:00:00+08:00"  # two days after the test clock starts
+
+
+@pytest.fixture
+def products_copy(products_copy: Path) -> Path:
+    """The product files as they stood when the tests' clock starts: an edition dated later
+    would be one more unpublished file in every listing below."""
+    drop_editions_after(products_copy, START)
+    return products_copy
 
 
 def _product(products: Path) -> Product:

@@ -62,7 +62,7 @@ def test_one_report_settles_every_policy_on_the_flight_exactly_once(
     # A correction lowers the delay to the lower tier: nothing more is paid.
     feed = Bearer(app.test_client(), key)
     status, corrected = feed.post(
-        "/v1/trigger-events", flight_status(150, observed_at="2026-11-26T05:00:00+00:00")
+        "/v1/trigger-events", flight_status(150, observed_at="2026-11-26T06:00:00+00:00")
     )
     assert status == 201 and corrected["result"]["claims_created"] == 0
     assert corrected["result"]["matched"] == POLICIES

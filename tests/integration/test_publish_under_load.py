@@ -20,11 +20,14 @@ from policy_service.adapters.tables import edition_publications
 from policy_service.services.publishing import FIRST_START_ACTOR
 from pricing import engine as pricing
 from pricing.loader import load_product
-from tests.conftest import make_partner, shipping_risk
+from tests.conftest import PRODUCTS, make_partner, shipping_risk
 from tests.edition_files import write_shipping_edition
 from tests.live_service import COMMAND, gunicorn_service, service_env
 
-OLD, NEW = "2026-11-25", "2026-12-load"
+SHIPPING = load_product(PRODUCTS / "return_shipping", PRODUCTS)
+# the edition in force today, and the one this test drops in
+OLD = SHIPPING.editions[-1].id
+NEW = "2026-12-load"
 CATEGORIES = ("apparel", "shoes", "electronics", "books")
 CLIENTS = 4
 RELOAD_SECONDS = 1
@@ -97,6 +100,7 @@ def test_publishing_while_quotes_run_switches_every_worker_cleanly(
             products_copy,
             NEW,
             effective,
+            source=OLD,
             base="0.85",
             apparel="2.40",
             cap="20.00",
@@ -151,7 +155,7 @@ def test_publishing_while_quotes_run_switches_every_worker_cleanly(
         )
         published_at = time.monotonic()
         assert done.returncode == 0, done.stderr
-        assert "in force now, replacing 2026-11-25" in done.stdout
+        assert f"in force now, replacing {OLD}" in done.stdout
         time.sleep(RELOAD_SECONDS + 3)
         stop.set()
         for t in threads:
@@ -194,7 +198,8 @@ def test_publishing_while_quotes_run_switches_every_worker_cleanly(
             .scalars()
             .all()
         )
-    assert sorted(first_start) == ["return_shipping/2026-11", "return_shipping/2026-11-25"]
+    in_force = [e.ref for e in SHIPPING.editions if e.effective_from <= datetime.now(UTC)]
+    assert sorted(first_start) == sorted(in_force)
 
     replayed = subprocess.run(
         [COMMAND, "products", "replay", "return_shipping"],

@@ -62,7 +62,8 @@ def _value(spec: InputSpec, example: Any) -> st.SearchStrategy[Any]:
 
 def _risks(edition: Edition) -> st.SearchStrategy[list[dict[str, Any]]]:
     fields = {
-        s.name: _value(s, edition.example_risk.get(s.name, "x")) for s in edition.inputs.specs
+        s.name: _value(s, edition.example(edition.effective_from).get(s.name, "x"))
+        for s in edition.inputs.specs
     }
     risk = st.fixed_dictionaries(fields).map(
         lambda r: {k: v for k, v in r.items() if v is not None}
@@ -123,9 +124,9 @@ def test_a_table_of_one_risk_per_example_prices_like_the_products_tests() -> Non
     # The products' own example risks, all at once, against the scalar engine.
     now = datetime(2026, 12, 1, tzinfo=UTC)
     for edition in EDITIONS:
-        frame = pd.DataFrame([edition.example_risk] * 3)
+        frame = pd.DataFrame([edition.example(now)] * 3)
         result = price_frame(edition, frame, now)
-        want = _scalar(edition, edition.example_risk, now)
+        want = _scalar(edition, edition.example(now), now)
         assert want[0] == PRICED
         assert list(result.frame["status"]) == [PRICED] * 3
         assert result.premium(2)["total"] == want[5]  # type: ignore[index]
@@ -136,11 +137,11 @@ def test_the_same_instant_in_two_offsets_is_two_risks() -> None:
     # hour() and month() read the offset the partner gave: 08:00+08:00 and 00:00Z are
     # one instant but not one price.
     edition = next(e for e in EDITIONS if e.product == "flight_delay")
-    risks = [
-        {**edition.example_risk, "scheduled_departure": "2030-07-15T08:00:00+08:00"},
-        {**edition.example_risk, "scheduled_departure": "2030-07-15T00:00:00+00:00"},
-    ]
     now = datetime(2026, 12, 1, tzinfo=UTC)
+    risks = [
+        {**edition.example(now), "scheduled_departure": "2027-07-15T08:00:00+08:00"},
+        {**edition.example(now), "scheduled_departure": "2027-07-15T00:00:00+00:00"},
+    ]
     result = price_frame(edition, pd.DataFrame(risks), now)
     for i, risk in enumerate(risks):
         want = _scalar(edition, risk, now)

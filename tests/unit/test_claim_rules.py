@@ -55,6 +55,12 @@ FACTS = PolicyFacts(
 )
 
 
+def decide_at(edition, trigger: str, risk, facts, values, observed_at):  # type: ignore[no-untyped-def]
+    """decide() with the trigger type's own event time for the report."""
+    event_time = TRIGGER_TYPES[trigger].event_time_of(values, observed_at)
+    return decide(edition, trigger, risk, facts, values, max(observed_at, event_time), event_time)
+
+
 @pytest.mark.parametrize(
     ("delay", "status", "rule", "amount"),
     [
@@ -69,7 +75,7 @@ FACTS = PolicyFacts(
     ],
 )
 def test_flight_tiers(delay: int | None, status: str, rule: str | None, amount: str | None) -> None:
-    d = decide(FLIGHT, "flight.status", RISK, FACTS, _flight(delay, status), T0)
+    d = decide_at(FLIGHT, "flight.status", RISK, FACTS, _flight(delay, status), T0)
     assert (d.rule.code if d.rule else None) == rule
     assert d.amount == (Decimal(amount) if amount else None)
     assert d.problem is None
@@ -80,14 +86,14 @@ def test_flight_tiers(delay: int | None, status: str, rule: str | None, amount: 
 
 def test_a_higher_tier_never_pays_less() -> None:
     paid = [
-        decide(FLIGHT, "flight.status", RISK, FACTS, _flight(m), T0).amount or Decimal(0)
+        decide_at(FLIGHT, "flight.status", RISK, FACTS, _flight(m), T0).amount or Decimal(0)
         for m in range(0, 600, 5)
     ]
     assert paid == sorted(paid)
 
 
 def test_return_shipping_pays_the_cost_up_to_the_cap_within_the_cover() -> None:
-    risk = SHIPPING.inputs.parse(SHIPPING.example_risk)
+    risk = SHIPPING.inputs.parse(SHIPPING.example(T0))
     facts = PolicyFacts("o-1", Decimal("1.00"), T0, T0 + timedelta(days=10), T0)
 
     def pickup(cost: str, at: str = "2026-12-03T10:00:00+08:00", currency: str = "CNY") -> dict:
@@ -103,14 +109,14 @@ def test_return_shipping_pays_the_cost_up_to_the_cap_within_the_cover() -> None:
         )
 
     def pays(trigger: dict) -> Decimal | None:
-        return decide(SHIPPING, "shipment.return", risk, facts, trigger, T0).amount
+        return decide_at(SHIPPING, "shipment.return", risk, facts, trigger, T0).amount
 
     assert pays(pickup("12.00")) == Decimal("12.00")
     assert pays(pickup("25.01")) == Decimal("25.00")
     assert pays(pickup("12.00", at="2026-12-20T10:00:00+08:00")) is None  # after the cover
-    big = decide(SHIPPING, "shipment.return", risk, facts, pickup("150.00"), T0)
+    big = decide_at(SHIPPING, "shipment.return", risk, facts, pickup("150.00"), T0)
     assert big.review and big.amount == Decimal("25.00")
-    usd = decide(SHIPPING, "shipment.return", risk, facts, pickup("12.00", currency="USD"), T0)
+    usd = decide_at(SHIPPING, "shipment.return", risk, facts, pickup("12.00", currency="USD"), T0)
     assert usd.problem and "USD" in usd.problem
 
 
@@ -164,8 +170,10 @@ def test_every_transition_is_in_the_table() -> None:
     assert claim_transition("in_review", "approve") is ClaimStatus.APPROVED
     assert claim_transition("approved", "pay") is ClaimStatus.PAID
     assert claim_transition("payout_failed", "pay") is ClaimStatus.PAID
+    assert CLAIM_TRANSITIONS[ClaimStatus.REJECTED] == {}
+    # a paid claim can only be topped up (a later report reaching a higher tier)
+    assert set(CLAIM_TRANSITIONS[ClaimStatus.PAID]) == {"top_up", "top_up_pending"}
     for status in ("paid", "rejected"):
-        assert CLAIM_TRANSITIONS[ClaimStatus(status)] == {}
         with pytest.raises(InvalidTransition) as exc:
             claim_transition(status, "approve")
         assert exc.value.code == f"claim_{status}"

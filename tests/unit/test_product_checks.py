@@ -85,7 +85,8 @@ def test_a_payout_that_is_not_a_number(tmp_path: Path, code: str) -> None:
     root, edition = copy(tmp_path, code)
     line = replace_in_section(edition, "claims", "payout", "observed_at")
     (error,) = refused(root, code)
-    assert f"edition.yaml:{line} (claims[0].payout)" in error and "must give a number" in error
+    assert f"edition.yaml:{line} (claims[" in error and "].payout)" in error
+    assert "must give a number" in error
 
 
 @pytest.mark.parametrize("code", CODES)

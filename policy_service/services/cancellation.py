@@ -1,0 +1,232 @@
+"""Cancelling a policy, by its partner or by a trigger that voids it (a schedule change).
+
+The product's refund rule decides the refund, unless a claim on the policy is approved or
+paid: then nothing is refunded (a buyer is never both paid and refunded). A cancel while a
+claim is still open is refused (409 naming the claim), or, if the edition says
+`cancel_while_claim_open: reject_claim`, the open claim is rejected and the refund rule
+applies. The policy row is locked first, and a trigger settlement locks it too, so a
+cancel and a settlement on one policy run one after the other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from policy_service.adapters import (
+    claims_repo,
+    events_repo,
+    ledger_repo,
+    payments_repo,
+    policies_repo,
+)
+from policy_service.domain.claims import OPEN_STATUSES, PAYING_STATUSES, Claim
+from policy_service.domain.errors import Conflict, InvalidRequest, ProductDefect
+from policy_service.domain.ids import new_id
+from policy_service.domain.ledger import period_of, refund_entry
+from policy_service.domain.lifecycle import PolicyStatus, policy_transition
+from policy_service.domain.money import MINOR_UNITS, to_minor
+from policy_service.domain.records import CANCEL_REASONS, Caller, Policy
+from pricing import engine
+from pricing.errors import EvaluationError
+from pricing.model import Edition
+
+from .claims import SYSTEM, Changes, ClaimsContext, pinned_edition, transition
+
+log = logging.getLogger(__name__)
+
+#: the reason of a policy voided by a claim rule with `refund: full`
+TRIGGER_REFUND = "trigger_refund"
+
+
+def cancel_policy(
+    ctx: ClaimsContext,
+    conn: sa.Connection,
+    caller: Caller,
+    policy_id: str,
+    reason: Any,
+    now: datetime,
+) -> tuple[Policy, str | None]:
+    """Cancel per the product's refund rule; the refund is in the returned policy. Returns
+    the id of a refund still to send to the payment API (stripe billing), if any."""
+    from .policies import get_policy
+
+    if reason not in CANCEL_REASONS:
+        raise InvalidRequest(f"must be one of: {', '.join(CANCEL_REASONS)}", param="reason")
+    policy = get_policy(conn, caller, policy_id, for_update=True)
+    policy_transition(policy.status, "cancel")  # a closed policy is refused first
+    edition = pinned_edition(ctx.catalog, policy)
+    claims = claims_repo.of_policy(conn, policy.id, for_update=True)
+    changes = Changes.empty()
+    open_claims = [c for c in claims if c.status in OPEN_STATUSES]
+    if open_claims and edition.cancel_while_claim_open == "refuse":
+        first = open_claims[0]
+        raise Conflict(
+            f"policy {policy.id} has claim {first.id} {first.status.replace('_', ' ')}; it "
+            "cannot be cancelled until the claim is decided",
+            code="claim_in_review",
+            details={"claim": first.id},
+        )
+    _reject_open(ctx, conn, changes, open_claims, now, "the policy was cancelled by its partner")
+    paying = [c for c in claims if c.status in PAYING_STATUSES]
+    refund = Decimal(0) if paying else _refund_by_rule(edition, policy, now)
+    if paying:
+        log.info("policy %s cancelled with no refund: claim %s pays", policy.id, paying[0].id)
+    cancelled, pending = void(ctx, conn, policy, reason, refund, now)
+    changes.write(conn)
+    return cancelled, pending
+
+
+def void_by_trigger(
+    ctx: ClaimsContext, conn: sa.Connection, policy: Policy, now: datetime, why: str
+) -> tuple[Policy | None, str | None]:
+    """A claim rule with `refund: full` voids the (locked) policy with its whole premium
+    refunded; an open claim is rejected. Nothing is refunded once a claim pays, nor for a
+    policy no longer in force: then (None, None)."""
+    if policy.status != PolicyStatus.ACTIVE.value:
+        return None, None
+    claims = claims_repo.of_policy(conn, policy.id, for_update=True)
+    if any(c.status in PAYING_STATUSES for c in claims):
+        return None, None
+    changes = Changes.empty()
+    _reject_open(ctx, conn, changes, [c for c in claims if c.status in OPEN_STATUSES], now, why)
+    voided, pending = void(ctx, conn, policy, TRIGGER_REFUND, policy.premium.total, now)
+    changes.write(conn)
+    return voided, pending
+
+
+def _reject_open(
+    ctx: ClaimsContext,
+    conn: sa.Connection,
+    changes: Changes,
+    claims: list[Claim],
+    now: datetime,
+    why: str,
+) -> None:
+    for claim in claims:
+        after = transition(
+            ctx,
+            changes,
+            claim,
+            "reject",
+            SYSTEM,
+            now,
+            why,
+            reject_code="policy_cancelled",
+            decision_reason=why,
+            decided_at=now,
+            decided_by="system",
+            first_approval=None,
+        )
+        if not claims_repo.update(conn, after, claim.status):
+            raise Conflict(
+                "a claim of the policy changed meanwhile; retry", code="concurrent_update"
+            )
+
+
+def _refund_by_rule(edition: Edition, policy: Policy, now: datetime) -> Decimal:
+    try:
+        refund, _rule = engine.refund_for(
+            edition,
+            policy.premium.total,
+            edition.inputs.parse(policy.risk),
+            policy.coverage_start,
+            policy.coverage_end,
+            policy.created_at,
+            now,
+        )
+    except EvaluationError as exc:
+        log.error("product %s could not compute the refund of %s: %s", edition.ref, policy.id, exc)
+        raise ProductDefect(
+            f"product {edition.ref} could not compute the refund of this policy; the product "
+            "team has been alerted and nothing was changed"
+        ) from None
+    return refund
+
+
+def void(
+    ctx: ClaimsContext,
+    conn: sa.Connection,
+    policy: Policy,
+    reason: str,
+    refund: Decimal,
+    now: datetime,
+) -> tuple[Policy, str | None]:
+    """Cancel the locked policy with `refund`: releases its cover, records the refund and
+    the event. Returns the cancelled policy and a refund still to send, if any."""
+    new_status = policy_transition(policy.status, "cancel")
+    if not policies_repo.update_cancelled(conn, policy, new_status.value, reason, refund, now):
+        raise Conflict("the policy changed while cancelling; retry", code="concurrent_update")
+    policies_repo.release_covers(conn, [policy.id])
+    pending_refund = _record_refund(conn, policy, refund, now, ctx.settlement_timezone)
+    cancelled = replace(
+        policy,
+        status=new_status.value,
+        cancelled_at=now,
+        cancel_reason=reason,
+        refund_amount=refund,
+        updated_at=now,
+    )
+    events_repo.insert_many(
+        conn,
+        [
+            events_repo.NewEvent(
+                id=new_id("evt"),
+                partner_id=cancelled.partner_id,
+                livemode=cancelled.livemode,
+                type="policy.cancelled",
+                object_type="policy",
+                object_id=cancelled.id,
+                data=json.loads(json.dumps(ctx.render_policy(cancelled))),
+                created_at=now,
+            )
+        ],
+    )
+    return cancelled, pending_refund
+
+
+def _record_refund(
+    conn: sa.Connection, policy: Policy, refund: Decimal, now: datetime, timezone: str
+) -> str | None:
+    """Partner-settled: the partner pays the buyer back; the ledger records it now.
+    Stripe: a refund to send through the payment API (its ledger entry follows success)."""
+    if refund <= 0:
+        return None
+    currency = policy.premium.currency
+    row = {
+        "id": new_id("rfd"),
+        "partner_id": policy.partner_id,
+        "livemode": policy.livemode,
+        "policy_id": policy.id,
+        "amount": to_minor(refund, currency),
+        "currency": currency,
+        "created_at": now,
+        "updated_at": now,
+    }
+    payment = payments_repo.payment_of_policy(conn, policy.id)
+    if payment is not None:
+        payments_repo.insert_refund(conn, {**row, "payment_id": payment.id, "status": "pending"})
+        return str(row["id"])
+    payments_repo.insert_refund(conn, {**row, "status": "succeeded"})
+    entry = refund_entry(policy.premium, refund, MINOR_UNITS[currency])
+    ledger_repo.insert_entries(
+        conn,
+        [
+            (
+                policy.partner_id,
+                policy.id,
+                policy.livemode,
+                "partner",
+                entry,
+                now,
+                period_of(now, timezone),
+            )
+        ],
+    )
+    return None
