@@ -67,12 +67,32 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Migrate to `revision`. On PostgreSQL an advisory lock keeps concurrent starts apart."""
+    migrate(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+def migrate(engine: sa.Engine, run: Any) -> None:
+    """Run an Alembic command in one transaction. SQLite changes a table's constraints by
+    rebuilding it, which its foreign keys would refuse half-way (a referenced table is
+    dropped before its copy takes the name): they are off while it runs, and every key
+    is checked before the commit."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7351001)")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where SQLite takes this pragma
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7351001)")
+                cfg.attributes["connection"] = conn
+                run(cfg)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -689,8 +689,9 @@ claims = sa.Table(
 )
 
 #: The payments of an approved claim: the first, then one per top-up (a later report that
-#: reaches a higher tier pays the difference). Each starts where the one before ended, so
-#: no two payouts cover the same money, and together they never exceed the claim's cap.
+#: reaches a higher tier pays the difference). Each top-up starts exactly where a payout of
+#: the claim ended (a foreign key), no two start at the same point, and none ends above the
+#: claim's cap: the payouts of a claim are one unbroken line from 0 to what it paid.
 claim_payouts = sa.Table(
     "claim_payouts",
     metadata,
@@ -698,8 +699,10 @@ claim_payouts = sa.Table(
     sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
     #: 1 for the first payout of the claim, 2 for its first top-up, ...
     sa.Column("sequence", sa.Integer, nullable=False, server_default="1"),
-    #: what the claim was approved to pay before this payout (minor units)
-    sa.Column("paid_before", sa.BigInteger, nullable=False, server_default="0"),
+    #: what the claim had paid before this payout (minor units; null: the first payout)
+    _money("paid_before", nullable=True),
+    #: what the claim has paid with this payout: paid_before + amount
+    _money("paid_after"),
     #: the claim's benefit cap when it was paid (minor units)
     _money("cap", nullable=True),
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
@@ -721,13 +724,17 @@ claim_payouts = sa.Table(
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint("method in ('statement', 'stripe')", name="method"),
     sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
-    sa.CheckConstraint(
-        "sequence >= 1 and (sequence = 1) = (paid_before = 0) and paid_before >= 0",
-        name="sequence",
-    ),
-    sa.CheckConstraint("cap is null or paid_before + amount <= cap", name="within_cap"),
+    sa.CheckConstraint("sequence >= 1 and (sequence = 1) = (paid_before is null)", name="sequence"),
+    sa.CheckConstraint("paid_after = coalesce(paid_before, 0) + amount", name="paid_after"),
+    sa.CheckConstraint("cap is null or paid_after <= cap", name="within_cap"),
     sa.UniqueConstraint("claim_id", "sequence"),
     sa.UniqueConstraint("claim_id", "paid_before"),
+    sa.UniqueConstraint("claim_id", "paid_after"),
+    sa.ForeignKeyConstraint(
+        ["claim_id", "paid_before"],
+        ["claim_payouts.claim_id", "claim_payouts.paid_after"],
+        name="fk_claim_payouts_follows",
+    ),
     sa.Index(None, "status", "updated_at"),
 )
 

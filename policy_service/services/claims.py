@@ -227,15 +227,17 @@ def _payout(
     stripe: bool,
     now: datetime,
 ) -> str:
-    """A payout row of `amount` on top of `paid_before`; the database refuses a second
-    payout of the same money (one per claim and sequence, and per starting point)."""
+    """A payout row of `amount` on top of `paid_before`; the database refuses a payout that
+    does not start where one of the claim's payouts ended, or a second one from there."""
     payout_id = new_id("cpo")
+    before = to_minor(paid_before, claim.currency)
     changes.payouts.append(
         {
             "id": payout_id,
             "claim_id": claim.id,
             "sequence": sequence,
-            "paid_before": to_minor(paid_before, claim.currency),
+            "paid_before": before if sequence > 1 else None,
+            "paid_after": before + to_minor(amount, claim.currency),
             "cap": None
             if claim.benefit_cap is None
             else to_minor(claim.benefit_cap, claim.currency),

@@ -174,3 +174,51 @@ def test_concurrent_duplicates_across_worker_processes(server: str, engine: sa.E
         timeout=10,
     )
     assert got.json() == policy
+
+
+def test_a_cancel_and_a_paying_report_at_once_never_both_move_money(
+    app: Flask, api: ApiClient, engine: sa.Engine
+) -> None:
+    """Each policy is either refunded (the cancel went first) or paid (the report did),
+    never both: the two take the policy's row lock one after the other."""
+    from datetime import timedelta
+
+    from policy_service.adapters.tables import ledger_entries
+    from tests.claims_helpers import flight_status, resident_id
+
+    clock = app.extensions["policy_service"].clock
+    departure = clock() + timedelta(hours=5)  # still refunded in full by the rule
+    ids = []
+    for i in range(THREADS):
+        body = flight_policy(
+            f"race-{i}", holder=passenger(resident_id(i)), scheduled_departure=departure.isoformat()
+        )
+        status, policy = api.post("/v1/policies", body)
+        assert status == 201, policy
+        ids.append(policy["id"])
+    # A test key simulates the delay once it is a fact (an observed_at ahead of the clock).
+    observed = (departure + timedelta(minutes=130)).isoformat()
+    report = flight_status(125, "delayed", "MU5101", departure.isoformat(), observed)
+
+    def fire(i: int) -> tuple[int, Any]:
+        client = app.test_client()
+        auth = {"Authorization": f"Bearer {api.key}"}
+        if i == 0:
+            r = client.post("/v1/trigger-events", json=report, headers=auth)
+        else:
+            r = client.post(f"/v1/policies/{ids[i]}/cancel", json={"reason": "other"}, headers=auth)
+        return r.status_code, r.get_json()
+
+    results = _race(THREADS, fire)
+    assert all(status in (200, 201, 409) for status, _ in results), results
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ledger_entries.c.policy_id, ledger_entries.c.kind).where(
+                ledger_entries.c.kind.in_(("refund", "payout"))
+            )
+        ).all()
+    kinds: dict[str, set[str]] = {}
+    for policy_id, kind in rows:
+        kinds.setdefault(policy_id, set()).add(kind)
+    assert all(len(k) == 1 for k in kinds.values()), kinds
+    assert set(kinds) == set(ids)  # each was cancelled with a refund or paid

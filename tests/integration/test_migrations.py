@@ -13,7 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from policy_service.adapters.tables import (
+    claim_payouts,
+    claims,
     edition_publications,
+    ledger_entries,
     metadata,
     partners,
     policies,
@@ -108,14 +111,11 @@ def _scratch_engine(tmp_path: Path) -> Iterator[sa.Engine]:
 def test_the_claims_migration_goes_down_and_up_again(tmp_path: Path) -> None:
     from alembic import command
 
-    from policy_service.adapters.db import alembic_config, upgrade
+    from policy_service.adapters.db import migrate, upgrade
 
     with _scratch_engine(tmp_path) as eng:
         upgrade(eng)
-        cfg = alembic_config(eng.url.render_as_string(hide_password=False))
-        with eng.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
+        migrate(eng, lambda cfg: command.downgrade(cfg, "0003"))
         with eng.connect() as conn:
             assert "claims" not in sa.inspect(conn).get_table_names()
         upgrade(eng)
@@ -158,3 +158,122 @@ def test_editions_on_sale_before_publishing_was_recorded_stay_on_sale(tmp_path: 
         ):
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), eng.begin() as conn:
                 conn.execute(change)
+
+
+def _claim_row(**changes: object) -> dict[str, object]:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    row: dict[str, object] = {
+        "id": "clm_x", "partner_id": "ptn_x", "livemode": False, "policy_id": "pol_ok",
+        "product_code": "p", "edition_id": "p/1", "content_hash": "h", "loss_key": "flight.status",
+        "origin": "trigger", "type": "delay_120", "status": "paid", "currency": "CNY",
+        "amount_claimed": 10000, "amount_approved": 10000, "amount_paid": 10000,
+        "benefit_cap": 30000, "evidence": {}, "corrections": [], "signals": [],
+        "observed_at": now, "event_time": now, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def _payout_row(**changes: object) -> dict[str, object]:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    row: dict[str, object] = {
+        "id": "cpo_1", "claim_id": "clm_x", "sequence": 1, "paid_before": None,
+        "paid_after": 10000, "cap": 30000, "partner_id": "ptn_x", "livemode": False,
+        "policy_id": "pol_ok", "amount": 10000, "currency": "CNY", "method": "statement",
+        "status": "succeeded", "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def _a_policy(conn: sa.Connection) -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    conn.execute(partners.insert().values(id="ptn_x", name="x", created_at=now))
+    conn.execute(
+        product_editions.insert().values(
+            id="p/1", product_code="p", edition="1", content_hash="h",
+            effective_from=now, files={}, registered_at=now,
+        )
+    )  # fmt: skip
+    conn.execute(policies.insert().values(**_policy_row(id="pol_ok", external_ref="ok")))
+
+
+def _top_up(**changes: object) -> dict[str, object]:
+    return {"id": "cpo_2", "sequence": 2, "paid_before": 10000, "paid_after": 30000,
+            "amount": 20000, **changes}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        # the same money twice: a second first payout; a top-up that starts inside what
+        # was paid, from nothing, or whose end does not follow from its amount
+        ("payout", {"id": "cpo_2"}),
+        ("payout", _top_up(paid_before=5000, paid_after=25000)),
+        ("payout", _top_up(paid_before=0, paid_after=20000)),
+        ("payout", _top_up(paid_after=25000)),
+        ("payout", _top_up(sequence=1)),
+        # a top-up past the claim's cap
+        ("payout", _top_up(amount=20001, paid_after=30001)),
+        # a claim approved above its benefit, decided on a report older than its loss,
+        # or paid in part while it says paid
+        ("claim", {"amount_approved": 30001, "amount_paid": None, "status": "approved"}),
+        ("claim", {"event_time": datetime(2026, 11, 26, tzinfo=UTC)}),
+        ("claim", {"amount_paid": 5000}),
+    ],
+)  # fmt: skip
+def test_the_database_refuses_to_pay_what_must_never_be_paid(
+    engine: sa.Engine, table: str, row: dict[str, object]
+) -> None:
+    with engine.begin() as conn:
+        _a_policy(conn)
+        conn.execute(claims.insert().values(**_claim_row()))
+        conn.execute(claim_payouts.insert().values(**_payout_row()))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        if table == "payout":
+            conn.execute(claim_payouts.insert().values(**_payout_row(**row)))
+        else:
+            conn.execute(claims.insert().values(**_claim_row(id="clm_y", loss_key="b", **row)))
+    # the top-up that starts where the first payout ended, within the cap, is taken
+    with engine.begin() as conn:
+        conn.execute(claim_payouts.insert().values(**_payout_row(**_top_up())))
+
+
+def test_payouts_booked_before_top_ups_keep_their_ledger_entry(tmp_path: Path) -> None:
+    from policy_service.adapters.db import upgrade
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with _scratch_engine(tmp_path) as eng:
+        upgrade(eng, "0006")
+        with eng.begin() as conn:
+            _a_policy(conn)
+            new_columns = (
+                "event_time",
+                "benefit_cap",
+                "sequence",
+                "paid_before",
+                "paid_after",
+                "cap",
+            )
+            claim = {k: v for k, v in _claim_row().items() if k not in new_columns}
+            conn.execute(claims.insert().values(**claim))
+            payout = {k: v for k, v in _payout_row().items() if k not in new_columns}
+            conn.execute(claim_payouts.insert().values(**payout))
+            entry = {
+                "partner_id": "ptn_x", "livemode": False, "policy_id": "pol_ok", "kind": "payout",
+                "claim_id": "clm_x", "collected_by": "partner", "currency": "CNY",
+                "amount": -10000, "tax": 0, "commission": 0, "fees": 0, "net": -10000,
+                "occurred_at": now, "period": "2026-11",
+            }  # fmt: skip
+            conn.execute(ledger_entries.insert().values(**entry))
+        upgrade(eng)
+        with eng.connect() as conn:
+            (booked,) = conn.execute(sa.select(ledger_entries.c.payout_id)).all()
+            (first,) = conn.execute(
+                sa.select(
+                    claim_payouts.c.sequence,
+                    claim_payouts.c.paid_before,
+                    claim_payouts.c.paid_after,
+                )
+            ).all()
+        assert booked == ("cpo_1",) and tuple(first) == (1, None, 10000)

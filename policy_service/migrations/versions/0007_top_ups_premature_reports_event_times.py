@@ -1,8 +1,9 @@
 """Claims paid in several payouts (top-ups), premature trigger reports, event times.
 
-- claim_payouts: a claim may have several payouts, each starting where the one before
-  ended (sequence, paid_before) and within the claim's cap; one per (claim, sequence)
-  and per (claim, paid_before), so no two payouts cover the same money.
+- claim_payouts: a claim may have several payouts (sequence); each top-up starts exactly
+  where a payout of the claim ended (paid_before, a foreign key to paid_after), none
+  starts from the same point as another, and none ends above the claim's cap. Existing
+  payouts are first payouts.
 - ledger_entries: a payout entry names its payout (one entry per payout), not only its
   claim; existing entries get the one payout their claim had.
 - claims: the loss's event time and the benefit cap, with checks that nothing above the
@@ -32,21 +33,35 @@ _UTC = policy_service.adapters.tables.UTCDateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("claim_payouts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sequence", sa.Integer(), server_default="1", nullable=False))
-        batch_op.add_column(
-            sa.Column("paid_before", sa.BigInteger(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("paid_before", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("paid_after", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("cap", sa.BigInteger(), nullable=True))
+    op.execute("UPDATE claim_payouts SET paid_after = amount")
+    with op.batch_alter_table("claim_payouts", schema=None) as batch_op:
+        batch_op.alter_column("paid_after", existing_type=sa.BigInteger(), nullable=False)
         batch_op.drop_constraint(batch_op.f("uq_claim_payouts_claim_id"), type_="unique")
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_claim_payouts_claim_id_paid_before"), ["claim_id", "paid_before"]
-        )
+        for columns in (["claim_id", "paid_after"], ["claim_id", "paid_before"]):
+            batch_op.create_unique_constraint(
+                batch_op.f(f"uq_claim_payouts_{'_'.join(columns)}"), columns
+            )
         batch_op.create_unique_constraint(
             batch_op.f("uq_claim_payouts_claim_id_sequence"), ["claim_id", "sequence"]
         )
         batch_op.create_check_constraint(
-            "sequence", "sequence >= 1 and (sequence = 1) = (paid_before = 0) and paid_before >= 0"
+            "sequence", "sequence >= 1 and (sequence = 1) = (paid_before is null)"
         )
-        batch_op.create_check_constraint("within_cap", "cap is null or paid_before + amount <= cap")
+        batch_op.create_check_constraint(
+            "paid_after", "paid_after = coalesce(paid_before, 0) + amount"
+        )
+        batch_op.create_check_constraint("within_cap", "cap is null or paid_after <= cap")
+    # Apart: SQLite's copy of the table checks the key against the unique index just made.
+    with op.batch_alter_table("claim_payouts", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            "fk_claim_payouts_follows",
+            "claim_payouts",
+            ["claim_id", "paid_before"],
+            ["claim_id", "paid_after"],
+        )
 
     with op.batch_alter_table("claims", schema=None) as batch_op:
         batch_op.add_column(sa.Column("event_time", _UTC, nullable=True))
@@ -150,13 +165,15 @@ def downgrade() -> None:
         batch_op.drop_column("event_time")
 
     with op.batch_alter_table("claim_payouts", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("ck_claim_payouts_within_cap"), type_="check")
-        batch_op.drop_constraint(batch_op.f("ck_claim_payouts_sequence"), type_="check")
-        batch_op.drop_constraint(batch_op.f("uq_claim_payouts_claim_id_sequence"), type_="unique")
-        batch_op.drop_constraint(
-            batch_op.f("uq_claim_payouts_claim_id_paid_before"), type_="unique"
-        )
+        batch_op.drop_constraint("fk_claim_payouts_follows", type_="foreignkey")
+        for name in ("within_cap", "paid_after", "sequence"):
+            batch_op.drop_constraint(batch_op.f(f"ck_claim_payouts_{name}"), type_="check")
+        for columns in ("sequence", "paid_before", "paid_after"):
+            batch_op.drop_constraint(
+                batch_op.f(f"uq_claim_payouts_claim_id_{columns}"), type_="unique"
+            )
         batch_op.create_unique_constraint(batch_op.f("uq_claim_payouts_claim_id"), ["claim_id"])
         batch_op.drop_column("cap")
+        batch_op.drop_column("paid_after")
         batch_op.drop_column("paid_before")
         batch_op.drop_column("sequence")
