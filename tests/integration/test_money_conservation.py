@@ -14,7 +14,7 @@ claims, people's decisions, and time passing. After every step it checks, per po
   observed before its loss could have happened;
 - every answer is a 2xx or a 4xx, never a 5xx.
 
-MONEY_EXAMPLES (default 150) sets the number of sequences; MONEY_STEPS (default 30) the
+MONEY_EXAMPLES (default 200) sets the number of sequences; MONEY_STEPS (default 30) the
 steps in each.
 """
 
@@ -48,11 +48,12 @@ from policy_service.adapters.tables import (
     policies,
 )
 from policy_service.domain.ledger import period_of
+from policy_service.services import delivery
 from pricing.claims import benefit_cap
 from tests.claims_helpers import Bearer, provider_key, resident_id, staff_token
 from tests.conftest import Clock, _append_only_lifted, make_partner, passenger
 
-EXAMPLES = int(os.environ.get("MONEY_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("MONEY_EXAMPLES", "200"))
 STEPS = int(os.environ.get("MONEY_STEPS", "30"))
 #: two eras: the editions in force from 2026-11-25, and those from 2026-12-03
 ERAS = (datetime(2026, 11, 25, 2, 0, tzinfo=UTC), datetime(2026, 12, 10, 2, 0, tzinfo=UTC))
@@ -198,11 +199,12 @@ class MoneyMachine(RuleBasedStateMachine):
         status=st.sampled_from(("delayed", "departed", "arrived")),
         delay=st.sampled_from(DELAYS),
         lag=st.sampled_from(LAGS),
+        by_partner=st.booleans(),
     )
-    def delay(self, flight: int, status: str, delay: int, lag: int) -> None:
+    def delay(self, flight: int, status: str, delay: int, lag: int, by_partner: bool) -> None:
         occurred = self.departure(flight) + timedelta(minutes=delay)
         observed = self.observe(occurred + timedelta(minutes=lag))
-        self.post_report(self.flight_report(flight, status, delay, observed))
+        self.post_report(self.flight_report(flight, status, delay, observed), by_partner)
 
     @rule(
         flight=st.integers(0, 2),
@@ -244,8 +246,10 @@ class MoneyMachine(RuleBasedStateMachine):
         }
         self.post_report(body)
 
-    def post_report(self, body: dict[str, Any]) -> None:
-        status, answer = self.call("post", self.feed, "/v1/trigger-events", body)
+    def post_report(self, body: dict[str, Any], by_partner: bool = False) -> None:
+        # A partner's test key simulates reports of its own, apart from the provider's.
+        who = self.partner if by_partner else self.feed
+        status, answer = self.call("post", who, "/v1/trigger-events", body)
         assert status in (200, 201), answer
         self.world.reports.append(body)
 
@@ -315,6 +319,12 @@ class MoneyMachine(RuleBasedStateMachine):
     def time_passes(self, hours: int) -> None:
         self.clock.now += timedelta(hours=hours)
 
+    @rule()
+    def expiry(self) -> None:
+        """The worker's sweep: policies whose cover ended expire (reports still match them)."""
+        svc = self.app.extensions["policy_service"]
+        delivery.expire_policies(self.engine, self.clock.now, svc.claims().render_policy)
+
     # -- what must always hold --------------------------------------------------------------
 
     @invariant()
@@ -322,7 +332,20 @@ class MoneyMachine(RuleBasedStateMachine):
         if not hasattr(self, "partner"):
             return
         with self.engine.connect() as conn:
-            pols = {r.id: r for r in conn.execute(sa.select(policies))}
+            pols = {
+                r.id: r
+                for r in conn.execute(
+                    sa.select(
+                        *(
+                            policies.c[name]
+                            for name in (
+                                "id", "product_code", "edition_id", "premium_total",
+                                "refund_amount", "cancelled_at", "coverage_start", "coverage_end",
+                            )
+                        )
+                    )
+                )
+            }  # fmt: skip
             books: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             for r in conn.execute(sa.select(ledger_entries)):
                 assert r.amount == r.tax + r.commission + r.fees + r.net

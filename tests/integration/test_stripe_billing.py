@@ -435,6 +435,45 @@ def test_a_claim_is_paid_back_through_the_peer_once(
     assert evts["data"][0]["type"] == "claim.paid"
 
 
+def test_a_top_up_is_a_second_payment_through_the_peer(
+    stripe_app: Flask, shop: ApiClient, peer: str, engine: sa.Engine, clock: Clock
+) -> None:
+    from policy_service.services import payouts
+    from tests.claims_helpers import DEPARTURE, Bearer, flight_status, provider_key
+
+    pm = payment_method(peer)
+    status, pol = shop.post(
+        "/v1/policies",
+        {**flight_policy("booking-7", scheduled_departure=DEPARTURE), "payment_method": pm},
+        key="k-top-up",
+    )
+    assert status == 201, pol
+    clock.advance(hours=27)
+    feed = Bearer(stripe_app.test_client(), provider_key(engine))
+    svc = stripe_app.extensions["policy_service"]
+    feed.post("/v1/trigger-events", flight_status(130, observed_at="2026-11-26T02:20:00+00:00"))
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 1
+    (claim,) = shop.get("/v1/claims", policy=pol["id"])[1]["data"]
+    assert (claim["status"], claim["amount_paid"]["amount"]) == ("paid", "100.00")
+    # the delay grows past the higher tier: 200.00 more, for the worker to send
+    status, trigger = feed.post("/v1/trigger-events", flight_status(250))
+    assert status == 201 and trigger["result"]["topped_up"] == 1, trigger
+    claim = shop.get(f"/v1/claims/{claim['id']}")[1]
+    assert claim["status"] == "approved" and claim["amount_approved"]["amount"] == "300.00"
+    assert claim["amount_paid"]["amount"] == "100.00"
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 1
+    claim = shop.get(f"/v1/claims/{claim['id']}")[1]
+    assert claim["status"] == "paid" and claim["amount_paid"]["amount"] == "300.00"
+    refunds = peer_get(peer, f"/v1/refunds?payment_intent={pol['payment_intent']}")["data"]
+    mine = sorted(r["amount"] for r in refunds if r["metadata"].get("claim") == claim["id"])
+    assert mine == [10000, 20000]
+    assert [e for e in _ledger(engine, pol["id"]) if e[0] == "payout"] == [
+        ("payout", -10000, "us"),
+        ("payout", -20000, "us"),
+    ]
+    assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 0
+
+
 def test_a_refused_payout_fails_and_can_be_sent_again(
     stripe_app: Flask,
     shop: ApiClient,
