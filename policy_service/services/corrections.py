@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from policy_service.domain.claims import OPEN_STATUSES, PAYING_STATUSES, Claim, Signal
 from policy_service.domain.records import Policy
@@ -16,9 +16,7 @@ from pricing.claims import Decision
 from pricing.model import Edition
 
 from .claims import SYSTEM, Changes, ClaimsContext, audit_row, top_up, transition
-
-if TYPE_CHECKING:
-    from .triggers import Report
+from .reports import Report
 
 
 def correct(
