@@ -21,11 +21,9 @@ from types import FrameType
 import sqlalchemy as sa
 
 from .adapters.webhook_sender import WebhookSender
-from .api import render
+from .bootstrap import Services, bootstrap, configure_logging
 from .config import Config
 from .services import delivery, payments, payouts
-from .services.catalog import ProductCatalog
-from .services.claims import claims_context
 
 log = logging.getLogger("policy_service.worker")
 
@@ -34,39 +32,23 @@ RECONCILE_EVERY_SECONDS = 5.0
 
 
 class Worker:
-    def __init__(
-        self, config: Config, engine: sa.Engine, catalog: ProductCatalog, name: str | None = None
-    ) -> None:
-        self.config = config
-        self.engine = engine
-        self.catalog = catalog
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.sender = WebhookSender(config.webhook_timeout_seconds)
+    def __init__(self, services: Services, name: str | None = None) -> None:
+        config = services.config
         # A send ends at its hard deadline; the lease must outlast it and the recording.
         if config.webhook_lease_seconds < 2 * config.webhook_timeout_seconds + 5:
-            self.config = config.with_(webhook_lease_seconds=2 * config.webhook_timeout_seconds + 5)
+            config = config.with_(webhook_lease_seconds=2 * config.webhook_timeout_seconds + 5)
+        self.config = config
+        self.services = services
+        self.uow = services.uow
+        self.catalog = services.catalog
+        self.billing = services.billing()
+        self.claims = services.claims()
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.sender = WebhookSender(config.webhook_timeout_seconds)
         self.pool = ThreadPoolExecutor(max_workers=max(config.worker_concurrency, 1))
         self.stopping = threading.Event()
         self._next_expiry = 0.0
         self._next_reconcile = 0.0
-        from . import stripe_gateway
-        from .api.errors import error_body
-
-        self.billing = payments.Billing(
-            engine,
-            stripe_gateway(config),
-            lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
-            error_body,
-            config.settlement_timezone,
-        )
-
-        self.claims = claims_context(
-            config,
-            engine,
-            catalog,
-            render.claim,
-            lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
-        )
 
     @staticmethod
     def now() -> datetime:
@@ -74,23 +56,19 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass; returns how much work it found (0: idle)."""
-        done = delivery.dispatch_events(self.engine, self.now())
+        done = delivery.dispatch_events(self.uow, self.now())
         if time.monotonic() >= self._next_expiry:
             self._next_expiry = time.monotonic() + EXPIRY_EVERY_SECONDS
             self.catalog.maybe_reload()
             cutoff = self.now() - timedelta(hours=self.config.idempotency_ttl_hours)
-            done += delivery.purge_idempotency_keys(self.engine, cutoff)
-            done += delivery.expire_policies(
-                self.engine,
-                self.now(),
-                lambda p: render.policy(p, self.catalog.edition(p.product_code, p.edition)),
-            )
+            done += delivery.purge_idempotency_keys(self.uow, cutoff)
+            done += delivery.expire_policies(self.uow, self.now(), self.services.render_policy)
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
             done += payments.reconcile(self.billing, self.now())
             done += payouts.send_pending(self.claims, self.billing.gateway, self.now())
         claimed = delivery.claim(
-            self.engine,
+            self.uow,
             self.name,
             self.now(),
             timedelta(seconds=self.config.webhook_lease_seconds),
@@ -104,7 +82,7 @@ class Worker:
         result = self.sender.send(
             claimed.url, delivery.body_of(claimed), claimed.secrets, not claimed.livemode
         )
-        status = delivery.record(self.engine, claimed, result, self.now(), self.config)
+        status = delivery.record(self.uow, claimed, result, self.now(), self.config)
         log.info(
             "%s %s -> %s attempt %d: %s",
             claimed.event_id,
@@ -138,17 +116,9 @@ class Worker:
 
 
 def run_worker(config: Config, once: bool = False) -> int:
-    from .adapters.db import create_db_engine, upgrade
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    engine = create_db_engine(config.database_url, pool_size=config.worker_concurrency + 2)
-    if config.is_sqlite:
-        upgrade(engine)
-    catalog = ProductCatalog(config.products_dir, engine, config.products_reload_seconds)
-    catalog.reload()
-    worker = Worker(config, engine, catalog)
+    configure_logging()
+    services = bootstrap(config, pool_size=config.worker_concurrency + 2)
+    worker = Worker(services)
     if once:
         return worker.run_once()
     signal.signal(signal.SIGTERM, worker.stop)

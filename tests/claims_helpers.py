@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.services.partners import create_provider
 from policy_service.services.staff import create_staff, create_token
 
@@ -20,15 +21,14 @@ AFTER_DEPARTURE = "2026-11-26T05:30:00+00:00"
 
 
 def provider_key(engine: sa.Engine, live: bool = False, name: str = "FlightFeed") -> str:
-    with engine.begin() as conn:
-        _, secret = create_provider(conn, name, live, START)
+    _, secret = create_provider(SqlUnitOfWork(engine), name, live, START)
     return secret
 
 
 def staff_token(engine: sa.Engine, email: str, role: str) -> str:
-    with engine.begin() as conn:
-        create_staff(conn, email, role, None, START)
-        return create_token(conn, email, START)
+    uow = SqlUnitOfWork(engine)
+    create_staff(uow, email, role, None, START)
+    return create_token(uow, email, START)
 
 
 @dataclass

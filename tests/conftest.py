@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from policy_service import create_app
 from policy_service.adapters.db import create_db_engine, upgrade
 from policy_service.adapters.tables import metadata
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.config import Config, load_config
 from policy_service.domain.records import ALL_SCOPES
 from policy_service.services.partners import create_api_key, create_partner
@@ -110,7 +111,7 @@ def config(db_url: str, tmp_path: Path) -> Config:
 def app(config: Config, engine: sa.Engine, clock: Clock) -> Iterator[Flask]:
     application = create_app(config, clock=clock)
     yield application
-    application.extensions["policy_service"].engine.dispose()
+    application.extensions["policy_service"].dispose()
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def live_app(
         config.with_(products_dir=products_copy, products_reload_seconds=1), clock=clock
     )
     yield application
-    application.extensions["policy_service"].engine.dispose()
+    application.extensions["policy_service"].dispose()
 
 
 @pytest.fixture
@@ -168,16 +169,14 @@ class ApiClient:
 def make_partner(
     engine: sa.Engine, name: str = "Acme", live: bool = False, billing: str = "partner_settled"
 ) -> tuple[str, str]:
-    with engine.begin() as conn:
-        partner, secret = create_partner(conn, name, billing, live, START)
+    partner, secret = create_partner(SqlUnitOfWork(engine), name, billing, live, START)
     return partner.id, secret
 
 
 def add_key(
     engine: sa.Engine, partner_id: str, live: bool, scopes: tuple[str, ...] = ALL_SCOPES
 ) -> str:
-    with engine.begin() as conn:
-        return create_api_key(conn, partner_id, live, scopes, START)
+    return create_api_key(SqlUnitOfWork(engine), partner_id, live, scopes, START)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.services.staff import create_staff
 
 from .claims_helpers import (
@@ -41,8 +42,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def add_staff(engine: sa.Engine, email: str, role: str, password: str = PASSWORD) -> None:
-    with engine.begin() as conn:
-        create_staff(conn, email, role, password, START)
+    create_staff(SqlUnitOfWork(engine), email, role, password, START)
 
 
 def csrf_of(page: TestResponse) -> str:

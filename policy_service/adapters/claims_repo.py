@@ -117,154 +117,6 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
         yield items[i : i + _CHUNK]
 
 
-# -- claims ----------------------------------------------------------------------------
-
-
-def insert_claims(conn: sa.Connection, new: list[Claim]) -> set[str]:
-    """Insert claims, skipping any that would be a second claim for the same loss; returns
-    the ids inserted."""
-    return insert_many_returning(conn, C, [claim_row(c) for c in new], "id")
-
-
-def get(
-    conn: sa.Connection,
-    claim_id: str,
-    partner_id: str | None = None,
-    livemode: bool | None = None,
-    for_update: bool = False,
-) -> Claim | None:
-    """A claim; scoped to a partner and mode unless both are None (ops)."""
-    stmt = sa.select(C).where(C.c.id == claim_id)
-    if partner_id is not None:
-        stmt = stmt.where(C.c.partner_id == partner_id, C.c.livemode == livemode)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    return None if row is None else from_row(row)
-
-
-def get_many(conn: sa.Connection, claim_ids: list[str]) -> list[Claim]:
-    """Claims by id, in the order asked."""
-    found: dict[str, Claim] = {}
-    for chunk in _chunks(claim_ids):
-        found.update(
-            (r.id, from_row(r)) for r in conn.execute(sa.select(C).where(C.c.id.in_(chunk)))
-        )
-    return [found[i] for i in claim_ids if i in found]
-
-
-def update(conn: sa.Connection, claim: Claim, expected_status: str) -> bool:
-    """Write the claim back if its status is still `expected_status`."""
-    row = claim_row(claim)
-    for key in ("id", "partner_id", "livemode", "policy_id", "created_at"):
-        row.pop(key)
-    result = conn.execute(
-        C.update().where(C.c.id == claim.id, C.c.status == expected_status).values(**row)
-    )
-    return result.rowcount == 1
-
-
-def of_policy(conn: sa.Connection, policy_id: str, for_update: bool = False) -> list[Claim]:
-    """Every claim of a policy, oldest first."""
-    stmt = sa.select(C).where(C.c.policy_id == policy_id).order_by(C.c.created_at, C.c.id)
-    return [from_row(r) for r in conn.execute(stmt.with_for_update() if for_update else stmt)]
-
-
-def for_policies(
-    conn: sa.Connection, policy_ids: list[str], loss_key: str, for_update: bool = False
-) -> dict[str, Claim]:
-    """The latest claim of each policy for one loss (rejected ones included); locked when
-    they are about to be changed."""
-    out: dict[str, Claim] = {}
-    for chunk in _chunks(policy_ids):
-        stmt = (
-            sa.select(C)
-            .where(C.c.policy_id.in_(chunk), C.c.loss_key == loss_key)
-            .order_by(C.c.created_at)
-        )
-        rows = conn.execute(stmt.with_for_update() if for_update else stmt)
-        for row in rows:
-            out[row.policy_id] = from_row(row)
-    return out
-
-
-def holder_counts(
-    conn: sa.Connection, holder_keys: set[str], since: datetime, livemode: bool
-) -> dict[str, int]:
-    """Claims per policyholder since a time (for the repeat-claimant signal)."""
-    out: dict[str, int] = {}
-    for chunk in _chunks(sorted(holder_keys)):
-        rows = conn.execute(
-            sa.select(C.c.holder_key, sa.func.count())
-            .where(C.c.holder_key.in_(chunk), C.c.created_at >= since, C.c.livemode == livemode)
-            .group_by(C.c.holder_key)
-        )
-        out.update({r[0]: int(r[1]) for r in rows})
-    return out
-
-
-def evidence_users(conn: sa.Connection, refs: set[str], livemode: bool) -> dict[str, set[str]]:
-    """evidence ref -> the policies whose claims used it."""
-    out: dict[str, set[str]] = {}
-    for chunk in _chunks(sorted(refs)):
-        rows = conn.execute(
-            sa.select(C.c.evidence_ref, C.c.policy_id).where(
-                C.c.evidence_ref.in_(chunk), C.c.livemode == livemode
-            )
-        )
-        for ref, policy_id in rows:
-            out.setdefault(ref, set()).add(policy_id)
-    return out
-
-
-def related(conn: sa.Connection, claim: Claim, limit: int = 20) -> list[Claim]:
-    """Other claims of the same policyholder or with the same evidence."""
-    conds = []
-    if claim.holder_key:
-        conds.append(C.c.holder_key == claim.holder_key)
-    if claim.evidence_ref:
-        conds.append(C.c.evidence_ref == claim.evidence_ref)
-    if not conds:
-        return []
-    rows = conn.execute(
-        sa.select(C)
-        .where(sa.or_(*conds), C.c.id != claim.id, C.c.livemode == claim.livemode)
-        .order_by(C.c.id.desc())
-        .limit(limit)
-    )
-    return [from_row(r) for r in rows]
-
-
-def list_page(
-    conn: sa.Connection,
-    limit: int,
-    starting_after: str | None = None,
-    *,
-    partner_id: str | None = None,
-    livemode: bool | None = None,
-    policy_id: str | None = None,
-    status: str | None = None,
-    product: str | None = None,
-    oldest_first: bool = False,
-) -> tuple[list[Claim], bool]:
-    stmt = sa.select(C)
-    if partner_id is not None:
-        stmt = stmt.where(C.c.partner_id == partner_id)
-    if livemode is not None:
-        stmt = stmt.where(C.c.livemode == livemode)
-    if policy_id is not None:
-        stmt = stmt.where(C.c.policy_id == policy_id)
-    if status is not None:
-        stmt = stmt.where(C.c.status == status)
-    if product is not None:
-        stmt = stmt.where(C.c.product_code == product)
-    if starting_after:
-        stmt = stmt.where(C.c.id > starting_after if oldest_first else C.c.id < starting_after)
-    order = C.c.id.asc() if oldest_first else C.c.id.desc()
-    rows = list(conn.execute(stmt.order_by(order).limit(limit + 1)))
-    return [from_row(r) for r in rows[:limit]], len(rows) > limit
-
-
 _QUEUE_COLUMNS = (
     "id",
     "partner_id",
@@ -284,317 +136,430 @@ _QUEUE_COLUMNS = (
 )
 
 
-def queue_scan(
-    conn: sa.Connection,
-    limit: int,
-    *,
-    status: str,
-    livemode: bool | None = None,
-    amount_min: dict[str, int] | None = None,
-    amount_max: dict[str, int] | None = None,
-    after: tuple[datetime, str] | None = None,
-) -> list[sa.Row[Any]]:
-    """The light columns of claims in a status, oldest first (the review queue), after the
-    (created_at, id) cursor `after` when given.
-
-    amount_min/amount_max map each currency to a bound in its minor units."""
-    stmt = sa.select(*(C.c[name] for name in _QUEUE_COLUMNS)).where(C.c.status == status)
-    if after is not None:
-        stmt = stmt.where(
-            sa.or_(
-                C.c.created_at > after[0],
-                sa.and_(C.c.created_at == after[0], C.c.id > after[1]),
-            )
-        )
-    if livemode is not None:
-        stmt = stmt.where(C.c.livemode == livemode)
-    for bounds, above in ((amount_min, True), (amount_max, False)):
-        if bounds is not None:
-            stmt = stmt.where(
-                sa.or_(
-                    *(
-                        sa.and_(
-                            C.c.currency == currency,
-                            C.c.amount_claimed >= minor if above else C.c.amount_claimed <= minor,
-                        )
-                        for currency, minor in bounds.items()
-                    )
-                )
-            )
-    return list(conn.execute(stmt.order_by(C.c.created_at, C.c.id).limit(limit)))
-
-
-# -- audit -----------------------------------------------------------------------------
-
-
-def audit(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(claim_audit.insert(), rows)
-
-
-def audit_of(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
-    return list(
-        conn.execute(
-            sa.select(claim_audit)
-            .where(claim_audit.c.claim_id == claim_id)
-            .order_by(claim_audit.c.id)
-        )
-    )
-
-
-# -- payouts ---------------------------------------------------------------------------
-
 P = claim_payouts
 
 
-def insert_payouts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert payouts; a second payout of the same money (same claim and sequence, or the
-    same starting point) is refused by the database and fails the transaction."""
-    if rows:
-        conn.execute(P.insert(), rows)
-
-
-def payouts_of(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
-    """A claim's payouts, first one first."""
-    return list(conn.execute(sa.select(P).where(P.c.claim_id == claim_id).order_by(P.c.sequence)))
-
-
-def payouts_for(conn: sa.Connection, claim_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
-    """claim id -> its payouts, first one first."""
-    out: dict[str, list[sa.Row[Any]]] = {}
-    for chunk in _chunks(claim_ids):
-        rows = conn.execute(
-            sa.select(P).where(P.c.claim_id.in_(chunk)).order_by(P.c.claim_id, P.c.sequence)
-        )
-        for row in rows:
-            out.setdefault(row.claim_id, []).append(row)
-    return out
-
-
-def pending_payouts(conn: sa.Connection, now: datetime, limit: int) -> list[str]:
-    rows = conn.execute(
-        sa.select(P.c.id)
-        .where(
-            P.c.status == "pending",
-            P.c.method == "stripe",
-            sa.or_(P.c.lease_until.is_(None), P.c.lease_until < now),
-        )
-        .order_by(P.c.updated_at)
-        .limit(limit)
-    )
-    return [r[0] for r in rows]
-
-
-def lease_payout(conn: sa.Connection, payout_id: str, now: datetime, until: datetime) -> bool:
-    """Take a pending payout for one sending attempt; False if another worker holds it."""
-    result = conn.execute(
-        P.update()
-        .where(
-            P.c.id == payout_id,
-            P.c.status == "pending",
-            sa.or_(P.c.lease_until.is_(None), P.c.lease_until < now),
-        )
-        .values(lease_until=until)
-    )
-    return result.rowcount == 1
-
-
-def get_payout(conn: sa.Connection, payout_id: str) -> sa.Row[Any]:
-    return conn.execute(sa.select(P).where(P.c.id == payout_id)).one()
-
-
-def update_payout(conn: sa.Connection, payout_id: str, expected: str, **values: Any) -> bool:
-    result = conn.execute(
-        P.update().where(P.c.id == payout_id, P.c.status == expected).values(**values)
-    )
-    return result.rowcount == 1
-
-
-# -- attachments -----------------------------------------------------------------------
-
-
-def insert_attachment(conn: sa.Connection, row: dict[str, Any]) -> None:
-    conn.execute(claim_attachments.insert().values(**row))
-
-
-def attachments_of(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
-    return list(
-        conn.execute(
-            sa.select(claim_attachments)
-            .where(claim_attachments.c.claim_id == claim_id)
-            .order_by(claim_attachments.c.id)
-        )
-    )
-
-
-def attachment(conn: sa.Connection, claim_id: str, attachment_id: str) -> sa.Row[Any] | None:
-    return conn.execute(
-        sa.select(claim_attachments).where(
-            claim_attachments.c.claim_id == claim_id, claim_attachments.c.id == attachment_id
-        )
-    ).first()
-
-
-# -- trigger events and what they match ------------------------------------------------
-
 T = trigger_events
-
-
-def insert_trigger(conn: sa.Connection, row: dict[str, Any]) -> bool:
-    """False when the same fact was already posted by the same source."""
-    # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
-    stmt = insert_ignoring_conflicts(conn, T).values(**row).returning(T.c.id)
-    return conn.execute(stmt).first() is not None
-
-
-def trigger_by_fingerprint(
-    conn: sa.Connection, source_id: str, livemode: bool, fingerprint: str
-) -> sa.Row[Any] | None:
-    return conn.execute(
-        sa.select(T).where(
-            T.c.source_id == source_id, T.c.livemode == livemode, T.c.fingerprint == fingerprint
-        )
-    ).first()
-
-
-def get_trigger(conn: sa.Connection, trigger_id: str) -> sa.Row[Any] | None:
-    return conn.execute(sa.select(T).where(T.c.id == trigger_id)).first()
-
-
-def finish_trigger(
-    conn: sa.Connection,
-    trigger_id: str,
-    status: str,
-    result: dict[str, Any],
-    event_time: datetime | None = None,
-) -> None:
-    conn.execute(
-        T.update()
-        .where(T.c.id == trigger_id)
-        .values(status=status, result=result, event_time=event_time)
-    )
-
-
-def newer_trigger_applied(
-    conn: sa.Connection, subject_key: str, observed_at: datetime, trigger_id: str
-) -> str | None:
-    """The id of an already-processed report on the same subject observed later, if any."""
-    row = conn.execute(
-        sa.select(T.c.id)
-        .where(
-            T.c.subject_key == subject_key,
-            T.c.id != trigger_id,
-            T.c.status == "processed",
-            T.c.observed_at > observed_at,
-        )
-        .limit(1)
-    ).first()
-    return None if row is None else str(row[0])
-
-
-def lock_subject(conn: sa.Connection, subject_key: str) -> None:
-    """Serialise the processing of reports on one subject, or on one piece of evidence
-    (SQLite serialises every write anyway)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:k)"),
-            {"k": int(subject_key[:15], 16)},
-        )
-
-
-def insert_subjects(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert_ignoring_conflicts(conn, policy_subjects), rows)
-
-
-def policies_matching(
-    conn: sa.Connection,
-    subject_keys: set[str],
-    statuses: tuple[str, ...],
-    partner_id: str | None,
-) -> list[sa.Row[Any]]:
-    """Policies stored under any of the subject keys, in one of `statuses`, locked (in id
-    order) against a concurrent cancellation until the settlement commits."""
-    if not subject_keys:
-        return []
-    stmt = (
-        sa.select(policies)
-        .join(policy_subjects, policy_subjects.c.policy_id == policies.c.id)
-        .where(
-            policy_subjects.c.subject_key.in_(sorted(subject_keys)),
-            policies.c.status.in_(statuses),
-        )
-        .order_by(policies.c.id)
-        .with_for_update(of=policies)
-    )
-    if partner_id is not None:
-        stmt = stmt.where(policies.c.partner_id == partner_id)
-    seen: set[str] = set()
-    out = []
-    for row in conn.execute(stmt):
-        if row.id not in seen:
-            seen.add(row.id)
-            out.append(row)
-    return out
-
-
-def latest_report_on_policy(
-    conn: sa.Connection, policy_id: str, trigger_type: str
-) -> sa.Row[Any] | None:
-    """The latest applied report of a type about anything the policy is matched on."""
-    keys = sa.select(policy_subjects.c.subject_key).where(policy_subjects.c.policy_id == policy_id)
-    return conn.execute(
-        sa.select(T)
-        .where(T.c.subject_key.in_(keys), T.c.type == trigger_type, T.c.status == "processed")
-        .order_by(T.c.observed_at.desc())
-        .limit(1)
-    ).first()
-
-
-def first_observed_fact(conn: sa.Connection, fact_key: str) -> datetime | None:
-    """When the same fact (subject and data) was first reported and applied."""
-    return conn.execute(
-        sa.select(sa.func.min(T.c.observed_at)).where(
-            T.c.fact_key == fact_key, T.c.status == "processed"
-        )
-    ).scalar()
-
-
-def first_observed(conn: sa.Connection, subject_key: str) -> datetime | None:
-    """When anything was first reported about a subject (the loss was known from then),
-    an announcement too early to decide anything (premature) included."""
-    return conn.execute(
-        sa.select(sa.func.min(T.c.observed_at)).where(
-            T.c.subject_key == subject_key, T.c.status.in_(("processed", "premature"))
-        )
-    ).scalar()
 
 
 #: stored for a policy no trigger can match, so that it is not looked at again
 NO_SUBJECT = "0" * 64
 
 
-def policies_without_subjects(conn: sa.Connection, limit: int) -> list[sa.Row[Any]]:
-    """Policies in force (or expired) not yet indexed for triggers: issued before claims."""
-    indexed = sa.select(policy_subjects.c.policy_id).where(
-        policy_subjects.c.policy_id == policies.c.id
-    )
-    return list(
-        conn.execute(
-            sa.select(policies)
-            .where(policies.c.status.in_(("active", "expired")), ~sa.exists(indexed))
-            .order_by(policies.c.id)
+class ClaimsRepository:
+    """Claims, their payouts, attachments and audit log; trigger events and policy subjects: the queries, on the connection of one unit of work."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def insert_claims(self, new: list[Claim]) -> set[str]:
+        """Insert claims, skipping any that would be a second claim for the same loss; returns
+        the ids inserted."""
+        return insert_many_returning(self.conn, C, [claim_row(c) for c in new], "id")
+
+    def get(
+        self,
+        claim_id: str,
+        partner_id: str | None = None,
+        livemode: bool | None = None,
+        for_update: bool = False,
+    ) -> Claim | None:
+        """A claim; scoped to a partner and mode unless both are None (ops)."""
+        stmt = sa.select(C).where(C.c.id == claim_id)
+        if partner_id is not None:
+            stmt = stmt.where(C.c.partner_id == partner_id, C.c.livemode == livemode)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return None if row is None else from_row(row)
+
+    def get_many(self, claim_ids: list[str]) -> list[Claim]:
+        """Claims by id, in the order asked."""
+        found: dict[str, Claim] = {}
+        for chunk in _chunks(claim_ids):
+            found.update(
+                (r.id, from_row(r))
+                for r in self.conn.execute(sa.select(C).where(C.c.id.in_(chunk)))
+            )
+        return [found[i] for i in claim_ids if i in found]
+
+    def update(self, claim: Claim, expected_status: str) -> bool:
+        """Write the claim back if its status is still `expected_status`."""
+        row = claim_row(claim)
+        for key in ("id", "partner_id", "livemode", "policy_id", "created_at"):
+            row.pop(key)
+        result = self.conn.execute(
+            C.update().where(C.c.id == claim.id, C.c.status == expected_status).values(**row)
+        )
+        return result.rowcount == 1
+
+    def of_policy(self, policy_id: str, for_update: bool = False) -> list[Claim]:
+        """Every claim of a policy, oldest first."""
+        stmt = sa.select(C).where(C.c.policy_id == policy_id).order_by(C.c.created_at, C.c.id)
+        return [
+            from_row(r) for r in self.conn.execute(stmt.with_for_update() if for_update else stmt)
+        ]
+
+    def for_policies(
+        self, policy_ids: list[str], loss_key: str, for_update: bool = False
+    ) -> dict[str, Claim]:
+        """The latest claim of each policy for one loss (rejected ones included); locked when
+        they are about to be changed."""
+        out: dict[str, Claim] = {}
+        for chunk in _chunks(policy_ids):
+            stmt = (
+                sa.select(C)
+                .where(C.c.policy_id.in_(chunk), C.c.loss_key == loss_key)
+                .order_by(C.c.created_at)
+            )
+            rows = self.conn.execute(stmt.with_for_update() if for_update else stmt)
+            for row in rows:
+                out[row.policy_id] = from_row(row)
+        return out
+
+    def holder_counts(
+        self, holder_keys: set[str], since: datetime, livemode: bool
+    ) -> dict[str, int]:
+        """Claims per policyholder since a time (for the repeat-claimant signal)."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(sorted(holder_keys)):
+            rows = self.conn.execute(
+                sa.select(C.c.holder_key, sa.func.count())
+                .where(C.c.holder_key.in_(chunk), C.c.created_at >= since, C.c.livemode == livemode)
+                .group_by(C.c.holder_key)
+            )
+            out.update({r[0]: int(r[1]) for r in rows})
+        return out
+
+    def evidence_users(self, refs: set[str], livemode: bool) -> dict[str, set[str]]:
+        """evidence ref -> the policies whose claims used it."""
+        out: dict[str, set[str]] = {}
+        for chunk in _chunks(sorted(refs)):
+            rows = self.conn.execute(
+                sa.select(C.c.evidence_ref, C.c.policy_id).where(
+                    C.c.evidence_ref.in_(chunk), C.c.livemode == livemode
+                )
+            )
+            for ref, policy_id in rows:
+                out.setdefault(ref, set()).add(policy_id)
+        return out
+
+    def related(self, claim: Claim, limit: int = 20) -> list[Claim]:
+        """Other claims of the same policyholder or with the same evidence."""
+        conds = []
+        if claim.holder_key:
+            conds.append(C.c.holder_key == claim.holder_key)
+        if claim.evidence_ref:
+            conds.append(C.c.evidence_ref == claim.evidence_ref)
+        if not conds:
+            return []
+        rows = self.conn.execute(
+            sa.select(C)
+            .where(sa.or_(*conds), C.c.id != claim.id, C.c.livemode == claim.livemode)
+            .order_by(C.c.id.desc())
             .limit(limit)
         )
-    )
+        return [from_row(r) for r in rows]
 
+    def list_page(
+        self,
+        limit: int,
+        starting_after: str | None = None,
+        *,
+        partner_id: str | None = None,
+        livemode: bool | None = None,
+        policy_id: str | None = None,
+        status: str | None = None,
+        product: str | None = None,
+        oldest_first: bool = False,
+    ) -> tuple[list[Claim], bool]:
+        stmt = sa.select(C)
+        if partner_id is not None:
+            stmt = stmt.where(C.c.partner_id == partner_id)
+        if livemode is not None:
+            stmt = stmt.where(C.c.livemode == livemode)
+        if policy_id is not None:
+            stmt = stmt.where(C.c.policy_id == policy_id)
+        if status is not None:
+            stmt = stmt.where(C.c.status == status)
+        if product is not None:
+            stmt = stmt.where(C.c.product_code == product)
+        if starting_after:
+            stmt = stmt.where(C.c.id > starting_after if oldest_first else C.c.id < starting_after)
+        order = C.c.id.asc() if oldest_first else C.c.id.desc()
+        rows = list(self.conn.execute(stmt.order_by(order).limit(limit + 1)))
+        return [from_row(r) for r in rows[:limit]], len(rows) > limit
 
-def paid_for_product(conn: sa.Connection, product: str, livemode: bool) -> list[sa.Row[Any]]:
-    """(policy_id, currency, amount_paid minor) of a product's paid claims."""
-    return list(
-        conn.execute(
-            sa.select(C.c.policy_id, C.c.currency, C.c.amount_paid).where(
-                C.c.product_code == product, C.c.livemode == livemode, C.c.status == "paid"
+    def queue_scan(
+        self,
+        limit: int,
+        *,
+        status: str,
+        livemode: bool | None = None,
+        amount_min: dict[str, int] | None = None,
+        amount_max: dict[str, int] | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[sa.Row[Any]]:
+        """The light columns of claims in a status, oldest first (the review queue), after the
+        (created_at, id) cursor `after` when given.
+
+        amount_min/amount_max map each currency to a bound in its minor units."""
+        stmt = sa.select(*(C.c[name] for name in _QUEUE_COLUMNS)).where(C.c.status == status)
+        if after is not None:
+            stmt = stmt.where(
+                sa.or_(
+                    C.c.created_at > after[0],
+                    sa.and_(C.c.created_at == after[0], C.c.id > after[1]),
+                )
+            )
+        if livemode is not None:
+            stmt = stmt.where(C.c.livemode == livemode)
+        for bounds, above in ((amount_min, True), (amount_max, False)):
+            if bounds is not None:
+                stmt = stmt.where(
+                    sa.or_(
+                        *(
+                            sa.and_(
+                                C.c.currency == currency,
+                                C.c.amount_claimed >= minor
+                                if above
+                                else C.c.amount_claimed <= minor,
+                            )
+                            for currency, minor in bounds.items()
+                        )
+                    )
+                )
+        return list(self.conn.execute(stmt.order_by(C.c.created_at, C.c.id).limit(limit)))
+
+    def audit(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(claim_audit.insert(), rows)
+
+    def audit_of(self, claim_id: str) -> list[sa.Row[Any]]:
+        return list(
+            self.conn.execute(
+                sa.select(claim_audit)
+                .where(claim_audit.c.claim_id == claim_id)
+                .order_by(claim_audit.c.id)
             )
         )
-    )
+
+    def insert_payouts(self, rows: list[dict[str, Any]]) -> None:
+        """Insert payouts; a second payout of the same money (same claim and sequence, or the
+        same starting point) is refused by the database and fails the transaction."""
+        if rows:
+            self.conn.execute(P.insert(), rows)
+
+    def payouts_of(self, claim_id: str) -> list[sa.Row[Any]]:
+        """A claim's payouts, first one first."""
+        return list(
+            self.conn.execute(sa.select(P).where(P.c.claim_id == claim_id).order_by(P.c.sequence))
+        )
+
+    def payouts_for(self, claim_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+        """claim id -> its payouts, first one first."""
+        out: dict[str, list[sa.Row[Any]]] = {}
+        for chunk in _chunks(claim_ids):
+            rows = self.conn.execute(
+                sa.select(P).where(P.c.claim_id.in_(chunk)).order_by(P.c.claim_id, P.c.sequence)
+            )
+            for row in rows:
+                out.setdefault(row.claim_id, []).append(row)
+        return out
+
+    def pending_payouts(self, now: datetime, limit: int) -> list[str]:
+        rows = self.conn.execute(
+            sa.select(P.c.id)
+            .where(
+                P.c.status == "pending",
+                P.c.method == "stripe",
+                sa.or_(P.c.lease_until.is_(None), P.c.lease_until < now),
+            )
+            .order_by(P.c.updated_at)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    def lease_payout(self, payout_id: str, now: datetime, until: datetime) -> bool:
+        """Take a pending payout for one sending attempt; False if another worker holds it."""
+        result = self.conn.execute(
+            P.update()
+            .where(
+                P.c.id == payout_id,
+                P.c.status == "pending",
+                sa.or_(P.c.lease_until.is_(None), P.c.lease_until < now),
+            )
+            .values(lease_until=until)
+        )
+        return result.rowcount == 1
+
+    def get_payout(self, payout_id: str) -> sa.Row[Any]:
+        return self.conn.execute(sa.select(P).where(P.c.id == payout_id)).one()
+
+    def update_payout(self, payout_id: str, expected: str, **values: Any) -> bool:
+        result = self.conn.execute(
+            P.update().where(P.c.id == payout_id, P.c.status == expected).values(**values)
+        )
+        return result.rowcount == 1
+
+    def insert_attachment(self, row: dict[str, Any]) -> None:
+        self.conn.execute(claim_attachments.insert().values(**row))
+
+    def attachments_of(self, claim_id: str) -> list[sa.Row[Any]]:
+        return list(
+            self.conn.execute(
+                sa.select(claim_attachments)
+                .where(claim_attachments.c.claim_id == claim_id)
+                .order_by(claim_attachments.c.id)
+            )
+        )
+
+    def attachment(self, claim_id: str, attachment_id: str) -> sa.Row[Any] | None:
+        return self.conn.execute(
+            sa.select(claim_attachments).where(
+                claim_attachments.c.claim_id == claim_id, claim_attachments.c.id == attachment_id
+            )
+        ).first()
+
+    def insert_trigger(self, row: dict[str, Any]) -> bool:
+        """False when the same fact was already posted by the same source."""
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
+        stmt = insert_ignoring_conflicts(self.conn, T).values(**row).returning(T.c.id)
+        return self.conn.execute(stmt).first() is not None
+
+    def trigger_by_fingerprint(
+        self, source_id: str, livemode: bool, fingerprint: str
+    ) -> sa.Row[Any] | None:
+        return self.conn.execute(
+            sa.select(T).where(
+                T.c.source_id == source_id, T.c.livemode == livemode, T.c.fingerprint == fingerprint
+            )
+        ).first()
+
+    def get_trigger(self, trigger_id: str) -> sa.Row[Any] | None:
+        return self.conn.execute(sa.select(T).where(T.c.id == trigger_id)).first()
+
+    def finish_trigger(
+        self,
+        trigger_id: str,
+        status: str,
+        result: dict[str, Any],
+        event_time: datetime | None = None,
+    ) -> None:
+        self.conn.execute(
+            T.update()
+            .where(T.c.id == trigger_id)
+            .values(status=status, result=result, event_time=event_time)
+        )
+
+    def newer_trigger_applied(
+        self, subject_key: str, observed_at: datetime, trigger_id: str
+    ) -> str | None:
+        """The id of an already-processed report on the same subject observed later, if any."""
+        row = self.conn.execute(
+            sa.select(T.c.id)
+            .where(
+                T.c.subject_key == subject_key,
+                T.c.id != trigger_id,
+                T.c.status == "processed",
+                T.c.observed_at > observed_at,
+            )
+            .limit(1)
+        ).first()
+        return None if row is None else str(row[0])
+
+    def lock_subject(self, subject_key: str) -> None:
+        """Serialise the processing of reports on one subject, or on one piece of evidence
+        (SQLite serialises every write anyway)."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                {"k": int(subject_key[:15], 16)},
+            )
+
+    def insert_subjects(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert_ignoring_conflicts(self.conn, policy_subjects), rows)
+
+    def policies_matching(
+        self,
+        subject_keys: set[str],
+        statuses: tuple[str, ...],
+        partner_id: str | None,
+    ) -> list[sa.Row[Any]]:
+        """Policies stored under any of the subject keys, in one of `statuses`, locked (in id
+        order) against a concurrent cancellation until the settlement commits."""
+        if not subject_keys:
+            return []
+        stmt = (
+            sa.select(policies)
+            .join(policy_subjects, policy_subjects.c.policy_id == policies.c.id)
+            .where(
+                policy_subjects.c.subject_key.in_(sorted(subject_keys)),
+                policies.c.status.in_(statuses),
+            )
+            .order_by(policies.c.id)
+            .with_for_update(of=policies)
+        )
+        if partner_id is not None:
+            stmt = stmt.where(policies.c.partner_id == partner_id)
+        seen: set[str] = set()
+        out = []
+        for row in self.conn.execute(stmt):
+            if row.id not in seen:
+                seen.add(row.id)
+                out.append(row)
+        return out
+
+    def latest_report_on_policy(self, policy_id: str, trigger_type: str) -> sa.Row[Any] | None:
+        """The latest applied report of a type about anything the policy is matched on."""
+        keys = sa.select(policy_subjects.c.subject_key).where(
+            policy_subjects.c.policy_id == policy_id
+        )
+        return self.conn.execute(
+            sa.select(T)
+            .where(T.c.subject_key.in_(keys), T.c.type == trigger_type, T.c.status == "processed")
+            .order_by(T.c.observed_at.desc())
+            .limit(1)
+        ).first()
+
+    def first_observed_fact(self, fact_key: str) -> datetime | None:
+        """When the same fact (subject and data) was first reported and applied."""
+        return self.conn.execute(
+            sa.select(sa.func.min(T.c.observed_at)).where(
+                T.c.fact_key == fact_key, T.c.status == "processed"
+            )
+        ).scalar()
+
+    def first_observed(self, subject_key: str) -> datetime | None:
+        """When anything was first reported about a subject (the loss was known from then),
+        an announcement too early to decide anything (premature) included."""
+        return self.conn.execute(
+            sa.select(sa.func.min(T.c.observed_at)).where(
+                T.c.subject_key == subject_key, T.c.status.in_(("processed", "premature"))
+            )
+        ).scalar()
+
+    def policies_without_subjects(self, limit: int) -> list[sa.Row[Any]]:
+        """Policies in force (or expired) not yet indexed for triggers: issued before claims."""
+        indexed = sa.select(policy_subjects.c.policy_id).where(
+            policy_subjects.c.policy_id == policies.c.id
+        )
+        return list(
+            self.conn.execute(
+                sa.select(policies)
+                .where(policies.c.status.in_(("active", "expired")), ~sa.exists(indexed))
+                .order_by(policies.c.id)
+                .limit(limit)
+            )
+        )
+
+    def paid_for_product(self, product: str, livemode: bool) -> list[sa.Row[Any]]:
+        """(policy_id, currency, amount_paid minor) of a product's paid claims."""
+        return list(
+            self.conn.execute(
+                sa.select(C.c.policy_id, C.c.currency, C.c.amount_paid).where(
+                    C.c.product_code == product, C.c.livemode == livemode, C.c.status == "paid"
+                )
+            )
+        )

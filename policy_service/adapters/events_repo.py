@@ -23,81 +23,86 @@ class NewEvent:
     created_at: datetime
 
 
-def insert_many(conn: sa.Connection, new: list[NewEvent]) -> None:
-    if not new:
-        return
-    conn.execute(
-        events.insert(),
-        [
-            {
-                "id": e.id,
-                "partner_id": e.partner_id,
-                "livemode": e.livemode,
-                "type": e.type,
-                "object_type": e.object_type,
-                "object_id": e.object_id,
-                "data": e.data,
-                "created_at": e.created_at,
-            }
-            for e in new
-        ],
-    )
+class EventsRepository:
+    """The event outbox: written in the same transaction as the change it reports: the queries, on the connection of one unit of work."""
 
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
 
-def get(conn: sa.Connection, partner_id: str, livemode: bool, event_id: str) -> sa.Row[Any] | None:
-    return conn.execute(
-        sa.select(events).where(
-            events.c.id == event_id,
-            events.c.partner_id == partner_id,
-            events.c.livemode == livemode,
+    def insert_many(self, new: list[NewEvent]) -> None:
+        if not new:
+            return
+        self.conn.execute(
+            events.insert(),
+            [
+                {
+                    "id": e.id,
+                    "partner_id": e.partner_id,
+                    "livemode": e.livemode,
+                    "type": e.type,
+                    "object_type": e.object_type,
+                    "object_id": e.object_id,
+                    "data": e.data,
+                    "created_at": e.created_at,
+                }
+                for e in new
+            ],
         )
-    ).first()
 
+    def get(self, partner_id: str, livemode: bool, event_id: str) -> sa.Row[Any] | None:
+        return self.conn.execute(
+            sa.select(events).where(
+                events.c.id == event_id,
+                events.c.partner_id == partner_id,
+                events.c.livemode == livemode,
+            )
+        ).first()
 
-def list_page(
-    conn: sa.Connection,
-    partner_id: str,
-    livemode: bool,
-    limit: int,
-    starting_after: str | None = None,
-    types: list[str] | None = None,
-    object_id: str | None = None,
-) -> tuple[list[sa.Row[Any]], bool]:
-    """Newest first; one page and whether more follow."""
-    stmt = sa.select(events).where(events.c.partner_id == partner_id, events.c.livemode == livemode)
-    if starting_after:
-        stmt = stmt.where(events.c.id < starting_after)
-    if types:
-        stmt = stmt.where(events.c.type.in_(types))
-    if object_id:
-        stmt = stmt.where(events.c.object_id == object_id)
-    rows = list(conn.execute(stmt.order_by(events.c.id.desc()).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
-
-
-def claim_undispatched(conn: sa.Connection, limit: int) -> list[sa.Row[Any]]:
-    """Oldest events not yet fanned out, locked so that concurrent workers take others."""
-    stmt = (
-        sa.select(events.c.id, events.c.partner_id, events.c.livemode, events.c.type)
-        .where(events.c.dispatched_at.is_(None))
-        .order_by(events.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(conn.execute(stmt))
-
-
-def mark_dispatched(conn: sa.Connection, event_ids: list[str], now: datetime) -> None:
-    conn.execute(events.update().where(events.c.id.in_(event_ids)).values(dispatched_at=now))
-
-
-def of_objects(conn: sa.Connection, object_ids: list[str]) -> list[sa.Row[Any]]:
-    """Every event about these objects (a policy and its claims), oldest first."""
-    if not object_ids:
-        return []
-    return list(
-        conn.execute(
-            sa.select(events).where(events.c.object_id.in_(object_ids)).order_by(events.c.id)
+    def list_page(
+        self,
+        partner_id: str,
+        livemode: bool,
+        limit: int,
+        starting_after: str | None = None,
+        types: list[str] | None = None,
+        object_id: str | None = None,
+    ) -> tuple[list[sa.Row[Any]], bool]:
+        """Newest first; one page and whether more follow."""
+        stmt = sa.select(events).where(
+            events.c.partner_id == partner_id, events.c.livemode == livemode
         )
-    )
+        if starting_after:
+            stmt = stmt.where(events.c.id < starting_after)
+        if types:
+            stmt = stmt.where(events.c.type.in_(types))
+        if object_id:
+            stmt = stmt.where(events.c.object_id == object_id)
+        rows = list(self.conn.execute(stmt.order_by(events.c.id.desc()).limit(limit + 1)))
+        return rows[:limit], len(rows) > limit
+
+    def claim_undispatched(self, limit: int) -> list[sa.Row[Any]]:
+        """Oldest events not yet fanned out, locked so that concurrent workers take others."""
+        stmt = (
+            sa.select(events.c.id, events.c.partner_id, events.c.livemode, events.c.type)
+            .where(events.c.dispatched_at.is_(None))
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.conn.execute(stmt))
+
+    def mark_dispatched(self, event_ids: list[str], now: datetime) -> None:
+        self.conn.execute(
+            events.update().where(events.c.id.in_(event_ids)).values(dispatched_at=now)
+        )
+
+    def of_objects(self, object_ids: list[str]) -> list[sa.Row[Any]]:
+        """Every event about these objects (a policy and its claims), oldest first."""
+        if not object_ids:
+            return []
+        return list(
+            self.conn.execute(
+                sa.select(events).where(events.c.object_id.in_(object_ids)).order_by(events.c.id)
+            )
+        )

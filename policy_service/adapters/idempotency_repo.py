@@ -19,57 +19,61 @@ class StoredResponse:
     body: str
 
 
-def claim_many(
-    conn: sa.Connection,
-    partner_id: str,
-    livemode: bool,
-    entries: list[tuple[str, str, int, str]],
-    now: datetime,
-) -> set[str]:
-    """Insert (key, fingerprint, status, body) rows; returns the keys this call inserted.
+class IdempotencyRepository:
+    """Stored responses of requests sent with an Idempotency-Key: the queries, on the connection of one unit of work."""
 
-    On PostgreSQL a concurrent transaction holding the same key makes this wait until it
-    commits (then the key is not ours) or rolls back (then it is).
-    """
-    rows = [
-        {
-            "partner_id": partner_id,
-            "livemode": livemode,
-            "key": key,
-            "fingerprint": fp,
-            "status_code": status,
-            "response_body": body,
-            "created_at": now,
-        }
-        for key, fp, status, body in entries
-    ]
-    return insert_many_returning(conn, t, rows, "key")
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
 
+    def claim_many(
+        self,
+        partner_id: str,
+        livemode: bool,
+        entries: list[tuple[str, str, int, str]],
+        now: datetime,
+    ) -> set[str]:
+        """Insert (key, fingerprint, status, body) rows; returns the keys this call inserted.
 
-def update_response(
-    conn: sa.Connection, partner_id: str, livemode: bool, key: str, status: int, body: str
-) -> None:
-    conn.execute(
-        t.update()
-        .where(t.c.partner_id == partner_id, t.c.livemode == livemode, t.c.key == key)
-        .values(status_code=status, response_body=body)
-    )
+        On PostgreSQL a concurrent transaction holding the same key makes this wait until it
+        commits (then the key is not ours) or rolls back (then it is).
+        """
+        rows = [
+            {
+                "partner_id": partner_id,
+                "livemode": livemode,
+                "key": key,
+                "fingerprint": fp,
+                "status_code": status,
+                "response_body": body,
+                "created_at": now,
+            }
+            for key, fp, status, body in entries
+        ]
+        return insert_many_returning(self.conn, t, rows, "key")
 
-
-def fetch_many(
-    conn: sa.Connection, partner_id: str, livemode: bool, keys: list[str]
-) -> dict[str, StoredResponse]:
-    if not keys:
-        return {}
-    rows = conn.execute(
-        sa.select(t.c.key, t.c.fingerprint, t.c.status_code, t.c.response_body).where(
-            t.c.partner_id == partner_id, t.c.livemode == livemode, t.c.key.in_(keys)
+    def update_response(
+        self, partner_id: str, livemode: bool, key: str, status: int, body: str
+    ) -> None:
+        self.conn.execute(
+            t.update()
+            .where(t.c.partner_id == partner_id, t.c.livemode == livemode, t.c.key == key)
+            .values(status_code=status, response_body=body)
         )
-    )
-    return {
-        r.key: StoredResponse(r.key, r.fingerprint, r.status_code, r.response_body) for r in rows
-    }
 
+    def fetch_many(
+        self, partner_id: str, livemode: bool, keys: list[str]
+    ) -> dict[str, StoredResponse]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            sa.select(t.c.key, t.c.fingerprint, t.c.status_code, t.c.response_body).where(
+                t.c.partner_id == partner_id, t.c.livemode == livemode, t.c.key.in_(keys)
+            )
+        )
+        return {
+            r.key: StoredResponse(r.key, r.fingerprint, r.status_code, r.response_body)
+            for r in rows
+        }
 
-def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
-    return conn.execute(t.delete().where(t.c.created_at < cutoff)).rowcount
+    def purge_before(self, cutoff: datetime) -> int:
+        return self.conn.execute(t.delete().where(t.c.created_at < cutoff)).rowcount

@@ -14,43 +14,6 @@ from .tables import ledger_entries as L
 from .tables import policies, statements
 
 
-def insert_entries(
-    conn: sa.Connection,
-    rows: list[tuple[str, str, bool, str, Entry, datetime, str]],
-    payouts: list[tuple[str, str]] | None = None,
-) -> None:
-    """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows, with
-    the (claim, payout) of each payout entry. Unique indexes make a second premium or
-    refund of a policy, or a second entry of one payout, impossible (a repeat is skipped)."""
-    if not rows:
-        return
-    conn.execute(
-        insert_ignoring_conflicts(conn, L),
-        [
-            {
-                "partner_id": partner_id,
-                "livemode": livemode,
-                "policy_id": policy_id,
-                "kind": e.kind,
-                "collected_by": collected_by,
-                "currency": e.currency,
-                "amount": e.amount,
-                "tax": e.tax,
-                "commission": e.commission,
-                "fees": e.fees,
-                "net": e.net,
-                "occurred_at": occurred_at,
-                "period": period,
-                "claim_id": payouts[i][0] if payouts else None,
-                "payout_id": payouts[i][1] if payouts else None,
-            }
-            for i, (partner_id, policy_id, livemode, collected_by, e, occurred_at, period) in (
-                enumerate(rows)
-            )
-        ],
-    )
-
-
 def _line_query(where: Any) -> Any:
     return (
         sa.select(
@@ -76,79 +39,115 @@ def _line_query(where: Any) -> Any:
     )
 
 
-def open_lines(
-    conn: sa.Connection, partner_id: str, livemode: bool, through_period: str
-) -> list[sa.Row[Any]]:
-    """Lines of the entries not yet on a closed statement, up to a period."""
-    return list(
-        conn.execute(
-            _line_query(
-                sa.and_(
-                    L.c.partner_id == partner_id,
-                    L.c.livemode == livemode,
-                    L.c.statement_id.is_(None),
-                    L.c.period <= through_period,
+class LedgerRepository:
+    """Ledger entries and closed statements: the queries, on the connection of one unit of work."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def insert_entries(
+        self,
+        rows: list[tuple[str, str, bool, str, Entry, datetime, str]],
+        payouts: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows, with
+        the (claim, payout) of each payout entry. Unique indexes make a second premium or
+        refund of a policy, or a second entry of one payout, impossible (a repeat is skipped)."""
+        if not rows:
+            return
+        self.conn.execute(
+            insert_ignoring_conflicts(self.conn, L),
+            [
+                {
+                    "partner_id": partner_id,
+                    "livemode": livemode,
+                    "policy_id": policy_id,
+                    "kind": e.kind,
+                    "collected_by": collected_by,
+                    "currency": e.currency,
+                    "amount": e.amount,
+                    "tax": e.tax,
+                    "commission": e.commission,
+                    "fees": e.fees,
+                    "net": e.net,
+                    "occurred_at": occurred_at,
+                    "period": period,
+                    "claim_id": payouts[i][0] if payouts else None,
+                    "payout_id": payouts[i][1] if payouts else None,
+                }
+                for i, (partner_id, policy_id, livemode, collected_by, e, occurred_at, period) in (
+                    enumerate(rows)
+                )
+            ],
+        )
+
+    def open_lines(self, partner_id: str, livemode: bool, through_period: str) -> list[sa.Row[Any]]:
+        """Lines of the entries not yet on a closed statement, up to a period."""
+        return list(
+            self.conn.execute(
+                _line_query(
+                    sa.and_(
+                        L.c.partner_id == partner_id,
+                        L.c.livemode == livemode,
+                        L.c.statement_id.is_(None),
+                        L.c.period <= through_period,
+                    )
                 )
             )
         )
-    )
 
+    def statement_lines(self, statement_id: str) -> list[sa.Row[Any]]:
+        return list(self.conn.execute(_line_query(L.c.statement_id == statement_id)))
 
-def statement_lines(conn: sa.Connection, statement_id: str) -> list[sa.Row[Any]]:
-    return list(conn.execute(_line_query(L.c.statement_id == statement_id)))
+    def earliest_unsettled_period(self, partner_id: str, livemode: bool) -> str | None:
+        return self.conn.execute(
+            sa.select(sa.func.min(L.c.period)).where(
+                L.c.partner_id == partner_id, L.c.livemode == livemode, L.c.statement_id.is_(None)
+            )
+        ).scalar()
 
-
-def earliest_unsettled_period(conn: sa.Connection, partner_id: str, livemode: bool) -> str | None:
-    return conn.execute(
-        sa.select(sa.func.min(L.c.period)).where(
-            L.c.partner_id == partner_id, L.c.livemode == livemode, L.c.statement_id.is_(None)
+    def insert_statement(self, row: dict[str, Any]) -> bool:
+        stmt = (
+            insert_ignoring_conflicts(self.conn, statements)
+            .values(**row)
+            .returning(statements.c.id)
         )
-    ).scalar()
+        return self.conn.execute(stmt).first() is not None
 
-
-def insert_statement(conn: sa.Connection, row: dict[str, Any]) -> bool:
-    stmt = insert_ignoring_conflicts(conn, statements).values(**row).returning(statements.c.id)
-    return conn.execute(stmt).first() is not None
-
-
-def assign(
-    conn: sa.Connection, partner_id: str, livemode: bool, through_period: str, statement_id: str
-) -> None:
-    conn.execute(
-        L.update()
-        .where(
-            L.c.partner_id == partner_id,
-            L.c.livemode == livemode,
-            L.c.statement_id.is_(None),
-            L.c.period <= through_period,
+    def assign(
+        self, partner_id: str, livemode: bool, through_period: str, statement_id: str
+    ) -> None:
+        self.conn.execute(
+            L.update()
+            .where(
+                L.c.partner_id == partner_id,
+                L.c.livemode == livemode,
+                L.c.statement_id.is_(None),
+                L.c.period <= through_period,
+            )
+            .values(statement_id=statement_id)
         )
-        .values(statement_id=statement_id)
-    )
 
+    def get_statement(
+        self,
+        partner_id: str,
+        livemode: bool,
+        statement_id: str | None = None,
+        period: str | None = None,
+    ) -> sa.Row[Any] | None:
+        stmt = sa.select(statements).where(
+            statements.c.partner_id == partner_id, statements.c.livemode == livemode
+        )
+        if statement_id is not None:
+            stmt = stmt.where(statements.c.id == statement_id)
+        if period is not None:
+            stmt = stmt.where(statements.c.period == period)
+        return self.conn.execute(stmt).first()
 
-def get_statement(
-    conn: sa.Connection,
-    partner_id: str,
-    livemode: bool,
-    statement_id: str | None = None,
-    period: str | None = None,
-) -> sa.Row[Any] | None:
-    stmt = sa.select(statements).where(
-        statements.c.partner_id == partner_id, statements.c.livemode == livemode
-    )
-    if statement_id is not None:
-        stmt = stmt.where(statements.c.id == statement_id)
-    if period is not None:
-        stmt = stmt.where(statements.c.period == period)
-    return conn.execute(stmt).first()
-
-
-def set_totals(
-    conn: sa.Connection, statement_id: str, totals: list[dict[str, Any]], line_count: int
-) -> None:
-    """Written once, in the transaction that closes the statement."""
-    conn.execute(
-        statements.update()
-        .where(statements.c.id == statement_id)
-        .values(totals=totals, line_count=line_count)
-    )
+    def set_totals(self, statement_id: str, totals: list[dict[str, Any]], line_count: int) -> None:
+        """Written once, in the transaction that closes the statement."""
+        self.conn.execute(
+            statements.update()
+            .where(statements.c.id == statement_id)
+            .values(totals=totals, line_count=line_count)
+        )

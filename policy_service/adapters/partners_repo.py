@@ -11,162 +11,145 @@ from policy_service.domain.records import Caller, Partner
 from .tables import api_keys, data_providers, partners, provider_keys, staff, staff_tokens
 
 
-def insert_partner(conn: sa.Connection, partner: Partner) -> None:
-    conn.execute(
-        partners.insert().values(
-            id=partner.id,
-            name=partner.name,
-            billing_mode=partner.billing_mode,
-            created_at=partner.created_at,
+class PartnersRepository:
+    """Partners and their API keys; data providers and their keys; ops staff and their tokens: the queries, on the connection of one unit of work."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def insert_partner(self, partner: Partner) -> None:
+        self.conn.execute(
+            partners.insert().values(
+                id=partner.id,
+                name=partner.name,
+                billing_mode=partner.billing_mode,
+                created_at=partner.created_at,
+            )
         )
-    )
 
+    def get_partner(self, partner_id: str) -> Partner | None:
+        row = self.conn.execute(sa.select(partners).where(partners.c.id == partner_id)).first()
+        if row is None:
+            return None
+        return Partner(row.id, row.name, row.billing_mode, row.created_at)
 
-def get_partner(conn: sa.Connection, partner_id: str) -> Partner | None:
-    row = conn.execute(sa.select(partners).where(partners.c.id == partner_id)).first()
-    if row is None:
-        return None
-    return Partner(row.id, row.name, row.billing_mode, row.created_at)
-
-
-def insert_key(
-    conn: sa.Connection,
-    key_id: str,
-    partner_id: str,
-    key_hash: str,
-    hint: str,
-    livemode: bool,
-    scopes: str,
-    created_at: datetime,
-) -> None:
-    conn.execute(
-        api_keys.insert().values(
-            id=key_id,
-            partner_id=partner_id,
-            key_hash=key_hash,
-            key_hint=hint,
-            livemode=livemode,
-            scopes=scopes,
-            created_at=created_at,
+    def insert_key(
+        self,
+        key_id: str,
+        partner_id: str,
+        key_hash: str,
+        hint: str,
+        livemode: bool,
+        scopes: str,
+        created_at: datetime,
+    ) -> None:
+        self.conn.execute(
+            api_keys.insert().values(
+                id=key_id,
+                partner_id=partner_id,
+                key_hash=key_hash,
+                key_hint=hint,
+                livemode=livemode,
+                scopes=scopes,
+                created_at=created_at,
+            )
         )
-    )
 
-
-def caller_for_key_hash(conn: sa.Connection, key_hash: str) -> Caller | None:
-    row = conn.execute(
-        sa.select(
-            api_keys.c.id,
-            api_keys.c.partner_id,
-            api_keys.c.livemode,
-            api_keys.c.scopes,
-            partners.c.billing_mode,
+    def caller_for_key_hash(self, key_hash: str) -> Caller | None:
+        row = self.conn.execute(
+            sa.select(
+                api_keys.c.id,
+                api_keys.c.partner_id,
+                api_keys.c.livemode,
+                api_keys.c.scopes,
+                partners.c.billing_mode,
+            )
+            .join(partners, partners.c.id == api_keys.c.partner_id)
+            .where(api_keys.c.key_hash == key_hash)
+            .where(api_keys.c.revoked_at.is_(None))
+        ).first()
+        if row is None:
+            return None
+        return Caller(
+            row.partner_id, row.livemode, row.id, frozenset(row.scopes.split()), row.billing_mode
         )
-        .join(partners, partners.c.id == api_keys.c.partner_id)
-        .where(api_keys.c.key_hash == key_hash)
-        .where(api_keys.c.revoked_at.is_(None))
-    ).first()
-    if row is None:
-        return None
-    return Caller(
-        row.partner_id, row.livemode, row.id, frozenset(row.scopes.split()), row.billing_mode
-    )
 
+    def insert_provider(self, provider_id: str, name: str, now: datetime) -> None:
+        self.conn.execute(data_providers.insert().values(id=provider_id, name=name, created_at=now))
 
-# -- data providers --------------------------------------------------------------------
-
-
-def insert_provider(conn: sa.Connection, provider_id: str, name: str, now: datetime) -> None:
-    conn.execute(data_providers.insert().values(id=provider_id, name=name, created_at=now))
-
-
-def insert_provider_key(
-    conn: sa.Connection,
-    key_id: str,
-    provider_id: str,
-    key_hash: str,
-    hint: str,
-    livemode: bool,
-    now: datetime,
-) -> None:
-    conn.execute(
-        provider_keys.insert().values(
-            id=key_id,
-            provider_id=provider_id,
-            key_hash=key_hash,
-            key_hint=hint,
-            livemode=livemode,
-            created_at=now,
+    def insert_provider_key(
+        self,
+        key_id: str,
+        provider_id: str,
+        key_hash: str,
+        hint: str,
+        livemode: bool,
+        now: datetime,
+    ) -> None:
+        self.conn.execute(
+            provider_keys.insert().values(
+                id=key_id,
+                provider_id=provider_id,
+                key_hash=key_hash,
+                key_hint=hint,
+                livemode=livemode,
+                created_at=now,
+            )
         )
-    )
 
-
-def caller_for_provider_key(conn: sa.Connection, key_hash: str) -> Caller | None:
-    row = conn.execute(
-        sa.select(provider_keys.c.id, provider_keys.c.provider_id, provider_keys.c.livemode).where(
-            provider_keys.c.key_hash == key_hash, provider_keys.c.revoked_at.is_(None)
+    def caller_for_provider_key(self, key_hash: str) -> Caller | None:
+        row = self.conn.execute(
+            sa.select(
+                provider_keys.c.id, provider_keys.c.provider_id, provider_keys.c.livemode
+            ).where(provider_keys.c.key_hash == key_hash, provider_keys.c.revoked_at.is_(None))
+        ).first()
+        if row is None:
+            return None
+        # A provider key may post trigger events and do nothing else.
+        return Caller(
+            "",
+            row.livemode,
+            row.id,
+            frozenset({"trigger_events:write"}),
+            provider_id=row.provider_id,
         )
-    ).first()
-    if row is None:
-        return None
-    # A provider key may post trigger events and do nothing else.
-    return Caller(
-        "",
-        row.livemode,
-        row.id,
-        frozenset({"trigger_events:write"}),
-        provider_id=row.provider_id,
-    )
 
+    def insert_staff(self, row: dict[str, object]) -> None:
+        self.conn.execute(staff.insert().values(**row))
 
-# -- staff -----------------------------------------------------------------------------
+    def staff_by_email(self, email: str, for_update: bool = False) -> sa.Row[object] | None:
+        stmt = sa.select(staff).where(staff.c.email == email)
+        return self.conn.execute(stmt.with_for_update() if for_update else stmt).first()
 
+    def insert_staff_token(self, row: dict[str, object]) -> None:
+        self.conn.execute(staff_tokens.insert().values(**row))
 
-def insert_staff(conn: sa.Connection, row: dict[str, object]) -> None:
-    conn.execute(staff.insert().values(**row))
+    def staff_for_token_hash(self, token_hash: str) -> sa.Row[object] | None:
+        return self.conn.execute(
+            sa.select(staff)
+            .join(staff_tokens, staff_tokens.c.staff_id == staff.c.id)
+            .where(
+                staff_tokens.c.token_hash == token_hash,
+                staff_tokens.c.revoked_at.is_(None),
+                staff.c.disabled_at.is_(None),
+            )
+        ).first()
 
+    def staff_by_id(self, staff_id: str) -> sa.Row[object] | None:
+        return self.conn.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
 
-def staff_by_email(
-    conn: sa.Connection, email: str, for_update: bool = False
-) -> sa.Row[object] | None:
-    stmt = sa.select(staff).where(staff.c.email == email)
-    return conn.execute(stmt.with_for_update() if for_update else stmt).first()
+    def list_staff(self) -> list[sa.Row[object]]:
+        return list(self.conn.execute(sa.select(staff).order_by(staff.c.email)))
 
+    def update_staff(self, staff_id: str, **values: object) -> None:
+        self.conn.execute(staff.update().where(staff.c.id == staff_id).values(**values))
 
-def insert_staff_token(conn: sa.Connection, row: dict[str, object]) -> None:
-    conn.execute(staff_tokens.insert().values(**row))
+    def count_active_admins(self) -> int:
+        return self.conn.execute(
+            sa.select(sa.func.count())
+            .select_from(staff)
+            .where(staff.c.role == "admin", staff.c.disabled_at.is_(None))
+        ).scalar_one()
 
-
-def staff_for_token_hash(conn: sa.Connection, token_hash: str) -> sa.Row[object] | None:
-    return conn.execute(
-        sa.select(staff)
-        .join(staff_tokens, staff_tokens.c.staff_id == staff.c.id)
-        .where(
-            staff_tokens.c.token_hash == token_hash,
-            staff_tokens.c.revoked_at.is_(None),
-            staff.c.disabled_at.is_(None),
-        )
-    ).first()
-
-
-def staff_by_id(conn: sa.Connection, staff_id: str) -> sa.Row[object] | None:
-    return conn.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
-
-
-def list_staff(conn: sa.Connection) -> list[sa.Row[object]]:
-    return list(conn.execute(sa.select(staff).order_by(staff.c.email)))
-
-
-def update_staff(conn: sa.Connection, staff_id: str, **values: object) -> None:
-    conn.execute(staff.update().where(staff.c.id == staff_id).values(**values))
-
-
-def count_active_admins(conn: sa.Connection) -> int:
-    return conn.execute(
-        sa.select(sa.func.count())
-        .select_from(staff)
-        .where(staff.c.role == "admin", staff.c.disabled_at.is_(None))
-    ).scalar_one()
-
-
-def partner_names(conn: sa.Connection) -> dict[str, str]:
-    return {r.id: r.name for r in conn.execute(sa.select(partners.c.id, partners.c.name))}
+    def partner_names(self) -> dict[str, str]:
+        return {r.id: r.name for r in self.conn.execute(sa.select(partners.c.id, partners.c.name))}

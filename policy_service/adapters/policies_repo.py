@@ -86,214 +86,229 @@ def from_row(row: Any) -> Policy:
     )
 
 
-def insert_new(conn: sa.Connection, new: list[Policy]) -> set[str]:
-    """Multi-row insert; returns the ids inserted. Rows that hit a unique constraint
-    (external_ref or quote already used) are skipped, not raised."""
-    return insert_many_returning(conn, policies, [_row(p) for p in new], "id")
+class PoliciesRepository:
+    """Policies and the cover locks that keep one subject from being insured twice: the queries, on the connection of one unit of work."""
 
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
 
-def lock_covers(
-    conn: sa.Connection, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
-) -> set[str]:
-    """Insert (product_code, cover_key, policy_id) locks; returns the policy ids that got theirs."""
-    rows = [
-        {
-            "livemode": livemode,
-            "product_code": product,
-            "cover_key": key,
-            "policy_id": policy_id,
-            "created_at": now,
-        }
-        for product, key, policy_id in locks
-    ]
-    return insert_many_returning(conn, cover_locks, rows, "policy_id")
+    def insert_new(self, new: list[Policy]) -> set[str]:
+        """Multi-row insert; returns the ids inserted. Rows that hit a unique constraint
+        (external_ref or quote already used) are skipped, not raised."""
+        return insert_many_returning(self.conn, policies, [_row(p) for p in new], "id")
 
+    def lock_covers(
+        self, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
+    ) -> set[str]:
+        """Insert (product_code, cover_key, policy_id) locks; returns the policy ids that got theirs."""
+        rows = [
+            {
+                "livemode": livemode,
+                "product_code": product,
+                "cover_key": key,
+                "policy_id": policy_id,
+                "created_at": now,
+            }
+            for product, key, policy_id in locks
+        ]
+        return insert_many_returning(self.conn, cover_locks, rows, "policy_id")
 
-def release_covers(conn: sa.Connection, policy_ids: list[str]) -> None:
-    if policy_ids:
-        conn.execute(cover_locks.delete().where(cover_locks.c.policy_id.in_(policy_ids)))
+    def release_covers(self, policy_ids: list[str]) -> None:
+        if policy_ids:
+            self.conn.execute(cover_locks.delete().where(cover_locks.c.policy_id.in_(policy_ids)))
 
+    def delete(self, policy_ids: list[str]) -> None:
+        if policy_ids:
+            self.conn.execute(policies.delete().where(policies.c.id.in_(policy_ids)))
 
-def delete(conn: sa.Connection, policy_ids: list[str]) -> None:
-    if policy_ids:
-        conn.execute(policies.delete().where(policies.c.id.in_(policy_ids)))
-
-
-def ids_by_external_ref(
-    conn: sa.Connection, partner_id: str, livemode: bool, product: str, refs: list[str]
-) -> dict[str, str]:
-    rows = conn.execute(
-        sa.select(policies.c.external_ref, policies.c.id).where(
-            policies.c.partner_id == partner_id,
-            policies.c.livemode == livemode,
-            policies.c.product_code == product,
-            policies.c.external_ref.in_(refs),
-            policies.c.status != "payment_failed",
-        )
-    )
-    return {r.external_ref: r.id for r in rows}
-
-
-def get(
-    conn: sa.Connection,
-    partner_id: str | None,
-    livemode: bool | None,
-    policy_id: str,
-    for_update: bool = False,
-) -> Policy | None:
-    """A partner's policy; with partner_id None, a policy of any partner (ops)."""
-    stmt = sa.select(policies).where(policies.c.id == policy_id)
-    if partner_id is not None:
-        stmt = stmt.where(policies.c.partner_id == partner_id, policies.c.livemode == livemode)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    return None if row is None else from_row(row)
-
-
-def update_cancelled(
-    conn: sa.Connection,
-    policy: Policy,
-    new_status: str,
-    reason: str,
-    refund: Decimal,
-    now: datetime,
-) -> bool:
-    """Compare-and-set on the status, so two concurrent cancels cannot both succeed."""
-    result = conn.execute(
-        policies.update()
-        .where(policies.c.id == policy.id, policies.c.status == policy.status)
-        .values(
-            status=new_status,
-            cancelled_at=now,
-            cancel_reason=reason,
-            refund_amount=to_minor(refund, policy.premium.currency),
-            updated_at=now,
-        )
-    )
-    return result.rowcount == 1
-
-
-def list_page(
-    conn: sa.Connection,
-    partner_id: str,
-    livemode: bool,
-    limit: int,
-    starting_after: str | None = None,
-    external_ref: str | None = None,
-    status: str | None = None,
-    product: str | None = None,
-) -> tuple[list[Policy], bool]:
-    """A partner's policies, newest first; returns one page and whether more follow."""
-    return search(
-        conn,
-        limit,
-        starting_after,
-        partner_id=partner_id,
-        livemode=livemode,
-        external_ref=external_ref,
-        status=status,
-        product=product,
-    )
-
-
-def search(
-    conn: sa.Connection,
-    limit: int,
-    starting_after: str | None = None,
-    *,
-    policy_id: str | None = None,
-    external_ref: str | None = None,
-    partner_id: str | None = None,
-    status: str | None = None,
-    product: str | None = None,
-    livemode: bool | None = None,
-    created_from: datetime | None = None,
-    created_before: datetime | None = None,
-) -> tuple[list[Policy], bool]:
-    """Policies of every partner (ops search), newest first; a page and whether more follow."""
-    stmt = sa.select(policies)
-    for column, value in (
-        (policies.c.id, policy_id),
-        (policies.c.external_ref, external_ref),
-        (policies.c.partner_id, partner_id),
-        (policies.c.status, status),
-        (policies.c.product_code, product),
-        (policies.c.livemode, livemode),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if created_from is not None:
-        stmt = stmt.where(policies.c.created_at >= created_from)
-    if created_before is not None:
-        stmt = stmt.where(policies.c.created_at < created_before)
-    if starting_after:
-        stmt = stmt.where(policies.c.id < starting_after)
-    rows = list(conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
-    return [from_row(r) for r in rows[:limit]], len(rows) > limit
-
-
-def scan_for_replay(
-    conn: sa.Connection,
-    product: str,
-    limit: int,
-    after_id: str | None = None,
-    created_from: datetime | None = None,
-) -> list[Policy]:
-    """Policies of a product in id order (every partner, both modes), a batch at a time."""
-    stmt = sa.select(policies).where(policies.c.product_code == product)
-    if after_id is not None:
-        stmt = stmt.where(policies.c.id > after_id)
-    if created_from is not None:
-        stmt = stmt.where(policies.c.created_at >= created_from)
-    return [from_row(r) for r in conn.execute(stmt.order_by(policies.c.id).limit(limit))]
-
-
-def count_for_replay(conn: sa.Connection, product: str, created_from: datetime | None) -> int:
-    stmt = sa.select(sa.func.count()).select_from(policies)
-    stmt = stmt.where(policies.c.product_code == product)
-    if created_from is not None:
-        stmt = stmt.where(policies.c.created_at >= created_from)
-    return int(conn.execute(stmt).scalar_one())
-
-
-def book_rows(
-    conn: sa.Connection, product: str, created_from: datetime | None, livemode: bool | None
-) -> list[sa.Row[Any]]:
-    """The risks of a product's sold policies and when each was issued (impact analysis:
-    the light columns only)."""
-    stmt = sa.select(policies.c.risk, policies.c.created_at).where(
-        policies.c.product_code == product,
-        policies.c.status.in_(("active", "expired", "cancelled")),
-    )
-    if created_from is not None:
-        stmt = stmt.where(policies.c.created_at >= created_from)
-    if livemode is not None:
-        stmt = stmt.where(policies.c.livemode == livemode)
-    return list(conn.execute(stmt.order_by(policies.c.id)))
-
-
-def experience_rows(conn: sa.Connection, product: str, livemode: bool) -> list[sa.Row[Any]]:
-    """Sold policies of a product with what experience needs (premium, cover, refund, risk)."""
-    return list(
-        conn.execute(
-            sa.select(
-                policies.c.id,
-                policies.c.edition_id,
-                policies.c.partner_id,
-                policies.c.status,
-                policies.c.created_at,
-                policies.c.coverage_start,
-                policies.c.coverage_end,
-                policies.c.currency,
-                policies.c.premium_total,
-                policies.c.premium_tax,
-                policies.c.refund_amount,
-                policies.c.risk,
-            ).where(
-                policies.c.product_code == product,
+    def ids_by_external_ref(
+        self, partner_id: str, livemode: bool, product: str, refs: list[str]
+    ) -> dict[str, str]:
+        rows = self.conn.execute(
+            sa.select(policies.c.external_ref, policies.c.id).where(
+                policies.c.partner_id == partner_id,
                 policies.c.livemode == livemode,
-                policies.c.status.in_(("active", "expired", "cancelled")),
+                policies.c.product_code == product,
+                policies.c.external_ref.in_(refs),
+                policies.c.status != "payment_failed",
             )
         )
-    )
+        return {r.external_ref: r.id for r in rows}
+
+    def get(
+        self,
+        partner_id: str | None,
+        livemode: bool | None,
+        policy_id: str,
+        for_update: bool = False,
+    ) -> Policy | None:
+        """A partner's policy; with partner_id None, a policy of any partner (ops)."""
+        stmt = sa.select(policies).where(policies.c.id == policy_id)
+        if partner_id is not None:
+            stmt = stmt.where(policies.c.partner_id == partner_id, policies.c.livemode == livemode)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return None if row is None else from_row(row)
+
+    def set_status(self, policy_id: str, expected: str, status: str, **values: Any) -> bool:
+        """Compare-and-set on the status; the other columns change with it."""
+        result = self.conn.execute(
+            policies.update()
+            .where(policies.c.id == policy_id, policies.c.status == expected)
+            .values(status=status, **values)
+        )
+        return result.rowcount == 1
+
+    def due_for_expiry(self, now: datetime, limit: int) -> list[Policy]:
+        """Active policies whose cover has ended, the oldest first; on PostgreSQL locked, and
+        skipping those another worker holds."""
+        stmt = (
+            sa.select(policies)
+            .where(policies.c.status == "active", policies.c.coverage_end <= now)
+            .order_by(policies.c.coverage_end)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [from_row(r) for r in self.conn.execute(stmt)]
+
+    def update_cancelled(
+        self,
+        policy: Policy,
+        new_status: str,
+        reason: str,
+        refund: Decimal,
+        now: datetime,
+    ) -> bool:
+        """Compare-and-set on the status, so two concurrent cancels cannot both succeed."""
+        result = self.conn.execute(
+            policies.update()
+            .where(policies.c.id == policy.id, policies.c.status == policy.status)
+            .values(
+                status=new_status,
+                cancelled_at=now,
+                cancel_reason=reason,
+                refund_amount=to_minor(refund, policy.premium.currency),
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    def list_page(
+        self,
+        partner_id: str,
+        livemode: bool,
+        limit: int,
+        starting_after: str | None = None,
+        external_ref: str | None = None,
+        status: str | None = None,
+        product: str | None = None,
+    ) -> tuple[list[Policy], bool]:
+        """A partner's policies, newest first; returns one page and whether more follow."""
+        return self.search(
+            limit,
+            starting_after,
+            partner_id=partner_id,
+            livemode=livemode,
+            external_ref=external_ref,
+            status=status,
+            product=product,
+        )
+
+    def search(
+        self,
+        limit: int,
+        starting_after: str | None = None,
+        *,
+        policy_id: str | None = None,
+        external_ref: str | None = None,
+        partner_id: str | None = None,
+        status: str | None = None,
+        product: str | None = None,
+        livemode: bool | None = None,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> tuple[list[Policy], bool]:
+        """Policies of every partner (ops search), newest first; a page and whether more follow."""
+        stmt = sa.select(policies)
+        for column, value in (
+            (policies.c.id, policy_id),
+            (policies.c.external_ref, external_ref),
+            (policies.c.partner_id, partner_id),
+            (policies.c.status, status),
+            (policies.c.product_code, product),
+            (policies.c.livemode, livemode),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if created_from is not None:
+            stmt = stmt.where(policies.c.created_at >= created_from)
+        if created_before is not None:
+            stmt = stmt.where(policies.c.created_at < created_before)
+        if starting_after:
+            stmt = stmt.where(policies.c.id < starting_after)
+        rows = list(self.conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
+        return [from_row(r) for r in rows[:limit]], len(rows) > limit
+
+    def scan_for_replay(
+        self,
+        product: str,
+        limit: int,
+        after_id: str | None = None,
+        created_from: datetime | None = None,
+    ) -> list[Policy]:
+        """Policies of a product in id order (every partner, both modes), a batch at a time."""
+        stmt = sa.select(policies).where(policies.c.product_code == product)
+        if after_id is not None:
+            stmt = stmt.where(policies.c.id > after_id)
+        if created_from is not None:
+            stmt = stmt.where(policies.c.created_at >= created_from)
+        return [from_row(r) for r in self.conn.execute(stmt.order_by(policies.c.id).limit(limit))]
+
+    def count_for_replay(self, product: str, created_from: datetime | None) -> int:
+        stmt = sa.select(sa.func.count()).select_from(policies)
+        stmt = stmt.where(policies.c.product_code == product)
+        if created_from is not None:
+            stmt = stmt.where(policies.c.created_at >= created_from)
+        return int(self.conn.execute(stmt).scalar_one())
+
+    def book_rows(
+        self, product: str, created_from: datetime | None, livemode: bool | None
+    ) -> list[sa.Row[Any]]:
+        """The risks of a product's sold policies and when each was issued (impact analysis:
+        the light columns only)."""
+        stmt = sa.select(policies.c.risk, policies.c.created_at).where(
+            policies.c.product_code == product,
+            policies.c.status.in_(("active", "expired", "cancelled")),
+        )
+        if created_from is not None:
+            stmt = stmt.where(policies.c.created_at >= created_from)
+        if livemode is not None:
+            stmt = stmt.where(policies.c.livemode == livemode)
+        return list(self.conn.execute(stmt.order_by(policies.c.id)))
+
+    def experience_rows(self, product: str, livemode: bool) -> list[sa.Row[Any]]:
+        """Sold policies of a product with what experience needs (premium, cover, refund, risk)."""
+        return list(
+            self.conn.execute(
+                sa.select(
+                    policies.c.id,
+                    policies.c.edition_id,
+                    policies.c.partner_id,
+                    policies.c.status,
+                    policies.c.created_at,
+                    policies.c.coverage_start,
+                    policies.c.coverage_end,
+                    policies.c.currency,
+                    policies.c.premium_total,
+                    policies.c.premium_tax,
+                    policies.c.refund_amount,
+                    policies.c.risk,
+                ).where(
+                    policies.c.product_code == product,
+                    policies.c.livemode == livemode,
+                    policies.c.status.in_(("active", "expired", "cancelled")),
+                )
+            )
+        )

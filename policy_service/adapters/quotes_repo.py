@@ -36,66 +36,71 @@ def premium_from_row(row: Any) -> Premium:
     )
 
 
-def insert(conn: sa.Connection, q: Quote) -> None:
-    conn.execute(
-        quotes.insert().values(
-            id=q.id,
-            partner_id=q.partner_id,
-            livemode=q.livemode,
-            product_code=q.product_code,
-            edition_id=f"{q.product_code}/{q.edition}",
-            content_hash=q.content_hash,
-            external_ref=q.external_ref,
-            risk=q.risk,
-            worksheet=q.worksheet,
-            coverage_start=q.coverage_start,
-            coverage_end=q.coverage_end,
-            expires_at=q.expires_at,
-            created_at=q.created_at,
-            **premium_columns(q.premium),
+class QuotesRepository:
+    """Quotes: a priced risk, held until it expires: the queries, on the connection of one unit of work."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def insert(self, q: Quote) -> None:
+        self.conn.execute(
+            quotes.insert().values(
+                id=q.id,
+                partner_id=q.partner_id,
+                livemode=q.livemode,
+                product_code=q.product_code,
+                edition_id=f"{q.product_code}/{q.edition}",
+                content_hash=q.content_hash,
+                external_ref=q.external_ref,
+                risk=q.risk,
+                worksheet=q.worksheet,
+                coverage_start=q.coverage_start,
+                coverage_end=q.coverage_end,
+                expires_at=q.expires_at,
+                created_at=q.created_at,
+                **premium_columns(q.premium),
+            )
         )
-    )
 
-
-def get(conn: sa.Connection, partner_id: str, livemode: bool, quote_id: str) -> Quote | None:
-    row = conn.execute(
-        sa.select(quotes).where(
-            quotes.c.id == quote_id,
-            quotes.c.partner_id == partner_id,
-            quotes.c.livemode == livemode,
+    def get(self, partner_id: str, livemode: bool, quote_id: str) -> Quote | None:
+        row = self.conn.execute(
+            sa.select(quotes).where(
+                quotes.c.id == quote_id,
+                quotes.c.partner_id == partner_id,
+                quotes.c.livemode == livemode,
+            )
+        ).first()
+        if row is None:
+            return None
+        return Quote(
+            id=row.id,
+            partner_id=row.partner_id,
+            livemode=row.livemode,
+            product_code=row.product_code,
+            edition=row.edition_id.split("/", 1)[1],
+            content_hash=row.content_hash,
+            external_ref=row.external_ref,
+            risk=row.risk,
+            premium=premium_from_row(row),
+            worksheet=row.worksheet,
+            coverage_start=row.coverage_start,
+            coverage_end=row.coverage_end,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
         )
-    ).first()
-    if row is None:
-        return None
-    return Quote(
-        id=row.id,
-        partner_id=row.partner_id,
-        livemode=row.livemode,
-        product_code=row.product_code,
-        edition=row.edition_id.split("/", 1)[1],
-        content_hash=row.content_hash,
-        external_ref=row.external_ref,
-        risk=row.risk,
-        premium=premium_from_row(row),
-        worksheet=row.worksheet,
-        coverage_start=row.coverage_start,
-        coverage_end=row.coverage_end,
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-    )
 
+    def policy_for_quote(self, quote_id: str) -> str | None:
+        return self.conn.execute(
+            sa.select(policies.c.id).where(policies.c.quote_id == quote_id)
+        ).scalar()
 
-def policy_for_quote(conn: sa.Connection, quote_id: str) -> str | None:
-    return conn.execute(sa.select(policies.c.id).where(policies.c.quote_id == quote_id)).scalar()
-
-
-def book_rows(
-    conn: sa.Connection, product: str, created_from: Any, livemode: bool | None
-) -> list[sa.Row[Any]]:
-    """The risks of a product's quotes and when each was made (impact analysis)."""
-    stmt = sa.select(quotes.c.risk, quotes.c.created_at).where(quotes.c.product_code == product)
-    if created_from is not None:
-        stmt = stmt.where(quotes.c.created_at >= created_from)
-    if livemode is not None:
-        stmt = stmt.where(quotes.c.livemode == livemode)
-    return list(conn.execute(stmt.order_by(quotes.c.id)))
+    def book_rows(
+        self, product: str, created_from: Any, livemode: bool | None
+    ) -> list[sa.Row[Any]]:
+        """The risks of a product's quotes and when each was made (impact analysis)."""
+        stmt = sa.select(quotes.c.risk, quotes.c.created_at).where(quotes.c.product_code == product)
+        if created_from is not None:
+            stmt = stmt.where(quotes.c.created_at >= created_from)
+        if livemode is not None:
+            stmt = stmt.where(quotes.c.livemode == livemode)
+        return list(self.conn.execute(stmt.order_by(quotes.c.id)))

@@ -14,149 +14,6 @@ from .tables import events, webhook_attempts, webhook_deliveries, webhook_endpoi
 E, D, A = webhook_endpoints, webhook_deliveries, webhook_attempts
 
 
-# -- endpoints ------------------------------------------------------------------------------
-
-
-def insert_endpoint(conn: sa.Connection, row: dict[str, Any]) -> None:
-    conn.execute(E.insert().values(**row))
-
-
-def get_endpoint(
-    conn: sa.Connection, partner_id: str, livemode: bool, endpoint_id: str, for_update: bool = False
-) -> sa.Row[Any] | None:
-    stmt = sa.select(E).where(
-        E.c.id == endpoint_id,
-        E.c.partner_id == partner_id,
-        E.c.livemode == livemode,
-        E.c.deleted_at.is_(None),
-    )
-    if for_update:
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
-
-
-def list_endpoints(
-    conn: sa.Connection, partner_id: str, livemode: bool, limit: int, starting_after: str | None
-) -> tuple[list[sa.Row[Any]], bool]:
-    stmt = sa.select(E).where(
-        E.c.partner_id == partner_id, E.c.livemode == livemode, E.c.deleted_at.is_(None)
-    )
-    if starting_after:
-        stmt = stmt.where(E.c.id < starting_after)
-    rows = list(conn.execute(stmt.order_by(E.c.id.desc()).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
-
-
-def update_endpoint(conn: sa.Connection, endpoint_id: str, **values: Any) -> None:
-    conn.execute(E.update().where(E.c.id == endpoint_id).values(**values))
-
-
-def clear_failing(conn: sa.Connection, endpoint_id: str) -> None:
-    # Only when set: most successes then write nothing to the endpoint's row.
-    conn.execute(
-        E.update()
-        .where(E.c.id == endpoint_id, E.c.failing_since.is_not(None))
-        .values(failing_since=None)
-    )
-
-
-def enabled_endpoints_of(conn: sa.Connection, owners: set[tuple[str, bool]]) -> list[Any]:
-    """Enabled endpoints of these (partner_id, livemode) pairs."""
-    if not owners:
-        return []
-    partner_ids = {p for p, _ in owners}
-    rows = conn.execute(
-        sa.select(E.c.id, E.c.partner_id, E.c.livemode, E.c.events).where(
-            E.c.partner_id.in_(partner_ids), E.c.status == "enabled", E.c.deleted_at.is_(None)
-        )
-    )
-    return [r for r in rows if (r.partner_id, r.livemode) in owners]
-
-
-# -- deliveries -----------------------------------------------------------------------------
-
-
-def insert_deliveries(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert_ignoring_conflicts(conn, D), rows)
-
-
-def get_delivery_for(conn: sa.Connection, event_id: str, endpoint_id: str) -> sa.Row[Any] | None:
-    return conn.execute(
-        sa.select(D).where(D.c.event_id == event_id, D.c.endpoint_id == endpoint_id)
-    ).first()
-
-
-def reset_delivery(conn: sa.Connection, delivery_id: str, now: datetime) -> None:
-    """Resend: due now, with a fresh retry window. A running attempt keeps its lease, but the
-    new generation stops it from settling the delivery (its outcome is still recorded)."""
-    conn.execute(
-        D.update()
-        .where(D.c.id == delivery_id)
-        .values(
-            status="pending",
-            next_attempt_at=now,
-            first_attempt_at=None,
-            generation=D.c.generation + 1,
-            updated_at=now,
-        )
-    )
-
-
-def pause_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> None:
-    """The endpoint is disabled: its pending deliveries wait, out of the workers' way."""
-    conn.execute(
-        D.update()
-        .where(D.c.endpoint_id == endpoint_id, D.c.status == "pending")
-        .values(status="paused", updated_at=now)
-    )
-
-
-def resume_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> None:
-    conn.execute(
-        D.update()
-        .where(D.c.endpoint_id == endpoint_id, D.c.status == "paused")
-        .values(status="pending", next_attempt_at=now, updated_at=now)
-    )
-
-
-def drop_deliveries(conn: sa.Connection, endpoint_id: str, now: datetime) -> None:
-    """The endpoint is deleted: what was still to send is given up."""
-    conn.execute(
-        D.update()
-        .where(D.c.endpoint_id == endpoint_id, D.c.status.in_(("pending", "paused")))
-        .values(status="failed", next_attempt_at=None, updated_at=now)
-    )
-
-
-def deliveries_of_events(conn: sa.Connection, event_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
-    """event id -> its deliveries (with the endpoint's url), in the order they were made."""
-    out: dict[str, list[sa.Row[Any]]] = {e: [] for e in event_ids}
-    if event_ids:
-        stmt = (
-            sa.select(D, E.c.url)
-            .join(E, E.c.id == D.c.endpoint_id)
-            .where(D.c.event_id.in_(event_ids))
-            .order_by(D.c.event_id, D.c.id)
-        )
-        for row in conn.execute(stmt):
-            out[row.event_id].append(row)
-    return out
-
-
-def attempts_of(conn: sa.Connection, delivery_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
-    out: dict[str, list[sa.Row[Any]]] = {d: [] for d in delivery_ids}
-    if delivery_ids:
-        rows = conn.execute(
-            sa.select(A)
-            .where(A.c.delivery_id.in_(delivery_ids))
-            .order_by(A.c.delivery_id, A.c.number)
-        )
-        for row in rows:
-            out[row.delivery_id].append(row)
-    return out
-
-
 @dataclass(frozen=True)
 class Claimed:
     """A delivery a worker holds under a lease, with all it needs to send it."""
@@ -176,183 +33,307 @@ class Claimed:
     first_attempt_at: datetime
 
 
-def claim_due(
-    conn: sa.Connection, worker: str, now: datetime, lease_until: datetime, limit: int
-) -> list[Claimed]:
-    """Take up to `limit` due deliveries of enabled endpoints and open an attempt for each."""
-    # Deliveries of disabled or deleted endpoints are paused or failed, never pending, so
-    # this reads the (status, next_attempt_at) index without wading through them.
-    stmt = (
-        sa.select(D.c.id)
-        .where(
-            D.c.status == "pending",
-            D.c.next_attempt_at <= now,
-            sa.or_(D.c.lease_until.is_(None), D.c.lease_until < now),
+class WebhooksRepository:
+    """Webhook endpoints, deliveries (one per event and endpoint) and their attempts: the queries, on the connection of one unit of work."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def insert_endpoint(self, row: dict[str, Any]) -> None:
+        self.conn.execute(E.insert().values(**row))
+
+    def get_endpoint(
+        self, partner_id: str, livemode: bool, endpoint_id: str, for_update: bool = False
+    ) -> sa.Row[Any] | None:
+        stmt = sa.select(E).where(
+            E.c.id == endpoint_id,
+            E.c.partner_id == partner_id,
+            E.c.livemode == livemode,
+            E.c.deleted_at.is_(None),
         )
-        .order_by(D.c.next_attempt_at)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=D, skip_locked=True)
-    ids = [r.id for r in conn.execute(stmt)]
-    if not ids:
-        return []
-    # An attempt still open here belonged to a worker that lost its lease (killed, stalled).
-    conn.execute(
-        A.update()
-        .where(A.c.delivery_id.in_(ids), A.c.outcome == "in_progress")
-        .values(
-            outcome="abandoned",
-            finished_at=now,
-            error="the worker lost its lease (killed or stalled)",
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.conn.execute(stmt).first()
+
+    def list_endpoints(
+        self, partner_id: str, livemode: bool, limit: int, starting_after: str | None
+    ) -> tuple[list[sa.Row[Any]], bool]:
+        stmt = sa.select(E).where(
+            E.c.partner_id == partner_id, E.c.livemode == livemode, E.c.deleted_at.is_(None)
         )
-    )
-    conn.execute(
-        D.update()
-        .where(D.c.id.in_(ids))
-        .values(
-            attempt_count=D.c.attempt_count + 1,
-            lease_until=lease_until,
-            lease_owner=worker,
-            first_attempt_at=sa.func.coalesce(D.c.first_attempt_at, now),
-            updated_at=now,
+        if starting_after:
+            stmt = stmt.where(E.c.id < starting_after)
+        rows = list(self.conn.execute(stmt.order_by(E.c.id.desc()).limit(limit + 1)))
+        return rows[:limit], len(rows) > limit
+
+    def update_endpoint(self, endpoint_id: str, **values: Any) -> None:
+        self.conn.execute(E.update().where(E.c.id == endpoint_id).values(**values))
+
+    def clear_failing(self, endpoint_id: str) -> None:
+        # Only when set: most successes then write nothing to the endpoint's row.
+        self.conn.execute(
+            E.update()
+            .where(E.c.id == endpoint_id, E.c.failing_since.is_not(None))
+            .values(failing_since=None)
         )
-    )
-    rows = conn.execute(
-        sa.select(
-            D.c.id,
-            D.c.attempt_count,
-            D.c.generation,
-            D.c.event_id,
-            D.c.endpoint_id,
-            D.c.partner_id,
-            D.c.livemode,
-            D.c.first_attempt_at,
-            E.c.url,
-            E.c.secret,
-            E.c.previous_secret,
-            E.c.previous_secret_expires_at,
-            events.c.type,
-            events.c.data,
-            events.c.created_at,
-            events.c.object_type,
-        )
-        .join(E, E.c.id == D.c.endpoint_id)
-        .join(events, events.c.id == D.c.event_id)
-        .where(D.c.id.in_(ids))
-    ).all()
-    if not rows:
-        return []
-    conn.execute(
-        A.insert(),
-        [
-            {
-                "delivery_id": r.id,
-                "number": r.attempt_count,
-                "worker": worker,
-                "started_at": now,
-                "outcome": "in_progress",
-            }
-            for r in rows
-        ],
-    )
-    attempt_ids = {
-        a.delivery_id: a.id
-        for a in conn.execute(
-            sa.select(A.c.id, A.c.delivery_id).where(
-                A.c.delivery_id.in_([r.id for r in rows]), A.c.outcome == "in_progress"
+
+    def enabled_endpoints_of(self, owners: set[tuple[str, bool]]) -> list[Any]:
+        """Enabled endpoints of these (partner_id, livemode) pairs."""
+        if not owners:
+            return []
+        partner_ids = {p for p, _ in owners}
+        rows = self.conn.execute(
+            sa.select(E.c.id, E.c.partner_id, E.c.livemode, E.c.events).where(
+                E.c.partner_id.in_(partner_ids), E.c.status == "enabled", E.c.deleted_at.is_(None)
             )
         )
-    }
-    claimed = []
-    for r in rows:
-        secrets = [r.secret]
-        if (
-            r.previous_secret
-            and r.previous_secret_expires_at
-            and r.previous_secret_expires_at > now
-        ):
-            secrets.append(r.previous_secret)
-        event = {
-            "id": r.event_id,
-            "type": r.type,
-            "created": r.created_at,
-            "livemode": r.livemode,
-            "data": r.data,
+        return [r for r in rows if (r.partner_id, r.livemode) in owners]
+
+    def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert_ignoring_conflicts(self.conn, D), rows)
+
+    def get_delivery_for(self, event_id: str, endpoint_id: str) -> sa.Row[Any] | None:
+        return self.conn.execute(
+            sa.select(D).where(D.c.event_id == event_id, D.c.endpoint_id == endpoint_id)
+        ).first()
+
+    def reset_delivery(self, delivery_id: str, now: datetime) -> None:
+        """Resend: due now, with a fresh retry window. A running attempt keeps its lease, but the
+        new generation stops it from settling the delivery (its outcome is still recorded)."""
+        self.conn.execute(
+            D.update()
+            .where(D.c.id == delivery_id)
+            .values(
+                status="pending",
+                next_attempt_at=now,
+                first_attempt_at=None,
+                generation=D.c.generation + 1,
+                updated_at=now,
+            )
+        )
+
+    def pause_deliveries(self, endpoint_id: str, now: datetime) -> None:
+        """The endpoint is disabled: its pending deliveries wait, out of the workers' way."""
+        self.conn.execute(
+            D.update()
+            .where(D.c.endpoint_id == endpoint_id, D.c.status == "pending")
+            .values(status="paused", updated_at=now)
+        )
+
+    def resume_deliveries(self, endpoint_id: str, now: datetime) -> None:
+        self.conn.execute(
+            D.update()
+            .where(D.c.endpoint_id == endpoint_id, D.c.status == "paused")
+            .values(status="pending", next_attempt_at=now, updated_at=now)
+        )
+
+    def drop_deliveries(self, endpoint_id: str, now: datetime) -> None:
+        """The endpoint is deleted: what was still to send is given up."""
+        self.conn.execute(
+            D.update()
+            .where(D.c.endpoint_id == endpoint_id, D.c.status.in_(("pending", "paused")))
+            .values(status="failed", next_attempt_at=None, updated_at=now)
+        )
+
+    def deliveries_of_events(self, event_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+        """event id -> its deliveries (with the endpoint's url), in the order they were made."""
+        out: dict[str, list[sa.Row[Any]]] = {e: [] for e in event_ids}
+        if event_ids:
+            stmt = (
+                sa.select(D, E.c.url)
+                .join(E, E.c.id == D.c.endpoint_id)
+                .where(D.c.event_id.in_(event_ids))
+                .order_by(D.c.event_id, D.c.id)
+            )
+            for row in self.conn.execute(stmt):
+                out[row.event_id].append(row)
+        return out
+
+    def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+        out: dict[str, list[sa.Row[Any]]] = {d: [] for d in delivery_ids}
+        if delivery_ids:
+            rows = self.conn.execute(
+                sa.select(A)
+                .where(A.c.delivery_id.in_(delivery_ids))
+                .order_by(A.c.delivery_id, A.c.number)
+            )
+            for row in rows:
+                out[row.delivery_id].append(row)
+        return out
+
+    def claim_due(
+        self, worker: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Claimed]:
+        """Take up to `limit` due deliveries of enabled endpoints and open an attempt for each."""
+        # Deliveries of disabled or deleted endpoints are paused or failed, never pending, so
+        # this reads the (status, next_attempt_at) index without wading through them.
+        stmt = (
+            sa.select(D.c.id)
+            .where(
+                D.c.status == "pending",
+                D.c.next_attempt_at <= now,
+                sa.or_(D.c.lease_until.is_(None), D.c.lease_until < now),
+            )
+            .order_by(D.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=D, skip_locked=True)
+        ids = [r.id for r in self.conn.execute(stmt)]
+        if not ids:
+            return []
+        # An attempt still open here belonged to a worker that lost its lease (killed, stalled).
+        self.conn.execute(
+            A.update()
+            .where(A.c.delivery_id.in_(ids), A.c.outcome == "in_progress")
+            .values(
+                outcome="abandoned",
+                finished_at=now,
+                error="the worker lost its lease (killed or stalled)",
+            )
+        )
+        self.conn.execute(
+            D.update()
+            .where(D.c.id.in_(ids))
+            .values(
+                attempt_count=D.c.attempt_count + 1,
+                lease_until=lease_until,
+                lease_owner=worker,
+                first_attempt_at=sa.func.coalesce(D.c.first_attempt_at, now),
+                updated_at=now,
+            )
+        )
+        rows = self.conn.execute(
+            sa.select(
+                D.c.id,
+                D.c.attempt_count,
+                D.c.generation,
+                D.c.event_id,
+                D.c.endpoint_id,
+                D.c.partner_id,
+                D.c.livemode,
+                D.c.first_attempt_at,
+                E.c.url,
+                E.c.secret,
+                E.c.previous_secret,
+                E.c.previous_secret_expires_at,
+                events.c.type,
+                events.c.data,
+                events.c.created_at,
+                events.c.object_type,
+            )
+            .join(E, E.c.id == D.c.endpoint_id)
+            .join(events, events.c.id == D.c.event_id)
+            .where(D.c.id.in_(ids))
+        ).all()
+        if not rows:
+            return []
+        self.conn.execute(
+            A.insert(),
+            [
+                {
+                    "delivery_id": r.id,
+                    "number": r.attempt_count,
+                    "worker": worker,
+                    "started_at": now,
+                    "outcome": "in_progress",
+                }
+                for r in rows
+            ],
+        )
+        attempt_ids = {
+            a.delivery_id: a.id
+            for a in self.conn.execute(
+                sa.select(A.c.id, A.c.delivery_id).where(
+                    A.c.delivery_id.in_([r.id for r in rows]), A.c.outcome == "in_progress"
+                )
+            )
         }
-        claimed.append(
-            Claimed(
-                r.id,
-                attempt_ids[r.id],
-                r.attempt_count,
-                worker,
-                r.generation,
-                r.event_id,
-                r.endpoint_id,
-                r.partner_id,
-                r.livemode,
-                r.url,
-                secrets,
-                event,
-                r.first_attempt_at,
+        claimed = []
+        for r in rows:
+            secrets = [r.secret]
+            if (
+                r.previous_secret
+                and r.previous_secret_expires_at
+                and r.previous_secret_expires_at > now
+            ):
+                secrets.append(r.previous_secret)
+            event = {
+                "id": r.event_id,
+                "type": r.type,
+                "created": r.created_at,
+                "livemode": r.livemode,
+                "data": r.data,
+            }
+            claimed.append(
+                Claimed(
+                    r.id,
+                    attempt_ids[r.id],
+                    r.attempt_count,
+                    worker,
+                    r.generation,
+                    r.event_id,
+                    r.endpoint_id,
+                    r.partner_id,
+                    r.livemode,
+                    r.url,
+                    secrets,
+                    event,
+                    r.first_attempt_at,
+                )
             )
+        return claimed
+
+    def lock_delivery(self, delivery_id: str) -> None:
+        """Lock order for every writer: the delivery row first, then its attempts."""
+        stmt = sa.select(D.c.id).where(D.c.id == delivery_id)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        self.conn.execute(stmt)
+
+    def finish_attempt(self, attempt_id: int, **values: Any) -> None:
+        # Also when marked abandoned meanwhile: a late answer is still the truth about this attempt.
+        self.conn.execute(
+            A.update()
+            .where(A.c.id == attempt_id, A.c.outcome.in_(("in_progress", "abandoned")))
+            .values(**values)
         )
-    return claimed
 
-
-def lock_delivery(conn: sa.Connection, delivery_id: str) -> None:
-    """Lock order for every writer: the delivery row first, then its attempts."""
-    stmt = sa.select(D.c.id).where(D.c.id == delivery_id)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    conn.execute(stmt)
-
-
-def finish_attempt(conn: sa.Connection, attempt_id: int, **values: Any) -> None:
-    # Also when marked abandoned meanwhile: a late answer is still the truth about this attempt.
-    conn.execute(
-        A.update()
-        .where(A.c.id == attempt_id, A.c.outcome.in_(("in_progress", "abandoned")))
-        .values(**values)
-    )
-
-
-def mark_succeeded(conn: sa.Connection, claimed: Claimed, now: datetime) -> bool:
-    """A 2xx settles the delivery even if the lease was lost meanwhile; not after a resend."""
-    result = conn.execute(
-        D.update()
-        .where(
-            D.c.id == claimed.delivery_id,
-            D.c.generation == claimed.generation,
-            D.c.status == "pending",
+    def mark_succeeded(self, claimed: Claimed, now: datetime) -> bool:
+        """A 2xx settles the delivery even if the lease was lost meanwhile; not after a resend."""
+        result = self.conn.execute(
+            D.update()
+            .where(
+                D.c.id == claimed.delivery_id,
+                D.c.generation == claimed.generation,
+                D.c.status == "pending",
+            )
+            .values(status="succeeded", delivered_at=now, next_attempt_at=None, updated_at=now)
         )
-        .values(status="succeeded", delivered_at=now, next_attempt_at=None, updated_at=now)
-    )
-    release_lease(conn, claimed)
-    return result.rowcount == 1
+        self.release_lease(claimed)
+        return result.rowcount == 1
 
-
-def settle_failure(conn: sa.Connection, claimed: Claimed, **values: Any) -> bool:
-    """Schedule the retry (or give up) if this worker still holds this attempt."""
-    result = conn.execute(
-        D.update()
-        .where(
-            D.c.id == claimed.delivery_id,
-            D.c.lease_owner == claimed.worker,
-            D.c.attempt_count == claimed.number,
-            D.c.generation == claimed.generation,
-            D.c.status == "pending",
+    def settle_failure(self, claimed: Claimed, **values: Any) -> bool:
+        """Schedule the retry (or give up) if this worker still holds this attempt."""
+        result = self.conn.execute(
+            D.update()
+            .where(
+                D.c.id == claimed.delivery_id,
+                D.c.lease_owner == claimed.worker,
+                D.c.attempt_count == claimed.number,
+                D.c.generation == claimed.generation,
+                D.c.status == "pending",
+            )
+            .values(lease_until=None, lease_owner=None, **values)
         )
-        .values(lease_until=None, lease_owner=None, **values)
-    )
-    if result.rowcount == 0:
-        release_lease(conn, claimed)
-    return result.rowcount == 1
+        if result.rowcount == 0:
+            self.release_lease(claimed)
+        return result.rowcount == 1
 
-
-def release_lease(conn: sa.Connection, claimed: Claimed) -> None:
-    conn.execute(
-        D.update()
-        .where(D.c.id == claimed.delivery_id, D.c.lease_owner == claimed.worker)
-        .values(lease_until=None, lease_owner=None)
-    )
+    def release_lease(self, claimed: Claimed) -> None:
+        self.conn.execute(
+            D.update()
+            .where(D.c.id == claimed.delivery_id, D.c.lease_owner == claimed.worker)
+            .values(lease_until=None, lease_owner=None)
+        )

@@ -9,6 +9,8 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
+from policy_service.presentation.request_guard import check_request_text
+
 from ..services import staff
 from . import (
     claims,
@@ -25,7 +27,6 @@ from . import (
 from .context import services
 from .docs import add_product_schemas, postprocess
 from .errors import register_error_handlers
-from .input_guard import check_request_text
 from .schemas import ErrorSchema
 
 API_DESCRIPTION = """\
@@ -94,9 +95,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
     def _authenticate_and_refresh() -> ResponseReturnValue | None:
         if request.path.startswith("/v1/ops/"):
             # Staff tokens, never partner keys: the ops API sees every partner's claims.
-            g.staff = staff.authenticate_token(
-                services().engine, request.headers.get("Authorization")
-            )
+            g.staff = staff.authenticate_token(services().uow, request.headers.get("Authorization"))
             check_request_text()
             services().catalog.maybe_reload()
         elif request.path.startswith("/v1/") and not request.path.startswith("/v1/stripe/"):

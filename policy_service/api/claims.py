@@ -5,16 +5,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.adapters import claims_repo
 from policy_service.domain.errors import InvalidRequest
+from policy_service.presentation import render
 from policy_service.services import claims as svc_claims
+from policy_service.services.unit_of_work import Tx
 
-from . import render
 from .context import caller, services
 from .docs import IDEMPOTENCY_PARAM, errors
 from .idempotency import ok, run_idempotent
@@ -43,8 +42,8 @@ class Claims(MethodView):
         now = svc.clock()
         body = request.get_json()
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
-            claim = svc_claims.file_claim(svc.claims(), conn, who, body, now)
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
+            claim = svc_claims.file_claim(svc.claims(), tx, who, body, now)
             return 201, render.claim(claim)
 
         return run_idempotent(who, work)
@@ -55,15 +54,14 @@ class Claims(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Claims, newest first; filter by policy and status"""
         who = caller("claims:read")
-        with services().engine.connect() as conn:
-            found, more = svc_claims.list_claims(
-                conn,
-                who,
-                args["limit"],
-                args.get("starting_after"),
-                args.get("policy"),
-                args.get("status"),
-            )
+        found, more = svc_claims.list_claims(
+            services().uow,
+            who,
+            args["limit"],
+            args.get("starting_after"),
+            args.get("policy"),
+            args.get("status"),
+        )
         return ok(render.page([render.claim(c) for c in found], more, "/v1/claims"))
 
 
@@ -74,9 +72,7 @@ class ClaimById(MethodView):
     def get(self, claim_id: str) -> Response:
         """A claim with its explanation: trigger data, rule and edition, values compared"""
         who = caller("claims:read")
-        with services().engine.connect() as conn:
-            claim = svc_claims.get_claim(conn, who, claim_id)
-            files = claims_repo.attachments_of(conn, claim.id)
+        claim, files = svc_claims.claim_with_attachments(services().uow, who, claim_id)
         return ok({**render.claim(claim), "attachments": [render.attachment(f) for f in files]})
 
 
@@ -97,15 +93,7 @@ class ClaimAttachments(MethodView):
             data = upload.stream.read(svc.config.attachment_max_bytes + 1)
         finally:
             upload.close()  # a large upload is spooled to a temporary file
-        with svc.engine.begin() as conn:
-            row = svc_claims.add_attachment(
-                svc.claims(),
-                conn,
-                who,
-                claim_id,
-                upload.filename,
-                upload.mimetype,
-                data,
-                svc.clock(),
-            )
+        row = svc_claims.add_attachment(
+            svc.claims(), who, claim_id, upload.filename, upload.mimetype, data, svc.clock()
+        )
         return ok(render.attachment(SimpleNamespace(**row)), 201)

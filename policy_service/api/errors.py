@@ -1,7 +1,6 @@
-"""The one place where errors become HTTP responses, all in one shape:
-
-{"error": {"type": "...", "code": "...", "message": "...", "param": "risk.order_value"}}
-"""
+"""Errors as HTTP responses: the service errors through presentation/errors.py (the one
+table of statuses, shared with the console and the worker), and Flask's and the
+database's own errors in the same shape."""
 
 from __future__ import annotations
 
@@ -14,39 +13,9 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from policy_service.domain import errors as e
+from policy_service.presentation.errors import error_body
 
 log = logging.getLogger(__name__)
-
-#: most specific class first
-STATUS: list[tuple[type[e.ServiceError], int]] = [
-    (e.PayloadTooLarge, 413),
-    (e.PaymentFailed, 402),
-    (e.PaymentUnavailableError, 503),
-    (e.InvalidRequest, 400),
-    (e.Unauthenticated, 401),
-    (e.PermissionDenied, 403),
-    (e.NotFound, 404),
-    (e.Conflict, 409),
-    (e.BusinessRefusal, 422),
-    (e.ProductDefect, 422),
-    (e.ServiceUnavailable, 503),
-    (e.ServiceError, 500),
-]
-
-
-def status_of(error: e.ServiceError) -> int:
-    for cls, status in STATUS:
-        if isinstance(error, cls):
-            return status
-    return 500  # pragma: no cover - ServiceError is last in the table
-
-
-def error_body(error: e.ServiceError) -> tuple[int, dict[str, Any]]:
-    body: dict[str, Any] = {"type": error.type, "code": error.code, "message": error.message}
-    if error.param:
-        body["param"] = error.param
-    body.update(error.details)
-    return status_of(error), {"error": body}
 
 
 def error_response(error: e.ServiceError) -> Response:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from policy_service.presentation import render
 from policy_service.services import webhooks
+from policy_service.services.unit_of_work import Tx
 
-from . import render
 from .context import caller, services
 from .docs import IDEMPOTENCY_PARAM, errors
 from .idempotency import ok, run_idempotent
@@ -36,15 +36,14 @@ class Events(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """List events, newest first; filter by type and object id"""
         who = caller("events:read")
-        with services().engine.connect() as conn:
-            rows, has_more = webhooks.list_events(
-                conn,
-                who,
-                args["limit"],
-                args.get("starting_after"),
-                args.get("type"),
-                args.get("object"),
-            )
+        rows, has_more = webhooks.list_events(
+            services().uow,
+            who,
+            args["limit"],
+            args.get("starting_after"),
+            args.get("type"),
+            args.get("object"),
+        )
         return ok(render.page([render.event(r) for r in rows], has_more, "/v1/events"))
 
 
@@ -55,8 +54,7 @@ class EventById(MethodView):
     def get(self, event_id: str) -> Response:
         """An event: its type and the object as it was after the change"""
         who = caller("events:read")
-        with services().engine.connect() as conn:
-            return ok(render.event(webhooks.get_event(conn, who, event_id)))
+        return ok(render.event(webhooks.get_event(services().uow, who, event_id)))
 
 
 @blp.route("/<event_id>/deliveries")
@@ -66,8 +64,7 @@ class EventDeliveries(MethodView):
     def get(self, event_id: str) -> Response:
         """Webhook deliveries of an event, with every attempt (status, latency, error, next retry)"""
         who = caller("events:read")
-        with services().engine.connect() as conn:
-            views = webhooks.deliveries(conn, who, event_id)
+        views = webhooks.deliveries(services().uow, who, event_id)
         return ok(
             render.page(
                 [render.delivery(v) for v in views], False, f"/v1/events/{event_id}/deliveries"
@@ -86,8 +83,8 @@ class EventResend(MethodView):
         who = caller("webhooks:write")
         svc = services()
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
-            views = webhooks.resend(conn, who, event_id, body.get("endpoint"), svc.clock())
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
+            views = webhooks.resend(tx, who, event_id, body.get("endpoint"), svc.clock())
             url = f"/v1/events/{event_id}/deliveries"
             return 200, render.page([render.delivery(v) for v in views], False, url)
 

@@ -12,14 +12,13 @@ from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.adapters import claims_repo
 from policy_service.domain.claims import Claim
 from policy_service.domain.errors import PermissionDenied
+from policy_service.presentation import render
 from policy_service.services import claims as svc_claims
 from policy_service.services import review
 from policy_service.services.staff import Staff
 
-from . import render
 from .context import services
 from .docs import errors
 from .idempotency import ok
@@ -85,15 +84,13 @@ class Queue(MethodView):
         """The review queue: claims in a status (default in_review), oldest first, filtered by
         product, partner, signal, amount claimed and mode"""
         staff()
-        found = review.queue(
-            services().engine,
+        claims, more = review.queue_claims(
+            services().uow,
             review.QueueFilter.parse(args),
             args["limit"],
             args.get("starting_after"),
         )
-        with services().engine.connect() as conn:
-            claims = claims_repo.get_many(conn, [item.id for item in found.items])
-        return ok(render.page([_ops_claim(c) for c in claims], found.more, "/v1/ops/claims"))
+        return ok(render.page([_ops_claim(c) for c in claims], more, "/v1/ops/claims"))
 
 
 @blp.route("/claims/<claim_id>")

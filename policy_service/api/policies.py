@@ -5,37 +5,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.adapters.db import LazyConnection
-from policy_service.domain.errors import InvalidRequest, ServiceError
-from policy_service.domain.records import Caller, Policy
-from policy_service.services import cancellation, payments
+from policy_service.domain.errors import InvalidRequest
+from policy_service.domain.records import Policy
+from policy_service.presentation import render
+from policy_service.services import cancellation, issue_transaction, issuing, payments
 from policy_service.services import policies as svc_policies
-from policy_service.services.payments import check_payment_method
-from policy_service.services.policies import (
-    Envelope,
-    IssueItem,
-    IssueResult,
+from policy_service.services.idempotency import (
     Outcome,
     dumps,
     fingerprint,
+    replay_stored,
+    stored_response,
 )
+from policy_service.services.issue_transaction import Envelope
+from policy_service.services.payments import check_payment_method
+from policy_service.services.unit_of_work import Tx
 
-from . import render
 from .context import Services, caller, services
 from .docs import IDEMPOTENCY_PARAM, errors
-from .errors import error_body
 from .idempotency import (
     idempotency_key,
     json_response,
     ok,
     request_fingerprint,
     run_idempotent,
-    stored_response,
 )
 from .schemas import (
     BatchRequestSchema,
@@ -51,43 +48,7 @@ blp = Blueprint("policies", __name__, url_prefix="/v1/policies", description="Po
 
 
 def _render_policy(svc: Services, policy: Policy) -> dict[str, Any]:
-    return render.policy(policy, svc.catalog.edition(policy.product_code, policy.edition))
-
-
-def _prepare(
-    read: LazyConnection,
-    svc: Services,
-    who: Caller,
-    body: Any,
-    index: int,
-    key: str | None,
-    prefix: str = "",
-) -> IssueItem:
-    item = IssueItem(index, key, fingerprint("POST", "/v1/policies", body) if key else None)
-    try:
-        if not isinstance(body, dict):
-            raise InvalidRequest("must be an object", param=prefix.rstrip(".") or None)
-        item.draft = svc_policies.prepare_issue(
-            read, who, svc.catalog, body, svc.config.pii_hash_key, svc.clock(), prefix
-        )
-    except ServiceError as err:
-        item.error = err
-    return item
-
-
-def _issue(
-    svc: Services, who: Caller, items: list[IssueItem], envelope: Envelope | None = None
-) -> IssueResult:
-    return svc_policies.issue_many(
-        svc.engine,
-        who,
-        items,
-        render_ok=lambda p: (201, _render_policy(svc, p)),
-        render_error=error_body,
-        now=svc.clock(),
-        settlement_timezone=svc.config.settlement_timezone,
-        envelope=envelope,
-    )
+    return svc.render_policy(policy)
 
 
 @blp.route("")
@@ -112,7 +73,7 @@ class Policies(MethodView):
                     param="Idempotency-Key",
                 )
             fp = fingerprint("POST", "/v1/policies", raw)
-            if stored_response(who, key) is not None:
+            if stored_response(svc.uow, who, key) is not None:
                 # A retry: replay its answer or resume its payment, whatever the request
                 # would validate to now (the flight may have left meanwhile).
                 return json_response(payments.resume(svc.billing(), who, key, fp, svc.clock()))
@@ -121,9 +82,7 @@ class Policies(MethodView):
             payment_method = check_payment_method(
                 body.pop("payment_method", None) if isinstance(body, dict) else None, who
             )
-        # The read connection is closed before the write transaction opens (SQLite has one writer).
-        with LazyConnection(svc.engine) as read:
-            item = _prepare(read, svc, who, body, 0, key)
+        item = issuing.prepare_one(svc.issuing(), who, body, key)
         if key is not None:
             # The fingerprint covers the whole request, payment method included.
             item.fingerprint = fingerprint("POST", "/v1/policies", raw)
@@ -131,7 +90,7 @@ class Policies(MethodView):
             return json_response(
                 payments.issue_and_charge(svc.billing(), who, item, payment_method, svc.clock())
             )
-        [outcome] = _issue(svc, who, [item]).outcomes
+        [outcome] = issue_transaction.issue_many(svc.issuing(), who, [item]).outcomes
         return json_response(outcome)
 
     @blp.arguments(PolicyListArgsSchema, location="query")
@@ -141,16 +100,15 @@ class Policies(MethodView):
         """List policies, newest first, with cursor pagination"""
         who = caller("policies:read")
         svc = services()
-        with svc.engine.connect() as conn:
-            page, has_more = svc_policies.list_policies(
-                conn,
-                who,
-                args["limit"],
-                args.get("starting_after"),
-                args.get("external_ref"),
-                args.get("status"),
-                args.get("product"),
-            )
+        page, has_more = svc_policies.list_policies(
+            svc.uow,
+            who,
+            args["limit"],
+            args.get("starting_after"),
+            args.get("external_ref"),
+            args.get("status"),
+            args.get("product"),
+        )
         return ok(render.page([_render_policy(svc, p) for p in page], has_more, "/v1/policies"))
 
 
@@ -176,40 +134,19 @@ class PolicyBatch(MethodView):
         envelope = None
         if key is not None:
             fp = request_fingerprint()
-            stored = stored_response(who, BATCH_KEY_PREFIX + key)
+            stored = stored_response(svc.uow, who, BATCH_KEY_PREFIX + key)
             if stored is not None:
-                return json_response(svc_policies.replay_stored(stored, fp))
+                return json_response(replay_stored(stored, fp))
             envelope = Envelope(
                 BATCH_KEY_PREFIX + key, fp, lambda outcomes: (200, _batch_body(outcomes))
             )
-        result = _run_batch(svc, who, request.get_json()["items"], envelope)
+        items = issuing.prepare_batch(svc.issuing(), who, request.get_json()["items"])
+        result = issue_transaction.issue_many(svc.issuing(), who, items, envelope)
         return json_response(result.envelope or Outcome(200, dumps(_batch_body(result.outcomes))))
 
 
 #: batch keys live beside item keys (which are single-issue keys) without colliding
 BATCH_KEY_PREFIX = "batch:"
-
-
-def _run_batch(
-    svc: Services, who: Caller, raw_items: list[Any], envelope: Envelope | None
-) -> IssueResult:
-    items: list[IssueItem] = []
-    with LazyConnection(svc.engine) as read:
-        for i, raw in enumerate(raw_items):
-            prefix = f"items[{i}]."
-            key = None
-            if isinstance(raw, dict) and "idempotency_key" in raw:
-                raw = dict(raw)
-                key = raw.pop("idempotency_key")
-                if not isinstance(key, str) or not 1 <= len(key) <= 255:
-                    err = InvalidRequest(
-                        "must be 1 to 255 characters", param=f"{prefix}idempotency_key"
-                    )
-                    items.append(IssueItem(i, error=err))
-                    continue
-            items.append(_prepare(read, svc, who, raw, i, key, prefix))
-    svc_policies.mark_batch_duplicates(items)
-    return _issue(svc, who, items, envelope)
 
 
 def _batch_body(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -244,8 +181,7 @@ class PolicyById(MethodView):
         """A policy with its premium worksheet"""
         who = caller("policies:read")
         svc = services()
-        with svc.engine.connect() as conn:
-            return ok(_render_policy(svc, svc_policies.get_policy(conn, who, policy_id)))
+        return ok(_render_policy(svc, svc_policies.get_policy(svc.uow, who, policy_id)))
 
 
 @blp.route("/<policy_id>/cancel")
@@ -264,9 +200,9 @@ class PolicyCancel(MethodView):
 
         refunds: list[str] = []
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             policy, pending_refund = cancellation.cancel_policy(
-                svc.claims(), conn, who, policy_id, body["reason"], svc.clock()
+                svc.claims(), tx, who, policy_id, body["reason"], svc.clock()
             )
             if pending_refund:
                 refunds.append(pending_refund)

@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.domain.errors import NotFound
+from policy_service.presentation import render
 
-from . import render
 from .context import caller, services
 from .docs import errors
 from .idempotency import ok

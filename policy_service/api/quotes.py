@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from policy_service.presentation import render
 from policy_service.services.quotes import create_quote
+from policy_service.services.unit_of_work import Tx
 
-from . import render
 from .context import caller, services
 from .docs import IDEMPOTENCY_PARAM, errors
 from .idempotency import run_idempotent
@@ -32,9 +32,9 @@ class Quotes(MethodView):
         svc = services()
         now = svc.clock()
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             quote = create_quote(
-                conn, who, svc.catalog, body["product"], body["risk"], body.get("external_ref"), now
+                tx, who, svc.catalog, body["product"], body["risk"], body.get("external_ref"), now
             )
             return 201, render.quote(quote, svc.catalog.edition(quote.product_code, quote.edition))
 

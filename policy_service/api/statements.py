@@ -8,9 +8,9 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from policy_service.presentation import render
 from policy_service.services import statements
 
-from . import render
 from .context import caller, services
 from .docs import errors
 from .idempotency import ok
@@ -42,10 +42,9 @@ class Statements(MethodView):
         a live preview while it is open. ?format=csv for a CSV file."""
         who = caller("statements:read")
         svc = services()
-        with svc.engine.begin() as conn:  # closing a month writes
-            st = statements.statement_for(
-                conn, who, args["period"], svc.clock(), svc.config.settlement_timezone
-            )
+        st = statements.statement_for(
+            svc.uow, who, args["period"], svc.clock(), svc.config.settlement_timezone
+        )
         return _answer(st, who.livemode, args["format"])
 
 
@@ -57,6 +56,5 @@ class StatementById(MethodView):
     def get(self, args: dict[str, Any], statement_id: str) -> Response:
         """A closed statement, as JSON or (?format=csv) CSV"""
         who = caller("statements:read")
-        with services().engine.connect() as conn:
-            st = statements.load(conn, who, statement_id)
+        st = statements.load(services().uow, who, statement_id)
         return _answer(st, who.livemode, args["format"])

@@ -9,7 +9,6 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.adapters import stripe_events_repo
 from policy_service.domain.errors import InvalidRequest, ServiceUnavailable, Unauthenticated
 from policy_service.domain.signatures import SignatureError, verify
 from policy_service.services import payments
@@ -42,13 +41,7 @@ class StripeWebhooks(MethodView):
             event = None
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise InvalidRequest("not a Stripe event")
-        now = svc.clock()
-        with svc.engine.connect() as conn:
-            if stripe_events_repo.seen(conn, event["id"]):
-                return ok({"received": True, "duplicate": True})
-        # Settle first, remember after: if settling fails, Stripe's redelivery tries again
-        # (settling twice changes nothing).
-        result = payments.on_stripe_event(svc.billing(), event, now)
-        with svc.engine.begin() as conn:
-            stripe_events_repo.remember(conn, event["id"], str(event.get("type")), now)
+        result = payments.receive_stripe_event(svc.billing(), event, svc.clock())
+        if result is None:
+            return ok({"received": True, "duplicate": True})
         return ok({"received": True, "result": result})

@@ -10,9 +10,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.domain.errors import NotFound
+from policy_service.presentation import render
 from policy_service.services import triggers
 
-from . import render
 from .context import caller, services
 from .docs import errors
 from .idempotency import ok
@@ -51,8 +51,7 @@ class TriggerEventById(MethodView):
     def get(self, trigger_id: str) -> Response:
         """A trigger event you posted, with what it did"""
         who = caller("trigger_events:write")
-        with services().engine.connect() as conn:
-            row = triggers.get_trigger(conn, who, trigger_id)
+        row = triggers.get_trigger(services().uow, who, trigger_id)
         if row is None:
             raise NotFound(f"no trigger event {trigger_id}")
         return ok(render.trigger_event(row))

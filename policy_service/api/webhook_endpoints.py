@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from policy_service.presentation import render
 from policy_service.services import webhooks
+from policy_service.services.unit_of_work import Tx
 
-from . import render
 from .context import caller, services
 from .docs import IDEMPOTENCY_PARAM, errors
 from .idempotency import ok, run_idempotent
@@ -43,9 +43,9 @@ class Endpoints(MethodView):
         who = caller("webhooks:write")
         svc = services()
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             row = webhooks.create_endpoint(
-                conn, who, body["url"], body["events"], body.get("description"), svc.clock()
+                tx, who, body["url"], body["events"], body.get("description"), svc.clock()
             )
             return 201, render.webhook_endpoint(row, with_secret=True)
 
@@ -57,10 +57,9 @@ class Endpoints(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """List endpoints, newest first"""
         who = caller("webhooks:write")
-        with services().engine.connect() as conn:
-            rows, has_more = webhooks.list_endpoints(
-                conn, who, args["limit"], args.get("starting_after")
-            )
+        rows, has_more = webhooks.list_endpoints(
+            services().uow, who, args["limit"], args.get("starting_after")
+        )
         return ok(
             render.page(
                 [render.webhook_endpoint(r) for r in rows], has_more, "/v1/webhook-endpoints"
@@ -75,8 +74,7 @@ class EndpointById(MethodView):
     def get(self, endpoint_id: str) -> Response:
         """An endpoint (without its secret)"""
         who = caller("webhooks:write")
-        with services().engine.connect() as conn:
-            return ok(render.webhook_endpoint(webhooks.get_endpoint(conn, who, endpoint_id)))
+        return ok(render.webhook_endpoint(webhooks.get_endpoint(services().uow, who, endpoint_id)))
 
     @blp.arguments(WebhookEndpointUpdateSchema)
     @blp.response(200, WebhookEndpointSchema)
@@ -88,8 +86,8 @@ class EndpointById(MethodView):
         svc = services()
         changes = request.get_json()
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
-            row = webhooks.update_endpoint(conn, who, endpoint_id, changes, svc.clock())
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
+            row = webhooks.update_endpoint(tx, who, endpoint_id, changes, svc.clock())
             return 200, render.webhook_endpoint(row)
 
         return run_idempotent(who, work)
@@ -100,8 +98,7 @@ class EndpointById(MethodView):
         """Delete an endpoint: nothing more is sent to it; its delivery log stays"""
         who = caller("webhooks:write")
         svc = services()
-        with svc.engine.begin() as conn:
-            row = webhooks.delete_endpoint(conn, who, endpoint_id, svc.clock())
+        row = webhooks.delete_endpoint(svc.uow, who, endpoint_id, svc.clock())
         return ok({**render.webhook_endpoint(row), "status": "disabled", "deleted": True})
 
 
@@ -115,8 +112,8 @@ class EndpointRotate(MethodView):
         who = caller("webhooks:write")
         svc = services()
 
-        def work(conn: sa.Connection) -> tuple[int, dict[str, Any]]:
-            row = webhooks.rotate_secret(conn, who, endpoint_id, svc.clock())
+        def work(tx: Tx) -> tuple[int, dict[str, Any]]:
+            row = webhooks.rotate_secret(tx, who, endpoint_id, svc.clock())
             return 200, render.webhook_endpoint(row, with_secret=True)
 
         return run_idempotent(who, work)

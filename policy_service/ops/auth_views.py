@@ -34,7 +34,7 @@ def login() -> ResponseReturnValue:
         return render_page("login.html", next=request.args.get("next", ""))
     email = request.form.get("email", "")
     try:
-        member = svc_staff.login(svc().engine, email, request.form.get("password", ""), now())
+        member = svc_staff.login(svc().uow, email, request.form.get("password", ""), now())
     except Unauthenticated:
         return render_page(
             "login.html",
@@ -54,8 +54,7 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    with svc().engine.begin() as conn:
-        svc_staff.end_sessions(conn, current_staff().id, datetime.now(UTC))
+    svc_staff.end_sessions(svc().uow, current_staff().id, datetime.now(UTC))
     lang = session.get("lang")
     session.clear()
     if lang:

@@ -22,11 +22,11 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from policy_service.api.context import Services, services
-from policy_service.api.errors import status_of
-from policy_service.api.input_guard import check_request_text
+from policy_service.bootstrap import Services
 from policy_service.domain.errors import ServiceError
 from policy_service.domain.money import from_minor
+from policy_service.presentation.errors import status_of
+from policy_service.presentation.request_guard import check_request_text
 from policy_service.services.staff import session_staff
 
 from . import i18n
@@ -53,7 +53,8 @@ _CSP = (
 
 
 def svc() -> Services:
-    return services()
+    services: Services = current_app.extensions["policy_service"]
+    return services
 
 
 def lang() -> str:
@@ -79,8 +80,7 @@ def _before() -> ResponseReturnValue | None:
     lifetime = current_app.permanent_session_lifetime
     # A login lasts SESSION_HOURS from the login itself, however often the cookie is re-sent.
     if session.get("staff_id") and started and datetime.now(UTC) < started + lifetime:
-        with svc().engine.connect() as conn:
-            staff = session_staff(conn, str(session["staff_id"]), started)
+        staff = session_staff(svc().uow, str(session["staff_id"]), started)
     if staff is None:
         session.pop("staff_id", None)
         login = url_for("console.login", next=request.full_path.rstrip("?"))

@@ -7,9 +7,9 @@ from typing import Any
 from flask import flash, redirect, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
-from policy_service.api.errors import status_of
 from policy_service.domain.claims import REJECT_CODES, SIGNAL_CODES
 from policy_service.domain.errors import ServiceError
+from policy_service.presentation.errors import status_of
 from policy_service.services import claims as svc_claims
 from policy_service.services import review
 
@@ -33,9 +33,7 @@ def queue() -> ResponseReturnValue:
         f = review.QueueFilter.parse(request.args)
     except ServiceError as exc:
         return render_page(template, status_of(exc), filter_error=exc.described, **context)
-    context["found"] = review.queue(
-        svc().engine, f, _PAGE, request.args.get("starting_after") or None
-    )
+    context["found"] = review.queue(svc().uow, f, _PAGE, request.args.get("starting_after") or None)
     context["partners"] = context["found"].partner_names
     return render_page(template, filters=f, **context)
 

@@ -21,7 +21,7 @@ def _money(language: str, currency: str, value: charts.Number, whole: bool = Fal
 @bp.get("/")
 def dashboard() -> ResponseReturnValue:
     live = request.args.get("mode", "live") != "test"
-    d = build_dashboard(svc().engine, now(), svc().config.settlement_timezone, live)
+    d = build_dashboard(svc().uow, now(), svc().config.settlement_timezone, live)
     language = lang()
     labels = [day.day.strftime("%m-%d") for day in d.days]
     whole = lambda v: i18n.number(language, int(v))  # noqa: E731 - axis formatter

@@ -7,9 +7,9 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from policy_service.api.errors import status_of
 from policy_service.domain.errors import ServiceError
 from policy_service.domain.lifecycle import PolicyStatus
+from policy_service.presentation.errors import status_of
 from policy_service.services import policy_search
 from policy_service.services.partners import partner_names
 
@@ -23,7 +23,7 @@ def policies() -> ResponseReturnValue:
     context: dict[str, Any] = {
         "products": [p.code for p in svc().catalog.all()],
         "statuses": [str(s) for s in PolicyStatus],
-        "partners": partner_names(svc().engine),
+        "partners": partner_names(svc().uow),
         "searched": bool(request.args),
         "found": None,
     }
@@ -32,7 +32,7 @@ def policies() -> ResponseReturnValue:
     except ServiceError as exc:
         return render_page("policies.html", status_of(exc), error=exc.described, **context)
     context["found"] = policy_search.search(
-        svc().engine,
+        svc().uow,
         query,
         svc().config.settlement_timezone,
         _PAGE,
@@ -43,5 +43,5 @@ def policies() -> ResponseReturnValue:
 
 @bp.get("/policies/<policy_id>")
 def policy(policy_id: str) -> ResponseReturnValue:
-    view = policy_search.policy_view(svc().engine, svc().catalog, policy_id)
+    view = policy_search.policy_view(svc().uow, svc().catalog, policy_id)
     return render_page("policy.html", v=view, p=view.policy)

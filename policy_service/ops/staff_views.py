@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from policy_service.api.errors import status_of
 from policy_service.domain.errors import ServiceError
+from policy_service.presentation.errors import status_of
 from policy_service.services import staff as svc_staff
 
 from .blueprint import _, bp, now, render_page, svc
@@ -14,8 +14,7 @@ from .security import current_staff, roles_required
 
 
 def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
-    with svc().engine.connect() as conn:
-        accounts = svc_staff.list_accounts(conn, current_staff())
+    accounts = svc_staff.list_accounts(svc().uow, current_staff())
     return render_page(
         "staff.html",
         status,
@@ -43,15 +42,14 @@ def _saved() -> ResponseReturnValue:
 def add_staff() -> ResponseReturnValue:
     form = request.form
     try:
-        with svc().engine.begin() as conn:
-            svc_staff.add_account(
-                conn,
-                current_staff(),
-                form.get("email", ""),
-                form.get("role", ""),
-                form.get("password", ""),
-                now(),
-            )
+        svc_staff.add_account(
+            svc().uow,
+            current_staff(),
+            form.get("email", ""),
+            form.get("role", ""),
+            form.get("password", ""),
+            now(),
+        )
     except ServiceError as exc:
         return _page(status_of(exc), exc.described)
     return _saved()
@@ -62,15 +60,14 @@ def add_staff() -> ResponseReturnValue:
 def change_staff(staff_id: str) -> ResponseReturnValue:
     action = request.form.get("action")
     try:
-        with svc().engine.begin() as conn:
-            svc_staff.change_account(
-                conn,
-                current_staff(),
-                staff_id,
-                now(),
-                role=request.form.get("role") if action == "role" else None,
-                disabled={"disable": True, "enable": False}.get(action or ""),
-            )
+        svc_staff.change_account(
+            svc().uow,
+            current_staff(),
+            staff_id,
+            now(),
+            role=request.form.get("role") if action == "role" else None,
+            disabled={"disable": True, "enable": False}.get(action or ""),
+        )
     except ServiceError as exc:
         return _page(status_of(exc), exc.described)
     return _saved()

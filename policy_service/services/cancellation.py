@@ -17,14 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
 from policy_service.adapters import (
-    claims_repo,
     events_repo,
-    ledger_repo,
-    payments_repo,
-    policies_repo,
 )
 from policy_service.domain.claims import OPEN_STATUSES, PAYING_STATUSES, Claim
 from policy_service.domain.errors import Conflict, InvalidRequest, ProductDefect
@@ -38,6 +32,8 @@ from pricing.errors import EvaluationError
 from pricing.model import Edition
 
 from .claims import SYSTEM, Changes, ClaimsContext, pinned_edition, transition
+from .policies import policy_of
+from .unit_of_work import Tx
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +43,7 @@ TRIGGER_REFUND = "trigger_refund"
 
 def cancel_policy(
     ctx: ClaimsContext,
-    conn: sa.Connection,
+    tx: Tx,
     caller: Caller,
     policy_id: str,
     reason: Any,
@@ -55,14 +51,12 @@ def cancel_policy(
 ) -> tuple[Policy, str | None]:
     """Cancel per the product's refund rule; the refund is in the returned policy. Returns
     the id of a refund still to send to the payment API (stripe billing), if any."""
-    from .policies import get_policy
-
     if reason not in CANCEL_REASONS:
         raise InvalidRequest(f"must be one of: {', '.join(CANCEL_REASONS)}", param="reason")
-    policy = get_policy(conn, caller, policy_id, for_update=True)
+    policy = policy_of(tx, caller, policy_id, for_update=True)
     policy_transition(policy.status, "cancel")  # a closed policy is refused first
     edition = pinned_edition(ctx.catalog, policy)
-    claims = claims_repo.of_policy(conn, policy.id, for_update=True)
+    claims = tx.claims.of_policy(policy.id, for_update=True)
     changes = Changes.empty()
     open_claims = [c for c in claims if c.status in OPEN_STATUSES]
     if open_claims and edition.cancel_while_claim_open == "refuse":
@@ -73,37 +67,37 @@ def cancel_policy(
             code="claim_in_review",
             details={"claim": first.id},
         )
-    _reject_open(ctx, conn, changes, open_claims, now, "the policy was cancelled by its partner")
+    _reject_open(ctx, tx, changes, open_claims, now, "the policy was cancelled by its partner")
     paying = [c for c in claims if c.status in PAYING_STATUSES]
     refund = Decimal(0) if paying else _refund_by_rule(edition, policy, now)
     if paying:
         log.info("policy %s cancelled with no refund: claim %s pays", policy.id, paying[0].id)
-    cancelled, pending = void(ctx, conn, policy, reason, refund, now)
-    changes.write(conn)
+    cancelled, pending = void(ctx, tx, policy, reason, refund, now)
+    changes.write(tx)
     return cancelled, pending
 
 
 def void_by_trigger(
-    ctx: ClaimsContext, conn: sa.Connection, policy: Policy, now: datetime, why: str
+    ctx: ClaimsContext, tx: Tx, policy: Policy, now: datetime, why: str
 ) -> tuple[Policy | None, str | None]:
     """A claim rule with `refund: full` voids the (locked) policy with its whole premium
     refunded; an open claim is rejected. Nothing is refunded once a claim pays, nor for a
     policy no longer in force: then (None, None)."""
     if policy.status != PolicyStatus.ACTIVE.value:
         return None, None
-    claims = claims_repo.of_policy(conn, policy.id, for_update=True)
+    claims = tx.claims.of_policy(policy.id, for_update=True)
     if any(c.status in PAYING_STATUSES for c in claims):
         return None, None
     changes = Changes.empty()
-    _reject_open(ctx, conn, changes, [c for c in claims if c.status in OPEN_STATUSES], now, why)
-    voided, pending = void(ctx, conn, policy, TRIGGER_REFUND, policy.premium.total, now)
-    changes.write(conn)
+    _reject_open(ctx, tx, changes, [c for c in claims if c.status in OPEN_STATUSES], now, why)
+    voided, pending = void(ctx, tx, policy, TRIGGER_REFUND, policy.premium.total, now)
+    changes.write(tx)
     return voided, pending
 
 
 def _reject_open(
     ctx: ClaimsContext,
-    conn: sa.Connection,
+    tx: Tx,
     changes: Changes,
     claims: list[Claim],
     now: datetime,
@@ -124,7 +118,7 @@ def _reject_open(
             decided_by="system",
             first_approval=None,
         )
-        if not claims_repo.update(conn, after, claim.status):
+        if not tx.claims.update(after, claim.status):
             raise Conflict(
                 "a claim of the policy changed meanwhile; retry", code="concurrent_update"
             )
@@ -152,7 +146,7 @@ def _refund_by_rule(edition: Edition, policy: Policy, now: datetime) -> Decimal:
 
 def void(
     ctx: ClaimsContext,
-    conn: sa.Connection,
+    tx: Tx,
     policy: Policy,
     reason: str,
     refund: Decimal,
@@ -161,10 +155,10 @@ def void(
     """Cancel the locked policy with `refund`: releases its cover, records the refund and
     the event. Returns the cancelled policy and a refund still to send, if any."""
     new_status = policy_transition(policy.status, "cancel")
-    if not policies_repo.update_cancelled(conn, policy, new_status.value, reason, refund, now):
+    if not tx.policies.update_cancelled(policy, new_status.value, reason, refund, now):
         raise Conflict("the policy changed while cancelling; retry", code="concurrent_update")
-    policies_repo.release_covers(conn, [policy.id])
-    pending_refund = _record_refund(conn, policy, refund, now, ctx.settlement_timezone)
+    tx.policies.release_covers([policy.id])
+    pending_refund = _record_refund(tx, policy, refund, now, ctx.settlement_timezone)
     cancelled = replace(
         policy,
         status=new_status.value,
@@ -173,8 +167,7 @@ def void(
         refund_amount=refund,
         updated_at=now,
     )
-    events_repo.insert_many(
-        conn,
+    tx.events.insert_many(
         [
             events_repo.NewEvent(
                 id=new_id("evt"),
@@ -192,7 +185,7 @@ def void(
 
 
 def _record_refund(
-    conn: sa.Connection, policy: Policy, refund: Decimal, now: datetime, timezone: str
+    tx: Tx, policy: Policy, refund: Decimal, now: datetime, timezone: str
 ) -> str | None:
     """Partner-settled: the partner pays the buyer back; the ledger records it now.
     Stripe: a refund to send through the payment API (its ledger entry follows success)."""
@@ -209,14 +202,13 @@ def _record_refund(
         "created_at": now,
         "updated_at": now,
     }
-    payment = payments_repo.payment_of_policy(conn, policy.id)
+    payment = tx.payments.payment_of_policy(policy.id)
     if payment is not None:
-        payments_repo.insert_refund(conn, {**row, "payment_id": payment.id, "status": "pending"})
+        tx.payments.insert_refund({**row, "payment_id": payment.id, "status": "pending"})
         return str(row["id"])
-    payments_repo.insert_refund(conn, {**row, "status": "succeeded"})
+    tx.payments.insert_refund({**row, "status": "succeeded"})
     entry = refund_entry(policy.premium, refund, MINOR_UNITS[currency])
-    ledger_repo.insert_entries(
-        conn,
+    tx.ledger.insert_entries(
         [
             (
                 policy.partner_id,

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from policy_service.adapters import editions_repo
 from pricing.errors import ProductInvalid
 from pricing.loader import load_product, product_folders
 from pricing.model import Edition, Product
 
 from . import publishing
+from .unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,12 @@ class ProductCatalog:
     def __init__(
         self,
         root: Path,
-        engine: sa.Engine | None,
+        uow: UnitOfWork | None,
         reload_seconds: int = 5,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.root = root
-        self.engine = engine
+        self.uow = uow
         self.reload_seconds = reload_seconds
         self.clock = clock
         #: code -> the product with only its editions on sale
@@ -140,15 +140,15 @@ class ProductCatalog:
                 self._signatures[code] = signature
                 self._refuse(code, [str(e) for e in exc.errors], report)
                 self._keep_serving_safely(code, None)
-        if self.engine is not None and loaded and self._mark is None:
-            with self.engine.begin() as conn:
+        if self.uow is not None and loaded and self._mark is None:
+            with self.uow.write() as tx:
                 products = [product for product, _ in loaded.values()]
-                if publishing.publish_first_start(conn, products, self._now()):
+                if publishing.publish_first_start(tx, products, self._now()):
                     log.info(
                         "first start: published the editions in force of %s", ", ".join(loaded)
                     )
                 # after the lock: another process's first start is seen, not reloaded again
-                mark = editions_repo.publications_mark(conn)
+                mark = tx.editions.publications_mark()
         complete = True
         for code, (product, signature) in loaded.items():
             try:
@@ -180,27 +180,27 @@ class ProductCatalog:
     def _keep_serving_safely(self, code: str, refused: Product | None) -> None:
         """A refused product keeps its last version on sale, minus what was withdrawn or
         changed since; its policies keep their editions (see publishing.pinnable)."""
-        if self.engine is None:
+        if self.uow is None:
             return
-        with self.engine.connect() as conn:
+        with self.uow.read() as tx:
             if refused is not None:  # its valid editions, or their records
-                self._loaded[code] = publishing.pinnable(conn, refused)
+                self._loaded[code] = publishing.pinnable(tx, refused)
             if code in self._products and code in self._loaded:
-                self._products[code] = publishing.on_sale(conn, self._loaded[code], self._now())
+                self._products[code] = publishing.on_sale(tx, self._loaded[code], self._now())
 
     def _publications_mark(self) -> int:
-        if self.engine is None:
+        if self.uow is None:
             return 0
-        with self.engine.connect() as conn:
-            return editions_repo.publications_mark(conn)
+        with self.uow.read() as tx:
+            return tx.editions.publications_mark()
 
     def _serving(self, product: Product, report: ReloadReport) -> tuple[Product, Product]:
         """(the product as sold, every edition policies may be pinned to)."""
-        if self.engine is None:  # offline tools: every valid edition counts
+        if self.uow is None:  # offline tools: every valid edition counts
             return product, product
-        with self.engine.begin() as conn:
-            serving = publishing.serving(conn, product, self._now())
-            pinned = publishing.pinnable(conn, product)
+        with self.uow.write() as tx:
+            serving = publishing.serving(tx, product, self._now())
+            pinned = publishing.pinnable(tx, product)
         if serving.warnings:
             report.not_on_sale[product.code] = serving.warnings
             for warning in serving.warnings:

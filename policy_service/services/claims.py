@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policy_service.adapters import claims_repo, events_repo, ledger_repo, policies_repo
+from policy_service.adapters import events_repo
 from policy_service.adapters.sql import to_minor
 from policy_service.config import Config
 from policy_service.domain.claims import (
@@ -57,6 +57,7 @@ from pricing.money import MoneyError, parse_amount
 from pricing.triggers import TRIGGER_TYPES
 
 from .catalog import ProductCatalog
+from .unit_of_work import Tx, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ SYSTEM = Actor("system")
 
 @dataclass
 class ClaimsContext:
-    engine: sa.Engine
+    uow: UnitOfWork
     catalog: ProductCatalog
     render: RenderClaim
     settlement_timezone: str
@@ -98,13 +99,13 @@ class ClaimsContext:
 
 def claims_context(
     config: Config,
-    engine: sa.Engine,
+    uow: UnitOfWork,
     catalog: ProductCatalog,
     render: RenderClaim,
     render_policy: RenderPolicy,
 ) -> ClaimsContext:
     return ClaimsContext(
-        engine,
+        uow,
         catalog,
         render,
         config.settlement_timezone,
@@ -130,11 +131,11 @@ class Changes:
     def empty(cls) -> Changes:
         return cls([], [], [], [], [])
 
-    def write(self, conn: sa.Connection) -> None:
-        claims_repo.audit(conn, self.audit)
-        claims_repo.insert_payouts(conn, self.payouts)
-        ledger_repo.insert_entries(conn, self.ledger, self.ledger_payouts)
-        events_repo.insert_many(conn, self.events)
+    def write(self, tx: Tx) -> None:
+        tx.claims.audit(self.audit)
+        tx.claims.insert_payouts(self.payouts)
+        tx.ledger.insert_entries(self.ledger, self.ledger_payouts)
+        tx.events.insert_many(self.events)
 
 
 # -- building blocks -------------------------------------------------------------------
@@ -358,7 +359,7 @@ def book_payout(
 
 
 def signals_for(
-    conn: sa.Connection,
+    tx: Tx,
     edition: Edition,
     policy: Policy,
     amount: Decimal | None,
@@ -375,14 +376,10 @@ def signals_for(
     holder = policy.policyholder.id_hash if policy.policyholder else None
     if holder_counts is None:
         since = now - timedelta(days=review.repeat_claims_days)
-        holder_counts = (
-            claims_repo.holder_counts(conn, {holder}, since, policy.livemode) if holder else {}
-        )
+        holder_counts = tx.claims.holder_counts({holder}, since, policy.livemode) if holder else {}
     if evidence_users is None:
         evidence_users = (
-            claims_repo.evidence_users(conn, {evidence_ref}, policy.livemode)
-            if evidence_ref
-            else {}
+            tx.claims.evidence_users({evidence_ref}, policy.livemode) if evidence_ref else {}
         )
     reused = sorted(evidence_users.get(evidence_ref or "", set()) - {policy.id})
     return general_signals(
@@ -508,19 +505,26 @@ def policy_facts(policy: Policy) -> PolicyFacts:
 # -- reading ---------------------------------------------------------------------------
 
 
-def get_claim(
-    conn: sa.Connection, caller: Caller, claim_id: str, for_update: bool = False
-) -> Claim:
+def claim_of(tx: Tx, caller: Caller, claim_id: str, for_update: bool = False) -> Claim:
+    """The caller's claim, or NotFound (another partner's claim is as missing)."""
     claim = None
     if has_prefix(claim_id, "clm"):
-        claim = claims_repo.get(conn, claim_id, caller.partner_id, caller.livemode, for_update)
+        claim = tx.claims.get(claim_id, caller.partner_id, caller.livemode, for_update)
     if claim is None:
         raise NotFound(f"no claim {claim_id}")
     return claim
 
 
+def claim_with_attachments(
+    uow: UnitOfWork, caller: Caller, claim_id: str
+) -> tuple[Claim, list[sa.Row[Any]]]:
+    with uow.read() as tx:
+        claim = claim_of(tx, caller, claim_id)
+        return claim, tx.claims.attachments_of(claim.id)
+
+
 def list_claims(
-    conn: sa.Connection,
+    uow: UnitOfWork,
     caller: Caller,
     limit: int,
     starting_after: str | None,
@@ -531,15 +535,15 @@ def list_claims(
         raise InvalidRequest(
             f"must be one of: {', '.join(s.value for s in ClaimStatus)}", param="status"
         )
-    return claims_repo.list_page(
-        conn,
-        limit,
-        starting_after,
-        partner_id=caller.partner_id,
-        livemode=caller.livemode,
-        policy_id=policy,
-        status=status,
-    )
+    with uow.read() as tx:
+        return tx.claims.list_page(
+            limit,
+            starting_after,
+            partner_id=caller.partner_id,
+            livemode=caller.livemode,
+            policy_id=policy,
+            status=status,
+        )
 
 
 # -- filing ----------------------------------------------------------------------------
@@ -600,9 +604,7 @@ def pinned_edition(catalog: ProductCatalog, policy: Policy) -> Edition:
     return edition
 
 
-def file_claim(
-    ctx: ClaimsContext, conn: sa.Connection, caller: Caller, body: Any, now: datetime
-) -> Claim:
+def file_claim(ctx: ClaimsContext, tx: Tx, caller: Caller, body: Any, now: datetime) -> Claim:
     """A claim the partner files for a case no trigger covers: people decide it."""
     if not isinstance(body, dict):
         raise InvalidRequest("must be an object")
@@ -613,7 +615,7 @@ def file_claim(
     if not isinstance(policy_id, str) or not has_prefix(policy_id, "pol"):
         raise InvalidRequest("must be a policy id (pol_...)", param="policy")
     # Locked: a cancellation racing this filing sees the claim, or this filing sees it.
-    policy = policies_repo.get(conn, caller.partner_id, caller.livemode, policy_id, for_update=True)
+    policy = tx.policies.get(caller.partner_id, caller.livemode, policy_id, for_update=True)
     if policy is None:
         raise NotFound(f"no policy {policy_id}", param="policy")
     edition = pinned_edition(ctx.catalog, policy)
@@ -651,11 +653,11 @@ def file_claim(
         tracking.upper() if isinstance(tracking, str) and _EVIDENCE_REF.match(tracking) else None
     )
     signals = [Signal("filed_claim", "filed by the partner; no trigger decides it")]
-    contradiction = _contradicting_report(conn, edition, policy, kind, amount)
+    contradiction = _contradicting_report(tx, edition, policy, kind, amount)
     if contradiction:
         signals.append(contradiction)
     signals += signals_for(
-        conn,
+        tx,
         edition,
         policy,
         amount,
@@ -678,8 +680,8 @@ def file_claim(
         evidence_ref=evidence_ref,
         benefit_cap=benefit_cap(edition),
     )
-    if not claims_repo.insert_claims(conn, [claim]):
-        existing = claims_repo.for_policies(conn, [policy.id], claim.loss_key).get(policy.id)
+    if not tx.claims.insert_claims([claim]):
+        existing = tx.claims.for_policies([policy.id], claim.loss_key).get(policy.id)
         raise Conflict(
             f"policy {policy.id} already has claim {existing.id if existing else ''} for this "
             "loss; one loss is paid once",
@@ -689,13 +691,13 @@ def file_claim(
     changes = Changes.empty()
     actor = Actor("partner", caller.partner_id)
     claim = decide_new(ctx, changes, claim, policy, signals, now, actor)
-    claims_repo.update(conn, claim, ClaimStatus.SUBMITTED.value)
-    changes.write(conn)
+    tx.claims.update(claim, ClaimStatus.SUBMITTED.value)
+    changes.write(tx)
     return claim
 
 
 def _contradicting_report(
-    conn: sa.Connection, edition: Edition, policy: Policy, kind: str, amount: Decimal | None
+    tx: Tx, edition: Edition, policy: Policy, kind: str, amount: Decimal | None
 ) -> Signal | None:
     """A report about the policy's flight or order that the claim contradicts: the rules,
     run on that report, pay nothing (or less than claimed)."""
@@ -703,7 +705,7 @@ def _contradicting_report(
     trigger = TRIGGER_TYPES.get(loss)
     if trigger is None:
         return None
-    report = claims_repo.latest_report_on_policy(conn, policy.id, loss)
+    report = tx.claims.latest_report_on_policy(policy.id, loss)
     if report is None:
         return None
     values = trigger.parse(report.data)
@@ -736,7 +738,6 @@ _CONTENT_TYPE = re.compile(r"^[a-z0-9.+-]+/[a-z0-9.+-]+$")
 
 def add_attachment(
     ctx: ClaimsContext,
-    conn: sa.Connection,
     caller: Caller,
     claim_id: str,
     file_name: Any,
@@ -745,7 +746,21 @@ def add_attachment(
     now: datetime,
 ) -> dict[str, Any]:
     """Store a file for a claim (by its sha256; the same bytes are kept once)."""
-    claim = get_claim(conn, caller, claim_id, for_update=True)
+    with ctx.uow.write() as tx:
+        return _add_attachment(ctx, tx, caller, claim_id, file_name, content_type, data, now)
+
+
+def _add_attachment(
+    ctx: ClaimsContext,
+    tx: Tx,
+    caller: Caller,
+    claim_id: str,
+    file_name: Any,
+    content_type: Any,
+    data: bytes,
+    now: datetime,
+) -> dict[str, Any]:
+    claim = claim_of(tx, caller, claim_id, for_update=True)
     if not isinstance(file_name, str) or not file_name.strip() or len(file_name) > 255:
         raise InvalidRequest("a file name of 1 to 255 characters is required", param="file")
     ctype = (content_type or "application/octet-stream").split(";")[0].strip().lower()
@@ -775,7 +790,7 @@ def add_attachment(
         "sha256": digest,
         "created_at": now,
     }
-    claims_repo.insert_attachment(conn, row)
+    tx.claims.insert_attachment(row)
     changes = Changes.empty()
     if claim.status in OPEN_STATUSES:
         after = transition(
@@ -788,7 +803,7 @@ def add_attachment(
             f"attachment {row['file_name']} ({len(data)} bytes, sha256 {digest[:12]}...)",
             info_requested_at=None,
         )
-        if not claims_repo.update(conn, after, claim.status):
+        if not tx.claims.update(after, claim.status):
             raise Conflict("the claim changed meanwhile; retry", code="concurrent_update")
     else:
         changes.audit.append(
@@ -801,7 +816,7 @@ def add_attachment(
                 str(row["file_name"]),
             )
         )
-    changes.write(conn)
+    changes.write(tx)
     return row
 
 
@@ -811,8 +826,8 @@ def attachment_path(ctx: ClaimsContext, sha256: str) -> Path:
 
 def attachment_file(ctx: ClaimsContext, claim_id: str, attachment_id: str) -> tuple[Any, Path]:
     """An attachment's row and the file holding its bytes (the ops console downloads it)."""
-    with ctx.engine.connect() as conn:
-        row = claims_repo.attachment(conn, claim_id, attachment_id)
+    with ctx.uow.read() as tx:
+        row = tx.claims.attachment(claim_id, attachment_id)
     path = attachment_path(ctx, row.sha256) if row is not None else None
     if row is None or path is None or not path.is_file():
         raise NotFound(f"no attachment {attachment_id} on claim {claim_id}")
@@ -836,17 +851,13 @@ def decide(
     ctx: ClaimsContext, claim_id: str, staff: Actor, decision: Decision, now: datetime
 ) -> Claim:
     """One staff decision on a claim, in one transaction; the console and /v1/ops call it."""
-    with ctx.engine.begin() as conn:
-        claim = (
-            claims_repo.get(conn, claim_id, for_update=True)
-            if has_prefix(claim_id, "clm")
-            else None
-        )
+    with ctx.uow.write() as tx:
+        claim = tx.claims.get(claim_id, for_update=True) if has_prefix(claim_id, "clm") else None
         if claim is None:
             raise NotFound(f"no claim {claim_id}")
         changes = Changes.empty()
         if decision.action == "approve":
-            after = _approve(ctx, conn, changes, claim, staff, decision, now)
+            after = _approve(ctx, tx, changes, claim, staff, decision, now)
         elif decision.action == "reject":
             after = _reject(ctx, changes, claim, staff, decision, now)
         elif decision.action == "request_info":
@@ -864,20 +875,20 @@ def decide(
             # The partner answers with an attachment: tell it what is asked.
             changes.events.append(claim_event("claim.information_requested", after, ctx.render))
         elif decision.action == "retry_payout":
-            after = _retry_payout(ctx, conn, changes, claim, staff, now)
+            after = _retry_payout(ctx, tx, changes, claim, staff, now)
         else:
             raise InvalidRequest(
                 "must be approve, reject, request_info or retry_payout", param="action"
             )
-        if not claims_repo.update(conn, after, claim.status):
+        if not tx.claims.update(after, claim.status):
             raise Conflict("the claim changed meanwhile; reload it", code="concurrent_update")
-        changes.write(conn)
+        changes.write(tx)
         return after
 
 
 def _approve(
     ctx: ClaimsContext,
-    conn: sa.Connection,
+    tx: Tx,
     changes: Changes,
     claim: Claim,
     staff: Actor,
@@ -886,7 +897,7 @@ def _approve(
 ) -> Claim:
     claim_transition(claim.status, "approve")  # refuse a closed claim before anything else
     reason = _text(decision.reason, "reason")
-    policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
+    policy = tx.policies.get(claim.partner_id, claim.livemode, claim.policy_id)
     assert policy is not None
     edition = pinned_edition(ctx.catalog, policy)
     if isinstance(decision.amount, str):  # the console's form: in the claim's currency
@@ -988,23 +999,23 @@ def _reject(
 
 def _retry_payout(
     ctx: ClaimsContext,
-    conn: sa.Connection,
+    tx: Tx,
     changes: Changes,
     claim: Claim,
     staff: Actor,
     now: datetime,
 ) -> Claim:
     after = transition(ctx, changes, claim, "retry_payout", staff, now, "payout sent again")
-    failed = [p for p in claims_repo.payouts_of(conn, claim.id) if p.status == "failed"]
+    failed = [p for p in tx.claims.payouts_of(claim.id) if p.status == "failed"]
     if not failed:
         raise Conflict("the payout is not in a failed state", code="payout_not_failed")
     for payout in failed:
-        if not claims_repo.update_payout(
-            conn, payout.id, "failed", status="pending", attempts=0, last_error=None, updated_at=now
+        if not tx.claims.update_payout(
+            payout.id, "failed", status="pending", attempts=0, last_error=None, updated_at=now
         ):
             raise Conflict("the payout changed meanwhile; reload", code="concurrent_update")
     return after
 
 
-def audit_log(conn: sa.Connection, claim_id: str) -> list[sa.Row[Any]]:
-    return claims_repo.audit_of(conn, claim_id)
+def audit_log(tx: Tx, claim_id: str) -> list[sa.Row[Any]]:
+    return tx.claims.audit_of(claim_id)

@@ -13,10 +13,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
-from policy_service.adapters import stats_repo
 from policy_service.adapters.sql import from_minor
+
+from .unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -62,21 +61,21 @@ class Dashboard:
 
 
 def dashboard(
-    engine: sa.Engine, now: datetime, tz: str, livemode: bool = True, days: int = 30
+    uow: UnitOfWork, now: datetime, tz: str, livemode: bool = True, days: int = 30
 ) -> Dashboard:
     zone = ZoneInfo(tz)
     today = now.astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, datetime.min.time(), zone)
-    with engine.connect() as conn:
-        sold = stats_repo.policies_per_day(conn, since, tz, now, livemode)
-        opened = stats_repo.claims_per_day(conn, since, tz, now, livemode)
-        decided = stats_repo.decided_by_kind(conn, since, livemode)
-        paid = stats_repo.paid_claims(conn, livemode)
-        earned_rows = stats_repo.fully_earned(conn, now, livemode)
-        running = stats_repo.in_force(conn, now, livemode)
-        refunded = stats_repo.cancelled(conn, livemode)
-        backlog, oldest, second = stats_repo.review_backlog(conn, livemode)
+    with uow.read() as tx:
+        sold = tx.stats.policies_per_day(since, tz, now, livemode)
+        opened = tx.stats.claims_per_day(since, tz, now, livemode)
+        decided = tx.stats.decided_by_kind(since, livemode)
+        paid = tx.stats.paid_claims(livemode)
+        earned_rows = tx.stats.fully_earned(now, livemode)
+        running = tx.stats.in_force(now, livemode)
+        refunded = tx.stats.cancelled(livemode)
+        backlog, oldest, second = tx.stats.review_backlog(livemode)
 
     count: dict[str, int] = defaultdict(int)
     premium: dict[str, dict[str, Decimal]] = defaultdict(dict)

@@ -16,10 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from policy_service.adapters import events_repo, idempotency_repo, policies_repo, webhooks_repo
-from policy_service.adapters.tables import policies
+from policy_service.adapters import events_repo, webhooks_repo
 from policy_service.adapters.webhook_sender import SendResult
 from policy_service.config import Config
 from policy_service.domain.events import event_body, event_object
@@ -28,20 +25,19 @@ from policy_service.domain.lifecycle import policy_transition
 from policy_service.domain.records import Policy
 from policy_service.domain.webhooks import backoff, wants
 
+from .unit_of_work import Tx, UnitOfWork
 from .webhooks import new_delivery
 
 log = logging.getLogger(__name__)
 
 
-def dispatch_events(engine: sa.Engine, now: datetime, limit: int = 500) -> int:
+def dispatch_events(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
     """Create a delivery for every new event and every enabled endpoint that wants it."""
-    with engine.begin() as conn:
-        batch = events_repo.claim_undispatched(conn, limit)
+    with uow.write() as tx:
+        batch = tx.events.claim_undispatched(limit)
         if not batch:
             return 0
-        endpoints = webhooks_repo.enabled_endpoints_of(
-            conn, {(e.partner_id, e.livemode) for e in batch}
-        )
+        endpoints = tx.webhooks.enabled_endpoints_of({(e.partner_id, e.livemode) for e in batch})
         rows = [
             new_delivery(event, endpoint.id, now)
             for event in batch
@@ -49,16 +45,16 @@ def dispatch_events(engine: sa.Engine, now: datetime, limit: int = 500) -> int:
             if (endpoint.partner_id, endpoint.livemode) == (event.partner_id, event.livemode)
             and wants(endpoint.events, event.type)
         ]
-        webhooks_repo.insert_deliveries(conn, rows)
-        events_repo.mark_dispatched(conn, [e.id for e in batch], now)
+        tx.webhooks.insert_deliveries(rows)
+        tx.events.mark_dispatched([e.id for e in batch], now)
     return len(batch)
 
 
 def claim(
-    engine: sa.Engine, worker: str, now: datetime, lease: timedelta, limit: int
+    uow: UnitOfWork, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[webhooks_repo.Claimed]:
-    with engine.begin() as conn:
-        return webhooks_repo.claim_due(conn, worker, now, now + lease, limit)
+    with uow.write() as tx:
+        return tx.webhooks.claim_due(worker, now, now + lease, limit)
 
 
 def body_of(claimed: webhooks_repo.Claimed) -> bytes:
@@ -67,7 +63,7 @@ def body_of(claimed: webhooks_repo.Claimed) -> bytes:
 
 
 def record(
-    engine: sa.Engine,
+    uow: UnitOfWork,
     claimed: webhooks_repo.Claimed,
     result: SendResult,
     now: datetime,
@@ -75,7 +71,7 @@ def record(
     rng: random.Random | None = None,
 ) -> str:
     """Write the attempt and move the delivery on; returns the delivery's new status."""
-    with engine.begin() as conn:
+    with uow.write() as tx:
         attempt: dict[str, Any] = {
             "finished_at": now,
             "latency_ms": result.latency_ms,
@@ -84,11 +80,11 @@ def record(
             "response_excerpt": result.excerpt,
             "outcome": "succeeded" if result.ok else "failed",
         }
-        webhooks_repo.lock_delivery(conn, claimed.delivery_id)
+        tx.webhooks.lock_delivery(claimed.delivery_id)
         if result.ok:
-            webhooks_repo.finish_attempt(conn, claimed.attempt_id, **attempt)
-            webhooks_repo.mark_succeeded(conn, claimed, now)
-            webhooks_repo.clear_failing(conn, claimed.endpoint_id)
+            tx.webhooks.finish_attempt(claimed.attempt_id, **attempt)
+            tx.webhooks.mark_succeeded(claimed, now)
+            tx.webhooks.clear_failing(claimed.endpoint_id)
             return "succeeded"
         # Retry until the window has passed; the last retry lands on its end, so every
         # delivery is tried for the whole window however the back-off falls.
@@ -107,31 +103,29 @@ def record(
             retry_at = min(now + delay, deadline)
             status, values = "pending", {"next_attempt_at": retry_at}
             attempt["next_retry_at"] = retry_at
-        webhooks_repo.finish_attempt(conn, claimed.attempt_id, **attempt)
-        webhooks_repo.settle_failure(conn, claimed, updated_at=now, **values)
-        _note_failure(conn, claimed, now, config)
+        tx.webhooks.finish_attempt(claimed.attempt_id, **attempt)
+        tx.webhooks.settle_failure(claimed, updated_at=now, **values)
+        _note_failure(tx, claimed, now, config)
         return status
 
 
-def _note_failure(
-    conn: sa.Connection, claimed: webhooks_repo.Claimed, now: datetime, config: Config
-) -> None:
+def _note_failure(tx: Tx, claimed: webhooks_repo.Claimed, now: datetime, config: Config) -> None:
     """An endpoint failing without a break for too long is disabled, with an event saying so."""
-    endpoint = webhooks_repo.get_endpoint(
-        conn, claimed.partner_id, claimed.livemode, claimed.endpoint_id, for_update=True
+    endpoint = tx.webhooks.get_endpoint(
+        claimed.partner_id, claimed.livemode, claimed.endpoint_id, for_update=True
     )
     if endpoint is None or endpoint.status != "enabled":
         return
     since = endpoint.failing_since or now
     if endpoint.failing_since is None:
-        webhooks_repo.update_endpoint(conn, endpoint.id, failing_since=now)
+        tx.webhooks.update_endpoint(endpoint.id, failing_since=now)
     if now - since < timedelta(hours=config.webhook_disable_after_hours):
         return
     reason = f"every delivery failed since {since.isoformat()}"
-    webhooks_repo.update_endpoint(
-        conn, endpoint.id, status="disabled", disabled_reason=reason, updated_at=now
+    tx.webhooks.update_endpoint(
+        endpoint.id, status="disabled", disabled_reason=reason, updated_at=now
     )
-    webhooks_repo.pause_deliveries(conn, endpoint.id, now)
+    tx.webhooks.pause_deliveries(endpoint.id, now)
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
     data = {
         "id": endpoint.id,
@@ -141,8 +135,7 @@ def _note_failure(
         "disabled_reason": reason,
         "livemode": endpoint.livemode,
     }
-    events_repo.insert_many(
-        conn,
+    tx.events.insert_many(
         [
             events_repo.NewEvent(
                 new_id("evt"),
@@ -159,27 +152,15 @@ def _note_failure(
 
 
 def expire_policies(
-    engine: sa.Engine, now: datetime, render: Callable[[Policy], dict[str, Any]], limit: int = 500
+    uow: UnitOfWork, now: datetime, render: Callable[[Policy], dict[str, Any]], limit: int = 500
 ) -> int:
     """Active policies whose cover has ended become expired, each with its event."""
-    with engine.begin() as conn:
-        stmt = (
-            sa.select(policies)
-            .where(policies.c.status == "active", policies.c.coverage_end <= now)
-            .order_by(policies.c.coverage_end)
-            .limit(limit)
-        )
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        due = [policies_repo.from_row(r) for r in conn.execute(stmt)]
+    with uow.write() as tx:
+        due = tx.policies.due_for_expiry(now, limit)
         new_events = []
         for policy in due:
             status = policy_transition(policy.status, "expire").value
-            conn.execute(
-                policies.update()
-                .where(policies.c.id == policy.id, policies.c.status == policy.status)
-                .values(status=status, updated_at=now)
-            )
+            tx.policies.set_status(policy.id, policy.status, status, updated_at=now)
             expired = replace(policy, status=status, updated_at=now)
             new_events.append(
                 events_repo.NewEvent(
@@ -193,12 +174,12 @@ def expire_policies(
                     now,
                 )
             )
-        policies_repo.release_covers(conn, [p.id for p in due])
-        events_repo.insert_many(conn, new_events)
+        tx.policies.release_covers([p.id for p in due])
+        tx.events.insert_many(new_events)
     return len(due)
 
 
-def purge_idempotency_keys(engine: sa.Engine, cutoff: datetime) -> int:
+def purge_idempotency_keys(uow: UnitOfWork, cutoff: datetime) -> int:
     """Idempotency-Keys are remembered for IDEMPOTENCY_TTL_HOURS (24 h), then forgotten."""
-    with engine.begin() as conn:
-        return idempotency_repo.purge_before(conn, cutoff)
+    with uow.write() as tx:
+        return tx.idempotency.purge_before(cutoff)

@@ -6,18 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-import sqlalchemy as sa
 
-from policy_service.adapters import claims_repo, policies_repo
 from policy_service.domain.money import MINOR_UNITS
 from pricing.experience import experience
 
+from .unit_of_work import UnitOfWork
 
-def book(engine: sa.Engine, product: str, livemode: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+
+def book(uow: UnitOfWork, product: str, livemode: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(policies, paid claims) in major units; each policy's scalar inputs become columns."""
-    with engine.connect() as conn:
-        rows = policies_repo.experience_rows(conn, product, livemode)
-        paid = claims_repo.paid_for_product(conn, product, livemode)
+    with uow.read() as tx:
+        rows = tx.policies.experience_rows(product, livemode)
+        paid = tx.claims.paid_for_product(product, livemode)
 
     def major(minor: int | None, currency: str) -> float:
         # report figures, not money that moves: earned premium is a pro-rata estimate
@@ -53,7 +53,7 @@ def book(engine: sa.Engine, product: str, livemode: bool) -> tuple[pd.DataFrame,
 
 
 def product_experience(
-    engine: sa.Engine,
+    uow: UnitOfWork,
     product: str,
     by: list[str],
     period: str,
@@ -61,5 +61,5 @@ def product_experience(
     now: datetime,
     tz: str,
 ) -> pd.DataFrame:
-    policies, claims = book(engine, product, livemode)
+    policies, claims = book(uow, product, livemode)
     return experience(policies, claims, by, now, period, tz)

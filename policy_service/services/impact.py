@@ -7,14 +7,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 
-from policy_service.adapters import policies_repo, quotes_repo
 from pricing.impact import read_book_file
+
+from .unit_of_work import UnitOfWork
 
 
 def load_book(
-    engine: sa.Engine,
+    uow: UnitOfWork,
     product: str,
     book: str,
     since: datetime | None,
@@ -24,9 +24,9 @@ def load_book(
     """The risks of a book and the time to price each at: `policies`, `quotes`, or a
     .csv/.parquet file (priced at its `priced_at` column, else at `now`)."""
     if book in ("policies", "quotes"):
-        repo = policies_repo if book == "policies" else quotes_repo
-        with engine.connect() as conn:
-            rows = repo.book_rows(conn, product, since, livemode)
+        with uow.read() as tx:
+            repo = tx.policies if book == "policies" else tx.quotes
+            rows = repo.book_rows(product, since, livemode)
         return pd.DataFrame([r.risk for r in rows]), [r.created_at for r in rows]
     frame = read_book_file(Path(book))
     if "priced_at" not in frame.columns:

@@ -9,12 +9,11 @@ import threading
 import time
 from datetime import datetime
 
-import sqlalchemy as sa
-
-from policy_service.adapters import partners_repo
 from policy_service.domain.errors import InvalidRequest, Unauthenticated
 from policy_service.domain.ids import new_id
 from policy_service.domain.records import ALL_SCOPES, BILLING_MODES, FULL_ACCESS, Caller, Partner
+
+from .unit_of_work import Tx, UnitOfWork
 
 _ALPHABET = string.ascii_letters + string.digits
 #: partner keys (sk_) and data-provider keys (dk_), each in test or live mode
@@ -27,21 +26,35 @@ def hash_key(secret: str) -> str:
 
 
 def create_partner(
-    conn: sa.Connection, name: str, billing_mode: str, livemode: bool, now: datetime
+    uow: UnitOfWork, name: str, billing_mode: str, livemode: bool, now: datetime
 ) -> tuple[Partner, str]:
     """Create a partner and its first API key; the secret is returned once and never stored."""
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidRequest("partner name must be 1 to 200 characters", param="name")
-    if billing_mode not in BILLING_MODES:
-        raise InvalidRequest(f"billing must be one of {', '.join(BILLING_MODES)}", param="billing")
-    partner = Partner(new_id("ptn"), name, billing_mode, now)
-    partners_repo.insert_partner(conn, partner)
-    return partner, create_api_key(conn, partner.id, livemode, (FULL_ACCESS,), now)
+    with uow.write() as tx:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidRequest("partner name must be 1 to 200 characters", param="name")
+        if billing_mode not in BILLING_MODES:
+            raise InvalidRequest(
+                f"billing must be one of {', '.join(BILLING_MODES)}", param="billing"
+            )
+        partner = Partner(new_id("ptn"), name, billing_mode, now)
+        tx.partners.insert_partner(partner)
+        return partner, _create_api_key(tx, partner.id, livemode, (FULL_ACCESS,), now)
 
 
 def create_api_key(
-    conn: sa.Connection,
+    uow: UnitOfWork,
+    partner_id: str,
+    livemode: bool,
+    scopes: tuple[str, ...] | list[str],
+    now: datetime,
+) -> str:
+    with uow.write() as tx:
+        return _create_api_key(tx, partner_id, livemode, scopes, now)
+
+
+def _create_api_key(
+    tx: Tx,
     partner_id: str,
     livemode: bool,
     scopes: tuple[str, ...] | list[str],
@@ -50,13 +63,12 @@ def create_api_key(
     unknown = set(scopes) - {*ALL_SCOPES, FULL_ACCESS}
     if unknown:
         raise InvalidRequest(f"unknown scopes: {', '.join(sorted(unknown))}", param="scopes")
-    if partners_repo.get_partner(conn, partner_id) is None:
+    if tx.partners.get_partner(partner_id) is None:
         raise InvalidRequest(f"no partner {partner_id}", param="partner")
     secret = ("sk_live_" if livemode else "sk_test_") + "".join(
         secrets.choice(_ALPHABET) for _ in range(32)
     )
-    partners_repo.insert_key(
-        conn,
+    tx.partners.insert_key(
         new_id("key"),
         partner_id,
         hash_key(secret),
@@ -72,34 +84,32 @@ def _secret(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(32))
 
 
-def create_provider(
-    conn: sa.Connection, name: str, livemode: bool, now: datetime
-) -> tuple[str, str]:
+def create_provider(uow: UnitOfWork, name: str, livemode: bool, now: datetime) -> tuple[str, str]:
     """A data provider and its key (dk_...): it may post trigger events and nothing else.
     Returns (provider id, secret); the secret is shown once and never stored."""
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidRequest("provider name must be 1 to 200 characters", param="name")
-    provider_id = new_id("prv")
-    partners_repo.insert_provider(conn, provider_id, name, now)
-    secret = _secret("dk_live_" if livemode else "dk_test_")
-    partners_repo.insert_provider_key(
-        conn,
-        new_id("key"),
-        provider_id,
-        hash_key(secret),
-        f"{secret[:8]}...{secret[-4:]}",
-        livemode,
-        now,
-    )
-    return provider_id, secret
+    with uow.write() as tx:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidRequest("provider name must be 1 to 200 characters", param="name")
+        provider_id = new_id("prv")
+        tx.partners.insert_provider(provider_id, name, now)
+        secret = _secret("dk_live_" if livemode else "dk_test_")
+        tx.partners.insert_provider_key(
+            new_id("key"),
+            provider_id,
+            hash_key(secret),
+            f"{secret[:8]}...{secret[-4:]}",
+            livemode,
+            now,
+        )
+        return provider_id, secret
 
 
 class KeyAuthenticator:
     """Resolves a bearer secret to a Caller, caching hits briefly to spare a query per request."""
 
-    def __init__(self, engine: sa.Engine, cache_seconds: int = 30) -> None:
-        self.engine = engine
+    def __init__(self, uow: UnitOfWork, cache_seconds: int = 30) -> None:
+        self.uow = uow
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
@@ -122,11 +132,11 @@ class KeyAuthenticator:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        with self.engine.connect() as conn:
+        with self.uow.read() as tx:
             if secret.startswith("dk_"):
-                caller = partners_repo.caller_for_provider_key(conn, digest)
+                caller = tx.partners.caller_for_provider_key(digest)
             else:
-                caller = partners_repo.caller_for_key_hash(conn, digest)
+                caller = tx.partners.caller_for_key_hash(digest)
         if caller is None:
             raise Unauthenticated("invalid API key")
         with self._lock:
@@ -136,7 +146,7 @@ class KeyAuthenticator:
         return caller
 
 
-def partner_names(engine: sa.Engine) -> dict[str, str]:
+def partner_names(uow: UnitOfWork) -> dict[str, str]:
     """Every partner's name by id (ops filters and labels)."""
-    with engine.connect() as conn:
-        return partners_repo.partner_names(conn)
+    with uow.read() as tx:
+        return tx.partners.partner_names()

@@ -22,15 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from policy_service.adapters import (
-    events_repo,
-    idempotency_repo,
-    ledger_repo,
-    payments_repo,
-    policies_repo,
-)
 from policy_service.adapters.sql import from_minor, to_minor
 from policy_service.adapters.stripe_gateway import (
     PaymentDeclined,
@@ -38,7 +29,6 @@ from policy_service.adapters.stripe_gateway import (
     PaymentUnavailable,
     StripeGateway,
 )
-from policy_service.adapters.tables import policies
 from policy_service.domain.errors import (
     Conflict,
     InvalidRequest,
@@ -52,15 +42,10 @@ from policy_service.domain.lifecycle import PolicyStatus, policy_transition
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Caller, Policy
 
-from .policies import (
-    IssueItem,
-    Outcome,
-    RenderError,
-    _event,
-    _insert_policies,
-    dumps,
-    replay_stored,
-)
+from .idempotency import Outcome, RenderError, dumps, replay_stored
+from .issue_transaction import insert_policies, policy_event
+from .issuing import IssueItem
+from .unit_of_work import Tx, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +60,7 @@ PROCESSING = 202
 class Billing:
     """What the payment flow needs from its caller (API, worker, Stripe webhook)."""
 
-    engine: sa.Engine
+    uow: UnitOfWork
     gateway: StripeGateway | None
     render: Callable[[Policy], dict[str, Any]]
     render_error: RenderError
@@ -125,25 +110,23 @@ def _start(
     draft_policy = replace(item.draft.policy, status=PolicyStatus.PENDING_PAYMENT.value)
     item.draft.policy = draft_policy
     payment_id = new_id("pay")
-    with billing.engine.begin() as conn:
+    with billing.uow.write() as tx:
         placeholder = dumps({"processing": True, "policy": draft_policy.id})
-        if not idempotency_repo.claim_many(
-            conn,
+        if not tx.idempotency.claim_many(
             caller.partner_id,
             caller.livemode,
             [(item.key, item.fingerprint, PROCESSING, placeholder)],
             now,
         ):
             raise _Resume
-        failed = _insert_policies(conn, caller, [item], now)
+        failed = insert_policies(tx, caller, [item], now)
         if failed:
             status, body = billing.render_error(failed[item.index])
-            idempotency_repo.update_response(
-                conn, caller.partner_id, caller.livemode, item.key, status, dumps(body)
+            tx.idempotency.update_response(
+                caller.partner_id, caller.livemode, item.key, status, dumps(body)
             )
             return Outcome(status, dumps(body))
-        payments_repo.insert_payment(
-            conn,
+        tx.payments.insert_payment(
             {
                 "id": payment_id,
                 "partner_id": caller.partner_id,
@@ -167,24 +150,22 @@ class _Resume(Exception):
 
 def resume(billing: Billing, caller: Caller, key: str, fp: str | None, now: datetime) -> Outcome:
     """A retry of a stripe issue request: replay its final answer, or drive its payment on."""
-    with billing.engine.connect() as conn:
-        stored = idempotency_repo.fetch_many(conn, caller.partner_id, caller.livemode, [key]).get(
-            key
-        )
+    with billing.uow.read() as tx:
+        stored = tx.idempotency.fetch_many(caller.partner_id, caller.livemode, [key]).get(key)
     if stored is None:  # pragma: no cover - the caller saw it
         raise ServiceError("idempotency record vanished; retry")
     answer = replay_stored(stored, fp)  # refuses another body under this key
     if stored.status_code != PROCESSING:
         return answer
     policy_id = json.loads(stored.body)["policy"]
-    with billing.engine.begin() as conn:
-        payment = payments_repo.payment_of_policy(conn, policy_id)
+    with billing.uow.write() as tx:
+        payment = tx.payments.payment_of_policy(policy_id)
         if payment is None:  # pragma: no cover - written with the placeholder
             raise ServiceError("payment record missing")
         if payment.status in ("succeeded", "failed"):
             mine = False
         else:
-            mine = payments_repo.claim_payment(conn, payment.id, now, now - billing.lease)
+            mine = tx.payments.claim_payment(payment.id, now, now - billing.lease)
     if payment.status in ("succeeded", "failed"):
         return _final_answer(billing, payment)
     if not mine:
@@ -197,10 +178,8 @@ def resume(billing: Billing, caller: Caller, key: str, fp: str | None, now: date
 
 
 def _load(billing: Billing, payment_id: str) -> Any:
-    with billing.engine.connect() as conn:
-        return conn.execute(
-            sa.select(payments_repo.P).where(payments_repo.P.c.id == payment_id)
-        ).one()
+    with billing.uow.read() as tx:
+        return tx.payments.get_payment(payment_id)
 
 
 def _drive(billing: Billing, payment_id: str, now: datetime, confirm: bool) -> Outcome:
@@ -224,9 +203,8 @@ def _drive(billing: Billing, payment_id: str, now: datetime, confirm: bool) -> O
                 {"policy": payment.policy_id, "payment": payment.id},
                 key=f"{payment.id}-create",
             )
-            with billing.engine.begin() as conn:
-                if not payments_repo.update_payment(
-                    conn,
+            with billing.uow.write() as tx:
+                if not tx.payments.update_payment(
                     payment.id,
                     payment_intent=intent["id"],
                     status="confirming",
@@ -306,11 +284,11 @@ def _unavailable(
 ) -> Outcome:
     """Nothing is final: release the payment at once, so that the partner's retry (or the
     worker) may take it over."""
-    with billing.engine.begin() as conn:
+    with billing.uow.write() as tx:
         values: dict[str, Any] = {"updated_at": now - billing.lease}
         if record and (payment.payment_intent is not None or payment.status != "creating"):
             values["status"] = "unknown"
-        payments_repo.update_payment(conn, payment.id, **values)
+        tx.payments.update_payment(payment.id, **values)
     err = PaymentUnavailableError(
         f"{why}; no premium is final and policy {payment.policy_id} is pending_payment: "
         "retry with the same Idempotency-Key",
@@ -321,8 +299,8 @@ def _unavailable(
 
 
 def _final_answer(billing: Billing, payment: Any) -> Outcome:
-    with billing.engine.connect() as conn:
-        policy = policies_repo.get(conn, payment.partner_id, payment.livemode, payment.policy_id)
+    with billing.uow.read() as tx:
+        policy = tx.policies.get(payment.partner_id, payment.livemode, payment.policy_id)
     assert policy is not None
     if payment.status == "succeeded":
         return Outcome(201, dumps(billing.render(policy)), policy=policy)
@@ -363,14 +341,10 @@ def _finish_once(
     now: datetime,
     declined: PaymentDeclined | None,
 ) -> tuple[Outcome | None, str | None]:
-    with billing.engine.begin() as conn:
-        stmt = sa.select(payments_repo.P).where(payments_repo.P.c.id == payment_id)
-        if conn.dialect.name == "postgresql":
-            # NO KEY UPDATE: a refund row referencing this payment may still be inserted.
-            stmt = stmt.with_for_update(key_share=True)
-        payment = conn.execute(stmt).one()
-        policy = policies_repo.get(
-            conn, payment.partner_id, payment.livemode, payment.policy_id, for_update=True
+    with billing.uow.write() as tx:
+        payment = tx.payments.get_payment(payment_id, lock=True)
+        policy = tx.policies.get(
+            payment.partner_id, payment.livemode, payment.policy_id, for_update=True
         )
         assert policy is not None
         intent_id = payment_intent or payment.payment_intent
@@ -378,28 +352,24 @@ def _finish_once(
             if payment.status != "succeeded" and (
                 payment.status == "failed" or policy.status != PolicyStatus.PENDING_PAYMENT.value
             ):
-                return None, _refund_late_charge(conn, billing, payment, policy, intent_id, now)
-            if not payments_repo.finish_payment(
-                conn, payment.id, "succeeded", payment_intent=intent_id, updated_at=now
+                return None, _refund_late_charge(tx, billing, payment, policy, intent_id, now)
+            if not tx.payments.finish_payment(
+                payment.id, "succeeded", payment_intent=intent_id, updated_at=now
             ):
                 return None, None
             new_status = policy_transition(policy.status, "payment_succeeded").value
-            conn.execute(
-                policies.update()
-                .where(policies.c.id == policy.id)
-                .values(status=new_status, payment_intent=intent_id, updated_at=now)
+            tx.policies.set_status(
+                policy.id, policy.status, new_status, payment_intent=intent_id, updated_at=now
             )
             active = replace(policy, status=new_status, payment_intent=intent_id, updated_at=now)
             body = billing.render(active)
-            ledger_repo.insert_entries(
-                conn,
+            tx.ledger.insert_entries(
                 [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)],
             )
-            events_repo.insert_many(conn, [_event("policy.issued", active, dumps(body))])
+            tx.events.insert_many([policy_event("policy.issued", active, dumps(body))])
             status, text = 201, dumps(body)
         else:
-            if not payments_repo.finish_payment(
-                conn,
+            if not tx.payments.finish_payment(
                 payment.id,
                 "failed",
                 decline_code=declined.decline_code or declined.code,
@@ -409,23 +379,19 @@ def _finish_once(
             ):
                 return None, None
             new_status = policy_transition(policy.status, "payment_failed").value
-            conn.execute(
-                policies.update()
-                .where(policies.c.id == policy.id)
-                .values(status=new_status, updated_at=now)
-            )
-            policies_repo.release_covers(conn, [policy.id])
+            tx.policies.set_status(policy.id, policy.status, new_status, updated_at=now)
+            tx.policies.release_covers([policy.id])
             failed = replace(policy, status=new_status, updated_at=now)
-            events_repo.insert_many(
-                conn, [_event("policy.payment_failed", failed, dumps(billing.render(failed)))]
+            tx.events.insert_many(
+                [policy_event("policy.payment_failed", failed, dumps(billing.render(failed)))]
             )
             status, body_err = billing.render_error(
                 _declined_error(declined.message, declined.decline_code or declined.code, policy.id)
             )
             text = dumps(body_err)
         if payment.idempotency_key:
-            idempotency_repo.update_response(
-                conn, payment.partner_id, payment.livemode, payment.idempotency_key, status, text
+            tx.idempotency.update_response(
+                payment.partner_id, payment.livemode, payment.idempotency_key, status, text
             )
     return Outcome(status, text), None
 
@@ -447,7 +413,7 @@ def _ledger_row(billing: Billing, policy: Policy, entry: Any, now: datetime) -> 
 
 
 def _refund_late_charge(
-    conn: sa.Connection,
+    tx: Tx,
     billing: Billing,
     payment: Any,
     policy: Policy,
@@ -458,19 +424,14 @@ def _refund_late_charge(
     confirm was in flight): the money is booked and sent straight back, never kept."""
     log.error("payment %s succeeded after it was recorded as failed: refunding it", payment.id)
     if intent_id and payment.payment_intent is None:
-        conn.execute(
-            payments_repo.P.update()
-            .where(payments_repo.P.c.id == payment.id)
-            .values(payment_intent=intent_id)
-        )
-    if payments_repo.refund_of_policy(conn, policy.id) is not None:
+        tx.payments.record_intent(payment.id, intent_id)
+    if tx.payments.refund_of_policy(policy.id) is not None:
         return None  # already being refunded
-    ledger_repo.insert_entries(
-        conn, [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)]
+    tx.ledger.insert_entries(
+        [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)]
     )
     refund_id = new_id("rfd")
-    payments_repo.insert_refund(
-        conn,
+    tx.payments.insert_refund(
         {
             "id": refund_id,
             "partner_id": policy.partner_id,
@@ -492,15 +453,11 @@ def _refund_late_charge(
 
 def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
     """Send a pending refund to the payment API once it is ours; returns its status."""
-    with billing.engine.begin() as conn:
-        if not payments_repo.claim_refund(conn, refund_id, now, now):
+    with billing.uow.write() as tx:
+        if not tx.payments.claim_refund(refund_id, now, now):
             return "busy"
-        refund = conn.execute(
-            sa.select(payments_repo.R).where(payments_repo.R.c.id == refund_id)
-        ).one()
-        payment = conn.execute(
-            sa.select(payments_repo.P).where(payments_repo.P.c.id == refund.payment_id)
-        ).one()
+        refund = tx.payments.get_refund(refund_id)
+        payment = tx.payments.get_payment(refund.payment_id)
     if billing.gateway is None or payment.payment_intent is None:
         return "pending"
     try:
@@ -513,9 +470,8 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
     except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
         attempts = refund.attempts + 1
         final = attempts >= MAX_REFUND_ATTEMPTS
-        with billing.engine.begin() as conn:
-            payments_repo.update_refund(
-                conn,
+        with billing.uow.write() as tx:
+            tx.payments.update_refund(
                 refund.id,
                 attempts=attempts,
                 last_error=str(exc)[:500],
@@ -526,18 +482,18 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
             "refund %s %s: %s", refund.id, "given up" if final else "not sent yet", exc
         )
         return "failed" if final else "pending"
-    with billing.engine.begin() as conn:
-        if payments_repo.finish_refund(
-            conn, refund.id, status="succeeded", stripe_refund=answer.get("id"), updated_at=now
+    with billing.uow.write() as tx:
+        if tx.payments.finish_refund(
+            refund.id, status="succeeded", stripe_refund=answer.get("id"), updated_at=now
         ):
-            policy = policies_repo.get(conn, refund.partner_id, refund.livemode, refund.policy_id)
+            policy = tx.policies.get(refund.partner_id, refund.livemode, refund.policy_id)
             assert policy is not None
             entry = refund_entry(
                 policy.premium,
                 from_minor(refund.amount, refund.currency),
                 MINOR_UNITS[refund.currency],
             )
-            ledger_repo.insert_entries(conn, [_ledger_row(billing, policy, entry, now)])
+            tx.ledger.insert_entries([_ledger_row(billing, policy, entry, now)])
     return "succeeded"
 
 
@@ -548,14 +504,14 @@ def reconcile(billing: Billing, now: datetime, limit: int = 50) -> int:
     """Unfinished payments idle for a lease, and pending refunds: finish them, one at a time,
     each claimed first so that several workers never drive the same one."""
     idle_since = now - billing.lease
-    with billing.engine.connect() as conn:
-        stale = [p.id for p in payments_repo.unfinished_payments(conn, idle_since, limit)]
-        refunds = [r.id for r in payments_repo.pending_refunds(conn, idle_since, limit)]
+    with billing.uow.read() as tx:
+        stale = [p.id for p in tx.payments.unfinished_payments(idle_since, limit)]
+        refunds = [r.id for r in tx.payments.pending_refunds(idle_since, limit)]
     done = 0
     for payment_id in stale:
         try:
-            with billing.engine.begin() as conn:
-                mine = payments_repo.claim_payment(conn, payment_id, now, idle_since)
+            with billing.uow.write() as tx:
+                mine = tx.payments.claim_payment(payment_id, now, idle_since)
             if mine:
                 _drive(billing, payment_id, now, confirm=False)
                 done += 1
@@ -570,6 +526,19 @@ def reconcile(billing: Billing, now: datetime, limit: int = 50) -> int:
     return done
 
 
+def receive_stripe_event(billing: Billing, event: dict[str, Any], now: datetime) -> str | None:
+    """A verified Stripe webhook, once: None if this event was handled before. It is
+    settled first and remembered after: if settling fails, Stripe's redelivery tries again
+    (settling twice changes nothing)."""
+    with billing.uow.read() as tx:
+        if tx.stripe_events.seen(event["id"]):
+            return None
+    result = on_stripe_event(billing, event, now)
+    with billing.uow.write() as tx:
+        tx.stripe_events.remember(event["id"], str(event.get("type")), now)
+    return result
+
+
 def on_stripe_event(billing: Billing, event: dict[str, Any], now: datetime) -> str:
     """A Stripe webhook: settle the payment it is about (repeats change nothing)."""
     kind = event.get("type")
@@ -579,8 +548,8 @@ def on_stripe_event(billing: Billing, event: dict[str, Any], now: datetime) -> s
         raise InvalidRequest("the event has no data.object with an id", param="data.object")
     if kind not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         return "ignored"
-    with billing.engine.connect() as conn:
-        payment = payments_repo.payment_by_intent(conn, obj["id"])
+    with billing.uow.read() as tx:
+        payment = tx.payments.payment_by_intent(obj["id"])
     if payment is None:
         return "unknown payment"
     if obj.get("amount") is not None and obj.get("amount") != payment.amount:

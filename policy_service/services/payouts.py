@@ -11,7 +11,6 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from policy_service.adapters import claims_repo, policies_repo
 from policy_service.adapters.stripe_gateway import (
     PaymentDeclined,
     PaymentRejected,
@@ -39,8 +38,8 @@ def send_pending(ctx: ClaimsContext, gateway: StripeGateway | None, now: datetim
     """Send the payouts that are due; returns how many were tried."""
     if gateway is None:
         return 0
-    with ctx.engine.connect() as conn:
-        due = claims_repo.pending_payouts(conn, now, limit=20)
+    with ctx.uow.read() as tx:
+        due = tx.claims.pending_payouts(now, limit=20)
     tried = 0
     for payout_id in due:
         try:
@@ -53,11 +52,11 @@ def send_pending(ctx: ClaimsContext, gateway: StripeGateway | None, now: datetim
 
 def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: datetime) -> str:
     """Send one payout if it is still pending and nobody else holds it; returns its status."""
-    with ctx.engine.begin() as conn:
-        if not claims_repo.lease_payout(conn, payout_id, now, now + _LEASE):
+    with ctx.uow.write() as tx:
+        if not tx.claims.lease_payout(payout_id, now, now + _LEASE):
             return "busy"
-        payout = claims_repo.get_payout(conn, payout_id)
-        policy = policies_repo.get(conn, payout.partner_id, payout.livemode, payout.policy_id)
+        payout = tx.claims.get_payout(payout_id)
+        policy = tx.policies.get(payout.partner_id, payout.livemode, payout.policy_id)
     assert policy is not None
     if policy.payment_intent is None:
         return _failed(ctx, payout_id, now, "the policy has no payment to pay back to", final=True)
@@ -88,9 +87,8 @@ def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: dateti
         return _failed(ctx, payout_id, now, str(exc), final=False)
     except (PaymentRejected, PaymentDeclined) as exc:
         return _failed(ctx, payout_id, now, str(exc), final=True)
-    with ctx.engine.begin() as conn:
-        if not claims_repo.update_payout(
-            conn,
+    with ctx.uow.write() as tx:
+        if not tx.claims.update_payout(
             payout_id,
             "pending",
             status="succeeded",
@@ -100,14 +98,14 @@ def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: dateti
             updated_at=now,
         ):
             return "busy"
-        claim = claims_repo.get(conn, payout.claim_id, for_update=True)
+        claim = tx.claims.get(payout.claim_id, for_update=True)
         assert claim is not None
         changes = Changes.empty()
         amount = from_minor(payout.amount, payout.currency)
         paid_so_far = (claim.amount_paid or 0) + amount
         unpaid = [
             p
-            for p in claims_repo.payouts_of(conn, claim.id)
+            for p in tx.claims.payouts_of(claim.id)
             if p.id != payout.id and p.status != "succeeded"
         ]
         reason = f"payout {payout.sequence} paid through the payment API ({answer.get('id')})"
@@ -130,19 +128,18 @@ def send(ctx: ClaimsContext, gateway: StripeGateway, payout_id: str, now: dateti
                 paid_at=now,
             )
         book_payout(changes, paid, payout.id, amount, "us", now, ctx.settlement_timezone)
-        claims_repo.update(conn, paid, claim.status)
-        changes.write(conn)
+        tx.claims.update(paid, claim.status)
+        changes.write(tx)
     log.info("payout %s of claim %s: paid (%s)", payout_id, payout.claim_id, answer.get("id"))
     return "succeeded"
 
 
 def _failed(ctx: ClaimsContext, payout_id: str, now: datetime, error: str, final: bool) -> str:
-    with ctx.engine.begin() as conn:
-        payout = claims_repo.get_payout(conn, payout_id)
+    with ctx.uow.write() as tx:
+        payout = tx.claims.get_payout(payout_id)
         attempts = payout.attempts + 1
         give_up = final or attempts >= MAX_PAYOUT_ATTEMPTS
-        if not claims_repo.update_payout(
-            conn,
+        if not tx.claims.update_payout(
             payout_id,
             "pending",
             status="failed" if give_up else "pending",
@@ -154,21 +151,21 @@ def _failed(ctx: ClaimsContext, payout_id: str, now: datetime, error: str, final
         ):
             return "busy"  # settled meanwhile (e.g. by another worker)
         if give_up:
-            claim = claims_repo.get(conn, payout.claim_id, for_update=True)
+            claim = tx.claims.get(payout.claim_id, for_update=True)
             assert claim is not None
             changes = Changes.empty()
             if claim.status == ClaimStatus.APPROVED.value:
                 after = transition(
                     ctx, changes, claim, "fail_payout", SYSTEM, now, f"payout failed: {error}"
                 )
-                claims_repo.update(conn, after, claim.status)
+                tx.claims.update(after, claim.status)
             else:  # a retried payout failed again: it stays payout_failed
                 changes.audit.append(
                     audit_row(
                         claim, SYSTEM, "payout_attempt", now, None, f"payout failed again: {error}"
                     )
                 )
-            changes.write(conn)
+            changes.write(tx)
     (log.error if give_up else log.warning)(
         "payout %s %s: %s", payout_id, "given up" if give_up else "will be retried", error
     )

@@ -9,15 +9,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
-from policy_service.adapters import (
-    claims_repo,
-    events_repo,
-    partners_repo,
-    policies_repo,
-    webhooks_repo,
-)
 from policy_service.domain.claims import Claim
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.lifecycle import PolicyStatus
@@ -26,6 +17,7 @@ from pricing.model import Edition
 
 from . import query_args
 from .catalog import ProductCatalog
+from .unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,7 @@ class PolicyPage:
 
 
 def search(
-    engine: sa.Engine,
+    uow: UnitOfWork,
     q: PolicyQuery,
     tz: str,
     limit: int = 50,
@@ -87,9 +79,8 @@ def search(
     def start_of(d: date | None) -> datetime | None:
         return None if d is None else datetime.combine(d, time.min, zone)
 
-    with engine.connect() as conn:
-        found, more = policies_repo.search(
-            conn,
+    with uow.read() as tx:
+        found, more = tx.policies.search(
             limit,
             starting_after,
             policy_id=q.policy_id,
@@ -120,19 +111,19 @@ class PolicyView:
     events: list[tuple[Any, list[Delivery]]]
 
 
-def policy_view(engine: sa.Engine, catalog: ProductCatalog, policy_id: str) -> PolicyView:
-    with engine.connect() as conn:
-        policy = policies_repo.get(conn, None, None, policy_id)
+def policy_view(uow: UnitOfWork, catalog: ProductCatalog, policy_id: str) -> PolicyView:
+    with uow.read() as tx:
+        policy = tx.policies.get(None, None, policy_id)
         if policy is None:
             raise NotFound(f"no policy {policy_id}")
-        claims, _ = claims_repo.list_page(conn, 100, policy_id=policy.id)
-        events = events_repo.of_objects(conn, [policy.id, *(c.id for c in claims)])
-        deliveries = webhooks_repo.deliveries_of_events(conn, [e.id for e in events])
-        attempts = webhooks_repo.attempts_of(conn, [d.id for ds in deliveries.values() for d in ds])
+        claims, _ = tx.claims.list_page(100, policy_id=policy.id)
+        events = tx.events.of_objects([policy.id, *(c.id for c in claims)])
+        deliveries = tx.webhooks.deliveries_of_events([e.id for e in events])
+        attempts = tx.webhooks.attempts_of([d.id for ds in deliveries.values() for d in ds])
         timeline = [
             (event, [Delivery(d, attempts[d.id]) for d in deliveries[event.id]]) for event in events
         ]
-        partner = partners_repo.get_partner(conn, policy.partner_id)
+        partner = tx.partners.get_partner(policy.partner_id)
     return PolicyView(
         policy=policy,
         partner_name=partner.name if partner else policy.partner_id,

@@ -15,9 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
-from policy_service.adapters import editions_repo
 from policy_service.domain.errors import Conflict, InvalidRequest, NotFound
 from policy_service.domain.publication import (
     EditionState,
@@ -32,6 +29,8 @@ from pricing.errors import ProductFileError, ProductInvalid
 from pricing.loader import load_recorded_edition
 from pricing.model import Edition, Product
 from pricing.testcases import run_product
+
+from .unit_of_work import Tx, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +58,12 @@ class Published:
     other: Edition | None
 
 
-def _latest(conn: sa.Connection, product_code: str) -> dict[str, Publication]:
-    return latest_publications(editions_repo.publications(conn, product_code))
+def _latest(tx: Tx, product_code: str) -> dict[str, Publication]:
+    return latest_publications(tx.editions.publications(product_code))
 
 
 def register_editions(
-    conn: sa.Connection,
+    tx: Tx,
     product: Product,
     now: datetime,
     latest: dict[str, Publication] | None = None,
@@ -76,13 +75,13 @@ def register_editions(
     puts it back on sale, and processes that have not reloaded yet agree with the record).
     """
     if latest is None:
-        latest = _latest(conn, product.code)
+        latest = _latest(tx, product.code)
     errors: list[ProductFileError] = []
     for edition in product.editions:
-        stored_hash = editions_repo.register(conn, edition, now)
+        stored_hash = tx.editions.register(edition, now)
         if stored_hash is None:
             continue
-        if editions_repo.is_used(conn, edition.ref):
+        if tx.editions.is_used(edition.ref):
             errors.append(
                 ProductFileError(
                     f"{product.code}/editions/{edition.id}",
@@ -94,27 +93,26 @@ def register_editions(
                 )
             )
         elif (pub := latest.get(edition.id)) is None or pub.action is PublicationAction.WITHDRAW:
-            editions_repo.replace_unused(conn, edition, now)
+            tx.editions.replace_unused(edition, now)
     if errors:
         raise ProductInvalid(product.code, errors)  # rolls back the registrations
 
 
-def publish_first_start(conn: sa.Connection, products: Iterable[Product], now: datetime) -> bool:
+def publish_first_start(tx: Tx, products: Iterable[Product], now: datetime) -> bool:
     """On a database where nothing was ever published, publish the editions on disk that
     are already in force (a future-dated one waits for `products publish`).
 
     Returns whether it did. Concurrent starts (gunicorn workers) take turns on a lock, so
     only the first records anything.
     """
-    editions_repo.lock_publications(conn)
+    tx.editions.lock_publications()
     # "first": no edition was ever registered (what a start registers, the next one sees)
-    if editions_repo.any_registration(conn):
+    if tx.editions.any_registration():
         return False
     for product in products:
-        register_editions(conn, product, now, {})  # nothing is published yet
+        register_editions(tx, product, now, {})  # nothing is published yet
         for edition in (e for e in product.editions if e.effective_from <= now):
-            editions_repo.record_publication(
-                conn,
+            tx.editions.record_publication(
                 product.code,
                 _entry(edition, PublicationAction.PUBLISH, FIRST_START_ACTOR, now, None),
             )
@@ -122,24 +120,24 @@ def publish_first_start(conn: sa.Connection, products: Iterable[Product], now: d
 
 
 def states_of(
-    conn: sa.Connection,
+    tx: Tx,
     product: Product,
     now: datetime,
     latest: dict[str, Publication] | None = None,
 ) -> list[EditionState]:
     if latest is None:
-        latest = _latest(conn, product.code)
+        latest = _latest(tx, product.code)
     refs = [f"{product.code}/{i}" for i in {e.id for e in product.editions} | set(latest)]
-    used = {ref.split("/", 1)[1] for ref in editions_repo.used_editions(conn, refs)}
+    used = {ref.split("/", 1)[1] for ref in tx.editions.used_editions(refs)}
     return edition_states(product.editions, latest, used, now)
 
 
-def serving(conn: sa.Connection, product: Product, now: datetime) -> Serving:
+def serving(tx: Tx, product: Product, now: datetime) -> Serving:
     """Register the product's editions and keep those on sale; ProductInvalid when the files
     break a rule (a used edition changed or removed)."""
-    latest = _latest(conn, product.code)  # registering does not change it
-    register_editions(conn, product, now, latest)
-    states = states_of(conn, product, now, latest)
+    latest = _latest(tx, product.code)  # registering does not change it
+    register_editions(tx, product, now, latest)
+    states = states_of(tx, product, now, latest)
     problems = [s.problem for s in states if s.problem]
     if problems:
         raise ProductInvalid(
@@ -155,24 +153,24 @@ def _only_on_sale(product: Product, states: list[EditionState]) -> Product:
     return dataclasses.replace(product, editions=tuple(e for e in product.editions if e.id in ids))
 
 
-def on_sale(conn: sa.Connection, product: Product, now: datetime) -> Product:
+def on_sale(tx: Tx, product: Product, now: datetime) -> Product:
     """The product with only its editions on sale (reads only; for a product refused after
     a publication changed, so that a withdrawn edition stops selling all the same)."""
-    return _only_on_sale(product, states_of(conn, product, now))
+    return _only_on_sale(product, states_of(tx, product, now))
 
 
-def pinnable(conn: sa.Connection, product: Product) -> Product:
+def pinnable(tx: Tx, product: Product) -> Product:
     """Every edition a policy may be pinned to: the files on disk where they are the recorded
     ones, else (changed or removed after a sale) the edition rebuilt from its recorded files,
     so claims and refunds keep their rules whatever happens to the folder."""
-    recorded = editions_repo.recorded_hashes(conn, product.code)
+    recorded = tx.editions.recorded_hashes(product.code)
     keep = {
         e.id: e for e in product.editions if recorded.get(e.id, e.content_hash) == e.content_hash
     }
     for edition_id, content_hash in recorded.items():
-        if edition_id in keep or not editions_repo.is_used(conn, f"{product.code}/{edition_id}"):
+        if edition_id in keep or not tx.editions.is_used(f"{product.code}/{edition_id}"):
             continue
-        files = editions_repo.recorded_files(conn, product.code, edition_id)
+        files = tx.editions.recorded_files(product.code, edition_id)
         try:
             edition = load_recorded_edition(product.code, edition_id, files)
         except ProductInvalid as exc:
@@ -212,7 +210,7 @@ def _not_on_sale(state: EditionState) -> str:
 
 
 def publish(
-    engine: sa.Engine,
+    uow: UnitOfWork,
     product: Product,
     edition_id: str,
     actor: str,
@@ -236,16 +234,16 @@ def publish(
             + "; ".join(f"{r.where} {r.case.name}: {r.problems[0]}" for r in failed[:5]),
             code="product_tests_fail",
         )
-    with engine.begin() as conn:
-        publish_first_start(conn, on_disk, now)  # takes the publications lock
-        latest = _latest(conn, product.code)
+    with uow.write() as tx:
+        publish_first_start(tx, on_disk, now)  # takes the publications lock
+        latest = _latest(tx, product.code)
         try:
-            register_editions(conn, product, now, latest)
+            register_editions(tx, product, now, latest)
         except ProductInvalid as exc:
             raise Conflict(
                 "; ".join(e.message for e in exc.errors), code="edition_frozen"
             ) from None
-        states = states_of(conn, product, now, latest)
+        states = states_of(tx, product, now, latest)
         state = next(s for s in states if s.edition_id == edition_id)
         if state.problem:
             raise Conflict(state.problem, code="edition_frozen")
@@ -256,9 +254,9 @@ def publish(
         if hidden:
             raise Conflict(hidden, code="edition_never_in_force")
         # unused (else register_editions refused it): the record takes the published content
-        editions_repo.replace_unused(conn, edition, now)
+        tx.editions.replace_unused(edition, now)
         entry = _entry(edition, PublicationAction.PUBLISH, actor, now, note)
-        editions_repo.record_publication(conn, product.code, entry)
+        tx.editions.record_publication(product.code, entry)
     return _published(edition, entry, True, states, now)
 
 
@@ -268,7 +266,7 @@ WITHDRAW_CLOSES = timedelta(minutes=5)
 
 
 def withdraw(
-    engine: sa.Engine,
+    uow: UnitOfWork,
     product_code: str,
     edition_id: str,
     actor: str,
@@ -281,9 +279,9 @@ def withdraw(
     are refused.
     """
     actor = _actor(actor)
-    with engine.begin() as conn:
-        editions_repo.lock_publications(conn)
-        pub = _latest(conn, product_code).get(edition_id)
+    with uow.write() as tx:
+        tx.editions.lock_publications()
+        pub = _latest(tx, product_code).get(edition_id)
         if pub is None:
             raise NotFound(f"{product_code} has no published edition {edition_id}")
         if pub.action is PublicationAction.WITHDRAW:
@@ -300,7 +298,7 @@ def withdraw(
                 "before); publish a corrected edition with a later effective_from instead",
                 code="edition_in_force",
             )
-        if editions_repo.is_used(conn, f"{product_code}/{edition_id}"):
+        if tx.editions.is_used(f"{product_code}/{edition_id}"):
             raise Conflict(
                 f"edition {edition_id} is already used by quotes or policies; publish a "
                 "corrected edition with a later effective_from instead",
@@ -309,18 +307,18 @@ def withdraw(
         entry = dataclasses.replace(
             pub, action=PublicationAction.WITHDRAW, actor=actor, recorded_at=now, note=note
         )
-        editions_repo.record_publication(conn, product_code, entry)
+        tx.editions.record_publication(product_code, entry)
     return entry
 
 
-def history(engine: sa.Engine, product_code: str) -> list[Publication]:
-    with engine.connect() as conn:
-        return editions_repo.publications(conn, product_code)
+def history(uow: UnitOfWork, product_code: str) -> list[Publication]:
+    with uow.read() as tx:
+        return tx.editions.publications(product_code)
 
 
-def status(engine: sa.Engine, product: Product, now: datetime) -> list[EditionState]:
-    with engine.connect() as conn:
-        return states_of(conn, product, now)
+def status(uow: UnitOfWork, product: Product, now: datetime) -> list[EditionState]:
+    with uow.read() as tx:
+        return states_of(tx, product, now)
 
 
 def _edition(product: Product, edition_id: str) -> Edition:

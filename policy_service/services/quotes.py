@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from policy_service.adapters import quotes_repo
 from policy_service.domain.errors import InvalidRequest
 from policy_service.domain.ids import new_id
 from policy_service.domain.records import Caller, Quote
 
 from .catalog import ProductCatalog
 from .rating import edition_in_force, parse_risk, premium_of, price_risk, product_on_sale
+from .unit_of_work import Tx
 
 
 def check_external_ref(value: Any, required: bool, param: str = "external_ref") -> str | None:
@@ -27,7 +25,7 @@ def check_external_ref(value: Any, required: bool, param: str = "external_ref") 
 
 
 def create_quote(
-    conn: sa.Connection,
+    tx: Tx,
     caller: Caller,
     catalog: ProductCatalog,
     product_code: Any,
@@ -57,5 +55,5 @@ def create_quote(
         expires_at=now + timedelta(minutes=edition.quote_valid_minutes),
         created_at=now,
     )
-    quotes_repo.insert(conn, quote)
+    tx.quotes.insert(quote)
     return quote

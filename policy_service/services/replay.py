@@ -9,14 +9,14 @@ from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
-import sqlalchemy as sa
 
-from policy_service.adapters import policies_repo
 from policy_service.adapters.sql import to_minor
 from policy_service.domain.records import Policy
 from pricing import engine
 from pricing.batch import PRICED, price_frame
 from pricing.model import Product
+
+from .unit_of_work import UnitOfWork
 
 _BATCH = 1000
 
@@ -107,7 +107,7 @@ def _suspects(product: Product, batch: list[Policy]) -> list[Policy]:
 
 
 def replay(
-    engine_: sa.Engine,
+    uow: UnitOfWork,
     product: Product,
     since: datetime | None = None,
     progress: Callable[[int], None] = lambda n: None,
@@ -115,7 +115,7 @@ def replay(
     """The batch path prices every policy; the scalar engine then explains the few that
     differ. Should the two paths ever disagree, that is reported too (it is a bug)."""
     report = ReplayReport(product.code)
-    for batch in _batches(engine_, product.code, since):
+    for batch in _batches(uow, product.code, since):
         report.checked += len(batch)
         for policy in _suspects(product, batch):
             diff = replay_one(product, policy) or Difference(
@@ -129,16 +129,16 @@ def replay(
     return report
 
 
-def count(engine_: sa.Engine, product: str, since: datetime | None) -> int:
-    with engine_.connect() as conn:
-        return policies_repo.count_for_replay(conn, product, since)
+def count(uow: UnitOfWork, product: str, since: datetime | None) -> int:
+    with uow.read() as tx:
+        return tx.policies.count_for_replay(product, since)
 
 
-def _batches(engine_: sa.Engine, product: str, since: datetime | None) -> Iterator[list[Policy]]:
+def _batches(uow: UnitOfWork, product: str, since: datetime | None) -> Iterator[list[Policy]]:
     after = None
     while True:
-        with engine_.connect() as conn:
-            batch = policies_repo.scan_for_replay(conn, product, _BATCH, after, since)
+        with uow.read() as tx:
+            batch = tx.policies.scan_for_replay(product, _BATCH, after, since)
         if not batch:
             return
         yield batch

@@ -10,9 +10,6 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
-from policy_service.adapters import claims_repo, partners_repo, policies_repo
 from policy_service.adapters.sql import from_minor
 from policy_service.domain.claims import SIGNAL_CODES, Claim, ClaimStatus
 from policy_service.domain.errors import InvalidRequest, NotFound
@@ -23,6 +20,7 @@ from pricing.model import Edition
 
 from . import query_args
 from .claims import ClaimsContext, audit_log
+from .unit_of_work import UnitOfWork
 
 #: claims read per queue request; beyond it the counts say "at least"
 QUEUE_SCAN_LIMIT = 10_000
@@ -119,8 +117,17 @@ def _bounds(value: Decimal | None, rounding: str) -> dict[str, int] | None:
     }
 
 
+def queue_claims(
+    uow: UnitOfWork, f: QueueFilter, limit: int = 50, starting_after: str | None = None
+) -> tuple[list[Claim], bool]:
+    """The queue's page as whole claims (the ops API), and whether more follow."""
+    found = queue(uow, f, limit, starting_after)
+    with uow.read() as tx:
+        return tx.claims.get_many([item.id for item in found.items]), found.more
+
+
 def queue(
-    engine: sa.Engine, f: QueueFilter, limit: int = 50, starting_after: str | None = None
+    uow: UnitOfWork, f: QueueFilter, limit: int = 50, starting_after: str | None = None
 ) -> Queue:
     """Claims in a status (default in review), oldest first, filtered, with counts; the
     page after the claim `starting_after` (a keyset cursor: it holds even when that claim
@@ -131,13 +138,11 @@ def queue(
         "amount_min": _bounds(f.amount_min, ROUND_CEILING),
         "amount_max": _bounds(f.amount_max, ROUND_FLOOR),
     }
-    with engine.connect() as conn:
-        rows = claims_repo.queue_scan(conn, QUEUE_SCAN_LIMIT, **sql_filters)
+    with uow.read() as tx:
+        rows = tx.claims.queue_scan(QUEUE_SCAN_LIMIT, **sql_filters)
         after = None
         if starting_after:
-            cursor = (
-                claims_repo.get(conn, starting_after) if has_prefix(starting_after, "clm") else None
-            )
+            cursor = tx.claims.get(starting_after) if has_prefix(starting_after, "clm") else None
             if cursor is None:
                 raise NotFound(f"no claim {starting_after}", param="starting_after")
             after = (cursor.created_at, cursor.id)
@@ -145,8 +150,8 @@ def queue(
             if len(rows) < QUEUE_SCAN_LIMIT and cursor.id in ids:
                 later = rows[ids.index(cursor.id) + 1 :]  # the scan already holds them
             else:  # the cursor has left the queue, or lies past the scan
-                later = claims_repo.queue_scan(conn, QUEUE_SCAN_LIMIT, after=after, **sql_filters)
-        names = partners_repo.partner_names(conn)
+                later = tx.claims.queue_scan(QUEUE_SCAN_LIMIT, after=after, **sql_filters)
+        names = tx.partners.partner_names()
 
     def codes(row: Any) -> set[str]:
         return {s["code"] for s in row.signals or []}
@@ -221,26 +226,24 @@ class ReviewDetail:
 
 def review_detail(ctx: ClaimsContext, claim_id: str) -> ReviewDetail:
     """Everything a reviewer needs to decide a claim."""
-    with ctx.engine.connect() as conn:
-        claim = claims_repo.get(conn, claim_id) if has_prefix(claim_id, "clm") else None
+    with ctx.uow.read() as tx:
+        claim = tx.claims.get(claim_id) if has_prefix(claim_id, "clm") else None
         if claim is None:
             raise NotFound(f"no claim {claim_id}")
-        policy = policies_repo.get(conn, claim.partner_id, claim.livemode, claim.policy_id)
+        policy = tx.policies.get(claim.partner_id, claim.livemode, claim.policy_id)
         assert policy is not None  # a foreign key
-        partner = partners_repo.get_partner(conn, claim.partner_id)
+        partner = tx.partners.get_partner(claim.partner_id)
         return ReviewDetail(
             claim=claim,
             partner_name=partner.name if partner else claim.partner_id,
             policy=policy,
             edition=ctx.catalog.edition(policy.product_code, policy.edition),
-            payouts=claims_repo.payouts_of(conn, claim.id),
-            attachments=claims_repo.attachments_of(conn, claim.id),
-            audit=audit_log(conn, claim.id),
-            related=claims_repo.related(conn, claim),
+            payouts=tx.claims.payouts_of(claim.id),
+            attachments=tx.claims.attachments_of(claim.id),
+            audit=audit_log(tx, claim.id),
+            related=tx.claims.related(claim),
             trigger=(
-                claims_repo.get_trigger(conn, claim.trigger_event_id)
-                if claim.trigger_event_id
-                else None
+                tx.claims.get_trigger(claim.trigger_event_id) if claim.trigger_event_id else None
             ),
             second_approval_above=ctx.second_approval_above,
         )

@@ -11,9 +11,6 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
-
-from policy_service.adapters import partners_repo
 from policy_service.domain.errors import (
     BusinessRefusal,
     InvalidRequest,
@@ -24,6 +21,7 @@ from policy_service.domain.errors import (
 from policy_service.domain.ids import new_id
 
 from .partners import hash_key
+from .unit_of_work import Tx, UnitOfWork
 
 ROLES = ("reviewer", "approver", "admin")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,60}$")
@@ -50,8 +48,13 @@ def hash_password(password: str) -> str:
 
 
 def create_staff(
-    conn: sa.Connection, email: str, role: str, password: str | None, now: datetime
+    uow: UnitOfWork, email: str, role: str, password: str | None, now: datetime
 ) -> Staff:
+    with uow.write() as tx:
+        return _create_staff(tx, email, role, password, now)
+
+
+def _create_staff(tx: Tx, email: str, role: str, password: str | None, now: datetime) -> Staff:
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise InvalidRequest("must be an e-mail address", param="email")
@@ -59,11 +62,10 @@ def create_staff(
         raise InvalidRequest(f"must be one of: {', '.join(ROLES)}", param="role")
     if password is not None and len(password) < MIN_PASSWORD:
         raise InvalidRequest(f"must be at least {MIN_PASSWORD} characters", param="password")
-    if partners_repo.staff_by_email(conn, email) is not None:
+    if tx.partners.staff_by_email(email) is not None:
         raise InvalidRequest(f"{email} already has an account", param="email")
     staff = Staff(new_id("stf"), email, role)
-    partners_repo.insert_staff(
-        conn,
+    tx.partners.insert_staff(
         {
             "id": staff.id,
             "email": email,
@@ -100,20 +102,20 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_hex(16))
 
 
-def login(engine: sa.Engine, email: str, password: str, now: datetime) -> Staff:
+def login(uow: UnitOfWork, email: str, password: str, now: datetime) -> Staff:
     """The staff member with this e-mail and password (console login). After
     LOGIN_ATTEMPTS wrong passwords in a row the account's login locks for LOCKOUT."""
-    with engine.begin() as conn:
+    with uow.write() as tx:
         try:
-            return _check_login(conn, email, password, now)
+            return _check_login(tx, email, password, now)
         except Unauthenticated as exc:
             failure = exc  # leave the block normally: the failure count is committed
     raise failure
 
 
-def _check_login(conn: sa.Connection, email: str, password: str, now: datetime) -> Staff:
+def _check_login(tx: Tx, email: str, password: str, now: datetime) -> Staff:
     # The row stays locked until the failure count is written: parallel guesses queue.
-    row = partners_repo.staff_by_email(conn, (email or "").strip().lower(), for_update=True)
+    row = tx.partners.staff_by_email((email or "").strip().lower(), for_update=True)
     stored = row.password_hash if row is not None else None
     matches = check_password(stored or _dummy_hash(), password or "")
     locked = row is not None and row.locked_until is not None and now < row.locked_until
@@ -121,8 +123,7 @@ def _check_login(conn: sa.Connection, email: str, password: str, now: datetime) 
         if row is not None and stored is not None and not matches and not locked:
             failed = row.failed_logins + 1
             lock = failed >= LOGIN_ATTEMPTS
-            partners_repo.update_staff(
-                conn,
+            tx.partners.update_staff(
                 row.id,
                 failed_logins=0 if lock else failed,
                 locked_until=now + LOCKOUT if lock else None,
@@ -131,43 +132,45 @@ def _check_login(conn: sa.Connection, email: str, password: str, now: datetime) 
         # so the form does not tell which e-mails have accounts.
         raise Unauthenticated("wrong e-mail or password", code="login_failed")
     if row.failed_logins or row.locked_until:
-        partners_repo.update_staff(conn, row.id, failed_logins=0, locked_until=None)
+        tx.partners.update_staff(row.id, failed_logins=0, locked_until=None)
     return Staff(row.id, row.email, row.role)
 
 
-def set_password(conn: sa.Connection, email: str, password: str) -> None:
+def set_password(uow: UnitOfWork, email: str, password: str) -> None:
     """A new console password (`policy-service staff password`); it ends the account's
     sessions and lifts a login lock."""
-    row = partners_repo.staff_by_email(conn, email.strip().lower())
-    if row is None:
-        raise NotFound(f"no staff account {email}", param="email")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidRequest(f"must be at least {MIN_PASSWORD} characters", param="password")
-    partners_repo.update_staff(
-        conn,
-        row.id,
-        password_hash=hash_password(password),
-        failed_logins=0,
-        locked_until=None,
-        sessions_revoked_at=datetime.now(UTC),
-    )
+    with uow.write() as tx:
+        row = tx.partners.staff_by_email(email.strip().lower())
+        if row is None:
+            raise NotFound(f"no staff account {email}", param="email")
+        if len(password) < MIN_PASSWORD:
+            raise InvalidRequest(f"must be at least {MIN_PASSWORD} characters", param="password")
+        tx.partners.update_staff(
+            row.id,
+            password_hash=hash_password(password),
+            failed_logins=0,
+            locked_until=None,
+            sessions_revoked_at=datetime.now(UTC),
+        )
 
 
-def session_staff(conn: sa.Connection, staff_id: str, started: datetime) -> Staff | None:
+def session_staff(uow: UnitOfWork, staff_id: str, started: datetime) -> Staff | None:
     """The staff member of a console session started at `started`, with the role they
     have now; None once the account is disabled or the session was ended (checked on every
     request, so neither waits for the cookie to expire)."""
-    row = partners_repo.staff_by_id(conn, staff_id)
-    if row is None or row.disabled_at is not None:
-        return None
-    if row.sessions_revoked_at is not None and started <= row.sessions_revoked_at:
-        return None
-    return Staff(row.id, row.email, row.role)
+    with uow.read() as tx:
+        row = tx.partners.staff_by_id(staff_id)
+        if row is None or row.disabled_at is not None:
+            return None
+        if row.sessions_revoked_at is not None and started <= row.sessions_revoked_at:
+            return None
+        return Staff(row.id, row.email, row.role)
 
 
-def end_sessions(conn: sa.Connection, staff_id: str, now: datetime) -> None:
+def end_sessions(uow: UnitOfWork, staff_id: str, now: datetime) -> None:
     """Log out: every console session of this staff member started until now is void."""
-    partners_repo.update_staff(conn, staff_id, sessions_revoked_at=now)
+    with uow.write() as tx:
+        tx.partners.update_staff(staff_id, sessions_revoked_at=now)
 
 
 @dataclass(frozen=True)
@@ -185,28 +188,30 @@ def _require_admin(actor: Staff) -> None:
         raise PermissionDenied("only admins manage staff accounts", code="admin_role_required")
 
 
-def list_accounts(conn: sa.Connection, actor: Staff) -> list[StaffAccount]:
-    _require_admin(actor)
-    return [
-        StaffAccount(
-            r.id, r.email, r.role, r.password_hash is not None, r.created_at, r.disabled_at
-        )
-        for r in partners_repo.list_staff(conn)
-    ]
+def list_accounts(uow: UnitOfWork, actor: Staff) -> list[StaffAccount]:
+    with uow.read() as tx:
+        _require_admin(actor)
+        return [
+            StaffAccount(
+                r.id, r.email, r.role, r.password_hash is not None, r.created_at, r.disabled_at
+            )
+            for r in tx.partners.list_staff()
+        ]
 
 
 def add_account(
-    conn: sa.Connection, actor: Staff, email: str, role: str, password: str, now: datetime
+    uow: UnitOfWork, actor: Staff, email: str, role: str, password: str, now: datetime
 ) -> Staff:
     """An admin creates a console account (the CLI's `staff create`, from the console)."""
-    _require_admin(actor)
-    if not password:
-        raise InvalidRequest("is required for a console login", param="password")
-    return create_staff(conn, email, role, password, now)
+    with uow.write() as tx:
+        _require_admin(actor)
+        if not password:
+            raise InvalidRequest("is required for a console login", param="password")
+        return _create_staff(tx, email, role, password, now)
 
 
 def change_account(
-    conn: sa.Connection,
+    uow: UnitOfWork,
     actor: Staff,
     staff_id: str,
     now: datetime,
@@ -215,53 +220,54 @@ def change_account(
     disabled: bool | None = None,
 ) -> None:
     """Change a staff member's role, or disable / re-enable the account."""
-    _require_admin(actor)
-    row = partners_repo.staff_by_id(conn, staff_id)
-    if row is None:
-        raise NotFound(f"no staff account {staff_id}")
-    if role is None and disabled is None:
-        raise InvalidRequest("say what to change: a role, or disable / enable", param="action")
-    values: dict[str, object] = {}
-    if role is not None:
-        if role not in ROLES:
-            raise InvalidRequest(f"must be one of: {', '.join(ROLES)}", param="role")
-        values["role"] = role
-    if disabled is not None:
-        values["disabled_at"] = now if disabled else None
-        if disabled:
-            # Sessions use the wall clock; a re-enabled account must log in again.
-            values["sessions_revoked_at"] = datetime.now(UTC)
-    loses_admin = disabled or (role is not None and role != "admin")
-    if staff_id == actor.id and loses_admin:
-        raise BusinessRefusal(
-            "you cannot disable or demote your own account; ask another admin",
-            code="own_account",
-        )
-    if loses_admin and row.role == "admin" and partners_repo.count_active_admins(conn) <= 1:
-        raise BusinessRefusal("the last active admin must stay an admin", code="last_admin")
-    partners_repo.update_staff(conn, staff_id, **values)
+    with uow.write() as tx:
+        _require_admin(actor)
+        row = tx.partners.staff_by_id(staff_id)
+        if row is None:
+            raise NotFound(f"no staff account {staff_id}")
+        if role is None and disabled is None:
+            raise InvalidRequest("say what to change: a role, or disable / enable", param="action")
+        values: dict[str, object] = {}
+        if role is not None:
+            if role not in ROLES:
+                raise InvalidRequest(f"must be one of: {', '.join(ROLES)}", param="role")
+            values["role"] = role
+        if disabled is not None:
+            values["disabled_at"] = now if disabled else None
+            if disabled:
+                # Sessions use the wall clock; a re-enabled account must log in again.
+                values["sessions_revoked_at"] = datetime.now(UTC)
+        loses_admin = disabled or (role is not None and role != "admin")
+        if staff_id == actor.id and loses_admin:
+            raise BusinessRefusal(
+                "you cannot disable or demote your own account; ask another admin",
+                code="own_account",
+            )
+        if loses_admin and row.role == "admin" and tx.partners.count_active_admins() <= 1:
+            raise BusinessRefusal("the last active admin must stay an admin", code="last_admin")
+        tx.partners.update_staff(staff_id, **values)
 
 
-def create_token(conn: sa.Connection, email: str, now: datetime) -> str:
+def create_token(uow: UnitOfWork, email: str, now: datetime) -> str:
     """An API token for /v1/ops (ops_...), shown once; the staff member's role applies."""
-    row = partners_repo.staff_by_email(conn, email.strip().lower())
-    if row is None or row.disabled_at is not None:
-        raise NotFound(f"no active staff account {email}", param="email")
-    secret = "ops_" + "".join(secrets.choice(_ALPHABET) for _ in range(40))
-    partners_repo.insert_staff_token(
-        conn,
-        {
-            "id": new_id("key"),
-            "staff_id": row.id,
-            "token_hash": hash_key(secret),
-            "token_hint": f"{secret[:8]}...{secret[-4:]}",
-            "created_at": now,
-        },
-    )
-    return secret
+    with uow.write() as tx:
+        row = tx.partners.staff_by_email(email.strip().lower())
+        if row is None or row.disabled_at is not None:
+            raise NotFound(f"no active staff account {email}", param="email")
+        secret = "ops_" + "".join(secrets.choice(_ALPHABET) for _ in range(40))
+        tx.partners.insert_staff_token(
+            {
+                "id": new_id("key"),
+                "staff_id": row.id,
+                "token_hash": hash_key(secret),
+                "token_hint": f"{secret[:8]}...{secret[-4:]}",
+                "created_at": now,
+            },
+        )
+        return secret
 
 
-def authenticate_token(engine: sa.Engine, header: str | None) -> Staff:
+def authenticate_token(uow: UnitOfWork, header: str | None) -> Staff:
     """The staff member behind `Authorization: Bearer ops_...` (looked up every time, so
     a disabled account stops at once)."""
     scheme, _, secret = (header or "").partition(" ")
@@ -272,8 +278,8 @@ def authenticate_token(engine: sa.Engine, header: str | None) -> Staff:
             "(`policy-service staff token EMAIL`); partner keys are not accepted",
             code="staff_token_required",
         )
-    with engine.connect() as conn:
-        row = partners_repo.staff_for_token_hash(conn, hash_key(secret))
+    with uow.read() as tx:
+        row = tx.partners.staff_for_token_hash(hash_key(secret))
     if row is None:
         raise Unauthenticated("invalid or revoked staff token", code="invalid_staff_token")
     return Staff(row.id, row.email, row.role)

@@ -14,11 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policy_service.adapters import ledger_repo
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.ledger import period_bounds
 from policy_service.domain.records import Caller
+
+from .unit_of_work import Tx, UnitOfWork
 
 _PERIOD = re.compile(r"(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])")
 
@@ -109,37 +110,34 @@ def totals_of(lines: list[Line]) -> list[dict[str, Any]]:
 
 
 def statement_for(
-    conn: sa.Connection, caller: Caller, period: Any, now: datetime, timezone: str
+    uow: UnitOfWork, caller: Caller, period: Any, now: datetime, timezone: str
 ) -> Statement:
-    """The month's statement: closed (and closed now if the month has ended), or a live
-    preview of the open month."""
+    """The month's statement: closed (and closed now if the month has ended: that writes),
+    or a live preview of the open month."""
     period = check_period(period)
     start, end = period_bounds(period, timezone)
     if start > now:
         raise InvalidRequest("this month has not started yet", param="period")
     if now >= end:
-        return close_through(conn, caller, period, now, timezone)
-    rows = ledger_repo.open_lines(conn, caller.partner_id, caller.livemode, period)
+        with uow.write() as tx:
+            return close_through(tx, caller, period, now, timezone)
+    with uow.read() as tx:
+        rows = tx.ledger.open_lines(caller.partner_id, caller.livemode, period)
     lines = _lines(rows, period)
     return Statement(None, period, "open", caller.billing_mode, None, lines, totals_of(lines))
 
 
-def close_through(
-    conn: sa.Connection, caller: Caller, period: str, now: datetime, timezone: str
-) -> Statement:
+def close_through(tx: Tx, caller: Caller, period: str, now: datetime, timezone: str) -> Statement:
     """Close every ended month up to `period`, oldest first, and return `period`'s statement."""
-    existing = ledger_repo.get_statement(conn, caller.partner_id, caller.livemode, period=period)
+    existing = tx.ledger.get_statement(caller.partner_id, caller.livemode, period=period)
     if existing is not None:
-        return load(conn, caller, existing.id)
-    earliest = ledger_repo.earliest_unsettled_period(conn, caller.partner_id, caller.livemode)
+        return _load(tx, caller, existing.id)
+    earliest = tx.ledger.earliest_unsettled_period(caller.partner_id, caller.livemode)
     if earliest is not None and earliest < period:
         for month in _months(earliest, period)[:-1]:
-            if (
-                ledger_repo.get_statement(conn, caller.partner_id, caller.livemode, period=month)
-                is None
-            ):
-                _close_one(conn, caller, month, now)
-    return _close_one(conn, caller, period, now)
+            if tx.ledger.get_statement(caller.partner_id, caller.livemode, period=month) is None:
+                _close_one(tx, caller, month, now)
+    return _close_one(tx, caller, period, now)
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -151,12 +149,11 @@ def _months(first: str, last: str) -> list[str]:
     return out
 
 
-def _close_one(conn: sa.Connection, caller: Caller, period: str, now: datetime) -> Statement:
+def _close_one(tx: Tx, caller: Caller, period: str, now: datetime) -> Statement:
     """Claim the entries first, then total exactly what was claimed: an entry committed while
     the month closes is either on this statement, in its lines and its totals, or on the next."""
     statement_id = new_id("stm")
-    inserted = ledger_repo.insert_statement(
-        conn,
+    inserted = tx.ledger.insert_statement(
         {
             "id": statement_id,
             "partner_id": caller.partner_id,
@@ -169,26 +166,28 @@ def _close_one(conn: sa.Connection, caller: Caller, period: str, now: datetime) 
         },
     )
     if not inserted:  # closed concurrently by another request: that one is the statement
-        existing = ledger_repo.get_statement(
-            conn, caller.partner_id, caller.livemode, period=period
-        )
+        existing = tx.ledger.get_statement(caller.partner_id, caller.livemode, period=period)
         assert existing is not None
-        return load(conn, caller, existing.id)
-    ledger_repo.assign(conn, caller.partner_id, caller.livemode, period, statement_id)
-    lines = _lines(ledger_repo.statement_lines(conn, statement_id), period)
-    ledger_repo.set_totals(conn, statement_id, totals_of(lines), len(lines))
-    return load(conn, caller, statement_id)
+        return _load(tx, caller, existing.id)
+    tx.ledger.assign(caller.partner_id, caller.livemode, period, statement_id)
+    lines = _lines(tx.ledger.statement_lines(statement_id), period)
+    tx.ledger.set_totals(statement_id, totals_of(lines), len(lines))
+    return _load(tx, caller, statement_id)
 
 
-def load(conn: sa.Connection, caller: Caller, statement_id: str) -> Statement:
+def load(uow: UnitOfWork, caller: Caller, statement_id: str) -> Statement:
+    """A closed statement."""
+    with uow.read() as tx:
+        return _load(tx, caller, statement_id)
+
+
+def _load(tx: Tx, caller: Caller, statement_id: str) -> Statement:
     row = None
     if has_prefix(statement_id, "stm"):
-        row = ledger_repo.get_statement(
-            conn, caller.partner_id, caller.livemode, statement_id=statement_id
-        )
+        row = tx.ledger.get_statement(caller.partner_id, caller.livemode, statement_id=statement_id)
     if row is None:
         raise NotFound(f"no statement {statement_id}")
-    lines = _lines(ledger_repo.statement_lines(conn, statement_id), row.period)
+    lines = _lines(tx.ledger.statement_lines(statement_id), row.period)
     return Statement(
         row.id, row.period, "closed", row.billing_mode, row.closed_at, lines, row.totals
     )

@@ -51,6 +51,7 @@ from .claims import (
 )
 from .corrections import correct
 from .reports import Report
+from .unit_of_work import Tx, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -181,37 +182,30 @@ def post_trigger(
         "status": "processed",
         "result": {},
     }
-    with ctx.engine.begin() as conn:
-        if not claims_repo.insert_trigger(conn, row):
-            existing = claims_repo.trigger_by_fingerprint(
-                conn, source_id, caller.livemode, fingerprint
-            )
+    with ctx.uow.write() as tx:
+        if not tx.claims.insert_trigger(row):
+            existing = tx.claims.trigger_by_fingerprint(source_id, caller.livemode, fingerprint)
             assert existing is not None
             return existing, False
-        claims_repo.lock_subject(conn, key)
+        tx.claims.lock_subject(key)
         if trigger.evidence_field and values.get(trigger.evidence_field):
             # Two orders claiming with one parcel must not both pass the reuse check.
             evidence = str(values[trigger.evidence_field]).upper()
-            claims_repo.lock_subject(conn, hashlib.sha256(evidence.encode()).hexdigest())
-        newer = claims_repo.newer_trigger_applied(conn, key, observed_at, trigger_id)
-        first_seen = min(
-            observed_at, claims_repo.first_observed_fact(conn, fact_key) or observed_at
-        )
+            tx.claims.lock_subject(hashlib.sha256(evidence.encode()).hexdigest())
+        newer = tx.claims.newer_trigger_applied(key, observed_at, trigger_id)
+        first_seen = min(observed_at, tx.claims.first_observed_fact(fact_key) or observed_at)
         event_time = trigger.event_time_of(values, first_seen)
         if newer is not None:
-            claims_repo.finish_trigger(
-                conn, trigger_id, "superseded", {"superseded_by": newer}, event_time
-            )
+            tx.claims.finish_trigger(trigger_id, "superseded", {"superseded_by": newer}, event_time)
         elif event_time > observed_at:
-            claims_repo.finish_trigger(
-                conn,
+            tx.claims.finish_trigger(
                 trigger_id,
                 "premature",
                 _premature(trigger, event_time, observed_at),
                 event_time,
             )
         else:
-            known_since = min(observed_at, claims_repo.first_observed(conn, key) or observed_at)
+            known_since = min(observed_at, tx.claims.first_observed(key) or observed_at)
             report = Report(
                 trigger_id,
                 trigger,
@@ -226,9 +220,9 @@ def post_trigger(
                 if caller.provider_id
                 else Actor("partner", caller.partner_id),
             )
-            result = _Settlement(ctx, conn, report, now).run()
-            claims_repo.finish_trigger(conn, trigger_id, "processed", result.to_json(), event_time)
-        stored = claims_repo.get_trigger(conn, trigger_id)
+            result = _Settlement(ctx, tx, report, now).run()
+            tx.claims.finish_trigger(trigger_id, "processed", result.to_json(), event_time)
+        stored = tx.claims.get_trigger(trigger_id)
         assert stored is not None
         return stored, True
 
@@ -246,8 +240,10 @@ def _premature(trigger: TriggerType, event_time: datetime, observed_at: datetime
     }
 
 
-def get_trigger(conn: sa.Connection, caller: Caller, trigger_id: str) -> sa.Row[Any] | None:
-    row = claims_repo.get_trigger(conn, trigger_id)
+def get_trigger(uow: UnitOfWork, caller: Caller, trigger_id: str) -> sa.Row[Any] | None:
+    """A trigger event the caller posted, or None."""
+    with uow.read() as tx:
+        row = tx.claims.get_trigger(trigger_id)
     source = caller.provider_id or caller.partner_id
     if row is None or row.source_id != source or row.livemode != caller.livemode:
         return None
@@ -267,10 +263,8 @@ class _Settlement:
     """One report settling its matched policies: what it read once for all of them, and
     what it writes, gathered policy by policy and written at the end."""
 
-    def __init__(
-        self, ctx: ClaimsContext, conn: sa.Connection, report: Report, now: datetime
-    ) -> None:
-        self.ctx, self.conn, self.report, self.now = ctx, conn, report, now
+    def __init__(self, ctx: ClaimsContext, tx: Tx, report: Report, now: datetime) -> None:
+        self.ctx, self.tx, self.report, self.now = ctx, tx, report, now
         self.result = Result()
         self.new_claims: list[tuple[Claim, Changes]] = []
         self.updated: list[tuple[Claim, str, Changes]] = []
@@ -278,24 +272,22 @@ class _Settlement:
         self.evidence_users: dict[str, set[str]] = {}
 
     def run(self) -> Result:
-        ctx, conn, report, result = self.ctx, self.conn, self.report, self.result
+        ctx, tx, report, result = self.ctx, self.tx, self.report, self.result
         trigger = report.trigger
         keys = trigger_subject_keys(
             _editions(ctx, trigger.name), trigger.name, report.livemode, report.values
         )
-        rows = claims_repo.policies_matching(conn, keys, _MATCHABLE, report.partner_scope)
+        rows = tx.claims.policies_matching(keys, _MATCHABLE, report.partner_scope)
         policies = [policies_repo.from_row(r) for r in rows]
         result.matched = len(policies)
         if not policies:
             return result
         ids = [p.id for p in policies]
-        existing = claims_repo.for_policies(conn, ids, trigger.name, for_update=True)
-        payouts = claims_repo.payouts_for(conn, [c.id for c in existing.values()])
+        existing = tx.claims.for_policies(ids, trigger.name, for_update=True)
+        payouts = tx.claims.payouts_for([c.id for c in existing.values()])
         if report.evidence_ref:
-            self.evidence_users = claims_repo.evidence_users(
-                conn, {report.evidence_ref}, report.livemode
-            )
-        self.holder_counts = _holder_counts(ctx, conn, policies, self.now)
+            self.evidence_users = tx.claims.evidence_users({report.evidence_ref}, report.livemode)
+        self.holder_counts = _holder_counts(ctx, tx, policies, self.now)
         for policy in policies:
             edition = ctx.catalog.edition(policy.product_code, policy.edition)
             if edition is None or edition.content_hash != policy.content_hash:
@@ -346,7 +338,7 @@ class _Settlement:
     def refund(self, policy: Policy, decision: Decision) -> None:
         assert decision.rule is not None
         why = f"claim rule {decision.rule.code} (report {self.report.id}): {decision.rule.description}"
-        voided, _pending = void_by_trigger(self.ctx, self.conn, policy, self.now, why)
+        voided, _pending = void_by_trigger(self.ctx, self.tx, policy, self.now, why)
         if voided is None:
             self.result.unchanged += 1  # a claim pays already, or the policy is not in force
         else:
@@ -367,7 +359,7 @@ class _Settlement:
             signals.append(Signal("cannot_decide", decision.problem))
         else:
             signals += signals_for(
-                self.conn,
+                self.tx,
                 edition,
                 policy,
                 decision.amount,
@@ -407,13 +399,13 @@ class _Settlement:
         self.new_claims.append((claim, changes))
 
     def write(self) -> None:
-        conn, result = self.conn, self.result
-        inserted = claims_repo.insert_claims(conn, [c for c, _ in self.new_claims])
+        tx, result = self.tx, self.result
+        inserted = tx.claims.insert_claims([c for c, _ in self.new_claims])
         for claim, changes in self.new_claims:
             if claim.id not in inserted:  # a claim for this loss was filed meanwhile
                 result.unchanged += 1
                 continue
-            changes.write(conn)
+            changes.write(tx)
             result.claims_created += 1
             if claim.status == ClaimStatus.PAID.value:
                 result.paid += 1
@@ -422,21 +414,19 @@ class _Settlement:
             else:
                 result.in_review += 1
         for after, status, changes in self.updated:
-            if claims_repo.update(conn, after, status):
-                changes.write(conn)
+            if tx.claims.update(after, status):
+                changes.write(tx)
 
 
 def _holder_counts(
-    ctx: ClaimsContext, conn: sa.Connection, policies: list[Policy], now: datetime
+    ctx: ClaimsContext, tx: Tx, policies: list[Policy], now: datetime
 ) -> dict[str, int]:
     """Claims per policyholder within the longest window any matched product looks at."""
     holders = {p.policyholder.id_hash for p in policies if p.policyholder}
     if not holders:
         return {}
     days = max((e.claim_review.repeat_claims_days for e in _editions_of(ctx, policies)), default=30)
-    return claims_repo.holder_counts(
-        conn, holders, now - timedelta(days=days), policies[0].livemode
-    )
+    return tx.claims.holder_counts(holders, now - timedelta(days=days), policies[0].livemode)
 
 
 def _editions_of(ctx: ClaimsContext, policies: list[Policy]) -> list[Edition]:
@@ -447,8 +437,8 @@ def _editions_of(ctx: ClaimsContext, policies: list[Policy]) -> list[Edition]:
 def index_policies(ctx: ClaimsContext, limit: int = 1000) -> int:
     """Store the trigger keys of policies issued before claims existed (or whose edition
     was not loaded then); returns how many were indexed. Safe to run at any time."""
-    with ctx.engine.begin() as conn:
-        rows = claims_repo.policies_without_subjects(conn, limit)
+    with ctx.uow.write() as tx:
+        rows = tx.claims.policies_without_subjects(limit)
         subjects = []
         for row in rows:
             policy = policies_repo.from_row(row)
@@ -462,5 +452,5 @@ def index_policies(ctx: ClaimsContext, limit: int = 1000) -> int:
                 {"subject_key": k, "policy_id": policy.id}
                 for k in sorted(keys or {claims_repo.NO_SUBJECT})
             ]
-        claims_repo.insert_subjects(conn, subjects)
+        tx.claims.insert_subjects(subjects)
     return len({s["policy_id"] for s in subjects})

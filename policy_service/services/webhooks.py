@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from policy_service.adapters import events_repo, webhooks_repo
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.records import Caller
 from policy_service.domain.webhooks import address_allowed, check_event_types, check_url, wants
+
+from .unit_of_work import Tx, UnitOfWork
 
 #: how long a rotated-out secret keeps signing, so receivers can switch without losing events
 PREVIOUS_SECRET_VALID = timedelta(hours=24)
@@ -49,7 +50,7 @@ def _description(value: Any) -> str | None:
 
 
 def create_endpoint(
-    conn: sa.Connection, caller: Caller, url: Any, events: Any, description: Any, now: datetime
+    tx: Tx, caller: Caller, url: Any, events: Any, description: Any, now: datetime
 ) -> sa.Row[Any]:
     url = check_url(url)
     _check_target(caller, url)
@@ -65,27 +66,23 @@ def create_endpoint(
         "created_at": now,
         "updated_at": now,
     }
-    webhooks_repo.insert_endpoint(conn, row)
-    return get_endpoint(conn, caller, row["id"])
+    tx.webhooks.insert_endpoint(row)
+    return _endpoint(tx, caller, row["id"])
 
 
-def get_endpoint(
-    conn: sa.Connection, caller: Caller, endpoint_id: str, for_update: bool = False
-) -> sa.Row[Any]:
+def _endpoint(tx: Tx, caller: Caller, endpoint_id: str, for_update: bool = False) -> sa.Row[Any]:
     row = None
     if has_prefix(endpoint_id, "whe"):
-        row = webhooks_repo.get_endpoint(
-            conn, caller.partner_id, caller.livemode, endpoint_id, for_update
-        )
+        row = tx.webhooks.get_endpoint(caller.partner_id, caller.livemode, endpoint_id, for_update)
     if row is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return row
 
 
 def update_endpoint(
-    conn: sa.Connection, caller: Caller, endpoint_id: str, changes: dict[str, Any], now: datetime
+    tx: Tx, caller: Caller, endpoint_id: str, changes: dict[str, Any], now: datetime
 ) -> sa.Row[Any]:
-    get_endpoint(conn, caller, endpoint_id, for_update=True)
+    _endpoint(tx, caller, endpoint_id, for_update=True)
     values: dict[str, Any] = {"updated_at": now}
     if "url" in changes:
         values["url"] = check_url(changes["url"])
@@ -99,73 +96,79 @@ def update_endpoint(
             raise InvalidRequest("must be true or false", param="disabled")
         if changes["disabled"]:
             values.update(status="disabled", disabled_reason="disabled by the partner")
-            webhooks_repo.pause_deliveries(conn, endpoint_id, now)
+            tx.webhooks.pause_deliveries(endpoint_id, now)
         else:
             # Re-enabling starts a new failure count; paused deliveries resume now.
             values.update(status="enabled", disabled_reason=None, failing_since=None)
-            webhooks_repo.resume_deliveries(conn, endpoint_id, now)
-    webhooks_repo.update_endpoint(conn, endpoint_id, **values)
-    return get_endpoint(conn, caller, endpoint_id)
+            tx.webhooks.resume_deliveries(endpoint_id, now)
+    tx.webhooks.update_endpoint(endpoint_id, **values)
+    return _endpoint(tx, caller, endpoint_id)
 
 
 def delete_endpoint(
-    conn: sa.Connection, caller: Caller, endpoint_id: str, now: datetime
+    uow: UnitOfWork, caller: Caller, endpoint_id: str, now: datetime
 ) -> sa.Row[Any]:
-    row = get_endpoint(conn, caller, endpoint_id, for_update=True)
-    # Kept (soft-deleted) so that its delivery log stays readable.
-    webhooks_repo.update_endpoint(
-        conn, endpoint_id, deleted_at=now, status="disabled", updated_at=now
-    )
-    webhooks_repo.drop_deliveries(conn, endpoint_id, now)
-    return row
+    with uow.write() as tx:
+        row = _endpoint(tx, caller, endpoint_id, for_update=True)
+        # Kept (soft-deleted) so that its delivery log stays readable.
+        tx.webhooks.update_endpoint(endpoint_id, deleted_at=now, status="disabled", updated_at=now)
+        tx.webhooks.drop_deliveries(endpoint_id, now)
+        return row
 
 
-def rotate_secret(
-    conn: sa.Connection, caller: Caller, endpoint_id: str, now: datetime
-) -> sa.Row[Any]:
-    row = get_endpoint(conn, caller, endpoint_id, for_update=True)
-    webhooks_repo.update_endpoint(
-        conn,
+def rotate_secret(tx: Tx, caller: Caller, endpoint_id: str, now: datetime) -> sa.Row[Any]:
+    row = _endpoint(tx, caller, endpoint_id, for_update=True)
+    tx.webhooks.update_endpoint(
         endpoint_id,
         secret=new_secret(),
         previous_secret=row.secret,
         previous_secret_expires_at=now + PREVIOUS_SECRET_VALID,
         updated_at=now,
     )
-    return get_endpoint(conn, caller, endpoint_id)
+    return _endpoint(tx, caller, endpoint_id)
+
+
+def get_endpoint(uow: UnitOfWork, caller: Caller, endpoint_id: str) -> sa.Row[Any]:
+    with uow.read() as tx:
+        return _endpoint(tx, caller, endpoint_id)
 
 
 def list_endpoints(
-    conn: sa.Connection, caller: Caller, limit: int, starting_after: str | None
+    uow: UnitOfWork, caller: Caller, limit: int, starting_after: str | None
 ) -> tuple[list[sa.Row[Any]], bool]:
-    return webhooks_repo.list_endpoints(
-        conn, caller.partner_id, caller.livemode, limit, starting_after
-    )
+    with uow.read() as tx:
+        return tx.webhooks.list_endpoints(caller.partner_id, caller.livemode, limit, starting_after)
 
 
 # -- events ------------------------------------------------------------------------------------
 
 
-def get_event(conn: sa.Connection, caller: Caller, event_id: str) -> sa.Row[Any]:
+def _event(tx: Tx, caller: Caller, event_id: str) -> sa.Row[Any]:
     row = None
     if has_prefix(event_id, "evt"):
-        row = events_repo.get(conn, caller.partner_id, caller.livemode, event_id)
+        row = tx.events.get(caller.partner_id, caller.livemode, event_id)
     if row is None:
         raise NotFound(f"no event {event_id}")
     return row
 
 
+def get_event(uow: UnitOfWork, caller: Caller, event_id: str) -> sa.Row[Any]:
+    with uow.read() as tx:
+        return _event(tx, caller, event_id)
+
+
 def list_events(
-    conn: sa.Connection,
+    uow: UnitOfWork,
     caller: Caller,
     limit: int,
     starting_after: str | None,
     types: list[str] | None,
     object_id: str | None,
 ) -> tuple[list[sa.Row[Any]], bool]:
-    return events_repo.list_page(
-        conn, caller.partner_id, caller.livemode, limit, starting_after, types, object_id
-    )
+    with uow.read() as tx:
+        return tx.events.list_page(
+            caller.partner_id, caller.livemode, limit, starting_after, types, object_id
+        )
 
 
 @dataclass(frozen=True)
@@ -174,30 +177,34 @@ class DeliveryView:
     attempts: list[sa.Row[Any]]
 
 
-def deliveries(conn: sa.Connection, caller: Caller, event_id: str) -> list[DeliveryView]:
-    get_event(conn, caller, event_id)
-    rows = webhooks_repo.deliveries_of_events(conn, [event_id])[event_id]
-    attempts = webhooks_repo.attempts_of(conn, [r.id for r in rows])
+def deliveries(uow: UnitOfWork, caller: Caller, event_id: str) -> list[DeliveryView]:
+    """The webhook deliveries of an event, with every attempt."""
+    with uow.read() as tx:
+        return _deliveries(tx, caller, event_id)
+
+
+def _deliveries(tx: Tx, caller: Caller, event_id: str) -> list[DeliveryView]:
+    _event(tx, caller, event_id)
+    rows = tx.webhooks.deliveries_of_events([event_id])[event_id]
+    attempts = tx.webhooks.attempts_of([r.id for r in rows])
     return [DeliveryView(r, attempts[r.id]) for r in rows]
 
 
 def resend(
-    conn: sa.Connection, caller: Caller, event_id: str, endpoint_id: Any, now: datetime
+    tx: Tx, caller: Caller, event_id: str, endpoint_id: Any, now: datetime
 ) -> list[DeliveryView]:
     """Deliver the event again now, to one endpoint or to every enabled endpoint that wants it."""
-    event = get_event(conn, caller, event_id)
+    event = _event(tx, caller, event_id)
     if endpoint_id is not None:
         if not isinstance(endpoint_id, str):
             raise InvalidRequest("must be a webhook endpoint id", param="endpoint")
-        targets = [get_endpoint(conn, caller, endpoint_id)]
+        targets = [_endpoint(tx, caller, endpoint_id)]
         if targets[0].status != "enabled":
             raise InvalidRequest("the endpoint is disabled; enable it first", param="endpoint")
     else:
         targets = [
             e
-            for e in webhooks_repo.enabled_endpoints_of(
-                conn, {(caller.partner_id, caller.livemode)}
-            )
+            for e in tx.webhooks.enabled_endpoints_of({(caller.partner_id, caller.livemode)})
             if wants(e.events, event.type)
         ]
         if not targets:
@@ -205,13 +212,13 @@ def resend(
                 "no enabled endpoint subscribes to this event type", param="endpoint"
             )
     for target in targets:
-        existing = webhooks_repo.get_delivery_for(conn, event_id, target.id)
+        existing = tx.webhooks.get_delivery_for(event_id, target.id)
         if existing is None:
-            webhooks_repo.insert_deliveries(conn, [new_delivery(event, target.id, now)])
+            tx.webhooks.insert_deliveries([new_delivery(event, target.id, now)])
         else:
-            webhooks_repo.reset_delivery(conn, existing.id, now)
+            tx.webhooks.reset_delivery(existing.id, now)
     wanted = {t.id for t in targets}
-    return [d for d in deliveries(conn, caller, event_id) if d.delivery.endpoint_id in wanted]
+    return [d for d in _deliveries(tx, caller, event_id) if d.delivery.endpoint_id in wanted]
 
 
 def new_delivery(event: Any, endpoint_id: str, now: datetime) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from policy_service.adapters.tables import policies, quotes
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from tests.conftest import ApiClient, flight_policy, shipping_policy, shipping_risk
 
 
@@ -87,6 +88,6 @@ def test_keys_are_forgotten_after_a_day(api: ApiClient, engine: sa.Engine, clock
     from policy_service.services.delivery import purge_idempotency_keys
 
     assert api.post("/v1/policies", shipping_policy("o-1"), key="old")[0] == 201
-    assert purge_idempotency_keys(engine, clock() - timedelta(hours=24)) == 0
-    assert purge_idempotency_keys(engine, clock() + timedelta(seconds=1)) == 1
+    assert purge_idempotency_keys(SqlUnitOfWork(engine), clock() - timedelta(hours=24)) == 0
+    assert purge_idempotency_keys(SqlUnitOfWork(engine), clock() + timedelta(seconds=1)) == 1
     assert _count(engine, idempotency_keys) == 0

@@ -57,7 +57,7 @@ def test_served_spec_is_the_file(config: Config, engine: sa.Engine, spec: dict[s
     try:
         assert app.test_client().get("/openapi.json").get_json() == spec
     finally:
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
 
 
 def test_examples_per_product_are_in_the_spec(spec: dict[str, Any]) -> None:

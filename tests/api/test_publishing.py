@@ -15,6 +15,7 @@ from flask import Flask
 
 from policy_service import create_app
 from policy_service.adapters.tables import quotes
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.cli import main
 from policy_service.config import Config
 from policy_service.domain.errors import Conflict, InvalidRequest, NotFound
@@ -45,7 +46,9 @@ def _product(products: Path) -> Product:
 
 
 def _publish(engine: sa.Engine, products: Path, edition: str, clock: Clock, actor: str = "alice"):  # type: ignore[no-untyped-def]
-    return publishing.publish(engine, _product(products), edition, actor, None, clock())
+    return publishing.publish(
+        SqlUnitOfWork(engine), _product(products), edition, actor, None, clock()
+    )
 
 
 def _quote(api: ApiClient, **risk: str) -> tuple[str, str]:
@@ -68,7 +71,10 @@ def _poll(app: Flask) -> None:
 
 
 def _statuses(engine: sa.Engine, products: Path, clock: Clock) -> dict[str, EditionStatus]:
-    return {s.edition_id: s.status for s in publishing.status(engine, _product(products), clock())}
+    return {
+        s.edition_id: s.status
+        for s in publishing.status(SqlUnitOfWork(engine), _product(products), clock())
+    }
 
 
 def test_a_dropped_edition_sells_only_once_published_and_from_its_date(
@@ -149,7 +155,7 @@ def test_old_policies_keep_their_edition_for_claims_and_refunds(
         paid[pol["edition"]["id"]] = (claim["status"], claim["amount_paid"]["amount"])
     assert paid == {"2026-11-25": ("paid", "24.00"), "2026-12": ("paid", "20.00")}
 
-    report = replay(engine, _product(products_copy))
+    report = replay(SqlUnitOfWork(engine), _product(products_copy))
     assert (report.checked, report.differences) == (4, [])
 
 
@@ -178,7 +184,9 @@ def test_a_scheduled_edition_can_be_withdrawn_but_not_one_in_force(
 ) -> None:
     write_shipping_edition(products_copy, "2026-12", SOON, apparel="2.40")
     _publish(engine, products_copy, "2026-12", clock)
-    entry = publishing.withdraw(engine, "return_shipping", "2026-12", "bob", "wrong table", clock())
+    entry = publishing.withdraw(
+        SqlUnitOfWork(engine), "return_shipping", "2026-12", "bob", "wrong table", clock()
+    )
     assert (entry.action, entry.actor, entry.note) == (
         PublicationAction.WITHDRAW,
         "bob",
@@ -190,13 +198,20 @@ def test_a_scheduled_edition_can_be_withdrawn_but_not_one_in_force(
     assert _quote(live_api, delivery_date="2026-12-01")[0] == "2026-11-25"
 
     with pytest.raises(Conflict) as again:
-        publishing.withdraw(engine, "return_shipping", "2026-12", "bob", None, clock())
+        publishing.withdraw(
+            SqlUnitOfWork(engine), "return_shipping", "2026-12", "bob", None, clock()
+        )
     assert again.value.code == "edition_withdrawn"
     with pytest.raises(Conflict) as live:
-        publishing.withdraw(engine, "return_shipping", "2026-11-25", "bob", None, clock())
+        publishing.withdraw(
+            SqlUnitOfWork(engine), "return_shipping", "2026-11-25", "bob", None, clock()
+        )
     assert live.value.code == "edition_in_force"
     assert "publish a corrected edition" in live.value.message
-    actions = [(p.edition, p.action.value) for p in publishing.history(engine, "return_shipping")]
+    actions = [
+        (p.edition, p.action.value)
+        for p in publishing.history(SqlUnitOfWork(engine), "return_shipping")
+    ]
     assert actions[-2:] == [("2026-12", "publish"), ("2026-12", "withdraw")]
 
 
@@ -266,7 +281,7 @@ def test_policies_keep_their_edition_when_its_files_change_or_go(
         assert status == 200, cancelled
         assert cancelled["cancellation"]["refund"]["amount"] == "2.09"  # the recorded rules
     finally:
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
 
     # the folder removed: the product sells again, old policies are served from the record
     shutil.rmtree(folder)
@@ -278,7 +293,9 @@ def test_policies_keep_their_edition_when_its_files_change_or_go(
     assert _quote(live_api) == ("2026-11", "2.09")  # the previous published edition
     status, cancelled = live_api.post(f"/v1/policies/{second['id']}/cancel", {"reason": "other"})
     assert status == 200 and cancelled["cancellation"]["refund"]["amount"] == "2.09"
-    assert replay(engine, _product(products_copy)).differences != []  # gone from disk: named
+    assert (
+        replay(SqlUnitOfWork(engine), _product(products_copy)).differences != []
+    )  # gone from disk: named
 
 
 def test_a_withdrawal_stops_sales_even_while_the_product_is_refused(
@@ -292,7 +309,7 @@ def test_a_withdrawal_stops_sales_even_while_the_product_is_refused(
     table.write_text(table.read_text().replace("apparel,2.20", "apparel,9.99"))
     assert live_app.extensions["policy_service"].catalog.reload().refused["return_shipping"]
     assert _on_sale(live_api) == ["2026-11", "2026-11-25", "2026-12"]  # the last valid version
-    publishing.withdraw(engine, "return_shipping", "2026-12", "bob", None, clock())
+    publishing.withdraw(SqlUnitOfWork(engine), "return_shipping", "2026-12", "bob", None, clock())
     _poll(live_app)
     assert _on_sale(live_api) == ["2026-11", "2026-11-25"]
 
@@ -303,7 +320,9 @@ def test_withdrawing_closes_before_the_date_and_once_the_edition_is_used(
     write_shipping_edition(products_copy, "2026-12", "2026-11-25T10:03:00+08:00")  # 02:03Z
     _publish(engine, products_copy, "2026-12", clock)
     with pytest.raises(Conflict) as soon:
-        publishing.withdraw(engine, "return_shipping", "2026-12", "bob", None, clock())
+        publishing.withdraw(
+            SqlUnitOfWork(engine), "return_shipping", "2026-12", "bob", None, clock()
+        )
     assert soon.value.code == "edition_in_force"
     assert "comes in force from 2026-11-25T02:03:00+00:00" in soon.value.message
     assert "withdrawing closes 5 minutes before" in soon.value.message
@@ -320,10 +339,14 @@ def test_withdrawing_closes_before_the_date_and_once_the_edition_is_used(
             .values(edition_id="return_shipping/2027-01")
         )
     with pytest.raises(Conflict) as used:
-        publishing.withdraw(engine, "return_shipping", "2027-01", "bob", None, clock())
+        publishing.withdraw(
+            SqlUnitOfWork(engine), "return_shipping", "2027-01", "bob", None, clock()
+        )
     assert used.value.code == "edition_used"
     with pytest.raises(NotFound):
-        publishing.withdraw(engine, "return_shipping", "2099-01", "bob", None, clock())
+        publishing.withdraw(
+            SqlUnitOfWork(engine), "return_shipping", "2099-01", "bob", None, clock()
+        )
 
 
 def test_the_first_start_publishes_only_the_editions_in_force(
@@ -332,13 +355,13 @@ def test_the_first_start_publishes_only_the_editions_in_force(
     write_shipping_edition(products_copy, "2026-12", SOON)
     for _ in range(2):  # a second start (another worker) records nothing more
         app = create_app(config.with_(products_dir=products_copy), clock=clock)
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
     assert _statuses(engine, products_copy, clock) == {
         "2026-11": EditionStatus.SUPERSEDED,
         "2026-11-25": EditionStatus.LIVE,
         "2026-12": EditionStatus.UNPUBLISHED,
     }
-    entries = publishing.history(engine, "return_shipping")
+    entries = publishing.history(SqlUnitOfWork(engine), "return_shipping")
     assert [(e.edition, e.actor) for e in entries] == [
         ("2026-11", FIRST_START_ACTOR),
         ("2026-11-25", FIRST_START_ACTOR),
@@ -415,7 +438,9 @@ def test_publishing_before_the_first_start_keeps_the_shipped_editions_on_sale(
 ) -> None:
     write_shipping_edition(products_copy, "2026-12", SOON)
     on_disk = [_product(products_copy), load_product(products_copy / "flight_delay", products_copy)]
-    publishing.publish(engine, on_disk[0], "2026-12", "alice", None, clock(), on_disk)
+    publishing.publish(
+        SqlUnitOfWork(engine), on_disk[0], "2026-12", "alice", None, clock(), on_disk
+    )
     app = create_app(config.with_(products_dir=products_copy), clock=clock)
     try:
         catalog = app.extensions["policy_service"].catalog
@@ -426,7 +451,7 @@ def test_publishing_before_the_first_start_keeps_the_shipped_editions_on_sale(
         ]
         assert [e.id for e in catalog.get("flight_delay").editions] == ["2026-11", "2026-11-25"]
     finally:
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
 
 
 def test_a_database_failure_during_a_reload_fails_no_request_and_is_retried(

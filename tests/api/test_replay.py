@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from policy_service.adapters.tables import policies
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.cli import main
 from policy_service.services.replay import replay
 from pricing.loader import load_product
@@ -49,7 +50,7 @@ def test_stored_policies_price_the_same_again_and_a_changed_one_is_named(
     assert api.post("/v1/policies", shipping_policy("order-1"))[0] == 201
 
     product = load_product(PRODUCTS / "flight_delay", PRODUCTS)
-    report = replay(engine, product)
+    report = replay(SqlUnitOfWork(engine), product)
     assert (report.checked, report.same, report.differences) == (6, 6, [])
 
     with engine.begin() as conn:  # a premium that the edition never gave
@@ -61,7 +62,7 @@ def test_stored_policies_price_the_same_again_and_a_changed_one_is_named(
                 premium_total=policies.c.premium_total + 1,
             )
         )
-    (diff,) = replay(engine, product).differences
+    (diff,) = replay(SqlUnitOfWork(engine), product).differences
     assert diff.policy_id == ids[2] and set(diff.parts) == {"net", "total"}
 
     monkeypatch.setenv("DATABASE_URL", db_url)

@@ -83,7 +83,7 @@ def test_a_cover_longer_than_the_edition_allows_is_refused(
         assert status == 422 and _reasons(refused) == ["cover_too_long"], refused
         assert "covers at most 10.0 days" in refused["error"]["reasons"][0]["message"]
     finally:
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
 
 
 @pytest.mark.parametrize("years", [0, 1, 5])
@@ -100,7 +100,7 @@ def test_every_example_risk_quotes_whenever_it_is_asked_for(
             status, quote = _quote(api, code, product["example_risk"])
             assert status == 201, (code, later.now, quote)
     finally:
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_a_refund_rule_that_fails_at_run_time_is_a_clear_refusal_that_changes_no
         assert api.get(f"/v1/policies/{policy['id']}")[1]["status"] == "active"
         assert any("could not compute the refund" in r.message for r in caplog.records)
     finally:
-        app.extensions["policy_service"].engine.dispose()
+        app.extensions["policy_service"].dispose()
         shutil.rmtree(products_copy)
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from policy_service.adapters.tables import claims, staff
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.services.dashboard import dashboard
 
 from ..claims_helpers import DEPARTURE, Bearer, resident_id, staff_token
@@ -442,7 +443,7 @@ def test_the_dashboard_counts_what_the_book_holds(
     app: Flask, engine: sa.Engine, clock: Clock
 ) -> None:
     seed_book(app, engine, clock, days=3)
-    d = dashboard(engine, clock(), "Asia/Shanghai", livemode=True, days=30)
+    d = dashboard(SqlUnitOfWork(engine), clock(), "Asia/Shanghai", livemode=True, days=30)
     sold = {day.day.isoformat(): day.policies for day in d.days if day.policies}
     assert sold == {"2026-11-25": 4, "2026-11-26": 5, "2026-11-27": 6}
     # The reported delays paid some flights automatically; nothing went to a person.
@@ -525,7 +526,7 @@ def test_a_refunded_policy_earns_nothing_and_never_less(
     status, _ = live.post(f"/v1/policies/{kept[0]}/cancel", {"reason": "requested_by_customer"})
     assert status == 200
     clock.advance(days=800)  # the other cover has ended: fully earned
-    d = dashboard(engine, clock(), "Asia/Shanghai", livemode=True)
+    d = dashboard(SqlUnitOfWork(engine), clock(), "Asia/Shanghai", livemode=True)
     (row,) = d.loss_ratios
     _, other = live.get(f"/v1/policies/{kept[1]}")
     premium = other["premium"]

@@ -47,6 +47,7 @@ from policy_service.adapters.tables import (
     metadata,
     policies,
 )
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.domain.ledger import period_of
 from policy_service.services import delivery
 from pricing.claims import benefit_cap
@@ -323,7 +324,9 @@ class MoneyMachine(RuleBasedStateMachine):
     def expiry(self) -> None:
         """The worker's sweep: policies whose cover ended expire (reports still match them)."""
         svc = self.app.extensions["policy_service"]
-        delivery.expire_policies(self.engine, self.clock.now, svc.claims().render_policy)
+        delivery.expire_policies(
+            SqlUnitOfWork(self.engine), self.clock.now, svc.claims().render_policy
+        )
 
     # -- what must always hold --------------------------------------------------------------
 

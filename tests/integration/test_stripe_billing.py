@@ -53,7 +53,7 @@ def stripe_app(
     )
     app = create_app(cfg, clock=clock)
     yield app
-    app.extensions["policy_service"].engine.dispose()
+    app.extensions["policy_service"].dispose()
 
 
 @pytest.fixture

