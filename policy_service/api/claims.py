@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from policy_service.domain.errors import InvalidRequest
 from policy_service.presentation import render
-from policy_service.services import claims as svc_claims
+from policy_service.services import attachments, claim_filing, claim_queries
 from policy_service.services.unit_of_work import Tx
 
 from .context import caller, services
@@ -43,7 +43,7 @@ class Claims(MethodView):
         body = request.get_json()
 
         def work(tx: Tx) -> tuple[int, dict[str, Any]]:
-            claim = svc_claims.file_claim(svc.claims(), tx, who, body, now)
+            claim = claim_filing.file_claim(svc.claims(), tx, who, body, now)
             return 201, render.claim(claim)
 
         return run_idempotent(who, work)
@@ -54,7 +54,7 @@ class Claims(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Claims, newest first; filter by policy and status"""
         who = caller("claims:read")
-        found, more = svc_claims.list_claims(
+        found, more = claim_queries.list_claims(
             services().uow,
             who,
             args["limit"],
@@ -72,7 +72,7 @@ class ClaimById(MethodView):
     def get(self, claim_id: str) -> Response:
         """A claim with its explanation: trigger data, rule and edition, values compared"""
         who = caller("claims:read")
-        claim, files = svc_claims.claim_with_attachments(services().uow, who, claim_id)
+        claim, files = claim_queries.claim_with_attachments(services().uow, who, claim_id)
         return ok({**render.claim(claim), "attachments": [render.attachment(f) for f in files]})
 
 
@@ -93,7 +93,7 @@ class ClaimAttachments(MethodView):
             data = upload.stream.read(svc.config.attachment_max_bytes + 1)
         finally:
             upload.close()  # a large upload is spooled to a temporary file
-        row = svc_claims.add_attachment(
+        row = attachments.add_attachment(
             svc.claims(), who, claim_id, upload.filename, upload.mimetype, data, svc.clock()
         )
         return ok(render.attachment(SimpleNamespace(**row)), 201)

@@ -15,8 +15,8 @@ from flask_smorest import Blueprint
 from policy_service.domain.claims import Claim
 from policy_service.domain.errors import PermissionDenied
 from policy_service.presentation import render
+from policy_service.services import claim_decisions, review
 from policy_service.services import claims as svc_claims
-from policy_service.services import review
 from policy_service.services.staff import Staff
 
 from .context import services
@@ -104,9 +104,9 @@ class OpsClaim(MethodView):
         return ok(detail(claim_id))
 
 
-def _decide(claim_id: str, decision: svc_claims.Decision) -> Response:
+def _decide(claim_id: str, decision: claim_decisions.Decision) -> Response:
     svc = services()
-    claim = svc_claims.decide(svc.claims(), claim_id, _actor(staff()), decision, svc.clock())
+    claim = claim_decisions.decide(svc.claims(), claim_id, _actor(staff()), decision, svc.clock())
     return ok(_ops_claim(claim))
 
 
@@ -120,7 +120,7 @@ class Approve(MethodView):
         the first approval waits for a second, different approver (role approver or admin)."""
         return _decide(
             claim_id,
-            svc_claims.Decision("approve", body.get("amount"), body.get("reason")),
+            claim_decisions.Decision("approve", body.get("amount"), body.get("reason")),
         )
 
 
@@ -133,7 +133,9 @@ class Reject(MethodView):
         """Reject with a reason code and a text"""
         return _decide(
             claim_id,
-            svc_claims.Decision("reject", reason=body["reason"], reject_code=body["reject_code"]),
+            claim_decisions.Decision(
+                "reject", reason=body["reason"], reject_code=body["reject_code"]
+            ),
         )
 
 
@@ -144,7 +146,7 @@ class RequestInfo(MethodView):
     @errors(blp, 400, 403, 404, 409)
     def post(self, body: dict[str, Any], claim_id: str) -> Response:
         """Ask the partner for more information; the claim stays in review"""
-        return _decide(claim_id, svc_claims.Decision("request_info", reason=body["reason"]))
+        return _decide(claim_id, claim_decisions.Decision("request_info", reason=body["reason"]))
 
 
 @blp.route("/claims/<claim_id>/retry-payout")
@@ -153,4 +155,4 @@ class RetryPayout(MethodView):
     @errors(blp, 403, 404, 409)
     def post(self, claim_id: str) -> Response:
         """Send a failed payout again"""
-        return _decide(claim_id, svc_claims.Decision("retry_payout"))
+        return _decide(claim_id, claim_decisions.Decision("retry_payout"))

@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 from policy_service.domain.claims import REJECT_CODES, SIGNAL_CODES
 from policy_service.domain.errors import ServiceError
 from policy_service.presentation.errors import status_of
+from policy_service.services import attachments, claim_decisions, review
 from policy_service.services import claims as svc_claims
-from policy_service.services import review
 
 from .blueprint import _, bp, now, render_page, svc
 from .security import current_staff
@@ -56,11 +56,11 @@ def claim(claim_id: str) -> ResponseReturnValue:
     return _claim_page(claim_id)
 
 
-def _decide(claim_id: str, decision: svc_claims.Decision) -> ResponseReturnValue:
+def _decide(claim_id: str, decision: claim_decisions.Decision) -> ResponseReturnValue:
     who = current_staff()
     actor = svc_claims.Actor("staff", who.id, who.role, who.email)
     try:
-        svc_claims.decide(svc().claims(), claim_id, actor, decision, now())
+        claim_decisions.decide(svc().claims(), claim_id, actor, decision, now())
     except ServiceError as exc:
         # The page again, with what was typed and what went wrong; nothing was saved.
         message = exc.described
@@ -76,30 +76,32 @@ def _text(name: str) -> str | None:
 
 @bp.post("/claims/<claim_id>/approve")
 def approve(claim_id: str) -> ResponseReturnValue:
-    return _decide(claim_id, svc_claims.Decision("approve", _text("amount"), _text("reason")))
+    return _decide(claim_id, claim_decisions.Decision("approve", _text("amount"), _text("reason")))
 
 
 @bp.post("/claims/<claim_id>/reject")
 def reject(claim_id: str) -> ResponseReturnValue:
     return _decide(
         claim_id,
-        svc_claims.Decision("reject", reason=_text("reason"), reject_code=_text("reject_code")),
+        claim_decisions.Decision(
+            "reject", reason=_text("reason"), reject_code=_text("reject_code")
+        ),
     )
 
 
 @bp.post("/claims/<claim_id>/request-info")
 def request_info(claim_id: str) -> ResponseReturnValue:
-    return _decide(claim_id, svc_claims.Decision("request_info", reason=_text("reason")))
+    return _decide(claim_id, claim_decisions.Decision("request_info", reason=_text("reason")))
 
 
 @bp.post("/claims/<claim_id>/retry-payout")
 def retry_payout(claim_id: str) -> ResponseReturnValue:
-    return _decide(claim_id, svc_claims.Decision("retry_payout"))
+    return _decide(claim_id, claim_decisions.Decision("retry_payout"))
 
 
 @bp.get("/claims/<claim_id>/attachments/<attachment_id>")
 def attachment(claim_id: str, attachment_id: str) -> ResponseReturnValue:
-    row, path = svc_claims.attachment_file(svc().claims(), claim_id, attachment_id)
+    row, path = attachments.attachment_file(svc().claims(), claim_id, attachment_id)
     response = send_file(
         path,
         mimetype=row.content_type,

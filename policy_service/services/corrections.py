@@ -15,7 +15,8 @@ from policy_service.domain.records import Policy
 from pricing.claims import Decision
 from pricing.model import Edition
 
-from .claims import SYSTEM, Changes, ClaimsContext, audit_row, top_up, transition
+from .claim_payment import top_up
+from .claims import SYSTEM, Changes, ClaimsContext, audit_row, transition
 from .reports import Report
 
 

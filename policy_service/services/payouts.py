@@ -20,7 +20,8 @@ from policy_service.adapters.stripe_gateway import (
 from policy_service.domain.claims import ClaimStatus
 from policy_service.domain.money import from_minor
 
-from .claims import SYSTEM, Changes, ClaimsContext, audit_row, book_payout, transition
+from .claim_payment import book_payout
+from .claims import SYSTEM, Changes, ClaimsContext, audit_row, transition
 
 log = logging.getLogger(__name__)
 

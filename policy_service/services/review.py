@@ -19,7 +19,8 @@ from policy_service.domain.records import Policy
 from pricing.model import Edition
 
 from . import query_args
-from .claims import ClaimsContext, audit_log
+from .claim_queries import audit_log
+from .claims import ClaimsContext
 from .unit_of_work import UnitOfWork
 
 #: claims read per queue request; beyond it the counts say "at least"

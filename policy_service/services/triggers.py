@@ -40,11 +40,11 @@ from pricing.model import Edition
 from pricing.triggers import TRIGGER_TYPES, TriggerType, subject_key, to_json
 
 from .cancellation import void_by_trigger
+from .claim_payment import decide_new
 from .claims import (
     Actor,
     Changes,
     ClaimsContext,
-    decide_new,
     new_claim,
     policy_facts,
     signals_for,

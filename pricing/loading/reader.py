@@ -1,0 +1,163 @@
+"""Typed access to one YAML document of a product, collecting every error with its file,
+line and path instead of stopping at the first."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .. import typecheck
+from ..errors import (
+    ProductFileError,
+)
+from ..expressions import Expression, ExpressionSyntaxError, compile_expression
+from ..source import Document, Path_
+from ..typecheck import Type
+
+MISSING = object()
+
+
+class Collect:
+    """Collects errors instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.errors: list[ProductFileError] = []
+
+    def add(self, error: ProductFileError) -> None:
+        self.errors.append(error)
+
+
+class Reader:
+    """Typed access to one YAML document, recording errors with file and line."""
+
+    def __init__(self, doc: Document, out: Collect) -> None:
+        self.doc = doc
+        self.out = out
+
+    def fail(self, path: Path_, message: str) -> None:
+        self.out.add(self.doc.error(path, message))
+
+    def at(self, path: Path_) -> Any:
+        node: Any = self.doc.data
+        for part in path:
+            if isinstance(part, int):
+                node = node[part]
+            else:
+                node = node.get(part, MISSING) if isinstance(node, dict) else MISSING
+            if node is MISSING:
+                return MISSING
+        return node
+
+    def mapping(
+        self, path: Path_, allowed: set[str], required: frozenset[str] | set[str] = frozenset()
+    ) -> dict[str, Any] | None:
+        value = self.at(path)
+        if value is MISSING:
+            return None
+        if not isinstance(value, dict):
+            self.fail(path, "must be a mapping")
+            return None
+        for key in value:
+            if key not in allowed:
+                self.fail(
+                    (*path, key),
+                    f"unknown key {key!r}; expected one of: {', '.join(sorted(allowed))}",
+                )
+        for key in required:
+            if key not in value:
+                self.fail(path, f"missing required key {key!r}")
+        return value
+
+    def text(self, path: Path_, required: bool = True, default: str = "") -> str:
+        value = self.at(path)
+        if value is MISSING or value is None:
+            if required:
+                self.fail(path, "is required")
+            return default
+        if not isinstance(value, str):
+            self.fail(path, f"must be text, got {kind_of(value)}")
+            return default
+        return value
+
+    def decimal(
+        self, path: Path_, required: bool = True, positive: bool = False, signed: bool = False
+    ) -> Decimal | None:
+        value = self.at(path)
+        if value is MISSING or value is None:
+            if required:
+                self.fail(path, "is required")
+            return None
+        result = to_decimal(value)
+        if result is None:
+            self.fail(path, f'must be a decimal number such as "1.25", got {value!r}')
+            return None
+        if (result < 0 and not signed) or (positive and result <= 0):
+            self.fail(path, "must be positive" if positive else "must not be negative")
+            return None
+        return result
+
+    def integer(self, path: Path_, required: bool = True, default: int = 0) -> int:
+        value = self.at(path)
+        if value is MISSING or value is None:
+            if required:
+                self.fail(path, "is required")
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"must be a whole number, got {value!r}")
+            return default
+        return value
+
+    def items(self, path: Path_) -> list[Any]:
+        value = self.at(path)
+        if value is MISSING or value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, "must be a list")
+            return []
+        return value
+
+    def expression(
+        self,
+        path: Path_,
+        scope: Mapping[str, Type],
+        tz: Any,
+        want: str,
+        required: bool = True,
+    ) -> Expression | None:
+        """The expression at `path`, compiled over the names of `scope` and type-checked:
+        it must give a `want` (typecheck.BOOL, DATETIME, ...)."""
+        value = self.at(path)
+        if value is MISSING or value is None:
+            if required:
+                self.fail(path, "is required")
+            return None
+        try:
+            expr = compile_expression(value, scope.keys(), tz)
+        except ExpressionSyntaxError as exc:
+            self.fail(path, str(exc))
+            return None
+        errors = typecheck.check(expr, scope, want)
+        for error in errors:
+            self.fail(path, error)
+        return None if errors else expr
+
+
+def kind_of(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false", int: "a number"}.get(
+        type(value), repr(value)
+    )
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        return result if result.is_finite() else None
+    return None
