@@ -21,6 +21,8 @@ ROUNDING_MODES = {
     "ceiling": "ROUND_CEILING",
     "floor": "ROUND_FLOOR",
 }
+#: who a product must name: the insured person is required, optional, or not asked for
+POLICYHOLDER_RULES = ("required", "optional", "none")
 
 
 @dataclass(frozen=True)

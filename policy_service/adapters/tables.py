@@ -14,6 +14,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
+from policy_service.domain.claims import (
+    CLAIM_ORIGINS,
+    CLAIM_STATUSES,
+    PAYOUT_METHODS,
+    PAYOUT_STATUSES,
+    TRIGGER_STATUSES,
+)
+from policy_service.domain.ledger import COLLECTED_BY, ENTRY_KINDS
+from policy_service.domain.lifecycle import POLICY_STATUSES
+from policy_service.domain.records import (
+    BILLING_MODES,
+    PAYMENT_STATUSES,
+    REFUND_STATUSES,
+    STAFF_ROLES,
+)
+from policy_service.domain.webhooks import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, ENDPOINT_STATUSES
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,6 +60,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK that `column` holds one of a vocabulary's values (defined once, in domain/)."""
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
 
 
 JSONDoc = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -87,7 +109,7 @@ partners = sa.Table(
     #: partner_settled (premiums accrue to the partner's account) or stripe
     sa.Column("billing_mode", sa.String(20), nullable=False, server_default="partner_settled"),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("billing_mode in ('partner_settled', 'stripe')", name="billing_mode"),
+    sa.CheckConstraint(one_of("billing_mode", BILLING_MODES), name="billing_mode"),
 )
 
 api_keys = sa.Table(
@@ -196,7 +218,7 @@ policies = sa.Table(
     #: stripe billing: the PaymentIntent that charged the premium
     sa.Column("payment_intent", sa.String(80), nullable=True),
     sa.CheckConstraint(
-        "status in ('pending_payment', 'active', 'payment_failed', 'cancelled', 'expired')",
+        one_of("status", POLICY_STATUSES),
         name="status",
     ),
     *_premium_checks(),
@@ -297,7 +319,7 @@ webhook_endpoints = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("deleted_at", UTCDateTime, nullable=True),
-    sa.CheckConstraint("status in ('enabled', 'disabled')", name="status"),
+    sa.CheckConstraint(one_of("status", ENDPOINT_STATUSES), name="status"),
     sa.Index(None, "partner_id", "livemode", "id"),
 )
 
@@ -325,7 +347,7 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("status in ('pending', 'paused', 'succeeded', 'failed')", name="status"),
+    sa.CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
     sa.CheckConstraint("attempt_count >= 0", name="attempt_count_not_negative"),
     sa.UniqueConstraint("event_id", "endpoint_id"),
     sa.Index(None, "status", "next_attempt_at"),
@@ -354,9 +376,7 @@ webhook_attempts = sa.Table(
     sa.Column("response_excerpt", sa.String(500), nullable=True),
     sa.Column("outcome", sa.String(12), nullable=False),
     sa.Column("next_retry_at", UTCDateTime, nullable=True),
-    sa.CheckConstraint(
-        "outcome in ('in_progress', 'succeeded', 'failed', 'abandoned')", name="outcome"
-    ),
+    sa.CheckConstraint(one_of("outcome", ATTEMPT_OUTCOMES), name="outcome"),
     sa.UniqueConstraint("delivery_id", "number"),
 )
 
@@ -384,9 +404,7 @@ payments = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
-    sa.CheckConstraint(
-        "status in ('creating', 'confirming', 'unknown', 'succeeded', 'failed')", name="status"
-    ),
+    sa.CheckConstraint(one_of("status", PAYMENT_STATUSES), name="status"),
     sa.Index(None, "status", "updated_at"),
 )
 
@@ -411,7 +429,7 @@ refunds = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
-    sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.CheckConstraint(one_of("status", REFUND_STATUSES), name="status"),
     sa.Index(None, "status"),
 )
 
@@ -447,8 +465,8 @@ ledger_entries = sa.Table(
     sa.Column("period", sa.String(7), nullable=False),
     #: the closed statement that carries it (null: not settled yet)
     sa.Column("statement_id", sa.String(40), sa.ForeignKey("statements.id"), nullable=True),
-    sa.CheckConstraint("kind in ('premium', 'refund', 'payout')", name="kind"),
-    sa.CheckConstraint("collected_by in ('partner', 'us')", name="collected_by"),
+    sa.CheckConstraint(one_of("kind", ENTRY_KINDS), name="kind"),
+    sa.CheckConstraint(one_of("collected_by", COLLECTED_BY), name="collected_by"),
     sa.CheckConstraint("amount = tax + commission + fees + net", name="parts_sum"),
     sa.CheckConstraint(
         "(kind = 'premium' and amount > 0) or (kind in ('refund', 'payout') and amount < 0)",
@@ -543,7 +561,7 @@ staff = sa.Table(
     #: wrong passwords in a row; at LOGIN_ATTEMPTS the login locks until locked_until
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", UTCDateTime, nullable=True),
-    sa.CheckConstraint("role in ('reviewer', 'approver', 'admin')", name="role"),
+    sa.CheckConstraint(one_of("role", STAFF_ROLES), name="role"),
 )
 
 staff_tokens = sa.Table(
@@ -584,7 +602,7 @@ trigger_events = sa.Table(
     #: sha256 of the subject and the data without observed_at: the same fact reported again
     sa.Column("fact_key", sa.String(64), nullable=True),
     sa.CheckConstraint("source_type in ('provider', 'partner')", name="source_type"),
-    sa.CheckConstraint("status in ('processed', 'superseded', 'premature')", name="status"),
+    sa.CheckConstraint(one_of("status", TRIGGER_STATUSES), name="status"),
     sa.UniqueConstraint("source_id", "livemode", "fingerprint"),
     sa.Index(None, "subject_key", "observed_at"),
     sa.Index(None, "source_id", "livemode", "id"),
@@ -654,10 +672,10 @@ claims = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(
-        "status in ('submitted', 'in_review', 'approved', 'rejected', 'paid', 'payout_failed')",
+        one_of("status", CLAIM_STATUSES),
         name="status",
     ),
-    sa.CheckConstraint("origin in ('trigger', 'filed')", name="origin"),
+    sa.CheckConstraint(one_of("origin", CLAIM_ORIGINS), name="origin"),
     sa.CheckConstraint(
         "(amount_claimed is null or amount_claimed >= 0)"
         " and (amount_approved is null or amount_approved > 0)"
@@ -722,8 +740,8 @@ claim_payouts = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
-    sa.CheckConstraint("method in ('statement', 'stripe')", name="method"),
-    sa.CheckConstraint("status in ('pending', 'succeeded', 'failed')", name="status"),
+    sa.CheckConstraint(one_of("method", PAYOUT_METHODS), name="method"),
+    sa.CheckConstraint(one_of("status", PAYOUT_STATUSES), name="status"),
     sa.CheckConstraint("sequence >= 1 and (sequence = 1) = (paid_before is null)", name="sequence"),
     sa.CheckConstraint("paid_after = coalesce(paid_before, 0) + amount", name="paid_after"),
     sa.CheckConstraint("cap is null or paid_after <= cap", name="within_cap"),

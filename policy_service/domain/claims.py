@@ -22,6 +22,18 @@ class ClaimStatus(StrEnum):
 
 S = ClaimStatus
 
+CLAIM_STATUSES = tuple(s.value for s in ClaimStatus)
+#: trigger (decided from a trigger event) or filed (by the partner)
+CLAIM_ORIGINS = ("trigger", "filed")
+#: who decided a claim, as partners see it
+DECIDED_BY = ("system", "staff")
+#: statement (partner-settled: the partner pays its buyer) or stripe (the payment API)
+PAYOUT_METHODS = ("statement", "stripe")
+PAYOUT_STATUSES = ("pending", "succeeded", "failed")
+#: processed | superseded (a later report was already applied) | premature (observed
+#: before its loss can have happened)
+TRIGGER_STATUSES = ("processed", "superseded", "premature")
+
 #: status -> {action: new status}
 CLAIM_TRANSITIONS: dict[ClaimStatus, dict[str, ClaimStatus]] = {
     S.SUBMITTED: {"approve": S.APPROVED, "reject": S.REJECTED, "refer": S.IN_REVIEW},

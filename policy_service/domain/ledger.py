@@ -10,6 +10,12 @@ from zoneinfo import ZoneInfo
 
 from .records import Premium
 
+ENTRY_KINDS = ("premium", "refund", "payout")
+#: partner_settled: the partner collected (or paid out) the money; stripe: we did
+COLLECTED_BY = ("partner", "us")
+#: open (a live preview of the month) | closed (never changes again)
+STATEMENT_STATUSES = ("open", "closed")
+
 
 @dataclass(frozen=True)
 class Entry:

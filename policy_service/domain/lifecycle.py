@@ -15,6 +15,9 @@ class PolicyStatus(StrEnum):
     EXPIRED = "expired"
 
 
+POLICY_STATUSES = tuple(s.value for s in PolicyStatus)
+
+
 #: status -> {action: new status}
 POLICY_TRANSITIONS: dict[PolicyStatus, dict[str, PolicyStatus]] = {
     PolicyStatus.PENDING_PAYMENT: {

@@ -11,6 +11,12 @@ from .policyholder import Policyholder
 
 CANCEL_REASONS = ("requested_by_customer", "order_cancelled", "duplicate", "fraudulent", "other")
 BILLING_MODES = ("partner_settled", "stripe")
+#: a premium charged through the payment API: creating -> confirming -> succeeded | failed
+#: (unknown: the API did not answer)
+PAYMENT_STATUSES = ("creating", "confirming", "unknown", "succeeded", "failed")
+REFUND_STATUSES = ("pending", "succeeded", "failed")
+#: reviewer (decides within the limit) < approver (the second approval) < admin (staff)
+STAFF_ROLES = ("reviewer", "approver", "admin")
 ALL_SCOPES = (
     "products:read",
     "quotes:write",

@@ -27,6 +27,10 @@ EVENT_TYPES = (
     "webhook_endpoint.disabled",
 )
 MAX_URL_LENGTH = 2048
+ENDPOINT_STATUSES = ("enabled", "disabled")
+DELIVERY_STATUSES = ("pending", "paused", "succeeded", "failed")
+#: an attempt whose worker died is abandoned
+ATTEMPT_OUTCOMES = ("in_progress", "succeeded", "failed", "abandoned")
 
 
 def check_url(url: object, param: str = "url") -> str:

@@ -19,11 +19,12 @@ from policy_service.domain.errors import (
     Unauthenticated,
 )
 from policy_service.domain.ids import new_id
+from policy_service.domain.records import STAFF_ROLES
 
 from .partners import hash_key
 from .unit_of_work import Tx, UnitOfWork
 
-ROLES = ("reviewer", "approver", "admin")
+ROLES = STAFF_ROLES
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,60}$")
 _ALPHABET = string.ascii_letters + string.digits
 # scrypt at 32 MiB of memory: slow to guess offline, quick enough for a login.

@@ -14,6 +14,7 @@ from ..errors import (
 )
 from ..inputs import parse_datetime
 from ..model import (
+    POLICYHOLDER_RULES,
     DuplicateCover,
     Edition,
     Product,
@@ -134,7 +135,7 @@ def load_product(folder: Path, root: Path) -> Product:
         )
         if meta.get("code") != code:
             r.fail(("code",), f"must equal the folder name {code!r}")
-        if meta.get("policyholder") not in ("required", "optional", "none"):
+        if meta.get("policyholder") not in POLICYHOLDER_RULES:
             r.fail(("policyholder",), "must be required, optional or none")
         dup = r.mapping(("duplicate_cover",), {"subject", "per_insured"}, {"subject"})
         if dup is not None:
