@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from .adapters.webhook_sender import WebhookSender
 from .bootstrap import Services, bootstrap, configure_logging
 from .config import Config
-from .services import delivery, payments, payouts
+from .services import delivery, payment_settling, payouts
 
 log = logging.getLogger("policy_service.worker")
 
@@ -65,7 +65,7 @@ class Worker:
             done += delivery.expire_policies(self.uow, self.now(), self.services.render_policy)
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
-            done += payments.reconcile(self.billing, self.now())
+            done += payment_settling.reconcile(self.billing, self.now())
             done += payouts.send_pending(self.claims, self.billing.gateway, self.now())
         claimed = delivery.claim(
             self.uow,

@@ -32,22 +32,15 @@ import numpy as np
 import pandas as pd
 
 from .batch import PRICED, price_frame
+from .calibration_draft import load_draft, write_edition
+from .calibration_fit import FactorFit, buhlmann_k, credible, fit, levels_of, order_of
 from .errors import EvaluationError
-from .loader import load_product
 from .model import Edition, Product
 from .money import MINOR_UNITS
-from .tables import BandTable, ExactTable, key_text
 
 TRIGGER = "flight.status"
 #: names a flight.status claim rule may read that flight history can give
 _OUTCOME_NAMES = {"status", "delay_minutes", "carrier", "flight_number", "scheduled_departure"}
-
-
-@dataclass
-class FactorFit:
-    name: str
-    #: level label -> (relativity, flights, credibility Z)
-    levels: dict[str, tuple[float, int, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,133 +144,6 @@ def claim_costs(edition: Edition, risks: pd.DataFrame, events: pd.DataFrame) -> 
     return paid[codes]
 
 
-def _levels(edition: Edition, result: Any) -> list[tuple[str, Any, np.ndarray]]:
-    """Per rating factor: its name, its table and each flight's level label."""
-    out = []
-    env = result.env
-    for factor in edition.rating.factors:
-        table = factor.table
-        if isinstance(table, BandTable):
-            # rows the edition could not price hold None: they get no level (and are
-            # left out of the fit by the caller)
-            values = np.array(
-                [np.nan if v is None else float(getattr(v, "amount", v)) for v in env[table.key]]
-            )
-            index = np.searchsorted(np.array([float(x) for x in table.lowers]), values, "right") - 1
-            labels = np.array(
-                [
-                    f"[{table.lowers[i]}, {table.uppers[i]})" if 0 <= i < len(table.lowers) else ""
-                    for i in index
-                ],
-                dtype=object,
-            )
-        else:
-            assert isinstance(table, ExactTable)
-            columns = [env[k] for k in table.keys]
-            labels = np.array(
-                [",".join(key_text(c[i]) for c in columns) for i in range(len(columns[0]))],
-                dtype=object,
-            )
-        out.append((factor.name, table, labels))
-    return out
-
-
-def _fit(cost: np.ndarray, levels: list[np.ndarray], rounds: int = 40) -> list[dict[str, float]]:
-    """Minimum-bias relativities (mean 1 over the flights) for each factor's levels."""
-    codes = []
-    for labels in levels:
-        c, uniques = pd.factorize(labels)
-        codes.append((c, uniques))
-    rel = [np.ones(len(u)) for _, u in codes]
-    mean = cost.mean() if len(cost) else 0.0
-    for _ in range(rounds):
-        for j, (c, _u) in enumerate(codes):
-            others = np.full(len(cost), mean)
-            for k, (ck, _) in enumerate(codes):
-                if k != j:
-                    others *= rel[k][ck]
-            actual = np.bincount(c, weights=cost, minlength=len(rel[j]))
-            expected = np.bincount(c, weights=others, minlength=len(rel[j]))
-            rel[j] = np.where(expected > 0, actual / np.where(expected > 0, expected, 1), 1.0)
-            rel[j] = np.maximum(rel[j], 0.05)  # a level with no claims still costs something
-            # keep the mean relativity at 1 (the base carries the level)
-            weights = np.bincount(c, minlength=len(rel[j]))
-            rel[j] = rel[j] / (np.dot(rel[j], weights) / weights.sum())
-    return [dict(zip(map(str, u), r, strict=True)) for (_, u), r in zip(codes, rel, strict=True)]
-
-
-def _order(table: Any, edition: Edition) -> tuple[list[str], bool] | None:
-    """The ordered levels of a factor (and whether they wrap around), when it has one."""
-    if isinstance(table, BandTable):
-        return [f"[{lo}, {hi})" for lo, hi in zip(table.lowers, table.uppers, strict=True)], False
-    if len(table.keys) != 1:
-        return None
-    spec = next(
-        (
-            s
-            for s in (*edition.inputs.specs, *(d.spec for d in edition.derived))
-            if s.name == table.keys[0]
-        ),
-        None,
-    )
-    if spec is None or spec.type != "integer" or spec.minimum is None or spec.maximum is None:
-        return None
-    low, high = int(spec.minimum), int(spec.maximum)
-    return [str(i) for i in range(low, high + 1)], (low, high) in ((1, 12), (0, 23))
-
-
-def _credible(
-    fitted: dict[str, float], counts: dict[str, int], k: float, order: tuple[list[str], bool] | None
-) -> dict[str, tuple[float, int, float]]:
-    out: dict[str, tuple[float, int, float]] = {}
-    labels = list(order[0]) if order else list(fitted)
-    for label in labels:
-        n = counts.get(label, 0)
-        z = n / (n + k) if n else 0.0
-        own = fitted.get(label, 1.0)
-        out[label] = (z * own + (1 - z) * 1.0, n, z)
-    if order:
-        seen = [i for i, lab in enumerate(labels) if counts.get(lab, 0) > 0]
-        size = len(labels)
-        for i, label in enumerate(labels):
-            if counts.get(label, 0) or not seen:
-                continue
-            # An unseen level is interpolated between the nearest seen level on each side
-            # (months and hours wrap around), the closer one weighing more.
-            if order[1]:
-                before = min(seen, key=lambda j: (i - j) % size)
-                after = min(seen, key=lambda j: (j - i) % size)
-                d_before, d_after = (i - before) % size, (after - i) % size
-            else:
-                lower = [j for j in seen if j < i]
-                upper = [j for j in seen if j > i]
-                before = lower[-1] if lower else upper[0]
-                after = upper[0] if upper else lower[-1]
-                d_before, d_after = abs(i - before) or 1, abs(after - i) or 1
-            r_before, r_after = out[labels[before]][0], out[labels[after]][0]
-            value = (r_before / d_before + r_after / d_after) / (1 / d_before + 1 / d_after)
-            out[label] = (value, 0, 0.0)
-    return out
-
-
-def buhlmann_k(cost: np.ndarray, labels: np.ndarray) -> float:
-    """Bühlmann-Straub's credibility constant K = expected process variance / variance of
-    the hypothetical means, estimated from the levels' claim costs (K is infinite, Z = 0,
-    when the levels differ no more than chance would make them)."""
-    frame = pd.DataFrame({"x": cost, "g": labels})
-    groups = frame.groupby("g")["x"]
-    n_i, mean_i, var_i = groups.count(), groups.mean(), groups.var(ddof=1).fillna(0)
-    n, r = float(n_i.sum()), len(n_i)
-    if r < 2 or n <= r:
-        return math.inf
-    epv = float(((n_i - 1) * var_i).sum() / (n - r))
-    mean = float(cost.mean())
-    vhm = (float((n_i * (mean_i - mean) ** 2).sum()) - (r - 1) * epv) / (
-        n - float((n_i**2).sum()) / n
-    )
-    return epv / vhm if vhm > 0 else math.inf
-
-
 def _q(value: float, places: int = 3) -> Decimal:
     return Decimal(str(round(max(value, 0.001), places)))
 
@@ -310,15 +176,15 @@ def calibrate(
         for amount, n in tiers.items()
         if amount
     }
-    levels = _levels(edition, priced)
-    fitted = _fit(cost[use], [labels[use] for _, _, labels in levels])
+    levels = levels_of(edition, priced)
+    fitted = fit(cost[use], [labels[use] for _, _, labels in levels])
     tables: dict[str, dict[str, Decimal]] = {}
     for (name, table, labels), rel in zip(levels, fitted, strict=True):
         counts = pd.Series(labels[use]).value_counts().to_dict()
         k = credibility_k if credibility_k is not None else buhlmann_k(cost[use], labels[use])
         report.credibility[name] = k
-        levels_cred = _credible(
-            rel, {str(lab): int(v) for lab, v in counts.items()}, k, _order(table, edition)
+        levels_cred = credible(
+            rel, {str(lab): int(v) for lab, v in counts.items()}, k, order_of(table, edition)
         )
         report.factors.append(FactorFit(name, levels_cred))
         tables[name] = {label: _q(r) for label, (r, _n, _z) in levels_cred.items()}
@@ -353,78 +219,6 @@ def _pricing_times(flights: pd.DataFrame) -> np.ndarray:
     times = np.empty(len(hours), dtype=object)
     times[:] = [t.to_pydatetime().astimezone(UTC) for t in hours]
     return times
-
-
-def write_edition(
-    source: Edition,
-    products_root: Path,
-    new_id: str,
-    base: Decimal,
-    tables: dict[str, dict[str, Decimal]],
-    effective_from: datetime,
-    note: str,
-    limits: tuple[Decimal, Decimal] | None = None,
-) -> Path:
-    """A copy of the source edition's folder with the new base, factor tables, effective
-    date and (when given) minimum and maximum premium; refuses to overwrite an edition."""
-    src = products_root / source.product / "editions" / source.id
-    dest = products_root / source.product / "editions" / new_id
-    if dest.exists():
-        raise FileExistsError(f"{dest} exists: editions never change; choose another --out")
-    shutil.copytree(src, dest)
-    yaml_path = dest / "edition.yaml"
-    text = yaml_path.read_text()
-    text = re.sub(
-        r"(?m)^effective_from: .*$", f"effective_from: {effective_from.isoformat()}", text
-    )
-    text = re.sub(r'(?m)^(  base: )"[^"]*"', rf'\g<1>"{base}"', text)
-    if limits is not None:
-        text = re.sub(r'(?m)^(  minimum: )"[^"]*"', rf'\g<1>"{limits[0]}"', text)
-        text = re.sub(r'(?m)^(  maximum: )"[^"]*"', rf'\g<1>"{limits[1]}"', text)
-    header = "".join(f"# {line}\n" for line in note.splitlines())
-    text = header + text
-    for factor in source.rating.factors:
-        table = factor.table
-        new = tables[factor.name]
-        csv_path = dest / Path(table.file).name
-        lines = [f"# Calibrated: {note.splitlines()[0]}"]
-        if isinstance(table, BandTable):
-            lines.append("from,to,factor")
-            for lo, hi in zip(table.lowers, table.uppers, strict=True):
-                lo_text = "" if lo.is_infinite() else str(lo)
-                hi_text = "" if hi.is_infinite() else str(hi)
-                lines.append(f"{lo_text},{hi_text},{new[f'[{lo}, {hi})']}")
-        else:
-            lines.append(",".join((*table.keys, "factor")))
-            for label, value in sorted(new.items(), key=lambda kv: _sort_key(kv[0])):
-                lines.append(f"{label},{value}")
-            if table.default is not None:
-                # the default (levels never seen) is the average level
-                text = _set_default(text, factor.name, Decimal("1.000"))
-        csv_path.write_text("\n".join(lines) + "\n")
-    yaml_path.write_text(text)
-    return dest
-
-
-def _sort_key(label: str) -> tuple[int, Any]:
-    return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
-
-
-def _set_default(text: str, factor: str, value: Decimal) -> str:
-    block = re.search(
-        rf"(?ms)^    - name: {re.escape(factor)}\n.*?(?=^    - name: |^  \w|\Z)", text
-    )
-    if block is None:
-        return text
-    body = re.sub(r'(?m)^(      default: )"[^"]*"', rf'\g<1>"{value}"', block.group(0))
-    return text[: block.start()] + body + text[block.end() :]
-
-
-def _draft(products_root: Path, edition: Edition, new_id: str) -> Edition:
-    product = load_product(products_root / edition.product, products_root)
-    draft = product.edition(new_id)
-    assert draft is not None
-    return draft
 
 
 def loss_ratio(
@@ -510,7 +304,7 @@ def _write_and_measure(
     floor = max(step, sum((f.amount for f in rating.fees), Decimal(0)) * 4).quantize(step)
     wide = (floor, (rating.maximum or Decimal(1000)) * 100)
     folder = write_edition(edition, products_root, new_id, base, tables, effective_from, note, wide)
-    unclamped = _draft(products_root, edition, new_id)
+    unclamped = load_draft(products_root, edition, new_id)
     totals = price_frame(unclamped, risks[train].reset_index(drop=True), now[train]).frame[
         "total_minor"
     ]
@@ -529,7 +323,7 @@ def _write_and_measure(
         folder = write_edition(
             edition, products_root, new_id, base, tables, effective_from, note, limits
         )
-        draft = _draft(products_root, edition, new_id)
+        draft = load_draft(products_root, edition, new_id)
         figures = loss_ratio(draft, risks, cost, train, now)
         ratio = figures["loss_ratio"]
         if math.isnan(ratio) or abs(ratio - target) < 0.002 or round_ == 3:

@@ -10,15 +10,12 @@ import sqlalchemy as sa
 
 from policy_service.domain.claims import Claim
 
-from .sql import from_minor, insert_ignoring_conflicts, insert_many_returning, to_minor
+from .sql import from_minor, insert_many_returning, to_minor
 from .tables import (
     claim_attachments,
     claim_audit,
     claim_payouts,
     claims,
-    policies,
-    policy_subjects,
-    trigger_events,
 )
 
 C = claims
@@ -137,13 +134,6 @@ _QUEUE_COLUMNS = (
 
 
 P = claim_payouts
-
-
-T = trigger_events
-
-
-#: stored for a policy no trigger can match, so that it is not looked at again
-NO_SUBJECT = "0" * 64
 
 
 class ClaimsRepository:
@@ -420,139 +410,6 @@ class ClaimsRepository:
                 claim_attachments.c.claim_id == claim_id, claim_attachments.c.id == attachment_id
             )
         ).first()
-
-    def insert_trigger(self, row: dict[str, Any]) -> bool:
-        """False when the same fact was already posted by the same source."""
-        # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
-        stmt = insert_ignoring_conflicts(self.conn, T).values(**row).returning(T.c.id)
-        return self.conn.execute(stmt).first() is not None
-
-    def trigger_by_fingerprint(
-        self, source_id: str, livemode: bool, fingerprint: str
-    ) -> sa.Row[Any] | None:
-        return self.conn.execute(
-            sa.select(T).where(
-                T.c.source_id == source_id, T.c.livemode == livemode, T.c.fingerprint == fingerprint
-            )
-        ).first()
-
-    def get_trigger(self, trigger_id: str) -> sa.Row[Any] | None:
-        return self.conn.execute(sa.select(T).where(T.c.id == trigger_id)).first()
-
-    def finish_trigger(
-        self,
-        trigger_id: str,
-        status: str,
-        result: dict[str, Any],
-        event_time: datetime | None = None,
-    ) -> None:
-        self.conn.execute(
-            T.update()
-            .where(T.c.id == trigger_id)
-            .values(status=status, result=result, event_time=event_time)
-        )
-
-    def newer_trigger_applied(
-        self, subject_key: str, observed_at: datetime, trigger_id: str
-    ) -> str | None:
-        """The id of an already-processed report on the same subject observed later, if any."""
-        row = self.conn.execute(
-            sa.select(T.c.id)
-            .where(
-                T.c.subject_key == subject_key,
-                T.c.id != trigger_id,
-                T.c.status == "processed",
-                T.c.observed_at > observed_at,
-            )
-            .limit(1)
-        ).first()
-        return None if row is None else str(row[0])
-
-    def lock_subject(self, subject_key: str) -> None:
-        """Serialise the processing of reports on one subject, or on one piece of evidence
-        (SQLite serialises every write anyway)."""
-        if self.conn.dialect.name == "postgresql":
-            self.conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:k)"),
-                {"k": int(subject_key[:15], 16)},
-            )
-
-    def insert_subjects(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert_ignoring_conflicts(self.conn, policy_subjects), rows)
-
-    def policies_matching(
-        self,
-        subject_keys: set[str],
-        statuses: tuple[str, ...],
-        partner_id: str | None,
-    ) -> list[sa.Row[Any]]:
-        """Policies stored under any of the subject keys, in one of `statuses`, locked (in id
-        order) against a concurrent cancellation until the settlement commits."""
-        if not subject_keys:
-            return []
-        stmt = (
-            sa.select(policies)
-            .join(policy_subjects, policy_subjects.c.policy_id == policies.c.id)
-            .where(
-                policy_subjects.c.subject_key.in_(sorted(subject_keys)),
-                policies.c.status.in_(statuses),
-            )
-            .order_by(policies.c.id)
-            .with_for_update(of=policies)
-        )
-        if partner_id is not None:
-            stmt = stmt.where(policies.c.partner_id == partner_id)
-        seen: set[str] = set()
-        out = []
-        for row in self.conn.execute(stmt):
-            if row.id not in seen:
-                seen.add(row.id)
-                out.append(row)
-        return out
-
-    def latest_report_on_policy(self, policy_id: str, trigger_type: str) -> sa.Row[Any] | None:
-        """The latest applied report of a type about anything the policy is matched on."""
-        keys = sa.select(policy_subjects.c.subject_key).where(
-            policy_subjects.c.policy_id == policy_id
-        )
-        return self.conn.execute(
-            sa.select(T)
-            .where(T.c.subject_key.in_(keys), T.c.type == trigger_type, T.c.status == "processed")
-            .order_by(T.c.observed_at.desc())
-            .limit(1)
-        ).first()
-
-    def first_observed_fact(self, fact_key: str) -> datetime | None:
-        """When the same fact (subject and data) was first reported and applied."""
-        return self.conn.execute(
-            sa.select(sa.func.min(T.c.observed_at)).where(
-                T.c.fact_key == fact_key, T.c.status == "processed"
-            )
-        ).scalar()
-
-    def first_observed(self, subject_key: str) -> datetime | None:
-        """When anything was first reported about a subject (the loss was known from then),
-        an announcement too early to decide anything (premature) included."""
-        return self.conn.execute(
-            sa.select(sa.func.min(T.c.observed_at)).where(
-                T.c.subject_key == subject_key, T.c.status.in_(("processed", "premature"))
-            )
-        ).scalar()
-
-    def policies_without_subjects(self, limit: int) -> list[sa.Row[Any]]:
-        """Policies in force (or expired) not yet indexed for triggers: issued before claims."""
-        indexed = sa.select(policy_subjects.c.policy_id).where(
-            policy_subjects.c.policy_id == policies.c.id
-        )
-        return list(
-            self.conn.execute(
-                sa.select(policies)
-                .where(policies.c.status.in_(("active", "expired")), ~sa.exists(indexed))
-                .order_by(policies.c.id)
-                .limit(limit)
-            )
-        )
 
     def paid_for_product(self, product: str, livemode: bool) -> list[sa.Row[Any]]:
         """(policy_id, currency, amount_paid minor) of a product's paid claims."""

@@ -29,6 +29,7 @@ from .policies_repo import PoliciesRepository
 from .quotes_repo import QuotesRepository
 from .stats_repo import StatsRepository
 from .stripe_events_repo import StripeEventsRepository
+from .triggers_repo import TriggersRepository
 from .webhooks_repo import WebhooksRepository
 
 
@@ -96,6 +97,10 @@ class Tx:
     @cached_property
     def stripe_events(self) -> StripeEventsRepository:
         return StripeEventsRepository(self.conn)
+
+    @cached_property
+    def triggers(self) -> TriggersRepository:
+        return TriggersRepository(self.conn)
 
     @cached_property
     def webhooks(self) -> WebhooksRepository:

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from policy_service.domain.errors import InvalidRequest, ServiceUnavailable, Unauthenticated
 from policy_service.domain.signatures import SignatureError, verify
-from policy_service.services import payments
+from policy_service.services import payment_settling
 
 from .context import services
 from .idempotency import ok
@@ -41,7 +41,7 @@ class StripeWebhooks(MethodView):
             event = None
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise InvalidRequest("not a Stripe event")
-        result = payments.receive_stripe_event(svc.billing(), event, svc.clock())
+        result = payment_settling.receive_stripe_event(svc.billing(), event, svc.clock())
         if result is None:
             return ok({"received": True, "duplicate": True})
         return ok({"received": True, "result": result})

@@ -149,7 +149,7 @@ def _contradicting_report(
     trigger = TRIGGER_TYPES.get(loss)
     if trigger is None:
         return None
-    report = tx.claims.latest_report_on_policy(policy.id, loss)
+    report = tx.triggers.latest_report_on_policy(policy.id, loss)
     if report is None:
         return None
     values = trigger.parse(report.data)

@@ -254,7 +254,7 @@ def insert_policies(
         for index, draft in drafts:
             if draft.policy.id in lost:
                 failed[index] = duplicate_cover(draft)
-    tx.claims.insert_subjects(
+    tx.triggers.insert_subjects(
         [
             {"subject_key": key, "policy_id": d.policy.id}
             for index, d in drafts

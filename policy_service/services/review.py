@@ -244,7 +244,7 @@ def review_detail(ctx: ClaimsContext, claim_id: str) -> ReviewDetail:
             audit=audit_log(tx, claim.id),
             related=tx.claims.related(claim),
             trigger=(
-                tx.claims.get_trigger(claim.trigger_event_id) if claim.trigger_event_id else None
+                tx.triggers.get_trigger(claim.trigger_event_id) if claim.trigger_event_id else None
             ),
             second_approval_above=ctx.second_approval_above,
         )

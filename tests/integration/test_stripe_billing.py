@@ -14,7 +14,7 @@ from flask import Flask
 from policy_service import create_app
 from policy_service.adapters.tables import ledger_entries, policies
 from policy_service.config import Config
-from policy_service.services import payments
+from policy_service.services import payment_settling, payments
 from tests.conftest import ApiClient, Clock, flight_policy, make_partner
 from tests.payment_peer import (
     PEER_KEY,
@@ -195,7 +195,7 @@ def test_the_worker_settles_what_nobody_retried(
     proxy.mode = "pass"
     billing = stripe_app.extensions["policy_service"].billing()
     clock.advance(minutes=2)
-    assert payments.reconcile(billing, clock()) >= 1
+    assert payment_settling.reconcile(billing, clock()) >= 1
     assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "active"
     # and the partner's retry now replays the final answer
     status, pol = _issue(shop, pm)
@@ -211,7 +211,7 @@ def test_the_worker_gives_up_an_unconfirmed_payment(
     proxy.mode = "pass"
     billing = stripe_app.extensions["policy_service"].billing()
     clock.advance(minutes=61)
-    payments.reconcile(billing, clock())
+    payment_settling.reconcile(billing, clock())
     assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "payment_failed"
     assert all(i["status"] != "succeeded" for i in intents_for(peer, policy_id))
 
