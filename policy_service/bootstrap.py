@@ -21,11 +21,11 @@ from .config import Config, load_config
 from .domain.records import Policy
 from .presentation import render
 from .presentation.errors import error_body
+from .services.billing import Billing
 from .services.catalog import ProductCatalog
 from .services.claims import ClaimsContext, claims_context
 from .services.issuing import Issuing
 from .services.partners import KeyAuthenticator
-from .services.payments import Billing
 
 
 def utc_now() -> datetime:

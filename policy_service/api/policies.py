@@ -12,8 +12,9 @@ from flask_smorest import Blueprint
 from policy_service.domain.errors import InvalidRequest
 from policy_service.domain.records import Policy
 from policy_service.presentation import render
-from policy_service.services import cancellation, issue_transaction, issuing, payments
+from policy_service.services import cancellation, issue_transaction, issuing, payments, refunds
 from policy_service.services import policies as svc_policies
+from policy_service.services.billing import check_payment_method
 from policy_service.services.idempotency import (
     Outcome,
     dumps,
@@ -22,7 +23,6 @@ from policy_service.services.idempotency import (
     stored_response,
 )
 from policy_service.services.issue_transaction import Envelope
-from policy_service.services.payments import check_payment_method
 from policy_service.services.unit_of_work import Tx
 
 from .context import Services, caller, services
@@ -198,18 +198,18 @@ class PolicyCancel(MethodView):
         who = caller("policies:write")
         svc = services()
 
-        refunds: list[str] = []
+        pending: list[str] = []
 
         def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             policy, pending_refund = cancellation.cancel_policy(
                 svc.claims(), tx, who, policy_id, body["reason"], svc.clock()
             )
             if pending_refund:
-                refunds.append(pending_refund)
+                pending.append(pending_refund)
             return 200, _render_policy(svc, policy)
 
         response = run_idempotent(who, work)
-        for refund_id in refunds:
+        for refund_id in pending:
             # After the commit: an outage leaves it pending for the worker, never lost.
-            payments.refund_now(svc.billing(), refund_id, svc.clock())
+            refunds.refund_now(svc.billing(), refund_id, svc.clock())
         return response

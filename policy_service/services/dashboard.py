@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from policy_service.adapters.sql import from_minor
+from policy_service.domain.money import from_minor
 
 from .unit_of_work import UnitOfWork
 

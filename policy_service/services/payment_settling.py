@@ -11,7 +11,9 @@ from policy_service.domain.errors import (
     InvalidRequest,
 )
 
-from .payments import Billing, _decline_of, _drive, finish, refund_now
+from .billing import Billing
+from .payments import _decline_of, _drive, finish
+from .refunds import refund_now
 
 log = logging.getLogger(__name__)
 

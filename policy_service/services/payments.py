@@ -17,80 +17,38 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from policy_service.adapters.sql import from_minor, to_minor
 from policy_service.adapters.stripe_gateway import (
     PaymentDeclined,
     PaymentRejected,
     PaymentUnavailable,
-    StripeGateway,
 )
 from policy_service.domain.errors import (
     Conflict,
-    InvalidRequest,
     PaymentFailed,
     PaymentUnavailableError,
     ServiceError,
 )
 from policy_service.domain.ids import new_id
-from policy_service.domain.ledger import period_of, premium_entry, refund_entry
+from policy_service.domain.ledger import premium_entry
 from policy_service.domain.lifecycle import PolicyStatus, policy_transition
-from policy_service.domain.money import MINOR_UNITS
-from policy_service.domain.records import Caller, Policy
+from policy_service.domain.money import to_minor
+from policy_service.domain.records import Caller
 
-from .idempotency import Outcome, RenderError, dumps, replay_stored
+from .billing import Billing, ledger_row, minor_exponent
+from .idempotency import Outcome, dumps, replay_stored
 from .issue_transaction import insert_policies, policy_event
 from .issuing import IssueItem
-from .unit_of_work import Tx, UnitOfWork
+from .refunds import refund_late_charge, refund_now
 
 log = logging.getLogger(__name__)
 
 #: an unconfirmed payment nobody resumed within this time is given up (its intent cancelled)
 ABANDON_AFTER = timedelta(hours=1)
-#: a refund the payment API keeps refusing is given up after this many tries (and logged)
-MAX_REFUND_ATTEMPTS = 25
 PROCESSING = 202
-
-
-@dataclass
-class Billing:
-    """What the payment flow needs from its caller (API, worker, Stripe webhook)."""
-
-    uow: UnitOfWork
-    gateway: StripeGateway | None
-    render: Callable[[Policy], dict[str, Any]]
-    render_error: RenderError
-    settlement_timezone: str
-
-    @property
-    def lease(self) -> timedelta:
-        """How long one run of the charge flow may hold a payment: every call it makes,
-        with its retries, ends well within it."""
-        timeout = self.gateway.timeout if self.gateway else 10.0
-        return timedelta(seconds=4 * timeout + 10)
-
-
-def check_payment_method(value: Any, caller: Caller) -> str | None:
-    if caller.billing_mode != "stripe":
-        if value is not None:
-            raise InvalidRequest(
-                "this partner is billed by settlement; premiums are not charged here",
-                param="payment_method",
-            )
-        return None
-    if (
-        not isinstance(value, str)
-        or not value.startswith(("pm_", "card_", "src_"))
-        or len(value) > 80
-    ):
-        raise InvalidRequest(
-            "is required: the Stripe PaymentMethod id (pm_...)", param="payment_method"
-        )
-    return value
 
 
 def issue_and_charge(
@@ -352,7 +310,7 @@ def _finish_once(
             if payment.status != "succeeded" and (
                 payment.status == "failed" or policy.status != PolicyStatus.PENDING_PAYMENT.value
             ):
-                return None, _refund_late_charge(tx, billing, payment, policy, intent_id, now)
+                return None, refund_late_charge(tx, billing, payment, policy, intent_id, now)
             if not tx.payments.finish_payment(
                 payment.id, "succeeded", payment_intent=intent_id, updated_at=now
             ):
@@ -364,7 +322,11 @@ def _finish_once(
             active = replace(policy, status=new_status, payment_intent=intent_id, updated_at=now)
             body = billing.render(active)
             tx.ledger.insert_entries(
-                [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)],
+                [
+                    ledger_row(
+                        billing, policy, premium_entry(policy.premium, minor_exponent(policy)), now
+                    )
+                ],
             )
             tx.events.insert_many([policy_event("policy.issued", active, dumps(body))])
             status, text = 201, dumps(body)
@@ -394,104 +356,3 @@ def _finish_once(
                 payment.partner_id, payment.livemode, payment.idempotency_key, status, text
             )
     return Outcome(status, text), None
-
-
-def _exp(policy: Policy) -> int:
-    return MINOR_UNITS[policy.premium.currency]
-
-
-def _ledger_row(billing: Billing, policy: Policy, entry: Any, now: datetime) -> tuple[Any, ...]:
-    return (
-        policy.partner_id,
-        policy.id,
-        policy.livemode,
-        "us",
-        entry,
-        now,
-        period_of(now, billing.settlement_timezone),
-    )
-
-
-def _refund_late_charge(
-    tx: Tx,
-    billing: Billing,
-    payment: Any,
-    policy: Policy,
-    intent_id: str | None,
-    now: datetime,
-) -> str | None:
-    """A charge went through after the payment was recorded as failed (e.g. given up while a
-    confirm was in flight): the money is booked and sent straight back, never kept."""
-    log.error("payment %s succeeded after it was recorded as failed: refunding it", payment.id)
-    if intent_id and payment.payment_intent is None:
-        tx.payments.record_intent(payment.id, intent_id)
-    if tx.payments.refund_of_policy(policy.id) is not None:
-        return None  # already being refunded
-    tx.ledger.insert_entries(
-        [_ledger_row(billing, policy, premium_entry(policy.premium, _exp(policy)), now)]
-    )
-    refund_id = new_id("rfd")
-    tx.payments.insert_refund(
-        {
-            "id": refund_id,
-            "partner_id": policy.partner_id,
-            "livemode": policy.livemode,
-            "policy_id": policy.id,
-            "payment_id": payment.id,
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "status": "pending",
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    return refund_id
-
-
-# -- refunds -------------------------------------------------------------------------------
-
-
-def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
-    """Send a pending refund to the payment API once it is ours; returns its status."""
-    with billing.uow.write() as tx:
-        if not tx.payments.claim_refund(refund_id, now, now):
-            return "busy"
-        refund = tx.payments.get_refund(refund_id)
-        payment = tx.payments.get_payment(refund.payment_id)
-    if billing.gateway is None or payment.payment_intent is None:
-        return "pending"
-    try:
-        answer = billing.gateway.create_refund(
-            payment.payment_intent,
-            refund.amount,
-            {"policy": refund.policy_id, "refund": refund.id},
-            key=refund.id,
-        )
-    except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
-        attempts = refund.attempts + 1
-        final = attempts >= MAX_REFUND_ATTEMPTS
-        with billing.uow.write() as tx:
-            tx.payments.update_refund(
-                refund.id,
-                attempts=attempts,
-                last_error=str(exc)[:500],
-                status="failed" if final else "pending",
-                updated_at=now,
-            )
-        (log.error if final else log.warning)(
-            "refund %s %s: %s", refund.id, "given up" if final else "not sent yet", exc
-        )
-        return "failed" if final else "pending"
-    with billing.uow.write() as tx:
-        if tx.payments.finish_refund(
-            refund.id, status="succeeded", stripe_refund=answer.get("id"), updated_at=now
-        ):
-            policy = tx.policies.get(refund.partner_id, refund.livemode, refund.policy_id)
-            assert policy is not None
-            entry = refund_entry(
-                policy.premium,
-                from_minor(refund.amount, refund.currency),
-                MINOR_UNITS[refund.currency],
-            )
-            tx.ledger.insert_entries([_ledger_row(billing, policy, entry, now)])
-    return "succeeded"

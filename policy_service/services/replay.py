@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from policy_service.adapters.sql import to_minor
+from policy_service.domain.money import to_minor
 from policy_service.domain.records import Policy
 from pricing import engine
 from pricing.batch import PRICED, price_frame

@@ -10,11 +10,10 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from policy_service.adapters.sql import from_minor
 from policy_service.domain.claims import SIGNAL_CODES, Claim, ClaimStatus
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix
-from policy_service.domain.money import MINOR_UNITS, MoneyError, parse_amount
+from policy_service.domain.money import MINOR_UNITS, MoneyError, from_minor, parse_amount
 from policy_service.domain.records import Policy
 from pricing.model import Edition
 
