@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -35,12 +35,11 @@ class Claims(MethodView):
     @blp.response(201, ClaimSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404, 409, 413, 422)
-    def post(self, _body: dict[str, Any]) -> Response:
+    def post(self, body: dict[str, Any]) -> Response:
         """File a claim no trigger covers; people review it (status in_review)"""
         who = caller("claims:write")
         svc = services()
         now = svc.clock()
-        body = request.get_json()
 
         def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             claim = claim_filing.file_claim(svc.claims(), tx, who, body, now)

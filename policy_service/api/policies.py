@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -57,13 +57,12 @@ class Policies(MethodView):
     @blp.response(201, PolicySchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404, 409, 413, 422)
-    def post(self, _body: dict[str, Any]) -> Response:
+    def post(self, parsed: dict[str, Any]) -> Response:
         """Issue a policy, from a quote or directly from a risk"""
         who = caller("policies:write")
         svc = services()
         key = idempotency_key()
-        raw = request.get_json()
-        body = dict(raw) if isinstance(raw, dict) else raw  # the cached request body stays whole
+        body = dict(parsed)  # the payment method is taken out; the fingerprint keeps it
         stripe = who.billing_mode == "stripe"
         if stripe:
             if key is None:
@@ -72,20 +71,18 @@ class Policies(MethodView):
                     "outage can never charge twice",
                     param="Idempotency-Key",
                 )
-            fp = fingerprint("POST", "/v1/policies", raw)
+            fp = fingerprint("POST", "/v1/policies", parsed)
             if stored_response(svc.uow, who, key) is not None:
                 # A retry: replay its answer or resume its payment, whatever the request
                 # would validate to now (the flight may have left meanwhile).
                 return json_response(payments.resume(svc.billing(), who, key, fp, svc.clock()))
         payment_method = None
-        if stripe or (isinstance(body, dict) and "payment_method" in body):
-            payment_method = check_payment_method(
-                body.pop("payment_method", None) if isinstance(body, dict) else None, who
-            )
+        if stripe or "payment_method" in body:
+            payment_method = check_payment_method(body.pop("payment_method", None), who)
         item = issuing.prepare_one(svc.issuing(), who, body, key)
         if key is not None:
             # The fingerprint covers the whole request, payment method included.
-            item.fingerprint = fingerprint("POST", "/v1/policies", raw)
+            item.fingerprint = fingerprint("POST", "/v1/policies", parsed)
         if payment_method is not None and item.draft is not None:
             return json_response(
                 payments.issue_and_charge(svc.billing(), who, item, payment_method, svc.clock())
@@ -140,7 +137,7 @@ class PolicyBatch(MethodView):
             envelope = Envelope(
                 BATCH_KEY_PREFIX + key, fp, lambda outcomes: (200, _batch_body(outcomes))
             )
-        items = issuing.prepare_batch(svc.issuing(), who, request.get_json()["items"])
+        items = issuing.prepare_batch(svc.issuing(), who, body["items"])
         result = issue_transaction.issue_many(svc.issuing(), who, items, envelope)
         return json_response(result.envelope or Outcome(200, dumps(_batch_body(result.outcomes))))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -32,7 +32,7 @@ class TriggerEvents(MethodView):
     @blp.response(201, TriggerEventSchema)
     @blp.alt_response(200, schema=TriggerEventSchema, description="the same report, posted before")
     @errors(blp, 400, 403, 413)
-    def post(self, _body: dict[str, Any]) -> Response:
+    def post(self, body: dict[str, Any]) -> Response:
         """Post a fact. Live mode: data-provider keys (dk_live_...) only. Test mode: a
         partner's test key may post too, and then touches only that partner's test
         policies. The same report posted again is answered 200 with the first event and
@@ -40,7 +40,7 @@ class TriggerEvents(MethodView):
         one without paying twice."""
         who = caller("trigger_events:write")
         svc = services()
-        row, created = triggers.post_trigger(svc.claims(), who, request.get_json(), svc.clock())
+        row, created = triggers.post_trigger(svc.claims(), who, body, svc.clock())
         return ok(render.trigger_event(row), 201 if created else 200)
 
 

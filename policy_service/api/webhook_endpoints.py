@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -80,11 +80,10 @@ class EndpointById(MethodView):
     @blp.response(200, WebhookEndpointSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404)
-    def post(self, _body: dict[str, Any], endpoint_id: str) -> Response:
+    def post(self, changes: dict[str, Any], endpoint_id: str) -> Response:
         """Update url, events, description, or disabled (true/false)"""
         who = caller("webhooks:write")
         svc = services()
-        changes = request.get_json()
 
         def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             row = webhooks.update_endpoint(tx, who, endpoint_id, changes, svc.clock())

@@ -50,6 +50,15 @@ def test_update_disable_delete(api: ApiClient) -> None:
     assert api.get("/v1/webhook-endpoints")[1]["data"] == []
 
 
+def test_disabled_takes_only_true_or_false(api: ApiClient) -> None:
+    created = _create(api)
+    for loose in ("yes", "true", 1, 0, None):
+        status, body = api.post(f"/v1/webhook-endpoints/{created['id']}", {"disabled": loose})
+        assert status == 400, (loose, body)
+        assert body["error"]["param"] == "disabled"
+    assert api.get(f"/v1/webhook-endpoints/{created['id']}")[1]["status"] == "enabled"
+
+
 def test_rotation_keeps_the_old_secret_for_a_day(api: ApiClient, clock: Clock) -> None:
     created = _create(api)
     status, rotated = api.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret", {})

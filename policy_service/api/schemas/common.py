@@ -8,6 +8,15 @@ from marshmallow import fields, validate
 MAX_BATCH = 1000
 
 
+class JsonBoolean(fields.Boolean):
+    """true or false only: marshmallow's Boolean would also take "yes", "1" or 1."""
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise ma.ValidationError("must be true or false")
+        return value
+
+
 class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE

@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from policy_service.domain.webhooks import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, ENDPOINT_STATUSES
 
-from .common import ListEnvelope, Strict
+from .common import JsonBoolean, ListEnvelope, Strict
 
 
 class EventDataSchema(Strict):
@@ -103,4 +103,4 @@ class WebhookEndpointUpdateSchema(Strict):
     url = fields.String()
     events = fields.List(fields.String())
     description = fields.String(allow_none=True)
-    disabled = fields.Boolean()
+    disabled = JsonBoolean()
