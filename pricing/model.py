@@ -210,6 +210,12 @@ class Product:
                 return e
         return None
 
+    def pinned(self, edition_id: str, content_hash: str) -> Edition | None:
+        """The edition a policy or quote was priced on, only if its files are still those
+        (the same content hash): its rules are then the ones that were sold."""
+        edition = self.edition(edition_id)
+        return edition if edition is not None and edition.content_hash == content_hash else None
+
     def named_edition(self, edition_id: str) -> Edition:
         """The edition `edition_id`; LookupError naming the editions there are."""
         edition = self.edition(edition_id)

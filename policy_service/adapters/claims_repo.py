@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.claims import Claim
 
-from .sql import from_minor, insert_many_returning, to_minor
+from .sql import from_minor, insert_many_returning, keyset_page, to_minor
 from .tables import (
     claim_attachments,
     claim_audit,
@@ -274,11 +274,10 @@ class ClaimsRepository:
             stmt = stmt.where(C.c.status == status)
         if product is not None:
             stmt = stmt.where(C.c.product_code == product)
-        if starting_after:
-            stmt = stmt.where(C.c.id > starting_after if oldest_first else C.c.id < starting_after)
-        order = C.c.id.asc() if oldest_first else C.c.id.desc()
-        rows = list(self.conn.execute(stmt.order_by(order).limit(limit + 1)))
-        return [from_row(r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(
+            self.conn, stmt, C.c.id, limit, starting_after, oldest_first=oldest_first
+        )
+        return [from_row(r) for r in rows], more
 
     def queue_scan(
         self,

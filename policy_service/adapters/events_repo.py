@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .sql import keyset_page
 from .tables import events
 
 
@@ -71,14 +72,11 @@ class EventsRepository:
         stmt = sa.select(events).where(
             events.c.partner_id == partner_id, events.c.livemode == livemode
         )
-        if starting_after:
-            stmt = stmt.where(events.c.id < starting_after)
         if types:
             stmt = stmt.where(events.c.type.in_(types))
         if object_id:
             stmt = stmt.where(events.c.object_id == object_id)
-        rows = list(self.conn.execute(stmt.order_by(events.c.id.desc()).limit(limit + 1)))
-        return rows[:limit], len(rows) > limit
+        return keyset_page(self.conn, stmt, events.c.id, limit, starting_after)
 
     def claim_undispatched(self, limit: int) -> list[sa.Row[Any]]:
         """Oldest events not yet fanned out, locked so that concurrent workers take others."""

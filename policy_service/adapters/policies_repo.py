@@ -12,7 +12,7 @@ from policy_service.domain.policyholder import Policyholder
 from policy_service.domain.records import Policy
 
 from .quotes_repo import premium_columns, premium_from_row
-from .sql import from_minor, insert_many_returning, to_minor
+from .sql import from_minor, insert_many_returning, keyset_page, to_minor
 from .tables import cover_locks, policies
 
 
@@ -246,10 +246,8 @@ class PoliciesRepository:
             stmt = stmt.where(policies.c.created_at >= created_from)
         if created_before is not None:
             stmt = stmt.where(policies.c.created_at < created_before)
-        if starting_after:
-            stmt = stmt.where(policies.c.id < starting_after)
-        rows = list(self.conn.execute(stmt.order_by(policies.c.id.desc()).limit(limit + 1)))
-        return [from_row(r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(self.conn, stmt, policies.c.id, limit, starting_after)
+        return [from_row(r) for r in rows], more
 
     def scan_for_replay(
         self,

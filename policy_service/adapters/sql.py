@@ -9,7 +9,34 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from policy_service.domain.money import from_minor, to_minor
 
-__all__ = ["from_minor", "insert_ignoring_conflicts", "insert_many_returning", "to_minor"]
+__all__ = [
+    "from_minor",
+    "insert_ignoring_conflicts",
+    "insert_many_returning",
+    "keyset_page",
+    "to_minor",
+]
+
+
+def keyset_page(
+    conn: sa.Connection,
+    stmt: sa.Select[Any],
+    id_column: sa.ColumnElement[str],
+    limit: int,
+    starting_after: str | None,
+    *,
+    oldest_first: bool = False,
+) -> tuple[list[sa.Row[Any]], bool]:
+    """One page of `stmt` in id order (newest first: ids grow with time) after the id
+    `starting_after`, and whether more follow. A keyset cursor, so a page holds when rows
+    are added meanwhile; it reads limit + 1 rows instead of counting."""
+    if starting_after:
+        stmt = stmt.where(
+            id_column > starting_after if oldest_first else id_column < starting_after
+        )
+    order = id_column.asc() if oldest_first else id_column.desc()
+    rows = list(conn.execute(stmt.order_by(order).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
 
 
 def insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table) -> Any:

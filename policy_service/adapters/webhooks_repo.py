@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .sql import insert_ignoring_conflicts
+from .sql import insert_ignoring_conflicts, keyset_page
 from .tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 E, D, A = webhook_endpoints, webhook_deliveries, webhook_attempts
@@ -61,10 +61,7 @@ class WebhooksRepository:
         stmt = sa.select(E).where(
             E.c.partner_id == partner_id, E.c.livemode == livemode, E.c.deleted_at.is_(None)
         )
-        if starting_after:
-            stmt = stmt.where(E.c.id < starting_after)
-        rows = list(self.conn.execute(stmt.order_by(E.c.id.desc()).limit(limit + 1)))
-        return rows[:limit], len(rows) > limit
+        return keyset_page(self.conn, stmt, E.c.id, limit, starting_after)
 
     def update_endpoint(self, endpoint_id: str, **values: Any) -> None:
         self.conn.execute(E.update().where(E.c.id == endpoint_id).values(**values))

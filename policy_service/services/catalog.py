@@ -87,6 +87,11 @@ class ProductCatalog:
         product = self._loaded.get(code)
         return product.edition(edition_id) if product else None
 
+    def pinned(self, code: str, edition_id: str, content_hash: str) -> Edition | None:
+        """The loaded edition a policy or quote is pinned to, as it was (Product.pinned)."""
+        product = self._loaded.get(code)
+        return product.pinned(edition_id, content_hash) if product else None
+
     def all_loaded(self) -> list[Product]:
         """Every product with every edition a policy may be pinned to (on sale or not)."""
         return [self._loaded[k] for k in sorted(self._loaded)]

@@ -116,6 +116,14 @@ class Changes:
     def empty(cls) -> Changes:
         return cls([], [], [], [], [])
 
+    def gather(self, other: Changes) -> None:
+        """Gather another claim's changes, so that many claims write in one statement each."""
+        self.audit += other.audit
+        self.events += other.events
+        self.payouts += other.payouts
+        self.ledger += other.ledger
+        self.ledger_payouts += other.ledger_payouts
+
     def write(self, tx: Tx) -> None:
         tx.claims.audit(self.audit)
         tx.claims.insert_payouts(self.payouts)
@@ -357,8 +365,8 @@ def loss_key_of(edition: Edition, benefit_code: str) -> str:
 
 def pinned_edition(catalog: ProductCatalog, policy: Policy) -> Edition:
     """The edition a policy was sold on, as it was sold (its content hash)."""
-    edition = catalog.edition(policy.product_code, policy.edition)
-    if edition is None or edition.content_hash != policy.content_hash:
+    edition = catalog.pinned(policy.product_code, policy.edition, policy.content_hash)
+    if edition is None:
         raise Conflict(
             f"edition {policy.edition} of {policy.product_code} is not loaded; its claim rules "
             "are unknown",

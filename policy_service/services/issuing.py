@@ -168,8 +168,8 @@ def prepare_issue(
                 param=p("quote"),
             )
         product = product_on_sale(catalog, quote.product_code)
-        edition = product.edition(quote.edition)
-        if edition is None or edition.content_hash != quote.content_hash:
+        edition = product.pinned(quote.edition, quote.content_hash)
+        if edition is None:
             raise Conflict(
                 f"the edition of quote {quote.id} is no longer on sale; quote again",
                 code="quote_edition_withdrawn",

@@ -50,9 +50,10 @@ def _stored(policy: Policy) -> dict[str, Decimal]:
 
 def replay_one(product: Product, policy: Policy) -> Difference | None:
     """None when the pinned edition gives the stored premium again, cent for cent."""
-    edition = product.edition(policy.edition)
-    if edition is None or edition.content_hash != policy.content_hash:
-        found = "missing" if edition is None else f"content hash now {edition.content_hash}"
+    edition = product.pinned(policy.edition, policy.content_hash)
+    if edition is None:
+        now = product.edition(policy.edition)
+        found = "missing" if now is None else f"content hash now {now.content_hash}"
         return Difference(policy.id, policy.edition, {"edition": (policy.content_hash, found)})
     try:
         # Every worksheet records when it priced; an older one without it priced at issue.
@@ -101,7 +102,7 @@ def _suspects(product: Product, batch: list[Policy]) -> list[Policy]:
                 int(frame[f"{k}_minor"].iat[i]) == to_minor(stored[k], edition.currency)
                 for k in stored
             )
-            if not priced or edition.content_hash != policy.content_hash:
+            if not priced or product.pinned(edition_id, policy.content_hash) is None:
                 suspects.append(policy)
     return suspects
 

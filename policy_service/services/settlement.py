@@ -104,8 +104,8 @@ class Settlement:
             self.evidence_users = tx.claims.evidence_users({report.evidence_ref}, report.livemode)
         self.holder_counts = _holder_counts(ctx, tx, policies, self.now)
         for policy in policies:
-            edition = ctx.catalog.edition(policy.product_code, policy.edition)
-            if edition is None or edition.content_hash != policy.content_hash:
+            edition = ctx.catalog.pinned(policy.product_code, policy.edition, policy.content_hash)
+            if edition is None:
                 log.error("trigger %s: edition of %s is not loaded; skipped", report.id, policy.id)
                 result.skipped.append(policy.id)
                 continue
@@ -215,12 +215,13 @@ class Settlement:
 
     def write(self) -> None:
         tx, result = self.tx, self.result
+        written = Changes.empty()
         inserted = tx.claims.insert_claims([c for c, _ in self.new_claims])
         for claim, changes in self.new_claims:
             if claim.id not in inserted:  # a claim for this loss was filed meanwhile
                 result.unchanged += 1
                 continue
-            changes.write(tx)
+            written.gather(changes)
             result.claims_created += 1
             if claim.status == ClaimStatus.PAID.value:
                 result.paid += 1
@@ -229,8 +230,10 @@ class Settlement:
             else:
                 result.in_review += 1
         for after, status, changes in self.updated:
-            if tx.claims.update(after, status):
-                changes.write(tx)
+            if tx.claims.update(after, status):  # unless people decided it meanwhile
+                written.gather(changes)
+        # the audit, payouts, ledger and events of every claim: a statement each
+        written.write(tx)
 
 
 def _holder_counts(

@@ -219,8 +219,8 @@ def index_policies(ctx: ClaimsContext, limit: int = 1000) -> int:
         subjects = []
         for row in rows:
             policy = policies_repo.from_row(row)
-            edition = ctx.catalog.edition(policy.product_code, policy.edition)
-            if edition is None or edition.content_hash != policy.content_hash:
+            edition = ctx.catalog.pinned(policy.product_code, policy.edition, policy.content_hash)
+            if edition is None:
                 continue  # its edition is not loaded: try again once it is
             keys = policy_subject_keys(
                 edition, edition.inputs.parse(policy.risk), policy.external_ref, policy.livemode
