@@ -3,7 +3,7 @@ on flight_delay, against the scalar engine measured in the same run.
 
     .venv/bin/python bench/batch_pricing.py [--sample 20000] [--edition 2026-11-25]
 
-Prints rows/s for both paths, their ratio, and the DESIGN/issue target (all rows in under
+Prints rows/s for both paths, their ratio, and the target (bench/README.md: all rows in under
 half a second). Never asserts on timings; it does check that a sample of rows prices the
 same both ways.
 """
