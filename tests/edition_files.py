@@ -1,5 +1,5 @@
-"""New return_shipping editions written the way an actuary would: copy the one in force and
-change a few lines."""
+"""The product folders as tests find them, and new return_shipping editions written the way
+an actuary would: copy the one in force and change a few lines."""
 
 from __future__ import annotations
 
@@ -12,11 +12,19 @@ from pricing.loader import load_product
 
 LIVE = "2026-11-25"
 
+#: the project's product folders: tests read the products from here instead of naming them
+PRODUCTS = Path(__file__).resolve().parents[1] / "products"
+
+
+def product_codes(products: Path = PRODUCTS) -> list[str]:
+    """Every product folder (one with a product.yaml), by name."""
+    return sorted(p.name for p in products.iterdir() if (p / "product.yaml").exists())
+
 
 def drop_editions_after(products: Path, when: datetime) -> None:
     """Remove the editions that come into force after `when`, and the test cases that name
     them: the files as they stood then."""
-    for folder in sorted(p for p in products.iterdir() if (p / "product.yaml").exists()):
+    for folder in (products / code for code in product_codes(products)):
         later = [e.id for e in load_product(folder, products).editions if e.effective_from > when]
         for edition_id in later:
             shutil.rmtree(folder / "editions" / edition_id)

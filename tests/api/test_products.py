@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from tests.conftest import ApiClient
+from pricing.loader import load_catalog
+from tests.conftest import ApiClient, Clock
+from tests.edition_files import PRODUCTS, product_codes
 
 
-def test_lists_both_products_with_current_edition(api: ApiClient) -> None:
+def test_lists_every_product_with_the_edition_in_force(api: ApiClient, clock: Clock) -> None:
     status, body = api.get("/v1/products")
     assert status == 200
     assert body["object"] == "list"
-    codes = [p["code"] for p in body["data"]]
-    assert codes == ["flight_delay", "return_shipping"]
+    assert [p["code"] for p in body["data"]] == product_codes()
+    files = load_catalog(PRODUCTS).products
     for product in body["data"]:
-        assert product["current_edition"]["id"] == "2026-11-25"
-        assert product["current_edition"]["content_hash"].startswith("sha256:")
+        in_force = files[product["code"]].edition_at(clock.now)
+        assert in_force is not None
+        current = product["current_edition"]
+        assert (current["id"], current["content_hash"]) == (in_force.id, in_force.content_hash)
 
 
 def test_product_has_risk_schema_and_terms(api: ApiClient) -> None:
