@@ -84,7 +84,7 @@ def product_examples(products: list[Product]) -> dict[str, dict[str, Any]]:
         value: dict[str, Any] = {
             "product": product.code,
             "risk": edition.example(edition.effective_from),
-            "external_ref": "order-10001" if product.code == "return_shipping" else "booking-10001",
+            "external_ref": f"{product.code}-10001",
         }
         if product.policyholder == "required":
             value["policyholder"] = {
@@ -104,16 +104,19 @@ def postprocess(spec: dict[str, Any], products: list[Product]) -> dict[str, Any]
     schemas = spec.get("components", {}).get("schemas", {})
     for name in ("QuoteRequest", "IssueRequest", "BatchItem"):
         if name in schemas and refs:
+            # anyOf, not oneOf: two products may take the same inputs, and `product` says
+            # which schema applies (OpenAPI 3.0 cannot tie the two fields together)
             schemas[name]["properties"]["risk"] = {
-                "oneOf": refs,
-                "description": "the product's inputs, as in its risk schema",
+                "anyOf": refs,
+                "description": "the inputs of the product named by `product`, as in its risk "
+                "schema",
             }
     if "TriggerEventRequest" in schemas:
         schemas["TriggerEventRequest"]["properties"]["data"] = {
-            "oneOf": [
+            "anyOf": [
                 {"$ref": f"#/components/schemas/{trigger_schema_name(t)}"} for t in TRIGGER_TYPES
             ],
-            "description": "the fact, as the trigger type's schema says",
+            "description": "the fact, as the schema of the trigger type named by `type` says",
         }
     if "BatchRequest" in schemas:
         schemas["BatchRequest"]["properties"]["items"]["items"] = {

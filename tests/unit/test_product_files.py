@@ -12,7 +12,6 @@ from pricing.loader import load_catalog, load_product
 from tests.edition_files import PRODUCTS, product_codes
 
 
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     shutil.copytree(PRODUCTS, tmp_path / "products")
