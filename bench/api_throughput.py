@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from throughput.cpu import add_cpu, cpu_snapshot, wait_idle
-from throughput.python_client import run_python
+from throughput.measure import run_scenario
 from throughput.report import git_head, print_header, print_table, report_errors, results_doc
 from throughput.scenarios import (
     PRODUCT,
@@ -53,7 +52,7 @@ from throughput.server import (
     tail,
     wait_healthy,
 )
-from throughput.wrk import find_wrk, run_wrk
+from throughput.wrk import find_wrk
 
 # -- command line -----------------------------------------------------------------------
 
@@ -151,25 +150,10 @@ def measure(
     results: list[Result] = []
     warmups: list[Result] = []
     for sc in scenarios(args.batch_size):
-        if sc.name not in args.scenarios:
-            continue
-        print(f"  {sc.title}: warm-up {args.warmup} s, measuring {args.seconds} s ...", flush=True)
-        phases = [("w", args.warmup)] if args.warmup else []
-        for phase, seconds in [*phases, ("m", args.seconds)]:
-            prefix = f"b{run_id}{phase}{sc.name[0]}"
-            drained = wait_idle(t.server_pid)
-            before = cpu_snapshot(t.server_pid)
-            if wrk:
-                r = run_wrk(wrk, sc, t, seconds, args, prefix)
-            else:
-                r = run_python(sc, t, seconds, args, prefix)
-            add_cpu(r, before, cpu_snapshot(t.server_pid))
-            r.waited_idle_s = round(drained, 2)
-            if phase == "w":
-                r.phase = "warm-up"
-                warmups.append(r)
-            else:
-                results.append(r)
+        if sc.name in args.scenarios:
+            measured, warmup = run_scenario(sc, t, args, wrk, run_id)
+            results.append(measured)
+            warmups.extend([warmup] if warmup else [])
     return results, warmups
 
 

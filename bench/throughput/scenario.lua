@@ -2,7 +2,8 @@
 -- wrk's "--", in this order:
 --   mode method path ok_status batch prefix host key quote item_part...
 -- mode: none (no body), static (the quote body), issue (a policy with a unique ref),
--- batch (`batch` policies with unique refs). The item parts are one policy's JSON cut
+-- batch (`batch` policies with unique refs), report (a trigger report naming the ref's
+-- order; the policies it settles are counted as issued). The item parts are one policy's JSON cut
 -- where its ref goes: table.concat(parts, ref) is the policy (see Target.item_parts).
 -- Counters are globals: done() reads them from each thread's Lua state with thread:get(),
 -- which cannot see locals.
@@ -57,6 +58,8 @@ function request()
     local ref = next_ref()
     headers["Idempotency-Key"] = ref
     return wrk.format(METHOD, PATH, headers, item(ref))
+  elseif MODE == "report" then
+    return wrk.format(METHOD, PATH, headers, item(next_ref()))
   else
     local base = next_ref()
     local parts = {}
@@ -78,7 +81,9 @@ function response(status, hdrs, body)
   statuses[status] = (statuses[status] or 0) + 1
   if status == OK then
     ok_n = ok_n + 1
-    if MODE == "batch" then
+    if MODE == "report" then
+      issued_n = issued_n + count(body, "matched")
+    elseif MODE == "batch" then
       local failed = count(body, "failed")
       issued_n = issued_n + count(body, "issued")
       failed_n = failed_n + failed

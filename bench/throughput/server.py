@@ -61,13 +61,18 @@ def cli(exe: Path, env: dict[str, str], *args: str) -> str:
 
 
 def start_server(
-    exe: Path, env: dict[str, str], port: int, workers: int, log: Path
+    exe: Path,
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    log: Path,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     with log.open("wb") as fh:
         # Own session: Ctrl-C reaches only this script, whose finally stops the server in order.
         # Output goes to a file, never an undrained pipe that would block the access log.
         return subprocess.Popen(
-            [str(exe), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            [str(exe), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *extra],
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
