@@ -146,7 +146,7 @@ def report_parts(example_risk: dict[str, Any]) -> tuple[str, ...]:
             "platform": example_risk["platform"],
             "order_id": REF_TOKEN,
             "carrier": "SF",
-            "tracking_number": "SF1234567890",
+            "tracking_number": "SF-" + REF_TOKEN,  # one parcel per report, as in life
             "picked_up_at": picked.isoformat(),
             "shipping_cost": {"amount": "12.00", "currency": "CNY"},
         },
