@@ -5,7 +5,7 @@ those use cases rely on: unique keys skip a second row, compare-and-set updates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -195,6 +195,10 @@ class FakeTx:
         self.ledger = uow.ledger
         self.triggers = uow.triggers
         self.payments = uow.payments
+
+    @contextmanager
+    def held_inserts(self) -> Iterator[Callable[[], bool]]:
+        yield lambda: True  # nothing to hold: every insert is applied at once
 
 
 class FakeUnitOfWork:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.claims import Claim
 
-from .sql import from_minor, insert_many_returning, keyset_page, to_minor
+from .sql import from_minor, insert_many_returning, insert_rows, keyset_page, to_minor
 from .tables import (
     claim_attachments,
     claim_audit,
@@ -321,8 +321,7 @@ class ClaimsRepository:
         return list(self.conn.execute(stmt.order_by(C.c.created_at, C.c.id).limit(limit)))
 
     def audit(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(claim_audit.insert(), rows)
+        insert_rows(self.conn, claim_audit, rows, ignore_conflicts=False)
 
     def audit_of(self, claim_id: str) -> list[sa.Row[Any]]:
         return list(
@@ -336,8 +335,7 @@ class ClaimsRepository:
     def insert_payouts(self, rows: list[dict[str, Any]]) -> None:
         """Insert payouts; a second payout of the same money (same claim and sequence, or the
         same starting point) is refused by the database and fails the transaction."""
-        if rows:
-            self.conn.execute(P.insert(), rows)
+        insert_rows(self.conn, P, rows, ignore_conflicts=False)
 
     def payouts_of(self, claim_id: str) -> list[sa.Row[Any]]:
         """A claim's payouts, first one first."""

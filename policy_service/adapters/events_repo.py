@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .sql import keyset_page
+from .sql import insert_rows, keyset_page
 from .tables import events
 
 
@@ -33,8 +33,9 @@ class EventsRepository:
     def insert_many(self, new: list[NewEvent]) -> None:
         if not new:
             return
-        self.conn.execute(
-            events.insert(),
+        insert_rows(
+            self.conn,
+            events,
             [
                 {
                     "id": e.id,
@@ -48,6 +49,7 @@ class EventsRepository:
                 }
                 for e in new
             ],
+            ignore_conflicts=False,
         )
 
     def get(self, partner_id: str, livemode: bool, event_id: str) -> sa.Row[Any] | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.ledger import Entry
 
-from .sql import insert_ignoring_conflicts
+from .sql import insert_ignoring_conflicts, insert_rows
 from .tables import ledger_entries as L
 from .tables import policies, statements
 
@@ -53,10 +53,9 @@ class LedgerRepository:
         """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows, with
         the (claim, payout) of each payout entry. Unique indexes make a second premium or
         refund of a policy, or a second entry of one payout, impossible (a repeat is skipped)."""
-        if not rows:
-            return
-        self.conn.execute(
-            insert_ignoring_conflicts(self.conn, L),
+        insert_rows(
+            self.conn,
+            L,
             [
                 {
                     "partner_id": partner_id,
@@ -79,6 +78,7 @@ class LedgerRepository:
                     enumerate(rows)
                 )
             ],
+            ignore_conflicts=True,
         )
 
     def open_lines(self, partner_id: str, livemode: bool, through_period: str) -> list[sa.Row[Any]]:

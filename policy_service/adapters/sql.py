@@ -9,10 +9,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from policy_service.domain.money import from_minor, to_minor
 
+from .held_inserts import held, insert_now
+
 __all__ = [
     "from_minor",
     "insert_ignoring_conflicts",
     "insert_many_returning",
+    "insert_rows",
     "keyset_page",
     "to_minor",
 ]
@@ -59,9 +62,27 @@ def insert_many_returning(
     """
     if not rows:
         return set()
+    if held(conn, table, rows, ignore_conflicts=True, counted=True):
+        return {row[returning] for row in rows}  # flush() checks that all went in
+    if conn.dialect.name == "postgresql":
+        return set(insert_now(conn, table, rows, ignore_conflicts=True, returning=returning))
     key = (conn.dialect.name, table.name, returning)
     stmt = _INSERT_RETURNING.get(key)
     if stmt is None:
         stmt = insert_ignoring_conflicts(conn, table).returning(table.c[returning])
         _INSERT_RETURNING[key] = stmt
     return {row[0] for row in conn.execute(stmt, rows)}
+
+
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool
+) -> None:
+    """Insert rows (skipping those that hit a unique key if `ignore_conflicts`), or hold
+    them for one statement with the rest (adapters/held_inserts.py)."""
+    if not rows or held(conn, table, rows, ignore_conflicts=ignore_conflicts, counted=False):
+        return
+    if conn.dialect.name == "postgresql":
+        insert_now(conn, table, rows, ignore_conflicts=ignore_conflicts)
+        return
+    stmt = insert_ignoring_conflicts(conn, table) if ignore_conflicts else table.insert()
+    conn.execute(stmt, rows)

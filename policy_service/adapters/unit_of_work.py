@@ -18,6 +18,7 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
+from . import held_inserts
 from .claims_repo import ClaimsRepository
 from .editions_repo import EditionsRepository
 from .events_repo import EventsRepository
@@ -53,6 +54,22 @@ class Tx:
     @property
     def dialect(self) -> str:
         return self.conn.dialect.name
+
+    @contextmanager
+    def held_inserts(self) -> Iterator[Callable[[], bool]]:
+        """Inside the block the repositories' inserts are held, and the flush() it yields
+        writes them in one statement (PostgreSQL; see held_inserts.py). flush() is False
+        when a row that had to go in did not (a conflict): the caller must then raise, so
+        the transaction rolls back. On SQLite nothing is held and flush() is True."""
+        if self.dialect != "postgresql":
+            yield lambda: True
+            return
+        conn = self.conn
+        held_inserts.hold(conn)
+        try:
+            yield lambda: held_inserts.flush(conn)
+        finally:
+            held_inserts.release(conn)
 
     @cached_property
     def claims(self) -> ClaimsRepository:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,9 +67,16 @@ def issue_many(
     The premiums go into the ledger as collected by the partner (partner-settled billing)."""
     _replay_refused_retries(issuing.uow, caller, items)
     now = issuing.clock()
+    held = True
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _issue_once(issuing, caller, items, now, envelope)
+            try:
+                return _issue_once(issuing, caller, items, now, envelope, held)
+            except _HeldWriteRefused:
+                # A replay, a duplicate or a taken cover: nothing was committed; the
+                # general path sorts out each item.
+                held = False
+                return _issue_once(issuing, caller, items, now, envelope, held)
         except sa.exc.OperationalError as exc:
             # Two batches locking the same unique keys in different orders: PostgreSQL
             # aborts one; nothing was committed, so run it again.
@@ -96,6 +104,10 @@ def _replay_refused_retries(uow: UnitOfWork, caller: Caller, items: list[IssueIt
             item.error, item.replay = None, Outcome(record.status_code, record.body, replayed=True)
 
 
+class _HeldWriteRefused(Exception):
+    """The one-statement write found a conflict: roll back and take the general path."""
+
+
 class _EnvelopeTaken(Exception):
     pass
 
@@ -106,7 +118,11 @@ def _issue_once(
     items: list[IssueItem],
     now: datetime,
     envelope: Envelope | None,
+    held: bool,
 ) -> IssueResult:
+    """One transaction. With `held`, the inserts of every item go out as one statement
+    (adapters/held_inserts.py) on the assumption that none conflicts; a conflict raises
+    _HeldWriteRefused (the transaction rolls back). Without, each conflict is handled."""
     outcomes: dict[int, Outcome] = {}
     to_claim: list[IssueItem] = []
     for item in items:
@@ -123,7 +139,6 @@ def _issue_once(
             to_claim.append(item)
         else:
             outcomes[item.index] = _provisional(item, issuing.render_ok, issuing.render_error)
-    replays: list[IssueItem] = []
     try:
         with issuing.uow.write() as tx:
             if envelope is not None and not tx.idempotency.claim_many(
@@ -133,62 +148,11 @@ def _issue_once(
                 now,
             ):
                 raise _EnvelopeTaken
-            if to_claim:
-                provisional = {
-                    i.index: _provisional(i, issuing.render_ok, issuing.render_error)
-                    for i in to_claim
-                }
-                to_claim.sort(key=lambda i: i.key or "")  # one lock order for concurrent batches
-                claimed = tx.idempotency.claim_many(
-                    caller.partner_id,
-                    caller.livemode,
-                    [
-                        (
-                            i.key,
-                            i.fingerprint,
-                            provisional[i.index].status,
-                            provisional[i.index].body,
-                        )
-                        for i in to_claim
-                        if i.key and i.fingerprint
-                    ],
-                    now,
-                )
-                for i in to_claim:
-                    if i.key in claimed:
-                        outcomes[i.index] = provisional[i.index]
-                    else:
-                        replays.append(i)
-            replayed = {i.index for i in replays}
-            drafts = [i for i in items if i.draft is not None and i.index not in replayed]
-            failed = insert_policies(tx, caller, drafts, now)
-            for item in drafts:
-                err = failed.get(item.index)
-                if err is None:
-                    continue
-                status, body = issuing.render_error(err)
-                outcomes[item.index] = Outcome(status, dumps(body))
-                if item.key is not None:
-                    tx.idempotency.update_response(
-                        caller.partner_id, caller.livemode, item.key, status, dumps(body)
-                    )
-            issued = [
-                i.draft.policy for i in drafts if i.index not in failed and i.draft is not None
-            ]
-            tx.events.insert_many(
-                [
-                    policy_event("policy.issued", item.draft.policy, outcomes[item.index].body)
-                    for item in drafts
-                    if item.index not in failed and item.draft is not None
-                ],
-            )
-            period = period_of(now, issuing.settlement_timezone)
-            tx.ledger.insert_entries(
-                [
-                    (p.partner_id, p.id, p.livemode, "partner", _premium_entry(p), now, period)
-                    for p in issued
-                ],
-            )
+            hold = tx.held_inserts() if held else nullcontext(_always)
+            with hold as flush:
+                replays = _write(issuing, tx, caller, items, to_claim, outcomes, now)
+                if not flush():
+                    raise _HeldWriteRefused
             if replays:
                 # Read inside the transaction: the rows we waited on are committed by now.
                 _replay(tx, caller, replays, outcomes, issuing.render_error)
@@ -213,6 +177,78 @@ def _issue_once(
                 [envelope.key],
             )[envelope.key]
         return IssueResult([], replay_stored(record, envelope.fingerprint))
+
+
+def _always() -> bool:
+    return True
+
+
+def _write(
+    issuing: Issuing,
+    tx: Tx,
+    caller: Caller,
+    items: list[IssueItem],
+    to_claim: list[IssueItem],
+    outcomes: dict[int, Outcome],
+    now: datetime,
+) -> list[IssueItem]:
+    """Claim the keys, insert the policies, their events and ledger entries; returns the
+    items whose key another request holds (to replay)."""
+    replays: list[IssueItem] = []
+    if to_claim:
+        provisional = {
+            i.index: _provisional(i, issuing.render_ok, issuing.render_error) for i in to_claim
+        }
+        to_claim.sort(key=lambda i: i.key or "")  # one lock order for concurrent batches
+        claimed = tx.idempotency.claim_many(
+            caller.partner_id,
+            caller.livemode,
+            [
+                (
+                    i.key,
+                    i.fingerprint,
+                    provisional[i.index].status,
+                    provisional[i.index].body,
+                )
+                for i in to_claim
+                if i.key and i.fingerprint
+            ],
+            now,
+        )
+        for i in to_claim:
+            if i.key in claimed:
+                outcomes[i.index] = provisional[i.index]
+            else:
+                replays.append(i)
+    replayed = {i.index for i in replays}
+    drafts = [i for i in items if i.draft is not None and i.index not in replayed]
+    failed = insert_policies(tx, caller, drafts, now)
+    for item in drafts:
+        err = failed.get(item.index)
+        if err is None:
+            continue
+        status, body = issuing.render_error(err)
+        outcomes[item.index] = Outcome(status, dumps(body))
+        if item.key is not None:
+            tx.idempotency.update_response(
+                caller.partner_id, caller.livemode, item.key, status, dumps(body)
+            )
+    issued = [i.draft.policy for i in drafts if i.index not in failed and i.draft is not None]
+    tx.events.insert_many(
+        [
+            policy_event("policy.issued", item.draft.policy, outcomes[item.index].body)
+            for item in drafts
+            if item.index not in failed and item.draft is not None
+        ],
+    )
+    period = period_of(now, issuing.settlement_timezone)
+    tx.ledger.insert_entries(
+        [
+            (p.partner_id, p.id, p.livemode, "partner", _premium_entry(p), now, period)
+            for p in issued
+        ],
+    )
+    return replays
 
 
 def _premium_entry(policy: Policy) -> Entry:

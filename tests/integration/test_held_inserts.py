@@ -1,0 +1,149 @@
+"""An issue's inserts go to PostgreSQL as one statement (adapters/held_inserts.py): the
+rows must be exactly those the general path writes, a conflict must fall back to the
+general path with nothing half-written, and a connection must never carry held rows into
+its next use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from policy_service.adapters import held_inserts
+from policy_service.adapters.tables import (
+    cover_locks,
+    events,
+    idempotency_keys,
+    ledger_entries,
+    policies,
+    policy_subjects,
+)
+from policy_service.services import issue_transaction
+from tests.conftest import ApiClient, flight_policy, passenger, requires_postgres, shipping_policy
+
+pytestmark = requires_postgres
+
+WRITTEN = (idempotency_keys, policies, cover_locks, policy_subjects, events, ledger_entries)
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The text of every statement the app's engine executes."""
+    engine = app.extensions["policy_service"].uow.engine
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _writes(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.lstrip().upper().startswith(("INSERT", "WITH", "UPDATE"))]
+
+
+def _rows(engine: sa.Engine, policy_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the written tables that belongs to one policy, without what differs
+    between two policies by nature (ids, keys, refs)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for table in WRITTEN:
+            if table is idempotency_keys:
+                stmt = sa.select(table).where(table.c.response_body.contains(policy_id))
+            elif table is policies:
+                stmt = sa.select(table).where(table.c.id == policy_id)
+            elif table is events:
+                stmt = sa.select(table).where(table.c.object_id == policy_id)
+            else:
+                stmt = sa.select(table).where(table.c.policy_id == policy_id)
+            out[table.name] = [
+                {
+                    k: v
+                    for k, v in row._mapping.items()
+                    if k not in ("id", "policy_id", "key", "object_id", "response_body", "data")
+                    and k not in ("external_ref", "subject_key", "cover_key", "risk", "worksheet")
+                }
+                for row in conn.execute(stmt)
+            ]
+    return out
+
+
+def test_a_fresh_issue_is_one_write_statement(api: ApiClient, statements: list[str]) -> None:
+    status, body = api.post("/v1/policies", shipping_policy("held-1"), key="held-1")
+    assert status == 201, body
+    writes = _writes(statements)
+    assert len(writes) == 1 and writes[0].startswith("WITH"), writes
+
+
+def test_held_rows_are_the_rows_of_the_general_path(
+    api: ApiClient, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, held_policy = api.post(
+        "/v1/policies", flight_policy("held-a", holder=passenger()), key="held-a"
+    )
+    assert status == 201, held_policy
+
+    real = issue_transaction._issue_once
+
+    def general(*args: Any) -> Any:
+        return real(*args[:-1], False)
+
+    monkeypatch.setattr(issue_transaction, "_issue_once", general)
+    other = passenger("440524198801010011", "李四")
+    status, general_policy = api.post(
+        "/v1/policies", flight_policy("held-b", holder=other), key="held-b"
+    )
+    assert status == 201, general_policy
+
+    held_rows, general_rows = _rows(engine, held_policy["id"]), _rows(engine, general_policy["id"])
+    for table in WRITTEN:
+        assert len(held_rows[table.name]) >= 1, table.name
+        for a, b in zip(held_rows[table.name], general_rows[table.name], strict=True):
+            a = {k: v for k, v in a.items() if k not in ("policyholder_name", "fingerprint")}
+            b = {k: v for k, v in b.items() if k not in ("policyholder_name", "fingerprint")}
+            assert a.keys() == b.keys()
+            for k in a:
+                if k.endswith("_hash") or k.endswith("_last4"):
+                    continue
+                assert type(a[k]) is type(b[k]) and (a[k] == b[k] or "at" in k), (table.name, k)
+
+
+def test_a_conflict_falls_back_and_leaves_nothing_half_written(
+    api: ApiClient, engine: sa.Engine, statements: list[str]
+) -> None:
+    status, first = api.post("/v1/policies", shipping_policy("held-dup"), key="dup-1")
+    assert status == 201
+    statements.clear()
+    # The same order under another ref: the held write loses the cover lock, rolls back,
+    # and the general path answers duplicate_cover.
+    again = shipping_policy("held-dup-2", order_id=first["risk"]["order_id"])
+    status, body = api.post("/v1/policies", again, key="dup-2")
+    assert status == 422 and body["error"]["code"] == "duplicate_cover", body
+    assert any(s.startswith("WITH") for s in statements)  # tried first, then fell back
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(policies)).scalar() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(ledger_entries)).scalar() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar() == 1
+        stored = conn.execute(
+            sa.select(idempotency_keys.c.status_code).where(idempotency_keys.c.key == "dup-2")
+        ).scalar()
+    assert stored == 422  # the refusal is what a retry with the key replays
+
+
+def test_a_connection_never_carries_held_rows_into_its_next_use(engine: sa.Engine) -> None:
+    from policy_service.adapters.unit_of_work import SqlUnitOfWork
+
+    uow = SqlUnitOfWork(engine)
+    with pytest.raises(RuntimeError), uow.write() as tx, tx.held_inserts():
+        tx.events.insert_many([])  # nothing
+        raise RuntimeError("the use case failed half-way")
+    with engine.connect() as conn:
+        # Pooled connections share conn.info per DBAPI connection: nothing may be left.
+        assert not held_inserts.held(
+            conn, events, [{"id": "x"}], ignore_conflicts=False, counted=False
+        )
