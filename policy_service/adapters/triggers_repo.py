@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .sql import insert_ignoring_conflicts
+from .sql import insert_ignoring_conflicts, insert_rows
 from .tables import policies, policy_subjects, trigger_events
 
 T = trigger_events
@@ -80,8 +80,7 @@ class TriggersRepository:
             )
 
     def insert_subjects(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert_ignoring_conflicts(self.conn, policy_subjects), rows)
+        insert_rows(self.conn, policy_subjects, rows, ignore_conflicts=True)
 
     def policies_matching(
         self,
@@ -93,15 +92,22 @@ class TriggersRepository:
         order) against a concurrent cancellation until the settlement commits."""
         if not subject_keys:
             return []
+        # The ids first, then the rows: in one statement PostgreSQL's generic plan (used
+        # once psycopg prepares it) walks the partner's policies in id order to skip the
+        # sort, a cost that grows with the book; by primary key it stays a few probes.
+        ids = self.conn.execute(
+            sa.select(policy_subjects.c.policy_id).where(
+                policy_subjects.c.subject_key.in_(sorted(subject_keys))
+            )
+        ).scalars()
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
         stmt = (
             sa.select(policies)
-            .join(policy_subjects, policy_subjects.c.policy_id == policies.c.id)
-            .where(
-                policy_subjects.c.subject_key.in_(sorted(subject_keys)),
-                policies.c.status.in_(statuses),
-            )
+            .where(policies.c.id.in_(wanted), policies.c.status.in_(statuses))
             .order_by(policies.c.id)
-            .with_for_update(of=policies)
+            .with_for_update()
         )
         if partner_id is not None:
             stmt = stmt.where(policies.c.partner_id == partner_id)
