@@ -31,7 +31,7 @@ blp = Blueprint("claims", __name__, url_prefix="/v1/claims", description="Claims
 
 @blp.route("")
 class Claims(MethodView):
-    @blp.arguments(ClaimRequestSchema)
+    @blp.arguments(ClaimRequestSchema())
     @blp.response(201, ClaimSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404, 409, 413, 422)
@@ -47,7 +47,7 @@ class Claims(MethodView):
 
         return run_idempotent(who, work)
 
-    @blp.arguments(ClaimListArgsSchema, location="query")
+    @blp.arguments(ClaimListArgsSchema(), location="query")
     @blp.response(200, ClaimListSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
@@ -77,7 +77,7 @@ class ClaimById(MethodView):
 
 @blp.route("/<claim_id>/attachments")
 class ClaimAttachments(MethodView):
-    @blp.arguments(AttachmentUploadSchema, location="files")
+    @blp.arguments(AttachmentUploadSchema(), location="files")
     @blp.response(201, AttachmentSchema)
     @errors(blp, 400, 403, 404, 409, 413)
     def post(self, files: dict[str, Any], claim_id: str) -> Response:

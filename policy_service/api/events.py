@@ -30,7 +30,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Events(MethodView):
-    @blp.arguments(EventListArgsSchema, location="query")
+    @blp.arguments(EventListArgsSchema(), location="query")
     @blp.response(200, EventListSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
@@ -74,7 +74,7 @@ class EventDeliveries(MethodView):
 
 @blp.route("/<event_id>/resend")
 class EventResend(MethodView):
-    @blp.arguments(ResendRequestSchema)
+    @blp.arguments(ResendRequestSchema())
     @blp.response(200, DeliveryListSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404)

@@ -77,7 +77,7 @@ def detail(claim_id: str) -> dict[str, Any]:
 
 @blp.route("/claims")
 class Queue(MethodView):
-    @blp.arguments(OpsQueueArgsSchema, location="query")
+    @blp.arguments(OpsQueueArgsSchema(), location="query")
     @blp.response(200, OpsClaimListSchema)
     @errors(blp, 400)
     def get(self, args: dict[str, Any]) -> Response:
@@ -112,7 +112,7 @@ def _decide(claim_id: str, decision: claim_decisions.Decision) -> Response:
 
 @blp.route("/claims/<claim_id>/approve")
 class Approve(MethodView):
-    @blp.arguments(ApproveRequestSchema)
+    @blp.arguments(ApproveRequestSchema())
     @blp.response(200, OpsClaimSchema)
     @errors(blp, 400, 403, 404, 409, 422)
     def post(self, body: dict[str, Any], claim_id: str) -> Response:
@@ -126,7 +126,7 @@ class Approve(MethodView):
 
 @blp.route("/claims/<claim_id>/reject")
 class Reject(MethodView):
-    @blp.arguments(RejectRequestSchema)
+    @blp.arguments(RejectRequestSchema())
     @blp.response(200, OpsClaimSchema)
     @errors(blp, 400, 403, 404, 409)
     def post(self, body: dict[str, Any], claim_id: str) -> Response:
@@ -141,7 +141,7 @@ class Reject(MethodView):
 
 @blp.route("/claims/<claim_id>/request-info")
 class RequestInfo(MethodView):
-    @blp.arguments(RequestInfoSchema)
+    @blp.arguments(RequestInfoSchema())
     @blp.response(200, OpsClaimSchema)
     @errors(blp, 400, 403, 404, 409)
     def post(self, body: dict[str, Any], claim_id: str) -> Response:

@@ -53,7 +53,7 @@ def _render_policy(svc: Services, policy: Policy) -> dict[str, Any]:
 
 @blp.route("")
 class Policies(MethodView):
-    @blp.arguments(IssueRequestSchema)
+    @blp.arguments(IssueRequestSchema())
     @blp.response(201, PolicySchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404, 409, 413, 422)
@@ -90,7 +90,7 @@ class Policies(MethodView):
         [outcome] = issue_transaction.issue_many(svc.issuing(), who, [item]).outcomes
         return json_response(outcome)
 
-    @blp.arguments(PolicyListArgsSchema, location="query")
+    @blp.arguments(PolicyListArgsSchema(), location="query")
     @blp.response(200, PolicyListSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
@@ -111,7 +111,7 @@ class Policies(MethodView):
 
 @blp.route("/batch")
 class PolicyBatch(MethodView):
-    @blp.arguments(BatchRequestSchema)
+    @blp.arguments(BatchRequestSchema())
     @blp.response(200, BatchResponseSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 413)
@@ -183,7 +183,7 @@ class PolicyById(MethodView):
 
 @blp.route("/<policy_id>/cancel")
 class PolicyCancel(MethodView):
-    @blp.arguments(CancelRequestSchema)
+    @blp.arguments(CancelRequestSchema())
     @blp.response(200, PolicySchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404, 409, 422)

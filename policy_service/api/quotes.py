@@ -22,7 +22,7 @@ blp = Blueprint("quotes", __name__, url_prefix="/v1/quotes", description="Quotes
 
 @blp.route("")
 class Quotes(MethodView):
-    @blp.arguments(QuoteRequestSchema)
+    @blp.arguments(QuoteRequestSchema())
     @blp.response(201, QuoteSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 413, 422)

@@ -34,7 +34,7 @@ def _answer(st: statements.Statement, livemode: bool, fmt: str) -> Response:
 
 @blp.route("")
 class Statements(MethodView):
-    @blp.arguments(StatementArgsSchema, location="query")
+    @blp.arguments(StatementArgsSchema(), location="query")
     @blp.response(200, StatementSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
@@ -50,7 +50,7 @@ class Statements(MethodView):
 
 @blp.route("/<statement_id>")
 class StatementById(MethodView):
-    @blp.arguments(StatementFormatSchema, location="query")
+    @blp.arguments(StatementFormatSchema(), location="query")
     @blp.response(200, StatementSchema)
     @errors(blp, 403, 404)
     def get(self, args: dict[str, Any], statement_id: str) -> Response:

@@ -28,7 +28,7 @@ blp = Blueprint(
 
 @blp.route("")
 class TriggerEvents(MethodView):
-    @blp.arguments(TriggerEventRequestSchema)
+    @blp.arguments(TriggerEventRequestSchema())
     @blp.response(201, TriggerEventSchema)
     @blp.alt_response(200, schema=TriggerEventSchema, description="the same report, posted before")
     @errors(blp, 400, 403, 413)

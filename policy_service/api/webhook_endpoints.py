@@ -34,7 +34,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Endpoints(MethodView):
-    @blp.arguments(WebhookEndpointCreateSchema)
+    @blp.arguments(WebhookEndpointCreateSchema())
     @blp.response(201, WebhookEndpointSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403)
@@ -51,7 +51,7 @@ class Endpoints(MethodView):
 
         return run_idempotent(who, work)
 
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, WebhookEndpointListSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
@@ -76,7 +76,7 @@ class EndpointById(MethodView):
         who = caller("webhooks:write")
         return ok(render.webhook_endpoint(webhooks.get_endpoint(services().uow, who, endpoint_id)))
 
-    @blp.arguments(WebhookEndpointUpdateSchema)
+    @blp.arguments(WebhookEndpointUpdateSchema())
     @blp.response(200, WebhookEndpointSchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403, 404)

@@ -51,7 +51,11 @@ def check_request_text() -> None:
         header = request.headers.get(name)
         if header is not None and _bad(header):
             raise InvalidRequest("contains a NUL or invalid Unicode character", param=name)
-    if request.is_json and request.content_length:
+    # UTF-8 JSON can carry either only as a \u escape (a raw NUL is not JSON, a raw
+    # surrogate not UTF-8): without one in the body there is nothing to look for. A body
+    # with NUL bytes (UTF-16 or -32, which Flask also reads) is always walked.
+    raw = request.get_data(cache=True) if request.is_json and request.content_length else b""
+    if b"\\u" in raw or b"\x00" in raw:
         found = _walk(request.get_json(silent=True), "")
         if found is not None:
             raise InvalidRequest("contains a NUL or invalid Unicode character", param=found or None)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from policy_service.adapters.idempotency_repo import StoredResponse
 from policy_service.domain.errors import BusinessRefusal, Conflict, IdempotencyError, ServiceError
 from policy_service.domain.records import Caller, Policy
@@ -42,7 +44,8 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 def dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, non-ASCII as is (orjson: a response body is encoded on every request)."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def replay_stored(record: StoredResponse, fp: str | None) -> Outcome:
