@@ -76,6 +76,8 @@ class Config:
     idempotency_ttl_hours: int = 24
     bind: str = "127.0.0.1:8000"
     web_workers: int = 2
+    #: threads per web worker: 1 is gunicorn's sync worker, more its gthread worker
+    web_threads: int = 1
     #: webhook delivery: HTTP timeout, lease of a claimed delivery, back-off and give-up times
     webhook_timeout_seconds: float = 10.0
     webhook_lease_seconds: float = 60.0
@@ -147,6 +149,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", 24),
         bind=env.get("BIND", "127.0.0.1:8000"),
         web_workers=_int(env, "WEB_CONCURRENCY", 2),
+        web_threads=_int(env, "WEB_THREADS", 1),
         webhook_timeout_seconds=_float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
         webhook_lease_seconds=_float(env, "WEBHOOK_LEASE_SECONDS", 60.0),
         webhook_backoff_base_seconds=_float(env, "WEBHOOK_BACKOFF_BASE_SECONDS", 30.0),

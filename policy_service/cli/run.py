@@ -24,7 +24,14 @@ from .main import main
 @click.option(
     "--workers", type=int, default=None, help="gunicorn workers (default WEB_CONCURRENCY or 2)"
 )
-def serve(bind: str | None, workers: int | None) -> None:
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="threads per worker (default WEB_THREADS or 1); above 1 a worker overlaps requests "
+    "that wait for the database",
+)
+def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
     """Run the API under gunicorn (migrates the database first)."""
     from gunicorn.app.base import BaseApplication
 
@@ -37,7 +44,9 @@ def serve(bind: str | None, workers: int | None) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", bind or config.bind)
             self.cfg.set("workers", workers or config.web_workers)
-            self.cfg.set("worker_class", "sync")
+            n = threads or config.web_threads
+            self.cfg.set("worker_class", "gthread" if n > 1 else "sync")
+            self.cfg.set("threads", n)
             self.cfg.set("accesslog", "-")
             # Access log without query strings or bodies: they may carry personal data.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
