@@ -1,4 +1,5 @@
-"""Inserts held back and then written in one round trip (PostgreSQL).
+"""Inserts held back and then written in one round trip (PostgreSQL), or one driver call
+per table (SQLite).
 
 Issuing a policy inserts into six tables; six statements cost six round trips and six
 passes through SQLAlchemy and psycopg, more than the rest of the request. While inserts
@@ -137,6 +138,36 @@ def _rows_json(conn: sa.Connection, h: _Held) -> str:
     return orjson.dumps(rows).decode()
 
 
+_SQLITE_SQL: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+
+
+def _flush_sqlite(conn: sa.Connection, pending: list[_Held]) -> bool:
+    """SQLite has no data-modifying CTEs, and no round trips to save: one prepared
+    statement per table, its rows bound by the driver (executemany), without building
+    and compiling a SQLAlchemy statement for each. The row count says what went in."""
+    for h in pending:
+        cols = list(h.rows[0])
+        shape = (h.table.name, tuple(cols), h.ignore_conflicts)
+        known = _SQLITE_SQL.get(shape)
+        if known is None:
+            names = ", ".join(f'"{c}"' for c in cols)
+            marks = ", ".join("?" for _ in cols)
+            sql = f'INSERT INTO "{h.table.name}" ({names}) VALUES ({marks})'
+            if h.ignore_conflicts:
+                sql += " ON CONFLICT DO NOTHING"
+            procs = [h.table.c[c].type._cached_bind_processor(conn.dialect) for c in cols]
+            known = _SQLITE_SQL[shape] = (sql, procs)
+        sql, procs = known
+        params = [
+            tuple(p(row[c]) if p else row[c] for c, p in zip(cols, procs, strict=True))
+            for row in h.rows
+        ]
+        result = conn.exec_driver_sql(sql, params)
+        if h.counted and result.rowcount != len(h.rows):
+            return False
+    return True
+
+
 def flush(conn: sa.Connection) -> bool:
     """Write everything held in one statement and stop holding; True if every counted row
     was inserted (else the transaction holds a partial write and must be rolled back)."""
@@ -144,8 +175,10 @@ def flush(conn: sa.Connection) -> bool:
     pending = [h for h in pending if h.rows]
     if not pending:
         return True
-    params = tuple(_rows_json(conn, h) for h in pending)
     try:
+        if conn.dialect.name == "sqlite":
+            return _flush_sqlite(conn, pending)
+        params = tuple(_rows_json(conn, h) for h in pending)
         row = conn.exec_driver_sql(_sql(conn, pending), params).one()
     except sa.exc.IntegrityError:
         # A row whose parent was skipped (a policy that conflicted, its cover lock): the

@@ -58,12 +58,9 @@ class Tx:
     @contextmanager
     def held_inserts(self) -> Iterator[Callable[[], bool]]:
         """Inside the block the repositories' inserts are held, and the flush() it yields
-        writes them in one statement (PostgreSQL; see held_inserts.py). flush() is False
-        when a row that had to go in did not (a conflict): the caller must then raise, so
-        the transaction rolls back. On SQLite nothing is held and flush() is True."""
-        if self.dialect != "postgresql":
-            yield lambda: True
-            return
+        writes them in one statement (PostgreSQL; on SQLite one driver call per table; see
+        held_inserts.py). flush() is False when a row that had to go in did not (a
+        conflict): the caller must then raise, so the transaction rolls back."""
         conn = self.conn
         held_inserts.hold(conn)
         try:
