@@ -31,11 +31,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SystemExit(f"{name} must be 1 or more, got {value}")
+    return value
+
+
 def _tristate(env: Mapping[str, str], name: str) -> bool | None:
     raw = (env.get(name) or "auto").strip().lower()
     if raw not in ("auto", "true", "false"):
         raise SystemExit(f"{name} must be auto, true or false, got {raw!r}")
     return None if raw == "auto" else raw == "true"
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 def _amount(env: Mapping[str, str], name: str, default: str) -> Decimal:
@@ -78,6 +92,8 @@ class Config:
     web_workers: int = 2
     #: threads per web worker: 1 is gunicorn's sync worker, more its gthread worker
     web_threads: int = 1
+    #: the HTTP server serve runs: gunicorn or granian
+    web_server: str = "gunicorn"
     #: webhook delivery: HTTP timeout, lease of a claimed delivery, back-off and give-up times
     webhook_timeout_seconds: float = 10.0
     webhook_lease_seconds: float = 60.0
@@ -148,8 +164,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 30),
         idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", 24),
         bind=env.get("BIND", "127.0.0.1:8000"),
-        web_workers=_int(env, "WEB_CONCURRENCY", 2),
-        web_threads=_int(env, "WEB_THREADS", 1),
+        web_workers=_at_least_one(env, "WEB_CONCURRENCY", 2),
+        web_threads=_at_least_one(env, "WEB_THREADS", 1),
+        web_server=_choice(env, "WEB_SERVER", ("gunicorn", "granian"), "gunicorn"),
         webhook_timeout_seconds=_float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
         webhook_lease_seconds=_float(env, "WEBHOOK_LEASE_SECONDS", 60.0),
         webhook_backoff_base_seconds=_float(env, "WEBHOOK_BACKOFF_BASE_SECONDS", 30.0),

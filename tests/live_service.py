@@ -1,4 +1,5 @@
-"""The real service under gunicorn, in its own processes, for tests across worker processes."""
+"""The real service under gunicorn (or granian), in its own processes, for tests across
+worker processes."""
 
 from __future__ import annotations
 
@@ -35,12 +36,22 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn_service(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]:
+def gunicorn_service(
+    env: dict[str, str], log_path: Path, workers: int, *serve_args: str
+) -> Iterator[str]:
     """`policy-service serve` on a free port; yields its base URL once /healthz answers."""
     port = _free_port()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [COMMAND, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            [
+                COMMAND,
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                *serve_args,
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -31,14 +31,24 @@ from .main import main
     help="threads per worker (default WEB_THREADS or 1); above 1 a worker overlaps requests "
     "that wait for the database",
 )
-def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
-    """Run the API under gunicorn (migrates the database first)."""
+@click.option(
+    "--server",
+    type=click.Choice(["gunicorn", "granian"]),
+    default=None,
+    help="the HTTP server (default WEB_SERVER or gunicorn); granian is Rust, with keep-alive",
+)
+def serve(bind: str | None, workers: int | None, threads: int | None, server: str | None) -> None:
+    """Run the API under gunicorn or granian (migrates the database first)."""
     from gunicorn.app.base import BaseApplication
 
     from policy_service.bootstrap import migrate_database
 
     config = load_config()
     migrate_database(config)
+    server = server or config.web_server
+    if server == "granian":
+        _serve_granian(config, bind or config.bind, workers or config.web_workers, threads)
+        return
 
     class _App(BaseApplication):
         def load_config(self) -> None:
@@ -61,6 +71,26 @@ def serve(bind: str | None, workers: int | None, threads: int | None) -> None:
         f"docs at /docs"
     )
     _App().run()
+
+
+def _serve_granian(config: Any, bind: str, workers: int, threads: int | None) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    host, _, port = bind.rpartition(":")
+    click.echo(f"policy-service on http://{bind} (granian); docs at /docs")
+    Granian(
+        "policy_service:create_app",
+        factory=True,
+        address=host or "127.0.0.1",
+        port=int(port),
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads or config.web_threads,
+        log_access=True,
+        # The path only: a query string may carry personal data.
+        log_access_format='%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).0fms',
+    ).serve()
 
 
 # -- worker ----------------------------------------------------------------------------

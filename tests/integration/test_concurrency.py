@@ -144,10 +144,21 @@ def test_batches_sharing_quotes_do_not_fail(app: Flask, api: ApiClient, engine: 
 # -- separate processes: gunicorn workers -------------------------------------------------
 
 
-@pytest.fixture
-def server(db_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(
+    params=[
+        ("4", ()),
+        ("2", ("--threads", "4")),
+        ("2", ("--server", "granian", "--threads", "2")),
+    ],
+    ids=["gunicorn-sync", "gunicorn-threads", "granian"],
+)
+def server(
+    db_url: str, engine: sa.Engine, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """Every way `serve` runs: worker processes, threads in them, granian's Rust server."""
+    workers, args = request.param
     env = service_env(db_url, PRODUCTS, tmp_path)
-    with gunicorn_service(env, tmp_path / "server.log", workers=4) as base:
+    with gunicorn_service(env, tmp_path / "server.log", int(workers), *args) as base:
         yield base
 
 
