@@ -47,18 +47,22 @@ class TriggersRepository:
         status: str,
         result: dict[str, Any],
         event_time: datetime | None = None,
-    ) -> None:
-        self.conn.execute(
+    ) -> sa.Row[Any]:
+        """Record what the report did; returns its row as stored."""
+        return self.conn.execute(
             T.update()
             .where(T.c.id == trigger_id)
             .values(status=status, result=result, event_time=event_time)
-        )
+            .returning(*T.c)
+        ).one()
 
-    def newer_trigger_applied(
-        self, subject_key: str, observed_at: datetime, trigger_id: str
-    ) -> str | None:
-        """The id of an already-processed report on the same subject observed later, if any."""
-        row = self.conn.execute(
+    def history(
+        self, subject_key: str, fact_key: str, observed_at: datetime, trigger_id: str
+    ) -> tuple[str | None, datetime | None, datetime | None]:
+        """What was reported before about a subject, in one query: (the id of an applied
+        report observed later, if any; when the same fact was first applied; when anything
+        was first reported about the subject, premature announcements included)."""
+        newer = (
             sa.select(T.c.id)
             .where(
                 T.c.subject_key == subject_key,
@@ -67,16 +71,28 @@ class TriggersRepository:
                 T.c.observed_at > observed_at,
             )
             .limit(1)
-        ).first()
-        return None if row is None else str(row[0])
+            .scalar_subquery()
+        )
+        first_fact = (
+            sa.select(sa.func.min(T.c.observed_at))
+            .where(T.c.fact_key == fact_key, T.c.status == "processed")
+            .scalar_subquery()
+        )
+        first_seen = (
+            sa.select(sa.func.min(T.c.observed_at))
+            .where(T.c.subject_key == subject_key, T.c.status.in_(("processed", "premature")))
+            .scalar_subquery()
+        )
+        row = self.conn.execute(sa.select(newer, first_fact, first_seen)).one()
+        return (None if row[0] is None else str(row[0]), row[1], row[2])
 
-    def lock_subject(self, subject_key: str) -> None:
-        """Serialise the processing of reports on one subject, or on one piece of evidence
-        (SQLite serialises every write anyway)."""
-        if self.conn.dialect.name == "postgresql":
+    def lock_subjects(self, keys: list[str]) -> None:
+        """Serialise the processing of reports on each subject or piece of evidence, taken
+        in the order given, in one round trip (SQLite serialises every write anyway)."""
+        if self.conn.dialect.name == "postgresql" and keys:
+            locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(keys)))
             self.conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:k)"),
-                {"k": int(subject_key[:15], 16)},
+                sa.text(f"SELECT {locks}"), {f"k{i}": int(k[:15], 16) for i, k in enumerate(keys)}
             )
 
     def insert_subjects(self, rows: list[dict[str, Any]]) -> None:
@@ -130,23 +146,6 @@ class TriggersRepository:
             .order_by(T.c.observed_at.desc())
             .limit(1)
         ).first()
-
-    def first_observed_fact(self, fact_key: str) -> datetime | None:
-        """When the same fact (subject and data) was first reported and applied."""
-        return self.conn.execute(
-            sa.select(sa.func.min(T.c.observed_at)).where(
-                T.c.fact_key == fact_key, T.c.status == "processed"
-            )
-        ).scalar()
-
-    def first_observed(self, subject_key: str) -> datetime | None:
-        """When anything was first reported about a subject (the loss was known from then),
-        an announcement too early to decide anything (premature) included."""
-        return self.conn.execute(
-            sa.select(sa.func.min(T.c.observed_at)).where(
-                T.c.subject_key == subject_key, T.c.status.in_(("processed", "premature"))
-            )
-        ).scalar()
 
     def policies_without_subjects(self, limit: int) -> list[sa.Row[Any]]:
         """Policies in force (or expired) not yet indexed for triggers: issued before claims."""

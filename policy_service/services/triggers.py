@@ -146,27 +146,30 @@ def post_trigger(
             existing = tx.triggers.trigger_by_fingerprint(source_id, caller.livemode, fingerprint)
             assert existing is not None
             return existing, False
-        tx.triggers.lock_subject(key)
+        locks = [key]
         if trigger.evidence_field and values.get(trigger.evidence_field):
             # Two orders claiming with one parcel must not both pass the reuse check.
             evidence = str(values[trigger.evidence_field]).upper()
-            tx.triggers.lock_subject(hashlib.sha256(evidence.encode()).hexdigest())
-        newer = tx.triggers.newer_trigger_applied(key, observed_at, trigger_id)
-        first_seen = min(observed_at, tx.triggers.first_observed_fact(fact_key) or observed_at)
+            locks.append(hashlib.sha256(evidence.encode()).hexdigest())
+        tx.triggers.lock_subjects(locks)
+        newer, fact_first, subject_first = tx.triggers.history(
+            key, fact_key, observed_at, trigger_id
+        )
+        first_seen = min(observed_at, fact_first or observed_at)
         event_time = trigger.event_time_of(values, first_seen)
         if newer is not None:
-            tx.triggers.finish_trigger(
+            stored = tx.triggers.finish_trigger(
                 trigger_id, "superseded", {"superseded_by": newer}, event_time
             )
         elif event_time > observed_at:
-            tx.triggers.finish_trigger(
+            stored = tx.triggers.finish_trigger(
                 trigger_id,
                 "premature",
                 _premature(trigger, event_time, observed_at),
                 event_time,
             )
         else:
-            known_since = min(observed_at, tx.triggers.first_observed(key) or observed_at)
+            known_since = min(observed_at, subject_first or observed_at)
             report = Report(
                 trigger_id,
                 trigger,
@@ -182,9 +185,9 @@ def post_trigger(
                 else Actor("partner", caller.partner_id),
             )
             result = Settlement(ctx, tx, report, now).run()
-            tx.triggers.finish_trigger(trigger_id, "processed", result.to_json(), event_time)
-        stored = tx.triggers.get_trigger(trigger_id)
-        assert stored is not None
+            stored = tx.triggers.finish_trigger(
+                trigger_id, "processed", result.to_json(), event_time
+            )
         return stored, True
 
 
