@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 from throughput.copy_ceiling import copy_ceiling, table_counts
+from throughput.cpu import wait_idle
 from throughput.inprocess import batch_pricing, scalar_pricing
 from throughput.measure import run_scenario
 from throughput.memory import issue_for_memory
@@ -153,21 +154,6 @@ def postgres_part(
                     f"p99 {issue.p99_ms} ms",
                 )
             )
-        if want("open"):
-            ol = open_loop_issue(svc, args, doc)
-            p99 = ol.percentile(99)
-            rows.append(
-                Row(
-                    f"single issue, open loop at {args.rate:,.0f}/s: p99",
-                    p99,
-                    "ms",
-                    None,
-                    "<= 10 ms",
-                    p99 is not None and p99 <= 10 and ol.errors == 0,
-                    ol.errors,
-                    f"achieved {ol.achieved:,.0f}/s, p50 {ol.percentile(50) or 0:.1f} ms",
-                )
-            )
         if want("batch"):
             rows += batch_rows(svc, args, wrk, doc)
         if want("settle"):
@@ -220,6 +206,23 @@ def postgres_part(
                     "in all workers" + (" (a worker was replaced!)" if mem.workers_changed else ""),
                 )
             )
+        # Last on this server: an open loop above capacity leaves a backlog of abandoned
+        # connections that the workers still serve, which would eat into the next part.
+        if want("open"):
+            ol = open_loop_issue(svc, args, doc)
+            p99 = ol.percentile(99)
+            rows.append(
+                Row(
+                    f"single issue, open loop at {args.rate:,.0f}/s: p99",
+                    p99,
+                    "ms",
+                    None,
+                    "<= 10 ms",
+                    p99 is not None and p99 <= 10 and ol.errors == 0,
+                    ol.errors,
+                    f"achieved {ol.achieved:,.0f}/s, p50 {ol.percentile(50) or 0:.1f} ms",
+                )
+            )
         doc["postgresql.server_log_problems"] = server_problems(svc.log)
     return rows
 
@@ -228,6 +231,7 @@ def batch_rows(
     svc: Service, args: argparse.Namespace, wrk: str | None, doc: dict[str, Any]
 ) -> list[Row]:
     assert svc.pg_dsn is not None
+    wait_idle(svc.target.server_pid)  # nothing of the parts before may land in the counts
     before = table_counts(svc.pg_dsn)
     batch = closed(svc, args, wrk, "batch", doc)
     ceiling = copy_ceiling(svc.pg_dsn, before, table_counts(svc.pg_dsn))
