@@ -13,13 +13,13 @@ the same transaction. A single POST /v1/policies is a batch of one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from policy_service.adapters import (
@@ -354,6 +354,6 @@ def policy_event(event_type: str, policy: Policy, body_json: str) -> events_repo
         type=event_type,
         object_type="policy",
         object_id=policy.id,
-        data=json.loads(body_json),
+        data=orjson.loads(body_json),
         created_at=policy.updated_at,
     )
