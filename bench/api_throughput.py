@@ -17,41 +17,15 @@ import json
 import os
 import platform
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from throughput.measure import run_scenario
 from throughput.report import git_head, print_header, print_table, report_errors, results_doc
-from throughput.scenarios import (
-    PRODUCT,
-    REPO_ROOT,
-    RESULTS_DIR,
-    Result,
-    Target,
-    payloads,
-    scenarios,
-    subject_field,
-)
-from throughput.server import (
-    cli,
-    count_policies,
-    create_database,
-    db_url,
-    drop_database,
-    free_port,
-    get_json,
-    server_problems,
-    start_server,
-    stop_server,
-    tail,
-    wait_healthy,
-)
+from throughput.scenarios import REPO_ROOT, RESULTS_DIR, Result, Target, scenarios
+from throughput.server import count_policies, server_problems
+from throughput.service import Service, bench_setup, running_service
 from throughput.wrk import find_wrk
 
 # -- command line -----------------------------------------------------------------------
@@ -138,10 +112,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # -- main ----------------------------------------------------------------------------------------
 
 
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # same clean-up path as Ctrl-C
-
-
 def measure(
     args: argparse.Namespace, wrk: str | None, t: Target
 ) -> tuple[list[Result], list[Result]]:
@@ -159,118 +129,80 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    exe = Path(sys.executable).parent / "policy-service"
-    if not exe.exists():
-        print(f"no {exe}: run with the project's venv python (.venv/bin/python)", file=sys.stderr)
+    exe = bench_setup()
+    if exe is None:
         return 2
     wrk = None if args.client == "python" else find_wrk(not args.no_install)
     if args.client == "wrk" and wrk is None:
         print("--client wrk: wrk is not installed and could not be installed", file=sys.stderr)
         return 2
     client = "wrk" if wrk else "python"
-
-    db_name = f"bench_{os.getpid()}"
-    tmp = Path(tempfile.mkdtemp(prefix="policy-bench-"))
-    log = tmp / "server.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": "postgresql+psycopg://" + db_url(args.pg_url, db_name).split("://", 1)[1],
-        "DATA_DIR": str(tmp),
-        "PII_HASH_KEY": "bench",
-        "PRODUCTS_DIR": str(REPO_ROOT / "products"),
-    }
     loadavg = os.getloadavg()[0]
-    server: subprocess.Popen[bytes] | None = None
-    db_created = False
     try:
-        pg_version = create_database(args.pg_url, db_name)
-        db_created = True
-        cli(exe, env, "db", "upgrade")
-        key = cli(exe, env, "partners", "create", "Bench").strip().splitlines()[-1].strip()
-        if not key.startswith("sk_test_"):
-            raise RuntimeError(f"unexpected `partners create` output, last line {key!r}")
-
-        port = free_port()
-        server = start_server(exe, env, port, args.workers, log)
-        headers = wait_healthy(server, f"http://127.0.0.1:{port}", log)
-        product = get_json(f"http://127.0.0.1:{port}/v1/products/{PRODUCT}", key)
-        subject = subject_field(product)
-        quote_body, item_parts = payloads(product["example_risk"], subject)
-        connection = headers.get("connection", "(none)")
-        target = Target(port, key, connection, server.pid, quote_body, item_parts, subject)
-
-        print_header(args, wrk, pg_version, db_name, target)
-        results, warmups = measure(args, wrk, target)
-
-        # Durability cross-check: every acknowledged issue must be a row. There may be more
-        # rows: requests still in flight when the client stopped commit after it.
-        acked = sum(r.ok for r in results + warmups if r.scenario == "issue")
-        acked += sum(r.items_issued for r in results + warmups if r.scenario == "batch")
-        rows = count_policies(args.pg_url, db_name)
-        problems = server_problems(log)
-
-        print()
-        print_table(results)
-        verdict = "ok" if rows >= acked else "!!! FEWER ROWS THAN ACKNOWLEDGED ISSUES"
-        print(
-            f"\n  db check: {rows:,} policy rows for {acked:,} acknowledged issues (incl. warm-up): {verdict}"
-        )
-        print(
-            "  not measured here: p99 at a fixed 1,000 issues/s (needs an open-loop client), "
-            "bulk issue vs raw COPY, in-process pricing."
-        )
-        had_errors = report_errors(results + warmups, problems) or rows < acked
-
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        doc = results_doc(
-            args,
-            client,
-            results,
-            {
-                "timestamp": stamp,
-                "environment": {
-                    "cores": os.cpu_count(),
-                    "loadavg_at_start": loadavg,
-                    "python": platform.python_version(),
-                    "postgresql": pg_version,
-                    "server_connection_header": target.connection_header,
-                    "unique_risk_field": target.subject,
-                    "git_head": git_head(),
-                },
-                "db_check": {
-                    "policy_rows": rows,
-                    "acknowledged_issues": acked,
-                    "ok": rows >= acked,
-                },
-                "had_errors": had_errors,
-                "server_log_problems": problems,
-            },
-        )
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        out = RESULTS_DIR / f"api_throughput-{stamp}.json"
-        out.write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"\n  results: {out.relative_to(REPO_ROOT)}")
-        return 1 if had_errors else 0
+        with running_service(exe, args.workers, args.pg_url, keep_log=args.server_log) as svc:
+            return _run(args, wrk, client, svc, loadavg)
     except RuntimeError as exc:
         print(f"\nbench failed: {exc}", file=sys.stderr)
-        if server is not None:
-            status = "running" if server.poll() is None else f"exited with {server.returncode}"
-            print(f"server {status}; its log ends with:\n{tail(log)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping the server and dropping the database", file=sys.stderr)
+        print("\ninterrupted: the server is stopped and the database dropped", file=sys.stderr)
         return 130
-    finally:
-        # A second Ctrl-C during clean-up must not leave the server or the database behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if server is not None:
-            stop_server(server)
-        if args.server_log and log.exists():
-            shutil.copyfile(log, args.server_log)
-        if db_created:
-            drop_database(args.pg_url, db_name)
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(
+    args: argparse.Namespace, wrk: str | None, client: str, svc: Service, loadavg: float
+) -> int:
+    target = svc.target
+    assert svc.pg_dsn is not None
+    db_name = svc.pg_dsn.rsplit("/", 1)[1]
+    print_header(args, wrk, svc.database_detail, db_name, target)
+    results, warmups = measure(args, wrk, target)
+
+    # Durability cross-check: every acknowledged issue must be a row. There may be more
+    # rows: requests still in flight when the client stopped commit after it.
+    acked = sum(r.ok for r in results + warmups if r.scenario == "issue")
+    acked += sum(r.items_issued for r in results + warmups if r.scenario == "batch")
+    rows = count_policies(args.pg_url, db_name)
+    problems = server_problems(svc.log)
+
+    print()
+    print_table(results)
+    verdict = "ok" if rows >= acked else "!!! FEWER ROWS THAN ACKNOWLEDGED ISSUES"
+    print(
+        f"\n  db check: {rows:,} policy rows for {acked:,} acknowledged issues (incl. warm-up): {verdict}"
+    )
+    print(
+        "  the other targets (open-loop p99, bulk issue vs raw COPY, settlement, SQLite, "
+        "pricing, memory): bench/targets.py"
+    )
+    had_errors = report_errors(results + warmups, problems) or rows < acked
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    doc = results_doc(
+        args,
+        client,
+        results,
+        {
+            "timestamp": stamp,
+            "environment": {
+                "cores": os.cpu_count(),
+                "loadavg_at_start": loadavg,
+                "python": platform.python_version(),
+                "postgresql": svc.database_detail,
+                "server_connection_header": target.connection_header,
+                "unique_risk_field": target.subject,
+                "git_head": git_head(),
+            },
+            "db_check": {"policy_rows": rows, "acknowledged_issues": acked, "ok": rows >= acked},
+            "had_errors": had_errors,
+            "server_log_problems": problems,
+        },
+    )
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"api_throughput-{stamp}.json"
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\n  results: {out.relative_to(REPO_ROOT)}")
+    return 1 if had_errors else 0
 
 
 if __name__ == "__main__":

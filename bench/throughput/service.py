@@ -6,11 +6,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from .scenarios import PRODUCT, REPO_ROOT, Target, payloads, subject_field
@@ -25,6 +28,23 @@ from .server import (
     stop_server,
     wait_healthy,
 )
+
+
+def bench_setup() -> Path | None:
+    """What every bench script does first: SIGTERM takes Ctrl-C's clean-up path, and the
+    `policy-service` next to this Python (the project's venv) is found; None (with a
+    message) when it is missing."""
+
+    def _sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _sigterm)
+    exe = Path(sys.executable).parent / "policy-service"
+    if not exe.exists():
+        print(f"no {exe}: run with the project's venv python (.venv/bin/python)", file=sys.stderr)
+        return None
+    return exe
+
 
 #: one bench run may start several services, one after the other
 _SERIAL = itertools.count()
@@ -96,10 +116,15 @@ def running_service(
         target = Target(port, key, connection, server.pid, quote_body, item_parts, subject)
         yield Service(target, database, detail, dsn, log, product)
     finally:
-        if server is not None:
-            stop_server(server)
-        if keep_log and log.exists():
-            shutil.copyfile(log, keep_log)
-        if created and pg_url is not None:
-            drop_database(pg_url, db_name)
-        shutil.rmtree(tmp, ignore_errors=True)
+        # A second Ctrl-C during clean-up must not leave the server or the database behind.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if server is not None:
+                stop_server(server)
+            if keep_log and log.exists():
+                shutil.copyfile(log, keep_log)
+            if created and pg_url is not None:
+                drop_database(pg_url, db_name)
+            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
