@@ -135,7 +135,8 @@ def _rows_json(conn: sa.Connection, h: _Held) -> str:
         ]
     else:
         rows = h.rows
-    return orjson.dumps(rows).decode()
+    # int keys become strings, as json.dumps (SQLAlchemy's serializer) makes them
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 _SQLITE_SQL: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
