@@ -35,8 +35,6 @@ class _Held:
     ignore_conflicts: bool
     #: every row must go in (the caller assumed they all did)
     counted: bool
-    #: the column to return of each row inserted (insert_now only)
-    returning: str | None = None
 
 
 def hold(conn: sa.Connection) -> None:
@@ -65,8 +63,6 @@ def held(
     return True
 
 
-_SQL: dict[tuple[Any, ...], str] = {}
-
 #: the record types jsonb_to_recordset reads each column as (an insert casts on assignment,
 #: so a varchar's length is still checked)
 _RECORD_TYPES = {
@@ -80,66 +76,83 @@ _RECORD_TYPES = {
     "DATE": "date",
 }
 
+#: (dialect, table, columns, ignore_conflicts) -> the insert's SQL and each column's bind
+#: processor: made once per shape, the hot path only binds
+_INSERTS: dict[tuple[str, str, tuple[str, ...], bool], tuple[str, list[Any]]] = {}
+#: the flush statement of each sequence of insert shapes
+_CTES: dict[tuple[Any, ...], str] = {}
+
+
+def _insert(conn: sa.Connection, h: _Held) -> tuple[str, list[Any]]:
+    """One table's insert for this dialect (PostgreSQL: from one JSON parameter; SQLite:
+    a row of placeholders for the driver's executemany) and its columns' processors
+    (PostgreSQL: none for JSON documents, which go into the JSON parameter as they are)."""
+    cols = tuple(h.rows[0])
+    key = (conn.dialect.name, h.table.name, cols, h.ignore_conflicts)
+    known = _INSERTS.get(key)
+    if known is not None:
+        return known
+    columns = [h.table.c[c] for c in cols]
+    if conn.dialect.name == "postgresql":
+        record = ", ".join(f"{c.name} {_record_type(conn, c)}" for c in columns)
+        names = ", ".join(cols)
+        sql = (
+            f"INSERT INTO {h.table.name} ({names}) SELECT {names} "
+            f"FROM jsonb_to_recordset(%s::jsonb) AS r({record})"
+        )
+        procs = [
+            None if isinstance(c.type, sa.JSON) else c.type._cached_bind_processor(conn.dialect)
+            for c in columns
+        ]
+    else:
+        names = ", ".join(f'"{c}"' for c in cols)
+        sql = f'INSERT INTO "{h.table.name}" ({names}) VALUES ({", ".join("?" for _ in cols)})'
+        procs = [c.type._cached_bind_processor(conn.dialect) for c in columns]
+    if h.ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    known = _INSERTS[key] = (sql, procs)
+    return known
+
 
 def _record_type(conn: sa.Connection, column: sa.Column[Any]) -> str:
     compiled = column.type.compile(dialect=conn.dialect)
     return _RECORD_TYPES.get(compiled.split("(", 1)[0], compiled)
 
 
-def _sql(conn: sa.Connection, pending: list[_Held]) -> str:
-    shape = tuple((h.table.name, tuple(h.rows[0]), h.ignore_conflicts, h.counted) for h in pending)
-    sql = _SQL.get(shape)
-    if sql is not None:
-        return sql
-    parts, counts = [], []
-    for i, h in enumerate(pending):
-        cols = list(h.rows[0])
-        record = ", ".join(f"{c} {_record_type(conn, h.table.c[c])}" for c in cols)
-        names = ", ".join(cols)
-        stmt = (
-            f"INSERT INTO {h.table.name} ({names}) SELECT {names} "
-            f"FROM jsonb_to_recordset(%s::jsonb) AS r({record})"
-        )
-        if h.ignore_conflicts:
-            stmt += " ON CONFLICT DO NOTHING"
-        if h.returning:
-            stmt += f" RETURNING {h.returning}"
-            parts.append(stmt)
-            break  # insert_now: one insert, its rows returned
-        if h.counted:
-            stmt += " RETURNING 1"
-            counts.append(f"(SELECT count(*) FROM w{i})")
-        parts.append(f"w{i} AS ({stmt})")
-    if pending[0].returning:
-        sql = parts[0]
-    else:
-        sql = f"WITH {', '.join(parts)} SELECT {', '.join(counts) or '1'}"
-    _SQL[shape] = sql
-    return sql
+def _bound(h: _Held, procs: list[Any]) -> list[tuple[Any, ...]]:
+    """Each row's values as its columns' bind processing makes them (UTC datetimes,
+    checked; on SQLite JSON as text)."""
+    cols = list(h.rows[0])
+    return [
+        tuple(p(row[c]) if p else row[c] for c, p in zip(cols, procs, strict=True))
+        for row in h.rows
+    ]
 
 
-def _rows_json(conn: sa.Connection, h: _Held) -> str:
-    """The rows as one JSON array, each value as its column's bind processing makes it
-    (UTC datetimes, checked) except JSON documents, which go in as they are."""
-    processors = {}
-    for col in h.rows[0]:
-        column = h.table.c[col]
-        if not isinstance(column.type, sa.JSON):
-            process = column.type._cached_bind_processor(conn.dialect)
-            if process is not None:
-                processors[col] = process
-    if processors:
-        rows = [
-            {k: (processors[k](v) if k in processors else v) for k, v in row.items()}
-            for row in h.rows
-        ]
-    else:
-        rows = h.rows
+def _rows_json(h: _Held, procs: list[Any]) -> str:
+    """The rows as one JSON array of objects, for jsonb_to_recordset."""
+    cols = list(h.rows[0])
+    rows = h.rows if not any(procs) else [dict(zip(cols, v, strict=True)) for v in _bound(h, procs)]
     # int keys become strings, as json.dumps (SQLAlchemy's serializer) makes them
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-_SQLITE_SQL: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+def _flush_postgresql(conn: sa.Connection, pending: list[_Held]) -> bool:
+    inserts = [_insert(conn, h) for h in pending]
+    shape = tuple((sql, h.counted) for (sql, _), h in zip(inserts, pending, strict=True))
+    cte = _CTES.get(shape)
+    if cte is None:
+        parts, counts = [], []
+        for i, (sql, counted) in enumerate(shape):
+            if counted:
+                sql += " RETURNING 1"
+                counts.append(f"(SELECT count(*) FROM w{i})")
+            parts.append(f"w{i} AS ({sql})")
+        cte = _CTES[shape] = f"WITH {', '.join(parts)} SELECT {', '.join(counts) or '1'}"
+    params = tuple(_rows_json(h, procs) for (_, procs), h in zip(inserts, pending, strict=True))
+    row = conn.exec_driver_sql(cte, params).one()
+    expected = [len(h.rows) for h in pending if h.counted]
+    return not expected or list(row) == expected
 
 
 def _flush_sqlite(conn: sa.Connection, pending: list[_Held]) -> bool:
@@ -147,23 +160,8 @@ def _flush_sqlite(conn: sa.Connection, pending: list[_Held]) -> bool:
     statement per table, its rows bound by the driver (executemany), without building
     and compiling a SQLAlchemy statement for each. The row count says what went in."""
     for h in pending:
-        cols = list(h.rows[0])
-        shape = (h.table.name, tuple(cols), h.ignore_conflicts)
-        known = _SQLITE_SQL.get(shape)
-        if known is None:
-            names = ", ".join(f'"{c}"' for c in cols)
-            marks = ", ".join("?" for _ in cols)
-            sql = f'INSERT INTO "{h.table.name}" ({names}) VALUES ({marks})'
-            if h.ignore_conflicts:
-                sql += " ON CONFLICT DO NOTHING"
-            procs = [h.table.c[c].type._cached_bind_processor(conn.dialect) for c in cols]
-            known = _SQLITE_SQL[shape] = (sql, procs)
-        sql, procs = known
-        params = [
-            tuple(p(row[c]) if p else row[c] for c, p in zip(cols, procs, strict=True))
-            for row in h.rows
-        ]
-        result = conn.exec_driver_sql(sql, params)
+        sql, procs = _insert(conn, h)
+        result = conn.exec_driver_sql(sql, _bound(h, procs))
         if h.counted and result.rowcount != len(h.rows):
             return False
     return True
@@ -179,8 +177,7 @@ def flush(conn: sa.Connection) -> bool:
     try:
         if conn.dialect.name == "sqlite":
             return _flush_sqlite(conn, pending)
-        params = tuple(_rows_json(conn, h) for h in pending)
-        row = conn.exec_driver_sql(_sql(conn, pending), params).one()
+        return _flush_postgresql(conn, pending)
     except sa.exc.IntegrityError:
         # A row whose parent was skipped (a policy that conflicted, its cover lock): the
         # same verdict as a short count, and the transaction is rolled back all the same.
@@ -188,8 +185,6 @@ def flush(conn: sa.Connection) -> bool:
         if any(h.counted for h in pending):
             return False
         raise
-    expected = [len(h.rows) for h in pending if h.counted]
-    return not expected or list(row) == expected
 
 
 def insert_now(
@@ -203,6 +198,9 @@ def insert_now(
     """Insert rows now, in one statement however many (PostgreSQL): the same JSON
     recordset as a flush, so a thousand rows cost one parameter instead of a thousand
     parameter sets. Returns `returning` of each row inserted."""
-    h = _Held(table, rows, ignore_conflicts, counted=False, returning=returning)
-    result = conn.exec_driver_sql(_sql(conn, [h]), (_rows_json(conn, h),))
+    h = _Held(table, rows, ignore_conflicts, counted=False)
+    sql, procs = _insert(conn, h)
+    if returning:
+        sql += f" RETURNING {table.c[returning].name}"
+    result = conn.exec_driver_sql(sql, (_rows_json(h, procs),))
     return [r[0] for r in result] if returning else []

@@ -56,9 +56,10 @@ def insert_many_returning(
 ) -> set[Any]:
     """Insert rows, skipping those that hit a unique key; returns `returning` of the rows inserted.
 
-    One statement object per table and dialect, executed with a list of parameter sets:
-    SQLAlchemy compiles it once and sends the rows as multi-row VALUES ("insertmanyvalues"),
-    instead of compiling a new statement for every request.
+    Held for one statement with the rest while inserts are held; on PostgreSQL one
+    statement reading every row from a JSON parameter (adapters/held_inserts.py); on
+    SQLite one statement object per table, which SQLAlchemy compiles once and sends as
+    multi-row VALUES ("insertmanyvalues").
     """
     if not rows:
         return set()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import yaml
 
-from policy_service.config import load_config
+from policy_service.config import Config, load_config
 
 from .common import (
     command_services,
@@ -73,7 +73,7 @@ def serve(bind: str | None, workers: int | None, threads: int | None, server: st
     _App().run()
 
 
-def _serve_granian(config: Any, bind: str, workers: int, threads: int | None) -> None:
+def _serve_granian(config: Config, bind: str, workers: int, threads: int | None) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
