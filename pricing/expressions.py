@@ -145,103 +145,168 @@ class Expression:
             raise EvaluationError(f"cannot evaluate {self.source!r}: {exc}") from None
 
 
-def _constant(value: Any) -> Evaluator:
-    def evaluate(env: Env) -> Any:
-        return value
+def _comparison(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    # A missing (None) value makes any comparison false, whatever the operator.
+    def compare(left: Any, right: Any) -> bool:
+        return left is not None and right is not None and op(left, right)
 
-    return evaluate
+    return compare
+
+
+_COMPARE = {kind: _comparison(fn) for kind, fn in _CMPOPS.items()}
+_BINARY_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+
+class Namespace:
+    """What generated code may see: bound constants and functions, and its temporaries.
+    Several expressions written into one function share one namespace."""
+
+    def __init__(self) -> None:
+        self.bound: dict[str, Any] = {"_divide": _divide}
+        self.count = 0
+
+    def bind(self, value: Any) -> str:
+        self.count += 1
+        name = f"_k{self.count}"
+        self.bound[name] = value
+        return name
+
+    def temp(self) -> str:
+        self.count += 1
+        return f"_t{self.count}"
+
+    def evaluate(self, code: str) -> Any:
+        """Run generated code (a lambda or a def's text) with nothing but the bindings."""
+        scope: dict[str, Any] = {"__builtins__": {}, **self.bound}
+        if code.startswith("def "):
+            exec(compile(code, "<plan>", "exec"), scope)
+            return scope[code[4 : code.index("(")]]
+        return eval(compile(code, "<expression>", "eval"), scope)
 
 
 class _Compiler:
-    def __init__(self, source: str, known: Iterable[str], tz: tzinfo) -> None:
+    """Checks a tree against the whitelist and writes it out as one Python expression over
+    `env`, compiled once: an expression then costs a few bytecodes, not a call per node.
+
+    Only what the checks let through is written: names as env["name"], literals as bound
+    constants, functions as bound implementations; the generated code sees no builtins."""
+
+    def __init__(
+        self, source: str, known: Iterable[str], tz: tzinfo, namespace: Namespace | None = None
+    ) -> None:
         self.source = source
         self.known = set(known)
         self.functions = _functions(tz)
         self.names: set[str] = set()
+        self.namespace = namespace or Namespace()
 
     def fail(self, node: ast.AST, message: str) -> ExpressionSyntaxError:
         col = getattr(node, "col_offset", None)
         where = f" at column {col + 1}" if col is not None else ""
         return ExpressionSyntaxError(f"{message}{where} in {self.source!r}")
 
-    def compile(self, node: ast.AST) -> Evaluator:
+    def bind(self, value: Any) -> str:
+        return self.namespace.bind(value)
+
+    def evaluator(self, tree: ast.Expression) -> Evaluator:
+        # generated from a checked tree: names, bound constants and functions, operators
+        evaluate: Evaluator = self.namespace.evaluate(f"lambda env: {self.compile(tree)}")
+        return evaluate
+
+    def literal(self, node: ast.Constant) -> Any:
+        """A literal's value: a number with a point is the Decimal of its own text."""
+        if isinstance(node.value, float):
+            return Decimal(ast.get_source_segment(self.source, node) or repr(node.value))
+        return node.value
+
+    def compile(self, node: ast.AST) -> str:
         if isinstance(node, ast.Expression):
             return self.compile(node.body)
         if isinstance(node, ast.Constant):
             value = node.value
-            if isinstance(value, bool) or value is None or isinstance(value, str | int):
-                return _constant(value)
+            if isinstance(value, bool) or value is None or isinstance(value, int):
+                return repr(value)
+            if isinstance(value, str):
+                return self.bind(value)
             if isinstance(value, float):
                 # Take the literal's own text so 0.1 is exactly one tenth.
-                text = ast.get_source_segment(self.source, node) or repr(value)
-                return _constant(Decimal(text))
+                return self.bind(self.literal(node))
             raise self.fail(node, f"unsupported literal {value!r}")
         if isinstance(node, ast.Name):
             if node.id in ("true", "false"):
-                return _constant(node.id == "true")
+                return repr(node.id == "true")
             if node.id not in self.known:
                 raise self.fail(node, f"unknown name {node.id!r}")
             self.names.add(node.id)
-            name = node.id
-            return lambda env: env[name]
+            return f"env[{node.id!r}]"
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
-            items = [self.compile(e) for e in node.elts]
-            return lambda env: tuple(item(env) for item in items)
+            return "(" + "".join(f"{self.compile(e)}, " for e in node.elts) + ")"
         if isinstance(node, ast.BoolOp):
-            parts = [self.compile(v) for v in node.values]
-            if isinstance(node.op, ast.And):
-                return lambda env: all(p(env) for p in parts)
-            return lambda env: any(p(env) for p in parts)
+            # all() / any(): a bool, the operands evaluated left to right until one decides
+            joiner = " and " if isinstance(node.op, ast.And) else " or "
+            return "(not not (" + joiner.join(f"({self.compile(v)})" for v in node.values) + "))"
         if isinstance(node, ast.UnaryOp):
             operand = self.compile(node.operand)
             if isinstance(node.op, ast.Not):
-                return lambda env: not operand(env)
+                return f"(not ({operand}))"
             if isinstance(node.op, ast.USub):
-                return lambda env: -operand(env)
+                return f"(-({operand}))"
             raise self.fail(node, "unsupported operator")
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
+            if type(node.op) not in _BINOPS:
                 raise self.fail(node, "unsupported operator (use + - * /)")
             left, right = self.compile(node.left), self.compile(node.right)
-            return lambda env: op(left(env), right(env))
+            if isinstance(node.op, ast.Div):
+                return f"_divide({left}, {right})"
+            return f"(({left}) {_BINARY_SYMBOLS[type(node.op)]} ({right}))"
         if isinstance(node, ast.Compare):
-            first = self.compile(node.left)
-            rest = []
-            for cmp, comparator in zip(node.ops, node.comparators, strict=True):
-                fn = _CMPOPS.get(type(cmp))
-                if fn is None:
-                    raise self.fail(node, "unsupported comparison")
-                rest.append((fn, self.compile(comparator)))
-
-            def compare(env: Env) -> bool:
-                left = first(env)
-                for fn, right_eval in rest:
-                    right = right_eval(env)
-                    if left is None or right is None:
-                        return False
-                    if not fn(left, right):
-                        return False
-                    left = right
-                return True
-
-            return compare
+            return self._compare(node)
         if isinstance(node, ast.IfExp):
             test, body, orelse = (self.compile(n) for n in (node.test, node.body, node.orelse))
-            return lambda env: body(env) if test(env) else orelse(env)
+            return f"(({body}) if ({test}) else ({orelse}))"
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.keywords:
-                raise self.fail(node, "only calls like name(arg, ...) are allowed")
-            entry = self.functions.get(node.func.id)
-            if entry is None:
-                known = ", ".join(sorted(self.functions))
-                raise self.fail(node, f"unknown function {node.func.id!r} (known: {known})")
-            arity, impl = entry
-            if len(node.args) != arity:
-                raise self.fail(node, f"{node.func.id}() takes {arity} argument(s)")
-            args = [self.compile(a) for a in node.args]
-            return lambda env: impl(*(a(env) for a in args))
+            return self._call(node)
         raise self.fail(node, f"{type(node).__name__} is not allowed")
+
+    def _compare(self, node: ast.Compare) -> str:
+        # a < b < c: b is evaluated once and c only if a < b held, as in Python
+        left = self.compile(node.left)
+        parts = []
+        for i, (cmp, comparator) in enumerate(zip(node.ops, node.comparators, strict=True)):
+            fn = _COMPARE.get(type(cmp))
+            if fn is None:
+                raise self.fail(node, "unsupported comparison")
+            right = self.compile(comparator)
+            if i < len(node.ops) - 1:
+                temp = self.namespace.temp()
+                right = f"({temp} := {right})"
+                parts.append(f"{self.bind(fn)}({left}, {right})")
+                left = temp
+            else:
+                parts.append(f"{self.bind(fn)}({left}, {right})")
+        return "(" + " and ".join(parts) + ")"
+
+    def _call(self, node: ast.Call) -> str:
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            raise self.fail(node, "only calls like name(arg, ...) are allowed")
+        entry = self.functions.get(node.func.id)
+        if entry is None:
+            known = ", ".join(sorted(self.functions))
+            raise self.fail(node, f"unknown function {node.func.id!r} (known: {known})")
+        arity, impl = entry
+        if len(node.args) != arity:
+            raise self.fail(node, f"{node.func.id}() takes {arity} argument(s)")
+        args = [self.compile(a) for a in node.args]
+        if all(isinstance(a, ast.Constant) for a in node.args):
+            # e.g. hours(24): the same value every time, computed once; an error is
+            # left to happen when it is evaluated
+            try:
+                value = impl(*(self.literal(a) for a in node.args))  # type: ignore[arg-type]
+            except Exception:
+                pass
+            else:
+                return self.bind(value)
+        return f"{self.bind(impl)}({', '.join(args)})"
 
 
 def _compare_rows(
@@ -344,6 +409,13 @@ def compile_expression(source: object, known: Iterable[str], tz: tzinfo) -> Expr
     except SyntaxError as exc:
         raise ExpressionSyntaxError(f"syntax error in {source!r}: {exc.msg}") from None
     compiler = _Compiler(source.strip(), known, tz)
-    evaluate = compiler.compile(tree)
+    evaluate = compiler.evaluator(tree)
     columns = _ColumnCompiler(source.strip(), compiler.functions).compile(tree)
     return Expression(source.strip(), frozenset(compiler.names), evaluate, columns)
+
+
+def expression_code(expr: Expression, tz: tzinfo, namespace: Namespace) -> str:
+    """`expr` written as Python code over `env`, its constants bound in `namespace` (to
+    inline several expressions into one generated function)."""
+    tree = ast.parse(expr.source, mode="eval")
+    return _Compiler(expr.source, expr.names, tz, namespace).compile(tree)

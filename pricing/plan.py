@@ -1,0 +1,317 @@
+"""An edition compiled once into a pricing plan: what engine.price runs for each risk.
+
+The plan holds everything about the edition that does not depend on the risk: the
+expressions (already compiled to Python code), table lookups keyed the way the risk's
+values arrive, and the constant texts of the worksheet. The arithmetic after the table
+lookups depends only on the factor values and which loadings apply, and a book repeats
+those few combinations endlessly, so each combination's premium and the numbers its
+worksheet shows are computed once and kept (a bounded memo per plan).
+
+The worksheet is built only when someone reads it (a quote or a policy stores it, a batch
+replay does not), from the numbers the plan kept.
+"""
+
+from __future__ import annotations
+
+import decimal
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from . import premium
+from .errors import EvaluationError
+from .model import Edition, Rating
+from .money import Money
+from .plan_code import FastPrice, generate
+from .premium import Breakdown, Trace
+from .tables import BandTable, ExactTable, Hit, Table, key_text
+
+#: the most premium combinations a plan remembers; past it the memo starts again
+MEMO_SIZE = 65_536
+COVER_TOO_LONG = "cover_too_long"
+_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _exact_lookup(table: ExactTable) -> Callable[[dict[str, Any]], Hit]:
+    default = Hit(table.default, "default") if table.default is not None else None
+    if len(table.keys) != 1:
+
+        def lookup_many(env: dict[str, Any]) -> Hit:
+            hit = table.rows.get(tuple(key_text(env[k]) for k in table.keys))
+            return hit if hit is not None else _missing(table, env, default)
+
+        return lookup_many
+    (name,) = table.keys
+    rows = {key[0]: hit for key, hit in table.rows.items()}
+
+    def lookup(env: dict[str, Any]) -> Hit:
+        value = env[name]
+        hit = rows.get(value if type(value) is str else key_text(value))
+        return hit if hit is not None else _missing(table, env, default)
+
+    return lookup
+
+
+def _missing(table: ExactTable, env: dict[str, Any], default: Hit | None) -> Hit:
+    if default is not None:
+        return default
+    return table.lookup(env)  # raises the table's own error naming the keys
+
+
+def _lookup(table: Table) -> Callable[[dict[str, Any]], Hit]:
+    if isinstance(table, BandTable):
+        if table.default is None and table.lowers[:1] == (Decimal("-Infinity"),):
+            lowers, uppers, hits, key = table.lowers, table.uppers, table.hits, table.key
+
+            def band(env: dict[str, Any]) -> Hit:
+                raw = env[key]
+                value = raw.amount if type(raw) is Money else raw
+                if type(value) is Decimal or type(value) is int:
+                    i = bisect_right(lowers, value) - 1
+                    if value < uppers[i]:
+                        return hits[i]
+                return table.lookup(env)  # not a number, or no band: its own error
+
+            return band
+        return table.lookup
+    return _exact_lookup(table)
+
+
+class PricingPlan:
+    """Prices risks on one edition (see the module docstring)."""
+
+    def __init__(self, edition: Edition) -> None:
+        self.edition = edition
+        rating = edition.rating
+        self.money_inputs = tuple(s.name for s in edition.inputs.specs if s.type == "money")
+        self.derived = tuple((d.spec.name, d.expr) for d in edition.derived)
+        self.eligibility = tuple(
+            (rule.refuse_when, Refusal(rule.code, rule.message)) for rule in edition.eligibility
+        )
+        self.lookups = tuple(_lookup(f.table) for f in rating.factors)
+        self.lookup_keys = tuple(
+            (f.table.key,) if isinstance(f.table, BandTable) else f.table.keys
+            for f in rating.factors
+        )
+        self.conditions = tuple(loading.when for loading in rating.loadings)
+        self.memo: dict[tuple[Any, ...], Trace] = {}
+
+    def trace(self, factors: tuple[Decimal, ...], applies: tuple[bool, ...]) -> Trace:
+        """The premium of a combination (memoised; call inside the engine's context)."""
+        key = factors + applies
+        found = self.memo.get(key)
+        if found is None:
+            found = premium.trace(self.edition.rating, self.edition.currency, factors, applies)
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[key] = found
+        return found
+
+    def price(self, risk: dict[str, Any], now: datetime) -> Priced:
+        """Price a parsed risk at `now`; call inside the engine's decimal context."""
+        try:
+            env, refusals, hits, trace, start, end = self.fast(risk, now)
+        except EvaluationError:
+            raise
+        except Exception:
+            # an expression failed: step by step, to raise the error that names it
+            return self.price_stepwise(risk, now)
+        return self._priced(risk, now, env, refusals, hits, trace, start, end)
+
+    def price_stepwise(self, risk: dict[str, Any], now: datetime) -> Priced:
+        """The same as `price`, one expression at a time (each error names its expression)."""
+        env = build_env(self, risk, now)
+        refusals = tuple(refusal for rule, refusal in self.eligibility if rule(env))
+        if refusals:
+            return self._priced(risk, now, env, refusals, (), None, None, None)
+        hits = tuple(lookup(env) for lookup in self.lookups)
+        applies = tuple(when is None or bool(when(env)) for when in self.conditions)
+        trace = self.trace(tuple(hit.value for hit in hits), applies)
+        start = self.edition.coverage_starts(env)
+        end = self.edition.coverage_ends(env)
+        return self._priced(risk, now, env, (), hits, trace, start, end)
+
+    def _priced(
+        self,
+        risk: dict[str, Any],
+        now: datetime,
+        env: dict[str, Any],
+        refusals: tuple[Refusal, ...],
+        hits: tuple[Hit, ...],
+        trace: Trace | None,
+        start: Any,
+        end: Any,
+    ) -> Priced:
+        edition = self.edition
+        if trace is None:
+            return Priced(edition, risk, env, refusals, None, None, None, now, None, ())
+        check_cover(edition, start, end)
+        too_long = cover_too_long(edition, start, end)
+        if too_long is not None:
+            return Priced(edition, risk, env, (too_long,), None, start, end, now, trace, hits)
+        return Priced(edition, risk, env, (), trace.breakdown, start, end, now, trace, hits)
+
+    @cached_property
+    def fast(self) -> FastPrice:
+        return generate(self)
+
+
+def build_env(plan: PricingPlan, risk: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What the expressions see: `now`, the inputs (money as its amount), derived values."""
+    env = {"now": now, **risk}
+    for name in plan.money_inputs:
+        value = env[name]
+        if value is not None:
+            env[name] = value.amount
+    for name, expr in plan.derived:
+        env[name] = expr(env)
+    return env
+
+
+@dataclass(eq=False)
+class Priced:
+    edition: Edition
+    risk: dict[str, Any]  # typed values
+    env: dict[str, Any]  # inputs, derived values and `now`, as the expressions saw them
+    refusals: tuple[Refusal, ...]
+    breakdown: Breakdown | None  # None when refused
+    #: the cover; also set when refused only for being too long (the worksheet shows it)
+    cover_starts: datetime | None
+    cover_ends: datetime | None
+    priced_at: datetime
+    trace: Trace | None
+    hits: tuple[Hit, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusals
+
+    @property
+    def coverage_start(self) -> datetime | None:
+        return self.cover_starts if self.breakdown is not None else None
+
+    @property
+    def coverage_end(self) -> datetime | None:
+        return self.cover_ends if self.breakdown is not None else None
+
+    @cached_property
+    def worksheet(self) -> dict[str, Any]:
+        """Every step from the inputs to the premium, as JSON (built on first use, in the
+        engine's decimal context like the rest of the pricing)."""
+        with decimal.localcontext(premium.CONTEXT):
+            return worksheet(self)
+
+
+def worksheet(priced: Priced) -> dict[str, Any]:
+    edition, env, trace = priced.edition, priced.env, priced.trace
+    sheet: dict[str, Any] = {
+        "edition": edition.id,
+        "content_hash": edition.content_hash,
+        "priced_at": priced.priced_at.isoformat(),
+        "inputs": edition.inputs.to_json(priced.risk),
+        "derived": {d.spec.name: d.spec.to_json(env[d.spec.name]) for d in edition.derived},
+        "steps": [],
+    }
+    if trace is None:
+        sheet["refusals"] = [{"code": r.code, "message": r.message} for r in priced.refusals]
+        return sheet
+    sheet["steps"] = _steps(edition.rating, trace, priced.hits, env)
+    assert priced.cover_starts is not None and priced.cover_ends is not None
+    sheet["coverage"] = {
+        "starts": priced.cover_starts.isoformat(),
+        "ends": priced.cover_ends.isoformat(),
+    }
+    if priced.refusals:
+        sheet["refusals"] = [{"code": r.code, "message": r.message} for r in priced.refusals]
+    return sheet
+
+
+def _steps(
+    rating: Rating, trace: Trace, hits: tuple[Hit, ...], env: dict[str, Any]
+) -> list[dict[str, Any]]:
+    base = str(rating.base)
+    steps: list[dict[str, Any]] = [{"step": "base", "value": base, "running": base}]
+    for factor, hit, running in zip(rating.factors, hits, trace.factors, strict=True):
+        table = factor.table
+        keys = (table.key,) if isinstance(table, BandTable) else table.keys
+        steps.append(
+            {
+                "step": "factor",
+                "name": factor.name,
+                "lookup": {k: _json(env[k]) for k in keys},
+                "factor": str(hit.value),
+                "source": hit.source,
+                "running": running,
+            }
+        )
+    for loading, running, applied in zip(
+        rating.loadings, trace.loadings, trace.applies, strict=True
+    ):
+        entry: dict[str, Any] = {"step": "loading", "name": loading.name, "applied": applied}
+        if loading.rate is not None:
+            entry["rate"] = str(loading.rate)
+        else:
+            entry["amount"] = str(loading.amount)
+        entry["running"] = running
+        steps.append(entry)
+    for name, bound, limit in (
+        ("minimum", trace.minimum, rating.minimum),
+        ("maximum", trace.maximum, rating.maximum),
+    ):
+        if bound is not None:
+            applied, running = bound
+            steps.append(
+                {"step": name, "value": str(limit), "applied": applied, "running": running}
+            )
+    steps.append(
+        {
+            "step": "rounding",
+            "mode": rating.rounding_mode,
+            "to": str(rating.rounding_step),
+            "running": trace.rounded,
+        }
+    )
+    steps.extend(dict(step) for step in trace.tail)
+    return steps
+
+
+def check_cover(edition: Edition, start: Any, end: Any) -> None:
+    """A cover is two date-times, the start before the end; else the edition is broken."""
+    if not isinstance(start, datetime) or not isinstance(end, datetime) or not start < end:
+        raise EvaluationError(
+            f"{edition.ref}: coverage must start before it ends, got {start!r} .. {end!r}"
+        )
+
+
+def cover_too_long(edition: Edition, start: datetime, end: datetime) -> Refusal | None:
+    """The edition's longest cover (coverage.longest) refuses a longer one."""
+    longest = edition.longest_cover
+    if longest is None or end - start <= longest:
+        return None
+    return Refusal(
+        COVER_TOO_LONG,
+        f"The cover would last {_days(end - start)}; this product covers at most {_days(longest)}.",
+    )
+
+
+def _days(delta: timedelta) -> str:
+    days = Decimal(delta // _US) / Decimal(86_400_000_000)
+    return f"{days.quantize(Decimal('0.1'))} days"
