@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from .errors import InputError, InputErrors
+from .input_fast import NotPlain, Reader, json_writer, reader
 from .money import Money, MoneyError, check_currency, parse_amount
 
 INPUT_TYPES = ("string", "integer", "decimal", "money", "date", "datetime", "boolean")
 
 _DECIMAL_PATTERN = r"^-?\d{1,15}(\.\d{1,8})?$"
+#: values that are their own JSON
+_PLAIN = (str, int, bool)
 
 
 #: dates outside these years are refused as input: nobody insures them, and date
@@ -214,8 +219,38 @@ class InputSet:
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {s.name: s for s in self.specs})
 
+    @cached_property
+    def _readers(self) -> tuple[tuple[str, Reader, bool, Any], ...]:
+        return tuple(
+            (s.name, reader(s, parse_date, parse_datetime), s.required, s.default)
+            for s in self.specs
+        )
+
+    @cached_property
+    def _writers(self) -> dict[str, tuple[Callable[[Any], Any] | None, InputSpec]]:
+        return {s.name: (json_writer(s), s) for s in self.specs}
+
     def parse(self, raw: Any, prefix: str = "risk") -> dict[str, Any]:
         """Validate a whole risk; raises InputErrors listing every problem, first one first."""
+        if type(raw) is dict and raw.keys() <= self.by_name.keys():
+            # the common case, a valid risk of plain values (pricing/input_fast.py)
+            try:
+                values = {}
+                for name, read, required, default in self._readers:
+                    value = raw.get(name)
+                    if value is None:
+                        if required:
+                            raise NotPlain
+                        values[name] = default
+                    else:
+                        values[name] = read(value)
+                return values
+            except Exception:
+                pass
+        return self.parse_carefully(raw, prefix)
+
+    def parse_carefully(self, raw: Any, prefix: str = "risk") -> dict[str, Any]:
+        """`parse` one field at a time, collecting every problem with its field's name."""
         if not isinstance(raw, dict):
             raise InputErrors([InputError(prefix, "must be an object")])
         errors: list[InputError] = []
@@ -245,8 +280,17 @@ class InputSet:
         return values
 
     def to_json(self, values: dict[str, Any]) -> dict[str, Any]:
-        by_name = self.by_name
-        return {k: by_name[k].to_json(v) for k, v in values.items() if v is not None}
+        writers = self._writers
+        out = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            write, spec = writers[name]
+            if write is None and type(value) in _PLAIN:
+                out[name] = value
+            else:
+                out[name] = spec.to_json(value) if write is None else write(value)
+        return out
 
     def json_schema(self) -> dict[str, Any]:
         return {

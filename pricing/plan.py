@@ -24,7 +24,7 @@ from typing import Any
 
 from . import premium
 from .errors import EvaluationError
-from .model import Edition, Rating
+from .model import Edition
 from .money import Money
 from .plan_code import FastPrice, generate
 from .premium import Breakdown, Trace
@@ -40,14 +40,6 @@ _US = timedelta(microseconds=1)
 class Refusal:
     code: str
     message: str
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 def _exact_lookup(table: ExactTable) -> Callable[[dict[str, Any]], Hit]:
@@ -113,6 +105,9 @@ class PricingPlan:
         )
         self.conditions = tuple(loading.when for loading in rating.loadings)
         self.memo: dict[tuple[Any, ...], Trace] = {}
+        self.longest = edition.longest_cover
+        #: the rating steps of a worksheet, by table hits and loadings (see worksheet.py)
+        self.sheets: dict[tuple[Any, ...], Any] = {}
 
     def trace(self, factors: tuple[Decimal, ...], applies: tuple[bool, ...]) -> Trace:
         """The premium of a combination (memoised; call inside the engine's context)."""
@@ -134,6 +129,16 @@ class PricingPlan:
         except Exception:
             # an expression failed: step by step, to raise the error that names it
             return self.price_stepwise(risk, now)
+        if (
+            trace is not None
+            and isinstance(start, datetime)
+            and isinstance(end, datetime)
+            and start < end
+            and (self.longest is None or end - start <= self.longest)
+        ):  # priced: the common case, in one test
+            return Priced(
+                self.edition, risk, env, (), trace.breakdown, start, end, now, trace, hits
+            )
         return self._priced(risk, now, env, refusals, hits, trace, start, end)
 
     def price_stepwise(self, risk: dict[str, Any], now: datetime) -> Priced:
@@ -221,76 +226,9 @@ class Priced:
 
 
 def worksheet(priced: Priced) -> dict[str, Any]:
-    edition, env, trace = priced.edition, priced.env, priced.trace
-    sheet: dict[str, Any] = {
-        "edition": edition.id,
-        "content_hash": edition.content_hash,
-        "priced_at": priced.priced_at.isoformat(),
-        "inputs": edition.inputs.to_json(priced.risk),
-        "derived": {d.spec.name: d.spec.to_json(env[d.spec.name]) for d in edition.derived},
-        "steps": [],
-    }
-    if trace is None:
-        sheet["refusals"] = [{"code": r.code, "message": r.message} for r in priced.refusals]
-        return sheet
-    sheet["steps"] = _steps(edition.rating, trace, priced.hits, env)
-    assert priced.cover_starts is not None and priced.cover_ends is not None
-    sheet["coverage"] = {
-        "starts": priced.cover_starts.isoformat(),
-        "ends": priced.cover_ends.isoformat(),
-    }
-    if priced.refusals:
-        sheet["refusals"] = [{"code": r.code, "message": r.message} for r in priced.refusals]
-    return sheet
+    from .worksheet import worksheet as build  # it reads Priced: imported when first used
 
-
-def _steps(
-    rating: Rating, trace: Trace, hits: tuple[Hit, ...], env: dict[str, Any]
-) -> list[dict[str, Any]]:
-    base = str(rating.base)
-    steps: list[dict[str, Any]] = [{"step": "base", "value": base, "running": base}]
-    for factor, hit, running in zip(rating.factors, hits, trace.factors, strict=True):
-        table = factor.table
-        keys = (table.key,) if isinstance(table, BandTable) else table.keys
-        steps.append(
-            {
-                "step": "factor",
-                "name": factor.name,
-                "lookup": {k: _json(env[k]) for k in keys},
-                "factor": str(hit.value),
-                "source": hit.source,
-                "running": running,
-            }
-        )
-    for loading, running, applied in zip(
-        rating.loadings, trace.loadings, trace.applies, strict=True
-    ):
-        entry: dict[str, Any] = {"step": "loading", "name": loading.name, "applied": applied}
-        if loading.rate is not None:
-            entry["rate"] = str(loading.rate)
-        else:
-            entry["amount"] = str(loading.amount)
-        entry["running"] = running
-        steps.append(entry)
-    for name, bound, limit in (
-        ("minimum", trace.minimum, rating.minimum),
-        ("maximum", trace.maximum, rating.maximum),
-    ):
-        if bound is not None:
-            applied, running = bound
-            steps.append(
-                {"step": name, "value": str(limit), "applied": applied, "running": running}
-            )
-    steps.append(
-        {
-            "step": "rounding",
-            "mode": rating.rounding_mode,
-            "to": str(rating.rounding_step),
-            "running": trace.rounded,
-        }
-    )
-    steps.extend(dict(step) for step in trace.tail)
-    return steps
+    return build(priced)
 
 
 def check_cover(edition: Edition, start: Any, end: Any) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .expressions import Namespace, expression_code
 from .premium import Trace
-from .tables import Hit
+from .tables import ExactTable, Hit, key_text
 
 if TYPE_CHECKING:
     from .plan import PricingPlan, Refusal
@@ -37,9 +37,12 @@ def generate(plan: PricingPlan) -> FastPrice:
     edition = plan.edition
     ns = Namespace()
     tz = edition.timezone
+    shared: dict[str, str] = {}
 
     def code(expr: Any) -> str:
-        return expression_code(expr, tz, ns)
+        # every expression below runs each time the code reaches it (the early return
+        # of a refused risk ends the function): a call one computes, the next may read
+        return expression_code(expr.source, expr.names, tz, ns, shared)
 
     lines = ["def fast(risk, now):", "    env = {'now': now, **risk}"]
     for name in plan.money_inputs:
@@ -55,8 +58,17 @@ def generate(plan: PricingPlan) -> FastPrice:
         lines += [f"    if {code(rule)}:", f"        refusals += ({ns.bind(refusal)},)"]
     lines += ["    if refusals:", "        return env, refusals, (), None, None, None"]
     hits = []
-    for i, lookup in enumerate(plan.lookups):
-        lines.append(f"    h{i} = {ns.bind(lookup)}(env)")
+    for i, (factor, lookup) in enumerate(zip(edition.rating.factors, plan.lookups, strict=True)):
+        table = factor.table
+        if isinstance(table, ExactTable):
+            # the table's own dictionary, keyed as the values come; a miss (a default, or
+            # no row) is the table's own lookup
+            keys = "".join(f"{_key_text(edition, k, ns)}, " for k in table.keys)
+            lines.append(
+                f"    h{i} = {ns.bind(table.rows)}.get(({keys})) or {ns.bind(lookup)}(env)"
+            )
+        else:
+            lines.append(f"    h{i} = {ns.bind(lookup)}(env)")
         hits.append(f"h{i}")
     flags = []
     for i, when in enumerate(plan.conditions):
@@ -74,3 +86,11 @@ def generate(plan: PricingPlan) -> FastPrice:
     ]
     fast: FastPrice = ns.evaluate("\n".join(lines) + "\n")
     return fast
+
+
+def _key_text(edition: Any, name: str, ns: Namespace) -> str:
+    """How a table key is read from env: a required text input is its own key text."""
+    spec = edition.inputs.by_name.get(name)
+    if spec is not None and spec.type == "string" and spec.required:
+        return f"env[{name!r}]"
+    return f"{ns.bind(key_text)}(env[{name!r}])"

@@ -46,7 +46,21 @@ def _outcome(price: Any, edition: Edition, raw: dict[str, Any], now: datetime) -
 
 
 @pytest.mark.parametrize("edition", EDITIONS, ids=lambda e: e.ref)
-def test_the_plan_prices_every_risk_as_the_interpreted_engine(edition: Edition) -> None:
+def test_the_plan_prices_every_risk_as_the_interpreted_engine(
+    edition: Edition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The generated code hands a risk to the step-by-step path only to raise the error
+    # that names an expression: never for a risk that then prices.
+    stepwise = edition.plan.price_stepwise
+    priced_stepwise: list[dict[str, Any]] = []
+
+    def watched(risk: dict[str, Any], now: datetime) -> Any:
+        priced = stepwise(risk, now)
+        priced_stepwise.append(risk)
+        return priced
+
+    monkeypatch.setattr(edition.plan, "price_stepwise", watched)
+
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(raw=risk(edition), now=instants)
     def check(raw: dict[str, Any], now: datetime) -> None:
@@ -55,6 +69,7 @@ def test_the_plan_prices_every_risk_as_the_interpreted_engine(edition: Edition) 
         assert _outcome(engine.price, edition, raw, now) == want
         # a second time: from the memo, and the first worksheet was not changed by reading
         assert _outcome(engine.price, edition, raw, now) == want
+        assert priced_stepwise == []
 
     check()
 
@@ -95,8 +110,12 @@ eligibility:
   - code: too_cheap
     refuse_when: spread > 1
     message: Too cheap.
+  # the cover's end, computed here only for dear values: not shared with the cover
+  - code: dear_and_late
+    refuse_when: value > 900 and end_of_day(deliver_on + days(7)) < now
+    message: Too late for so much.
 coverage:
-  starts: now
+  starts: min(now, end_of_day(deliver_on + days(7)) - days(60))
   ends: end_of_day(deliver_on + days(7))
   benefits:
     - {code: cost, description: Cost, limit: "10.00"}
@@ -117,7 +136,9 @@ example_risk:
 """
 
 
-def test_an_expression_that_fails_names_itself_as_before(tmp_path: Path) -> None:
+def test_an_expression_that_fails_names_itself_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "fragile"
     (folder / "editions" / "2026-01").mkdir(parents=True)
     (folder / "product.yaml").write_text(
@@ -131,12 +152,18 @@ def test_an_expression_that_fails_names_itself_as_before(tmp_path: Path) -> None
     )
     edition = load_product(folder, tmp_path).editions[0]
     now = datetime(2026, 12, 1, tzinfo=UTC)
+    stepwise = edition.plan.price_stepwise
+    monkeypatch.setattr(edition.plan, "price_stepwise", lambda *a: (stepwise(*a), 1 / 0))
 
     @settings(max_examples=60, deadline=None)
-    @given(amount=st.sampled_from(["100.00", "99.50", "600.00", "20.00"]))
-    def check(amount: str) -> None:
-        raw = {"value": {"amount": amount, "currency": "CNY"}, "deliver_on": "2030-01-01"}
+    @given(
+        amount=st.sampled_from(["100.00", "99.50", "600.00", "20.00", "950.00"]),
+        deliver_on=st.sampled_from(["2026-11-01", "2026-11-30", "2030-01-01"]),
+    )
+    def check(amount: str, deliver_on: str) -> None:
+        raw = {"value": {"amount": amount, "currency": "CNY"}, "deliver_on": deliver_on}
         want = _outcome(reference_engine.price, edition, raw, now)
+        # only a failing expression takes the step-by-step path (which raises first)
         assert _outcome(engine.price, edition, raw, now) == want
 
     check()
