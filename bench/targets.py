@@ -312,19 +312,24 @@ def pricing_part(args: argparse.Namespace, doc: dict[str, Any]) -> list[Row]:
     rates = scalar_pricing(1.0 if args.quick else 3.0)
     doc["pricing.scalar"] = [dataclasses.asdict(r) | {"per_s": r.per_s} for r in rates]
     rows = []
+    by_name = {r.name: r for r in rates}
     for r in rates:
         if r.name.startswith("price "):
-            parse = next(x for x in rates if x.name == "parse " + r.name.split()[1])
+            code = r.name.split()[1]
+            parse, alone = by_name["parse " + code], by_name["engine " + code]
+            sheet = by_name["worksheet " + code]
             rows.append(
                 Row(
-                    f"scalar pricing, {r.name.split()[1]} (one core)",
+                    f"scalar pricing, {code} (one core)",
                     r.per_s,
                     "risks/s",
                     parse.per_s,
                     ">= 100,000/s",
                     r.per_s >= 100_000,
                     0,
-                    "ratio against parsing the risk alone",
+                    f"parse + price of varied risks ({r.eligible:.0%} eligible); baseline: "
+                    f"parsing alone; price alone {alone.per_s:,.0f}/s, "
+                    f"with its worksheet {sheet.per_s:,.0f}/s",
                 )
             )
     print(f"  batch pricing of {args.book} ...", flush=True)

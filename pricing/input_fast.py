@@ -51,6 +51,54 @@ def reader(spec: InputSpec, parse_date: Reader, parse_datetime: Reader) -> Reade
     return _careful(spec)
 
 
+def generate(specs: tuple[InputSpec, ...], parse_date: Reader, parse_datetime: Reader) -> Reader:
+    """One function reading a whole risk, each input's reader written inline where it is
+    a simple test (a text from a list) and called otherwise; it raises NotPlain (or any
+    error) at the first doubt."""
+    ns: dict[str, Any] = {"NotPlain": NotPlain, "dict": dict, "str": str, "type": type}
+    ns["names"] = frozenset(s.name for s in specs)
+    lines = [
+        "def read(raw):",
+        "    if type(raw) is not dict or not raw.keys() <= names:",
+        "        raise NotPlain",
+    ]
+    for i, spec in enumerate(specs):
+        name = repr(spec.name)
+        lines.append(f"    v{i} = raw.get({name})")
+        if spec.required:
+            missing = "raise NotPlain"
+        else:
+            ns[f"d{i}"] = spec.default
+            missing = f"v{i} = d{i}"
+        plain_enum = (
+            spec.type == "string"
+            and spec.enum is not None
+            and not (spec.pattern or spec.min_length or spec.max_length)
+        )
+        if plain_enum:
+            ns[f"e{i}"] = frozenset(spec.enum or ())
+            lines += [
+                f"    if v{i} is None:",
+                f"        {missing}",
+                f"    elif type(v{i}) is not str or v{i} not in e{i}:",
+                "        raise NotPlain",
+            ]
+        else:
+            ns[f"r{i}"] = reader(spec, parse_date, parse_datetime)
+            lines += [
+                f"    if v{i} is None:",
+                f"        {missing}",
+                "    else:",
+                f"        v{i} = r{i}(v{i})",
+            ]
+    values = ", ".join(f"{spec.name!r}: v{i}" for i, spec in enumerate(specs))
+    lines.append(f"    return {{{values}}}")
+    scope = {"__builtins__": {}, **ns}
+    exec(compile("\n".join(lines) + "\n", "<inputs>", "exec"), scope)
+    read: Reader = scope["read"]
+    return read
+
+
 def _allowed(spec: InputSpec, value: Any) -> bool:
     return spec.enum is None or value in spec.enum
 

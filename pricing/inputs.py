@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from .errors import InputError, InputErrors
-from .input_fast import NotPlain, Reader, json_writer, reader
+from .input_fast import Reader, generate, json_writer
 from .money import Money, MoneyError, check_currency, parse_amount
 
 INPUT_TYPES = ("string", "integer", "decimal", "money", "date", "datetime", "boolean")
@@ -220,11 +220,8 @@ class InputSet:
         object.__setattr__(self, "by_name", {s.name: s for s in self.specs})
 
     @cached_property
-    def _readers(self) -> tuple[tuple[str, Reader, bool, Any], ...]:
-        return tuple(
-            (s.name, reader(s, parse_date, parse_datetime), s.required, s.default)
-            for s in self.specs
-        )
+    def _read(self) -> Reader:
+        return generate(self.specs, parse_date, parse_datetime)
 
     @cached_property
     def _writers(self) -> dict[str, tuple[Callable[[Any], Any] | None, InputSpec]]:
@@ -232,22 +229,11 @@ class InputSet:
 
     def parse(self, raw: Any, prefix: str = "risk") -> dict[str, Any]:
         """Validate a whole risk; raises InputErrors listing every problem, first one first."""
-        if type(raw) is dict and raw.keys() <= self.by_name.keys():
+        try:
             # the common case, a valid risk of plain values (pricing/input_fast.py)
-            try:
-                values = {}
-                for name, read, required, default in self._readers:
-                    value = raw.get(name)
-                    if value is None:
-                        if required:
-                            raise NotPlain
-                        values[name] = default
-                    else:
-                        values[name] = read(value)
-                return values
-            except Exception:
-                pass
-        return self.parse_carefully(raw, prefix)
+            return self._read(raw)
+        except Exception:
+            return self.parse_carefully(raw, prefix)
 
     def parse_carefully(self, raw: Any, prefix: str = "risk") -> dict[str, Any]:
         """`parse` one field at a time, collecting every problem with its field's name."""
