@@ -21,6 +21,7 @@ from .config import Config, load_config
 from .domain.records import Policy
 from .presentation import render
 from .presentation.errors import error_body
+from .services import policies
 from .services.billing import Billing
 from .services.catalog import ProductCatalog
 from .services.claims import ClaimsContext, claims_context
@@ -44,8 +45,12 @@ class Services:
     gateway: StripeGateway | None = None
 
     def render_policy(self, policy: Policy) -> dict[str, Any]:
-        """A policy as the API, its events and webhooks show it (with its edition's terms)."""
-        return render.policy(policy, self.catalog.edition(policy.product_code, policy.edition))
+        """A policy as the API, its events and webhooks show it (with its edition's terms,
+        and its worksheet, made again if it was not stored)."""
+        return render.policy(
+            policies.completed(self.catalog, policy),
+            self.catalog.edition(policy.product_code, policy.edition),
+        )
 
     # Built on each call (cheap), so that they always follow the current config.
     def claims(self) -> ClaimsContext:

@@ -73,6 +73,7 @@ class Worker:
             self.now(),
             timedelta(seconds=self.config.webhook_lease_seconds),
             self.config.worker_concurrency,
+            self.services.render_policy,
         )
         list(self.pool.map(self._deliver, claimed))
         return done + len(claimed)

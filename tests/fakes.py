@@ -12,10 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from policy_service.adapters.idempotency_repo import StoredResponse
+from policy_service.adapters.idempotency_repo import Answer, StoredResponse
 from policy_service.adapters.unit_of_work import Tx
 from policy_service.domain.claims import Claim
-from policy_service.domain.records import Policy
+from policy_service.domain.records import AsIssued, Policy
 
 
 class FakeIdempotency:
@@ -26,21 +26,24 @@ class FakeIdempotency:
         self,
         partner_id: str,
         livemode: bool,
-        entries: list[tuple[str, str, int, str]],
+        entries: list[tuple[str, str, int, Answer]],
         now: datetime,
     ) -> set[str]:
         mine = set()
         for key, fp, status, body in entries:
             if (partner_id, livemode, key) not in self.rows:
-                self.rows[partner_id, livemode, key] = StoredResponse(key, fp, status, body)
+                self.rows[partner_id, livemode, key] = StoredResponse(key, fp, status, *_kept(body))
                 mine.add(key)
         return mine
 
     def update_response(
-        self, partner_id: str, livemode: bool, key: str, status: int, body: str
+        self, partner_id: str, livemode: bool, key: str, status: int, body: Answer
     ) -> None:
         old = self.rows[partner_id, livemode, key]
-        self.rows[partner_id, livemode, key] = replace(old, status_code=status, body=body)
+        text, policy_id = _kept(body)
+        self.rows[partner_id, livemode, key] = replace(
+            old, status_code=status, body=text, policy_id=policy_id
+        )
 
     def fetch_many(self, partner_id: str, livemode: bool, keys: list[str]) -> dict[str, Any]:
         return {
@@ -48,6 +51,11 @@ class FakeIdempotency:
             for k in keys
             if (partner_id, livemode, k) in self.rows
         }
+
+
+def _kept(body: Answer) -> tuple[str | None, str | None]:
+    """(body, policy_id) as the SQL repository keeps an answer."""
+    return (None, body.policy_id) if isinstance(body, AsIssued) else (body, None)
 
 
 class FakePolicies:
@@ -94,6 +102,9 @@ class FakePolicies:
             if (p.partner_id, p.livemode, p.product_code) == (partner_id, livemode, product)
             and p.external_ref in refs
         }
+
+    def many(self, policy_ids: set[str]) -> dict[str, Policy]:
+        return {pid: self.rows[pid] for pid in policy_ids if pid in self.rows}
 
     def get(
         self,

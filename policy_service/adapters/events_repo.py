@@ -20,7 +20,8 @@ class NewEvent:
     type: str
     object_type: str
     object_id: str
-    data: dict[str, Any]
+    #: None for a policy as issued: rebuilt from the policy's row when read
+    data: dict[str, Any] | None
     created_at: datetime
 
 

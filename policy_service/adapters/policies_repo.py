@@ -35,6 +35,7 @@ def _row(p: Policy) -> dict[str, Any]:
         "policyholder_id_last4": ph.id_last4 if ph else None,
         "policyholder_phone": ph.phone if ph else None,
         "worksheet": p.worksheet,
+        "priced_at": p.priced_at,
         "coverage_start": p.coverage_start,
         "coverage_end": p.coverage_end,
         "created_at": p.created_at,
@@ -73,6 +74,7 @@ def from_row(row: Any) -> Policy:
         policyholder=holder,
         premium=premium_from_row(row),
         worksheet=row.worksheet,
+        priced_at=row.priced_at,
         coverage_start=row.coverage_start,
         coverage_end=row.coverage_end,
         created_at=row.created_at,
@@ -150,6 +152,13 @@ class PoliciesRepository:
             stmt = stmt.with_for_update()
         row = self.conn.execute(stmt).first()
         return None if row is None else from_row(row)
+
+    def many(self, policy_ids: set[str]) -> dict[str, Policy]:
+        """Policies by id, of any partner (the caller already holds ids it may read)."""
+        if not policy_ids:
+            return {}
+        rows = self.conn.execute(sa.select(policies).where(policies.c.id.in_(policy_ids)))
+        return {r.id: from_row(r) for r in rows}
 
     def set_status(self, policy_id: str, expected: str, status: str, **values: Any) -> bool:
         """Compare-and-set on the status; the other columns change with it."""

@@ -68,6 +68,10 @@ def one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 JSONDoc = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: a document that may be absent: None is SQL NULL (not a JSON null), on every path
+OptionalJSONDoc = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 
 def _id(prefix_len: int = 40) -> sa.Column[str]:
@@ -207,7 +211,12 @@ policies = sa.Table(
     sa.Column("policyholder_id_last4", sa.String(4), nullable=True),
     sa.Column("policyholder_phone", sa.String(16), nullable=True),
     *_premium_columns(),
-    sa.Column("worksheet", JSONDoc, nullable=False),
+    #: how the premium was worked out; null when the pinned edition gives it again from the
+    #: risk at priced_at: the view rebuilds it instead of storing a copy
+    sa.Column("worksheet", OptionalJSONDoc, nullable=True),
+    #: when the premium was priced: at issue, or when its quote was made (null: before
+    #: 0008, when every policy stored its worksheet)
+    sa.Column("priced_at", UTCDateTime, nullable=True),
     sa.Column("coverage_start", UTCDateTime, nullable=False),
     sa.Column("coverage_end", UTCDateTime, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -267,8 +276,12 @@ idempotency_keys = sa.Table(
     #: sha256 of method, path and the canonical JSON body
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=False),
-    sa.Column("response_body", sa.Text, nullable=False),
+    #: the answer as sent; null when it was a policy as issued (policy_id), rebuilt from
+    #: the policy's row on a replay instead of kept as a second copy
+    sa.Column("response_body", sa.Text, nullable=True),
+    sa.Column("policy_id", sa.String(40), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("(response_body is null) <> (policy_id is null)", name="body_or_policy"),
     sa.Index(None, "created_at"),
 )
 
@@ -282,11 +295,13 @@ events = sa.Table(
     sa.Column("type", sa.String(60), nullable=False),
     sa.Column("object_type", sa.String(30), nullable=False),
     sa.Column("object_id", sa.String(40), nullable=False),
-    #: the object as it is after the change, as the API shows it
-    sa.Column("data", JSONDoc, nullable=False),
+    #: the object as it is after the change, as the API shows it; null for a policy as
+    #: issued (policy.issued), which is rebuilt from the policy's row when read
+    sa.Column("data", OptionalJSONDoc, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     #: when the worker fanned the event out to the webhook endpoints (null: not yet)
     sa.Column("dispatched_at", UTCDateTime, nullable=True),
+    sa.CheckConstraint("data is not null or type = 'policy.issued'", name="data"),
     sa.Index(None, "partner_id", "livemode", "id"),
     sa.Index(None, "object_id"),
     sa.Index(

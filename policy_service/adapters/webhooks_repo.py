@@ -219,6 +219,7 @@ class WebhooksRepository:
                 events.c.data,
                 events.c.created_at,
                 events.c.object_type,
+                events.c.object_id,
             )
             .join(E, E.c.id == D.c.endpoint_id)
             .join(events, events.c.id == D.c.event_id)
@@ -262,6 +263,7 @@ class WebhooksRepository:
                 "created": r.created_at,
                 "livemode": r.livemode,
                 "data": r.data,
+                "object_id": r.object_id,
             }
             claimed.append(
                 Claimed(

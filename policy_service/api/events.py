@@ -36,13 +36,15 @@ class Events(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """List events, newest first; filter by type and object id"""
         who = caller("events:read")
+        svc = services()
         rows, has_more = webhooks.list_events(
-            services().uow,
+            svc.uow,
             who,
             args["limit"],
             args.get("starting_after"),
             args.get("type"),
             args.get("object"),
+            svc.render_policy,
         )
         return ok(render.page([render.event(r) for r in rows], has_more, "/v1/events"))
 
@@ -54,7 +56,8 @@ class EventById(MethodView):
     def get(self, event_id: str) -> Response:
         """An event: its type and the object as it was after the change"""
         who = caller("events:read")
-        return ok(render.event(webhooks.get_event(services().uow, who, event_id)))
+        svc = services()
+        return ok(render.event(webhooks.get_event(svc.uow, who, event_id, svc.render_policy)))
 
 
 @blp.route("/<event_id>/deliveries")

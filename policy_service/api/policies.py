@@ -13,17 +13,23 @@ from flask_smorest import Blueprint
 from policy_service.domain.errors import InvalidRequest
 from policy_service.domain.records import Policy
 from policy_service.presentation import render
-from policy_service.services import cancellation, issue_transaction, issuing, payments, refunds
+from policy_service.services import (
+    batch_envelope,
+    cancellation,
+    issue_transaction,
+    issuing,
+    payments,
+    refunds,
+)
 from policy_service.services import policies as svc_policies
+from policy_service.services.batch_envelope import Envelope
 from policy_service.services.billing import check_payment_method
 from policy_service.services.idempotency import (
     Outcome,
     dumps,
     fingerprint,
-    replay_stored,
     stored_response,
 )
-from policy_service.services.issue_transaction import Envelope
 from policy_service.services.unit_of_work import Tx
 
 from .context import Services, caller, services
@@ -131,13 +137,14 @@ class PolicyBatch(MethodView):
         key = idempotency_key()
         envelope = None
         if key is not None:
-            fp = request_fingerprint()
-            stored = stored_response(svc.uow, who, BATCH_KEY_PREFIX + key)
-            if stored is not None:
-                return json_response(replay_stored(stored, fp))
             envelope = Envelope(
-                BATCH_KEY_PREFIX + key, fp, lambda outcomes: (200, _batch_body(outcomes))
+                BATCH_KEY_PREFIX + key,
+                request_fingerprint(),
+                lambda outcomes: (200, _batch_body(outcomes)),
             )
+            replayed = batch_envelope.replayed(svc.uow, who, envelope, svc.render_policy)
+            if replayed is not None:
+                return json_response(replayed)
         items = issuing.prepare_batch(svc.issuing(), who, body["items"])
         result = issue_transaction.issue_many(svc.issuing(), who, items, envelope)
         return json_response(result.envelope or Outcome(200, dumps(_batch_body(result.outcomes))))

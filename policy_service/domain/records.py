@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .lifecycle import PolicyStatus
 from .policyholder import Policyholder
 
 CANCEL_REASONS = ("requested_by_customer", "order_cancelled", "duplicate", "fraudulent", "other")
@@ -101,7 +102,8 @@ class Policy:
     risk: dict[str, Any]
     policyholder: Policyholder | None
     premium: Premium
-    worksheet: dict[str, Any]
+    #: None: not stored, the pinned edition gives it again (services.policies.completed)
+    worksheet: dict[str, Any] | None
     coverage_start: datetime
     coverage_end: datetime
     created_at: datetime
@@ -111,3 +113,27 @@ class Policy:
     refund_amount: Decimal | None = None
     #: stripe billing: the PaymentIntent that charged the premium
     payment_intent: str | None = None
+    #: when the premium was priced: at issue, or when its quote was made (None: not
+    #: recorded; the policy then stores its worksheet)
+    priced_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AsIssued:
+    """A stored answer (an Idempotency-Key's, an event's) that is a policy as it was
+    issued: kept as the policy's id, its JSON made again from the policy's row."""
+
+    policy_id: str
+
+
+def as_issued(policy: Policy) -> Policy:
+    """A policy issued in force (partner-settled billing) as it was then: what changed
+    since (a cancellation, an expiry) taken off. Nothing else of a policy ever changes."""
+    return replace(
+        policy,
+        status=PolicyStatus.ACTIVE.value,
+        cancelled_at=None,
+        cancel_reason=None,
+        refund_amount=None,
+        updated_at=policy.created_at,
+    )

@@ -25,6 +25,7 @@ from policy_service.domain.lifecycle import policy_transition
 from policy_service.domain.records import Policy
 from policy_service.domain.webhooks import backoff, wants
 
+from .issued import RenderPolicy, fill_events
 from .unit_of_work import Tx, UnitOfWork
 from .webhooks import new_delivery
 
@@ -51,10 +52,19 @@ def dispatch_events(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
 
 
 def claim(
-    uow: UnitOfWork, worker: str, now: datetime, lease: timedelta, limit: int
+    uow: UnitOfWork,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    render_policy: RenderPolicy,
 ) -> list[webhooks_repo.Claimed]:
+    """Deliveries due, under this worker's lease, each with its event's data (a policy as
+    issued made from the policy's row)."""
     with uow.write() as tx:
-        return tx.webhooks.claim_due(worker, now, now + lease, limit)
+        claimed = tx.webhooks.claim_due(worker, now, now + lease, limit)
+        fill_events(tx, [c.event for c in claimed], render_policy)
+        return claimed
 
 
 def body_of(claimed: webhooks_repo.Claimed) -> bytes:

@@ -49,10 +49,16 @@ def dumps(body: Any) -> str:
 
 
 def replay_stored(record: StoredResponse, fp: str | None) -> Outcome:
+    """The stored answer again, its body made beforehand if it was a policy as issued
+    (services/issued.answers)."""
     if record.fingerprint != fp:
         raise IdempotencyError(
             "this Idempotency-Key was already used with a different request; "
             "use a new key for a new request",
+        )
+    if record.body is None:  # the policy it named is gone: it never is, but say so
+        raise ServiceError(
+            f"the answer stored under this key names policy {record.policy_id}, which was not found"
         )
     return Outcome(record.status_code, record.body, replayed=True)
 

@@ -8,16 +8,16 @@ statements, in this order:
   4. the keys triggers find each policy by, the outbox events, the premiums' ledger entries.
 
 Items that fail in steps 2-3 get their error written over their idempotency record in
-the same transaction. A single POST /v1/policies is a batch of one.
+the same transaction. A single POST /v1/policies is a batch of one. The policy's JSON is
+written nowhere but in the answer: its key and its policy.issued event name the policy,
+and a replay or a reader makes its JSON as issued again (services/issued.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from policy_service.adapters import (
     events_repo,
 )
+from policy_service.adapters.idempotency_repo import Answer
 from policy_service.domain.errors import (
     Conflict,
     IdempotencyError,
@@ -33,21 +34,13 @@ from policy_service.domain.errors import (
 from policy_service.domain.ids import new_id
 from policy_service.domain.ledger import Entry, period_of, premium_entry
 from policy_service.domain.money import MINOR_UNITS
-from policy_service.domain.records import Caller, Policy
+from policy_service.domain.records import AsIssued, Caller, Policy
 
+from . import batch_envelope, issued
+from .batch_envelope import Envelope
 from .idempotency import Outcome, RenderError, dumps, replay_stored
 from .issuing import IssueItem, Issuing, RenderOk, duplicate_cover, storable
-from .unit_of_work import Tx, UnitOfWork
-
-
-@dataclass
-class Envelope:
-    """A batch's own Idempotency-Key: claimed in the same transaction as its items, so a
-    concurrent retry waits and replays instead of racing the items."""
-
-    key: str
-    fingerprint: str
-    render: Callable[[list[Outcome]], tuple[int, dict[str, Any]]]
+from .unit_of_work import Tx
 
 
 @dataclass
@@ -65,7 +58,7 @@ def issue_many(
 ) -> IssueResult:
     """Write every prepared item in one transaction; one outcome per item, in order.
     The premiums go into the ledger as collected by the partner (partner-settled billing)."""
-    _replay_refused_retries(issuing.uow, caller, items)
+    _replay_refused_retries(issuing, caller, items)
     now = issuing.clock()
     held = True
     for attempt in range(1, _ATTEMPTS + 1):
@@ -88,20 +81,24 @@ def issue_many(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _replay_refused_retries(uow: UnitOfWork, caller: Caller, items: list[IssueItem]) -> None:
+def _replay_refused_retries(issuing: Issuing, caller: Caller, items: list[IssueItem]) -> None:
     """A retry whose request would now be refused as invalid (the product changed since)
     still gets the stored response of its first attempt."""
     refused = [i for i in items if i.key and i.error is not None and not storable(i.error)]
     if not refused:
         return
-    with uow.read() as tx:
-        stored = tx.idempotency.fetch_many(
-            caller.partner_id, caller.livemode, [i.key for i in refused if i.key]
+    with issuing.uow.read() as tx:
+        stored = issued.answers(
+            tx,
+            tx.idempotency.fetch_many(
+                caller.partner_id, caller.livemode, [i.key for i in refused if i.key]
+            ),
+            issuing.render_policy,
         )
     for item in refused:
         record = stored.get(item.key or "")
         if record is not None and record.fingerprint == item.fingerprint:
-            item.error, item.replay = None, Outcome(record.status_code, record.body, replayed=True)
+            item.error, item.replay = None, replay_stored(record, item.fingerprint)
 
 
 class _HeldWriteRefused(Exception):
@@ -155,7 +152,7 @@ def _issue_once(
                     raise _HeldWriteRefused
             if replays:
                 # Read inside the transaction: the rows we waited on are committed by now.
-                _replay(tx, caller, replays, outcomes, issuing.render_error)
+                _replay(tx, caller, replays, outcomes, issuing)
             result = IssueResult([outcomes[item.index] for item in items])
             if envelope is not None:
                 status, body = envelope.render(result.outcomes)
@@ -165,18 +162,14 @@ def _issue_once(
                     caller.livemode,
                     envelope.key,
                     status,
-                    result.envelope.body,
+                    batch_envelope.stored_text(result.outcomes),
                 )
             return result
     except _EnvelopeTaken:
         assert envelope is not None
-        with issuing.uow.read() as tx:
-            record = tx.idempotency.fetch_many(
-                caller.partner_id,
-                caller.livemode,
-                [envelope.key],
-            )[envelope.key]
-        return IssueResult([], replay_stored(record, envelope.fingerprint))
+        replayed = batch_envelope.replayed(issuing.uow, caller, envelope, issuing.render_policy)
+        assert replayed is not None  # the key was taken by a committed batch
+        return IssueResult([], replayed)
 
 
 def _always() -> bool:
@@ -204,12 +197,7 @@ def _write(
             caller.partner_id,
             caller.livemode,
             [
-                (
-                    i.key,
-                    i.fingerprint,
-                    provisional[i.index].status,
-                    provisional[i.index].body,
-                )
+                (i.key, i.fingerprint, provisional[i.index].status, _kept(provisional[i.index]))
                 for i in to_claim
                 if i.key and i.fingerprint
             ],
@@ -236,7 +224,8 @@ def _write(
     issued = [i.draft.policy for i in drafts if i.index not in failed and i.draft is not None]
     tx.events.insert_many(
         [
-            policy_event("policy.issued", item.draft.policy, outcomes[item.index].body)
+            # no data: the policy as issued is made from its row when the event is read
+            policy_event("policy.issued", item.draft.policy, None)
             for item in drafts
             if item.index not in failed and item.draft is not None
         ],
@@ -249,6 +238,12 @@ def _write(
         ],
     )
     return replays
+
+
+def _kept(outcome: Outcome) -> Answer:
+    """What an Idempotency-Key keeps of an answer: the policy it issued (its JSON is made
+    again from the row), or the error as sent."""
+    return AsIssued(outcome.policy.id) if outcome.policy is not None else outcome.body
 
 
 def _premium_entry(policy: Policy) -> Entry:
@@ -274,7 +269,7 @@ def insert_policies(
         return failed
     # One lock order (product, external_ref) for concurrent batches.
     ordered = sorted(drafts, key=lambda d: (d[1].policy.product_code, d[1].policy.external_ref))
-    inserted = tx.policies.insert_new([d.policy for _, d in ordered])
+    inserted = tx.policies.insert_new([_as_stored(d.policy) for _, d in ordered])
     for index, draft in drafts:
         if draft.policy.id not in inserted:
             failed[index] = _unique_conflict(tx, caller, draft.policy)
@@ -299,6 +294,12 @@ def insert_policies(
         ],
     )
     return failed
+
+
+def _as_stored(policy: Policy) -> Policy:
+    """A policy as its row keeps it: without its worksheet, which its pinned edition gives
+    again from the risk at priced_at (policies.completed)."""
+    return replace(policy, worksheet=None)
 
 
 def _unique_conflict(tx: Tx, caller: Caller, pol: Policy) -> ServiceError:
@@ -327,10 +328,14 @@ def _replay(
     caller: Caller,
     items: list[IssueItem],
     outcomes: dict[int, Outcome],
-    render_error: RenderError,
+    issuing: Issuing,
 ) -> None:
-    stored = tx.idempotency.fetch_many(
-        caller.partner_id, caller.livemode, [i.key for i in items if i.key]
+    stored = issued.answers(
+        tx,
+        tx.idempotency.fetch_many(
+            caller.partner_id, caller.livemode, [i.key for i in items if i.key]
+        ),
+        issuing.render_policy,
     )
     for item in items:
         record = stored.get(item.key or "")
@@ -342,11 +347,12 @@ def _replay(
         try:
             outcomes[item.index] = replay_stored(record, item.fingerprint)
         except IdempotencyError as err:
-            status, body = render_error(err)
+            status, body = issuing.render_error(err)
             outcomes[item.index] = Outcome(status, dumps(body))
 
 
-def policy_event(event_type: str, policy: Policy, body_json: str) -> events_repo.NewEvent:
+def policy_event(event_type: str, policy: Policy, body_json: str | None) -> events_repo.NewEvent:
+    """An event about a policy: its JSON as sent, or None for a policy as issued."""
     return events_repo.NewEvent(
         id=new_id("evt"),
         partner_id=policy.partner_id,
@@ -354,6 +360,6 @@ def policy_event(event_type: str, policy: Policy, body_json: str) -> events_repo
         type=event_type,
         object_type="policy",
         object_id=policy.id,
-        data=orjson.loads(body_json),
+        data=None if body_json is None else orjson.loads(body_json),
         created_at=policy.updated_at,
     )

@@ -52,6 +52,10 @@ class Issuing:
     render_ok: RenderOk
     render_error: RenderError
 
+    def render_policy(self, policy: Policy) -> dict[str, Any]:
+        """The JSON of an issued policy, as the 201 answer shows it."""
+        return self.render_ok(policy)[1]
+
 
 @dataclass
 class Draft:
@@ -214,6 +218,7 @@ def prepare_issue(
         coverage_end=priced.coverage_end,
         created_at=now,
         updated_at=now,
+        priced_at=quote.created_at if quote else now,
     )
     rule = product.duplicate_cover
     label = ""

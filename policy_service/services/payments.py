@@ -38,6 +38,7 @@ from policy_service.domain.lifecycle import PolicyStatus, policy_transition
 from policy_service.domain.money import to_minor
 from policy_service.domain.records import Caller
 
+from . import issued
 from .billing import Billing, ledger_row, minor_exponent
 from .idempotency import Outcome, dumps, replay_stored
 from .issue_transaction import insert_policies, policy_event
@@ -109,13 +110,16 @@ class _Resume(Exception):
 def resume(billing: Billing, caller: Caller, key: str, fp: str | None, now: datetime) -> Outcome:
     """A retry of a stripe issue request: replay its final answer, or drive its payment on."""
     with billing.uow.read() as tx:
-        stored = tx.idempotency.fetch_many(caller.partner_id, caller.livemode, [key]).get(key)
+        # (a key kept as a policy: issued while the partner was billed by itself)
+        stored = issued.answers(
+            tx, tx.idempotency.fetch_many(caller.partner_id, caller.livemode, [key]), billing.render
+        ).get(key)
     if stored is None:  # pragma: no cover - the caller saw it
         raise ServiceError("idempotency record vanished; retry")
     answer = replay_stored(stored, fp)  # refuses another body under this key
     if stored.status_code != PROCESSING:
         return answer
-    policy_id = json.loads(stored.body)["policy"]
+    policy_id = json.loads(answer.body)["policy"]
     with billing.uow.write() as tx:
         payment = tx.payments.payment_of_policy(policy_id)
         if payment is None:  # pragma: no cover - written with the placeholder

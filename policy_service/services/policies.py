@@ -1,14 +1,24 @@
-"""Reading policies: one, or a page of a partner's."""
+"""Reading policies: one, or a page of a partner's; and a policy's worksheet made again
+where it was not stored."""
 
 from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
 
 from policy_service.domain.errors import (
     NotFound,
 )
 from policy_service.domain.ids import has_prefix
 from policy_service.domain.records import Caller, Policy
+from pricing import engine
+from pricing.model import Edition
 
+from .catalog import ProductCatalog
 from .unit_of_work import Tx, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 def policy_of(tx: Tx, caller: Caller, policy_id: str, for_update: bool = False) -> Policy:
@@ -40,3 +50,71 @@ def list_policies(
         return tx.policies.list_page(
             caller.partner_id, caller.livemode, limit, starting_after, external_ref, status, product
         )
+
+
+def completed(catalog: ProductCatalog, policy: Policy) -> Policy:
+    """The policy with its worksheet. A policy issued since 0008 stores none: it was priced
+    at priced_at on its pinned edition, which gives the same worksheet again (pricing is
+    deterministic, and editions in use never change). Should the edition be gone or price
+    it otherwise, the worksheet says so instead of showing other figures."""
+    if policy.worksheet is not None:
+        return policy
+    edition = catalog.pinned(policy.product_code, policy.edition, policy.content_hash)
+    return replace(
+        policy, worksheet=worksheet_again(edition, policy), risk=_declared_order(edition, policy)
+    )
+
+
+def _declared_order(edition: Edition | None, policy: Policy) -> dict[str, Any]:
+    """The risk's inputs in the order the edition declares them, as when it was issued
+    (PostgreSQL's jsonb keeps keys in an order of its own)."""
+    if edition is None:
+        return policy.risk
+    declared = edition.inputs.by_name
+    ordered = {name: policy.risk[name] for name in declared if name in policy.risk}
+    return ordered | {k: v for k, v in policy.risk.items() if k not in declared}
+
+
+def worksheet_again(edition: Edition | None, policy: Policy) -> dict[str, Any]:
+    """The worksheet as issued: the pricing at priced_at (a quote's, whose premium the
+    policy holds), with the cover as computed at issue."""
+    if edition is None:
+        return _unavailable(policy, "the edition it was priced on is not loaded")
+    priced_at = policy.priced_at or policy.created_at
+    try:
+        risk = edition.inputs.parse(policy.risk)
+        priced = engine.price(edition, risk, priced_at)
+        at_issue = priced if priced_at == policy.created_at else None
+        if at_issue is None:
+            at_issue = engine.price(edition, risk, policy.created_at)
+    except Exception as exc:  # a view of one policy must not fail: it says why instead
+        log.error("policy %s: its worksheet could not be made again: %s", policy.id, exc)
+        return _unavailable(policy, "the edition no longer prices its risk")
+    b, p = priced.breakdown, policy.premium
+    if (
+        b is None
+        or at_issue.breakdown is None
+        or (b.total, b.net, b.tax, b.commission, b.fees)
+        != (p.total, p.net, p.tax, p.commission, p.fees)
+    ):
+        log.error("policy %s: its edition now gives another premium", policy.id)
+        return _unavailable(policy, "the edition now gives another premium")
+    if policy.quote_id is None:
+        return priced.worksheet
+    # the quote's worksheet explains the held premium; the cover is the one of the issue
+    return {
+        **priced.worksheet,
+        "quote": policy.quote_id,
+        "coverage": at_issue.worksheet["coverage"],
+    }
+
+
+def _unavailable(policy: Policy, reason: str) -> dict[str, Any]:
+    return {
+        "edition": policy.edition,
+        "content_hash": policy.content_hash,
+        "priced_at": (policy.priced_at or policy.created_at).isoformat(),
+        "inputs": policy.risk,
+        "steps": [],
+        "unavailable": reason,
+    }

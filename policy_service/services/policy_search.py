@@ -17,6 +17,7 @@ from pricing.model import Edition
 
 from . import query_args
 from .catalog import ProductCatalog
+from .policies import completed
 from .unit_of_work import UnitOfWork
 
 
@@ -125,7 +126,7 @@ def policy_view(uow: UnitOfWork, catalog: ProductCatalog, policy_id: str) -> Pol
         ]
         partner = tx.partners.get_partner(policy.partner_id)
     return PolicyView(
-        policy=policy,
+        policy=completed(catalog, policy),
         partner_name=partner.name if partner else policy.partner_id,
         edition=catalog.edition(policy.product_code, policy.edition),
         claims=claims,

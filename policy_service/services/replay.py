@@ -73,8 +73,9 @@ def replay_one(product: Product, policy: Policy) -> Difference | None:
 
 
 def _priced_at(policy: Policy) -> datetime | None:
-    """When the worksheet says it priced (None: not recorded); ValueError when malformed."""
-    raw = policy.worksheet.get("priced_at")
+    """When the worksheet says it priced (None: not recorded, or no worksheet stored: a
+    direct issue priced at created_at); ValueError when malformed."""
+    raw = (policy.worksheet or {}).get("priced_at")
     return datetime.fromisoformat(raw) if isinstance(raw, str) else None
 
 
@@ -88,7 +89,9 @@ def _suspects(product: Product, batch: list[Policy]) -> list[Policy]:
     for edition_id, group in by_edition.items():
         edition = product.edition(edition_id)
         try:
-            times = [_priced_at(policy) for policy in group]
+            times: list[datetime | None] = [
+                _priced_at(policy) or policy.created_at for policy in group
+            ]
         except ValueError:
             times = [None]  # a time that is not one: the scalar replay reports it
         if edition is None or any(t is None for t in times):

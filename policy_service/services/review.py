@@ -20,6 +20,7 @@ from pricing.model import Edition
 from . import query_args
 from .claim_queries import audit_log
 from .claims import ClaimsContext
+from .policies import completed
 from .unit_of_work import UnitOfWork
 
 #: claims read per queue request; beyond it the counts say "at least"
@@ -236,7 +237,7 @@ def review_detail(ctx: ClaimsContext, claim_id: str) -> ReviewDetail:
         return ReviewDetail(
             claim=claim,
             partner_name=partner.name if partner else claim.partner_id,
-            policy=policy,
+            policy=completed(ctx.catalog, policy),
             edition=ctx.catalog.edition(policy.product_code, policy.edition),
             payouts=tx.claims.payouts_of(claim.id),
             attachments=tx.claims.attachments_of(claim.id),

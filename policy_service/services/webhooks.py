@@ -15,6 +15,7 @@ from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.records import Caller
 from policy_service.domain.webhooks import address_allowed, check_event_types, check_url, wants
 
+from .issued import EventView, RenderPolicy, event_views
 from .unit_of_work import Tx, UnitOfWork
 
 #: how long a rotated-out secret keeps signing, so receivers can switch without losing events
@@ -152,9 +153,12 @@ def _event(tx: Tx, caller: Caller, event_id: str) -> sa.Row[Any]:
     return row
 
 
-def get_event(uow: UnitOfWork, caller: Caller, event_id: str) -> sa.Row[Any]:
+def get_event(
+    uow: UnitOfWork, caller: Caller, event_id: str, render_policy: RenderPolicy
+) -> EventView:
+    """An event with its data (a policy as issued made from the policy's row)."""
     with uow.read() as tx:
-        return _event(tx, caller, event_id)
+        return event_views(tx, [_event(tx, caller, event_id)], render_policy)[0]
 
 
 def list_events(
@@ -164,11 +168,13 @@ def list_events(
     starting_after: str | None,
     types: list[str] | None,
     object_id: str | None,
-) -> tuple[list[sa.Row[Any]], bool]:
+    render_policy: RenderPolicy,
+) -> tuple[list[EventView], bool]:
     with uow.read() as tx:
-        return tx.events.list_page(
+        rows, has_more = tx.events.list_page(
             caller.partner_id, caller.livemode, limit, starting_after, types, object_id
         )
+        return event_views(tx, rows, render_policy), has_more
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,13 @@ def test_issue_directly_from_a_risk(api: ApiClient, engine: sa.Engine) -> None:
     assert len(row.policyholder_id_hash) == 64
     assert row.edition_id == "flight_delay/2026-11-25"
     assert [e.type for e in evts] == ["policy.issued"]
-    assert evts[0].data["id"] == pol["id"]
+    # the policy's JSON is kept once, in its row: its event names it, the pinned edition
+    # gives its worksheet again
+    assert evts[0].data is None and row.worksheet is None
+    _, event = api.get(f"/v1/events/{evts[0].id}")
+    assert event["data"]["object"] == pol
+    _, again = api.get(f"/v1/policies/{pol['id']}")
+    assert again == pol
 
 
 def test_issue_from_a_quote_holds_the_quoted_price(api: ApiClient, clock: Clock) -> None:

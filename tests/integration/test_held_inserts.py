@@ -51,9 +51,7 @@ def _rows(engine: sa.Engine, policy_id: str) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
         for table in WRITTEN:
-            if table is idempotency_keys:
-                stmt = sa.select(table).where(table.c.response_body.contains(policy_id))
-            elif table is policies:
+            if table is policies:
                 stmt = sa.select(table).where(table.c.id == policy_id)
             elif table is events:
                 stmt = sa.select(table).where(table.c.object_id == policy_id)

@@ -10,9 +10,9 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +23,6 @@ from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.adapters.webhook_sender import SendResult
 from policy_service.config import Config
 from policy_service.domain.signatures import HEADER, verify
-from policy_service.presentation import render
 from policy_service.services import delivery
 from tests.conftest import PRODUCTS, ApiClient, requires_postgres, shipping_policy
 from tests.webhook_receiver import receiver
@@ -72,6 +71,12 @@ def start_worker(db_url: str, tmp_path: Path) -> Iterator[Callable[..., subproce
         log.close()
 
 
+def _lasting(ref: str) -> dict[str, Any]:
+    """A policy whose cover lasts past today by the wall clock: a worker runs on real time
+    (the app under test on its own fixed clock), and would expire an older one."""
+    return shipping_policy(ref, delivery_date=(date.today() + timedelta(days=60)).isoformat())
+
+
 def _endpoint(api: ApiClient, url: str) -> dict:
     status, body = api.post("/v1/webhook-endpoints", {"url": url, "events": ["*"]})
     assert status == 201
@@ -85,7 +90,7 @@ def _all_events(api: ApiClient) -> list[dict]:
 def test_every_event_arrives_signed_and_as_listed(api: ApiClient, start_worker) -> None:  # type: ignore[no-untyped-def]
     with receiver() as rx:
         endpoint = _endpoint(api, rx.url)
-        pols = [api.post("/v1/policies", shipping_policy(f"o-{i}"))[1] for i in range(3)]
+        pols = [api.post("/v1/policies", _lasting(f"o-{i}"))[1] for i in range(3)]
         api.post(f"/v1/policies/{pols[1]['id']}/cancel", {"reason": "order_cancelled"})
         start_worker()
         rx.wait_for(lambda r: len(r.received) >= 4)
@@ -114,7 +119,7 @@ def test_a_failing_receiver_gets_everything_after_it_recovers(api: ApiClient, st
     with receiver() as rx:
         rx.answer = lambda n: (500, 0.0) if n <= 6 else (200, 0.0)
         _endpoint(api, rx.url)
-        pols = [api.post("/v1/policies", shipping_policy(f"o-{i}"))[1] for i in range(2)]
+        pols = [api.post("/v1/policies", _lasting(f"o-{i}"))[1] for i in range(2)]
         start_worker()
         rx.wait_for(lambda r: len(r.received) >= 2)
         assert sorted(rx.event_ids()) == sorted(e["id"] for e in _all_events(api))
@@ -140,7 +145,7 @@ def test_two_workers_deliver_each_event_once(
         rx.answer = lambda n: (200, 0.05)
         _endpoint(api, rx.url)
         _endpoint(api, rx.url + "?second")
-        items = [shipping_policy(f"o-{i}") for i in range(40)]
+        items = [_lasting(f"o-{i}") for i in range(40)]
         assert api.post("/v1/policies/batch", {"items": items})[1]["issued"] == 40
         start_worker(WORKER_CONCURRENCY="4")
         start_worker(WORKER_CONCURRENCY="4")
@@ -164,7 +169,7 @@ def test_a_killed_worker_loses_nothing(api: ApiClient, start_worker, engine: sa.
     with receiver() as rx:
         rx.answer = lambda n: (200, 1.0)  # slow receiver: deliveries are in flight when we kill
         _endpoint(api, rx.url)
-        items = [shipping_policy(f"o-{i}") for i in range(12)]
+        items = [_lasting(f"o-{i}") for i in range(12)]
         api.post("/v1/policies/batch", {"items": items})
         first = start_worker(WORKER_CONCURRENCY="4")
         rx.wait_for(lambda r: sum(r.in_flight.values()) > 0 or len(r.received) > 0, timeout=30)
@@ -196,6 +201,11 @@ def test_a_killed_worker_loses_nothing(api: ApiClient, start_worker, engine: sa.
 # -- retry window, disabling, expiry: the worker's use cases on a clock we move ---------------
 
 
+def _render(api: ApiClient) -> Any:
+    """The app's policy renderer (what the worker is given)."""
+    return api.client.application.extensions["policy_service"].render_policy
+
+
 def _fail() -> SendResult:
     return SendResult(False, 503, 12, "HTTP 503", "down")
 
@@ -210,7 +220,9 @@ def test_retries_for_three_days_then_gives_up_and_disables(
     assert delivery.dispatch_events(SqlUnitOfWork(engine), now) == 1
     start, attempts, status = now, 0, "pending"
     while status == "pending":
-        [claimed] = delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10)
+        [claimed] = delivery.claim(
+            SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10, _render(api)
+        )
         status = delivery.record(SqlUnitOfWork(engine), claimed, _fail(), now, config)
         attempts += 1
         with engine.connect() as conn:
@@ -223,6 +235,7 @@ def test_retries_for_three_days_then_gives_up_and_disables(
                     due - timedelta(seconds=1),
                     timedelta(seconds=60),
                     10,
+                    _render(api),
                 )
                 == []
             )
@@ -234,7 +247,9 @@ def test_retries_for_three_days_then_gives_up_and_disables(
     api.post("/v1/policies", shipping_policy("o-2"))
     later = start + timedelta(days=5, minutes=1)
     delivery.dispatch_events(SqlUnitOfWork(engine), later)
-    [claimed] = delivery.claim(SqlUnitOfWork(engine), "w1", later, timedelta(seconds=60), 10)
+    [claimed] = delivery.claim(
+        SqlUnitOfWork(engine), "w1", later, timedelta(seconds=60), 10, _render(api)
+    )
     delivery.record(SqlUnitOfWork(engine), claimed, _fail(), later, config)
     _, fetched = api.get(f"/v1/webhook-endpoints/{endpoint['id']}")
     assert fetched["status"] == "disabled"
@@ -247,10 +262,7 @@ def test_policies_expire_when_their_cover_ends(
     app: Flask, api: ApiClient, engine: sa.Engine
 ) -> None:
     _, pol = api.post("/v1/policies", shipping_policy(delivery_date="2026-11-28"))
-    catalog = app.extensions["policy_service"].catalog
-
-    def view(p):  # type: ignore[no-untyped-def]
-        return render.policy(p, catalog.edition(p.product_code, p.edition))
+    view = app.extensions["policy_service"].render_policy
 
     assert (
         delivery.expire_policies(
@@ -288,7 +300,9 @@ def test_a_resend_during_an_attempt_is_not_lost(
     api.post("/v1/policies", shipping_policy())
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     delivery.dispatch_events(SqlUnitOfWork(engine), now)
-    [claimed] = delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10)
+    [claimed] = delivery.claim(
+        SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10, _render(api)
+    )
     event_id = claimed.event_id
     status, body = api.post(f"/v1/events/{event_id}/resend", {})  # while the attempt runs
     assert status == 200 and body["data"][0]["status"] == "pending"
@@ -306,7 +320,10 @@ def test_disable_pauses_enable_resumes_delete_drops(api: ApiClient, engine: sa.E
     delivery.dispatch_events(SqlUnitOfWork(engine), now)
     api.post(f"/v1/webhook-endpoints/{endpoint['id']}", {"disabled": True})
     assert _delivery_status(engine)[0] == "paused"
-    assert delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10) == []
+    assert (
+        delivery.claim(SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 10, _render(api))
+        == []
+    )
     api.post(f"/v1/webhook-endpoints/{endpoint['id']}", {"disabled": False})
     assert _delivery_status(engine)[0] == "pending"
     api.client.delete(
