@@ -16,6 +16,8 @@ from policy_service.adapters.tables import (
     claim_payouts,
     claims,
     edition_publications,
+    events,
+    idempotency_keys,
     ledger_entries,
     metadata,
     partners,
@@ -277,3 +279,54 @@ def test_payouts_booked_before_top_ups_keep_their_ledger_entry(tmp_path: Path) -
                 )
             ).all()
         assert booked == ("cpo_1",) and tuple(first) == (1, None, 10000)
+
+
+def test_rows_from_before_0008_keep_their_copies_and_a_downgrade_keeps_what_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+
+    from policy_service.adapters.db import migrate, upgrade
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    event = {
+        "id": "evt_old", "partner_id": "ptn_x", "livemode": False, "type": "policy.issued",
+        "object_type": "policy", "object_id": "pol_ok", "data": {"id": "pol_ok"},
+        "created_at": now,
+    }  # fmt: skip
+    key = {
+        "partner_id": "ptn_x", "livemode": False, "key": "k-old", "fingerprint": "f",
+        "status_code": 201, "response_body": '{"id":"pol_ok"}', "created_at": now,
+    }  # fmt: skip
+    with _scratch_engine(tmp_path) as eng:
+        upgrade(eng, "0007")
+        with eng.begin() as conn:
+            _a_policy(conn)
+            conn.execute(events.insert().values(**event))
+            conn.execute(idempotency_keys.insert().values(**key))
+        upgrade(eng)
+        with eng.connect() as conn:
+            assert conn.execute(sa.select(policies.c.worksheet, policies.c.priced_at)).one() == (
+                {},
+                None,
+            )
+            assert conn.execute(sa.select(events.c.data)).scalar_one() == {"id": "pol_ok"}
+            stored = conn.execute(
+                sa.select(idempotency_keys.c.response_body, idempotency_keys.c.policy_id)
+            ).one()
+            assert tuple(stored) == ('{"id":"pol_ok"}', None)
+        # nothing relies on 0008 yet: down and up again
+        migrate(eng, lambda cfg: command.downgrade(cfg, "0007"))
+        upgrade(eng)
+        # an event that only names its policy: the old code could not show it
+        with eng.begin() as conn:
+            conn.execute(events.insert().values(**{**event, "id": "evt_new", "data": None}))
+        with pytest.raises(RuntimeError, match="events has rows without data"):
+            migrate(eng, lambda cfg: command.downgrade(cfg, "0007"))
+        with eng.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one() == 2
+        # an answer that must be one or the other
+        with pytest.raises(sa.exc.IntegrityError), eng.begin() as conn:
+            conn.execute(
+                idempotency_keys.insert().values(**{**key, "key": "k-2", "response_body": None})
+            )
