@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.records import Premium, Quote
 
-from .sql import from_minor, to_minor
+from .sql import from_minor, insert_rows, to_minor
 from .tables import policies, quotes
 
 
@@ -43,24 +43,24 @@ class QuotesRepository:
         self.conn = conn
 
     def insert(self, q: Quote) -> None:
-        self.conn.execute(
-            quotes.insert().values(
-                id=q.id,
-                partner_id=q.partner_id,
-                livemode=q.livemode,
-                product_code=q.product_code,
-                edition_id=f"{q.product_code}/{q.edition}",
-                content_hash=q.content_hash,
-                external_ref=q.external_ref,
-                risk=q.risk,
-                worksheet=q.worksheet,
-                coverage_start=q.coverage_start,
-                coverage_end=q.coverage_end,
-                expires_at=q.expires_at,
-                created_at=q.created_at,
-                **premium_columns(q.premium),
-            )
-        )
+        # the prepared insert of adapters/sql.py: no statement built and compiled per quote
+        row = {
+            "id": q.id,
+            "partner_id": q.partner_id,
+            "livemode": q.livemode,
+            "product_code": q.product_code,
+            "edition_id": f"{q.product_code}/{q.edition}",
+            "content_hash": q.content_hash,
+            "external_ref": q.external_ref,
+            "risk": q.risk,
+            "worksheet": q.worksheet,
+            "coverage_start": q.coverage_start,
+            "coverage_end": q.coverage_end,
+            "expires_at": q.expires_at,
+            "created_at": q.created_at,
+            **premium_columns(q.premium),
+        }
+        insert_rows(self.conn, quotes, [row], ignore_conflicts=False)
 
     def get(self, partner_id: str, livemode: bool, quote_id: str) -> Quote | None:
         row = self.conn.execute(

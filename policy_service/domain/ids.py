@@ -30,12 +30,19 @@ PREFIXES = frozenset(
 )
 
 
+#: every pair of digits, by the 10 bits they write
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+
+
 def _encode(number: int, length: int) -> str:
-    out = []
-    for _ in range(length):
-        number, rem = divmod(number, 32)
-        out.append(_ALPHABET[rem])
-    return "".join(reversed(out))
+    """`number` as `length` (even) base32 digits, most significant first, two at a time
+    (an id is made on every write)."""
+    return "".join([_PAIRS[(number >> shift) & 1023] for shift in range(length * 5 - 10, -1, -10)])
+
+
+def _body(ms: int, rand: int) -> str:
+    # 10 digits of milliseconds then 16 of the random part: one 130-bit number
+    return _encode(ms << 80 | rand, 26)
 
 
 _last = [0, 0]  # the last (milliseconds, random part) this process handed out
@@ -50,7 +57,7 @@ def new_id(prefix: str, now_ms: int | None = None) -> str:
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
     if now_ms is not None:
-        return f"{prefix}_{_encode(now_ms, 10)}{_encode(secrets.randbits(80), 16)}"
+        return f"{prefix}_{_body(now_ms, secrets.randbits(80))}"
     ms = time.time_ns() // 1_000_000
     with _lock:
         if ms <= _last[0] and _last[1] < 2**80 - 2**16:
@@ -58,7 +65,7 @@ def new_id(prefix: str, now_ms: int | None = None) -> str:
         else:
             rand = secrets.randbits(79)  # room to count up within the millisecond
         _last[0], _last[1] = ms, rand
-    return f"{prefix}_{_encode(ms, 10)}{_encode(rand, 16)}"
+    return f"{prefix}_{_body(ms, rand)}"
 
 
 def has_prefix(value: object, prefix: str) -> bool:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from policy_service.domain import ids
 from policy_service.domain.errors import InvalidRequest, InvalidTransition
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.lifecycle import policy_transition
@@ -32,6 +35,19 @@ def test_ids_are_prefixed_and_sort_by_time() -> None:
     assert a < b and has_prefix(a, "pol") and not has_prefix(a, "qt")
     with pytest.raises(ValueError):
         new_id("xyz")
+
+
+@settings(max_examples=500)
+@given(ms=st.integers(0, 2**50 - 1), rand=st.integers(0, 2**80 - 1))
+def test_an_id_is_its_time_and_random_part_in_base32_digits(ms: int, rand: int) -> None:
+    def digits(number: int, length: int) -> str:  # one digit at a time, as defined
+        out = ""
+        for _ in range(length):
+            number, rem = divmod(number, 32)
+            out = "0123456789abcdefghjkmnpqrstvwxyz"[rem] + out
+        return out
+
+    assert ids._body(ms, rand) == digits(ms, 10) + digits(rand, 16)
 
 
 @pytest.mark.parametrize(
