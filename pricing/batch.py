@@ -284,7 +284,10 @@ def _price_frame(
     # 5. the cover
     starts, ends = _cover(edition, book)
 
-    columns: dict[str, Any] = {"status": _STATUSES[book.status], "error": book.error}
+    columns: dict[str, Any] = {
+        "status": _text(_STATUSES, book.status),
+        "error": _errors(book.error),
+    }
     ok = book.status == 0
     for j, part in enumerate(_PARTS):
         columns[f"{part}_minor"] = pd.arrays.IntegerArray(row_minor[:, j].copy(), ~ok)
@@ -293,6 +296,31 @@ def _price_frame(
     # what the expressions saw, without the premium step's own factor and loading columns
     seen = {k: c.rows() for k, c in book.columns.items() if not k.startswith(_PRIVATE)}
     return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, seen)
+
+
+def _string_dtype() -> Any:
+    """The dtype pandas gives a column of texts (pandas 3: str, backed by pyarrow)."""
+    return pd.DataFrame({"x": np.array(["x"], dtype=object)})["x"].dtype
+
+
+def _text(texts: np.ndarray, codes: np.ndarray) -> Any:
+    """texts[codes] as the column pandas would make of it, without pandas looking at
+    every row to infer its type."""
+    dtype = _string_dtype()
+    if not len(codes) or getattr(dtype, "storage", None) != "pyarrow":
+        return texts[codes]
+    import pyarrow as pa
+
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    decoded = pa.DictionaryArray.from_arrays(indices, pa.array(texts.tolist(), pa.large_string()))
+    return pd.array(decoded.dictionary_decode(), dtype=dtype)
+
+
+def _errors(error: np.ndarray) -> Any:
+    codes, texts = pd.factorize(error)  # None: -1
+    if not len(texts):
+        return error  # no text at all: pandas keeps the Nones as objects
+    return _text(np.asarray(texts, dtype=object), codes)
 
 
 def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
@@ -366,11 +394,12 @@ def _cover(edition: Edition, book: _Book) -> tuple[np.ndarray, np.ndarray]:
     rows, group = step.rows[priced], step.group[priced]
     if step.vec is not None:
         # objects only for the groups that stay priced
-        used = np.unique(group)
-        where = np.zeros(len(too_long), dtype=np.int64)
-        where[used] = np.arange(len(used))
-        starts[rows] = start_vec.take(used).objects()[where[group]]
-        ends[rows] = end_vec.take(used).objects()[where[group]]
+        used = np.zeros(len(too_long), dtype=bool)
+        used[group] = True
+        kept = np.flatnonzero(used)
+        where = np.cumsum(used) - 1
+        starts[rows] = start_vec.take(kept).objects()[where[group]]
+        ends[rows] = end_vec.take(kept).objects()[where[group]]
     else:
         starts[rows] = [pairs[g][0] for g in group.tolist()]
         ends[rows] = [pairs[g][1] for g in group.tolist()]

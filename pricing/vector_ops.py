@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,10 @@ class Vec:
         elif self.kind == DATE:
             return bd.dates_to_objects(self.a)
         elif self.kind == RATIO:
-            den = Decimal(self.den)
-            out[:] = [Decimal(x) / den for x in self.a.tolist()]
+            quotients = map(
+                Decimal.__truediv__, map(Decimal, self.a.tolist()), repeat(Decimal(self.den))
+            )
+            return np.fromiter(quotients, dtype=object, count=len(self.a))
         else:
             # a timedelta or a decimal of unknown exponent: left to the scalar path
             raise Unsupported(self.kind)
