@@ -244,8 +244,10 @@ def _price_frame(
     for spec in edition.inputs.specs:
         series = risks[spec.name] if spec.name in risks.columns else None
         column, problems = input_column(spec, series, n)
-        bad = np.flatnonzero(problems[column.codes] != None)  # noqa: E711 - elementwise
-        book.fail(bad, INVALID, problems[column.codes[bad]])
+        wrong = np.fromiter((p is not None for p in problems), dtype=bool, count=len(problems))
+        if wrong.any():
+            bad = np.flatnonzero(wrong[column.codes])
+            book.fail(bad, INVALID, problems[column.codes[bad]])
         book.columns[spec.name] = column
 
     # 2. derived values, in order (a derived value may read an earlier one)

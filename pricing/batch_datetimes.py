@@ -177,9 +177,9 @@ def to_objects(local: np.ndarray, offset: np.ndarray) -> np.ndarray:
         )
     ):
         state[:, i] = part
-    data = state.tobytes()
-    states = [data[i : i + 10] for i in range(0, len(data), 10)]
-    return np.fromiter(map(datetime, states, zones[which].tolist()), dtype=object, count=len(local))
+    states = state.view("V10").ravel().tolist()  # void items become their bytes
+    make: Any = datetime  # datetime(state, tzinfo): the form typeshed does not know
+    return np.fromiter(map(make, states, zones[which].tolist()), dtype=object, count=len(local))
 
 
 def dates_to_objects(days: np.ndarray) -> np.ndarray:
