@@ -244,10 +244,11 @@ def _price_frame(
     for spec in edition.inputs.specs:
         series = risks[spec.name] if spec.name in risks.columns else None
         column, problems = input_column(spec, series, n)
-        wrong = np.fromiter((p is not None for p in problems), dtype=bool, count=len(problems))
-        if wrong.any():
-            bad = np.flatnonzero(wrong[column.codes])
-            book.fail(bad, INVALID, problems[column.codes[bad]])
+        if problems:
+            messages = np.full(column.size(), None, dtype=object)
+            messages[list(problems)] = list(problems.values())
+            bad = np.flatnonzero(messages[column.codes] != None)  # noqa: E711 - elementwise
+            book.fail(bad, INVALID, messages[column.codes[bad]])
         book.columns[spec.name] = column
 
     # 2. derived values, in order (a derived value may read an earlier one)
@@ -284,7 +285,7 @@ def _price_frame(
     row_minor[priced_rows] = minor[combo]
 
     # 5. the cover
-    starts, ends = _cover(edition, book)
+    starts, ends = _cover(edition, book, risks.index)
 
     columns: dict[str, Any] = {
         "status": _text(_STATUSES, book.status),
@@ -346,9 +347,9 @@ def _eligibility(edition: Edition, book: _Book) -> None:
     book.error[newly] = refused[newly]
 
 
-def _cover(edition: Edition, book: _Book) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's cover (None where it is not priced); a cover longer than the edition's
-    longest refuses the row, a broken one fails it."""
+def _cover(edition: Edition, book: _Book, index: pd.Index) -> tuple[Any, Any]:
+    """Each row's cover (None where it is not priced) as the frame's two columns; a cover
+    longer than the edition's longest refuses the row, a broken one fails it."""
     begins, finishes = edition.coverage_starts, edition.coverage_ends
     longest = edition.longest_cover
     vb, ve = compile_vector(begins), compile_vector(finishes)
@@ -402,10 +403,22 @@ def _cover(edition: Edition, book: _Book) -> tuple[np.ndarray, np.ndarray]:
         where = np.cumsum(used) - 1
         starts[rows] = start_vec.take(kept).objects()[where[group]]
         ends[rows] = end_vec.take(kept).objects()[where[group]]
-    else:
-        starts[rows] = [pairs[g][0] for g in group.tolist()]
-        ends[rows] = [pairs[g][1] for g in group.tolist()]
+        return _datetimes(starts, start_vec, kept, index), _datetimes(ends, end_vec, kept, index)
+    starts[rows] = [pairs[g][0] for g in group.tolist()]
+    ends[rows] = [pairs[g][1] for g in group.tolist()]
     return starts, ends
+
+
+def _datetimes(values: np.ndarray, vec: Vec, kept: np.ndarray, index: pd.Index) -> Any:
+    """A column of datetimes (and Nones) as the frame should hold it. Pandas looks at
+    every value to see if they share a time zone and makes a datetime64 column if they
+    do; they cannot when two of them have other UTC offsets, so then it would keep the
+    objects, and so can we without the look."""
+    assert vec.off is not None
+    offsets = vec.off[kept]
+    if len(offsets) and (offsets != offsets[0]).any():
+        return pd.Series(values, index=index, dtype=object, copy=False)
+    return values
 
 
 def _premiums(

@@ -61,7 +61,7 @@ def tagged(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys = np.empty(len(values), dtype=object)
     keys[:] = [_key(v) for v in values]
     codes, _ = pd.factorize(keys, use_na_sentinel=False)
-    return codes.astype(np.int64), first_rows(codes)
+    return codes.astype(np.int64, copy=False), first_rows(codes)
 
 
 class Column:
@@ -100,9 +100,11 @@ class Column:
 
     def rows(self) -> np.ndarray:
         """The value of every row (None where it has none)."""
+        codes = self.codes
+        if not len(codes) or codes.min() >= 0:
+            return self.objects[codes]
         # code -1 reads the None at the end
-        values = np.concatenate([self.objects, np.full(1, None, dtype=object)])
-        return values[self.codes]
+        return np.concatenate([self.objects, np.full(1, None, dtype=object)])[codes]
 
     def typed_at(self, elements: np.ndarray) -> Vec | None:
         if self.typed is None or (self.ok is not None and not self.ok[elements].all()):
@@ -177,7 +179,7 @@ def groups(columns: Sequence[Column], rows: np.ndarray) -> tuple[np.ndarray, lis
             combined = combined * size + column.codes[rows]
             span *= size
         group, _ = pd.factorize(combined)
-        group = group.astype(np.int64)
+        group = group.astype(np.int64, copy=False)
         firsts = rows[first_rows(group)]
         picked = {id(c): c.codes[firsts] for c in varying}
     count = int(group.max()) + 1
@@ -196,23 +198,25 @@ def _raw_codes(series: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray
         if (codes < 0).any():
             values = np.concatenate([values, np.full(1, None, dtype=object)])
             codes = np.where(codes < 0, len(uniques), codes)
-        return codes.astype(np.int64), values
+        return codes.astype(np.int64, copy=False), values
     raw = series.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(raw, skipna=False) == "string":
         codes, uniques = pd.factorize(raw)  # all text: the values are their own keys
-        return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
     keys = np.empty(n, dtype=object)
     keys[:] = [_key(None if missing(v) else v) for v in raw]
     codes, _ = pd.factorize(keys, use_na_sentinel=False)
-    return codes.astype(np.int64), raw[first_rows(codes)]
+    return codes.astype(np.int64, copy=False), raw[first_rows(codes)]
 
 
-def input_column(spec: InputSpec, series: pd.Series | None, n: int) -> tuple[Column, np.ndarray]:
-    """The parsed input (money as its amount) and, per distinct raw value, its problem
-    (the scalar message) or None."""
+def input_column(
+    spec: InputSpec, series: pd.Series | None, n: int
+) -> tuple[Column, dict[int, str]]:
+    """The parsed input (money as its amount) and the problems (the scalar messages) of
+    the distinct raw values that have one."""
     codes, raw = _raw_codes(series, n)
     parsed = np.empty(len(raw), dtype=object)
-    problems = np.full(len(raw), None, dtype=object)
+    problems: dict[int, str] = {}
     param = f"risk.{spec.name}"
     fast = np.zeros(len(raw), dtype=bool)
     local = offset = np.zeros(len(raw), dtype=np.int64)

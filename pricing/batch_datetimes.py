@@ -155,7 +155,7 @@ def to_objects(local: np.ndarray, offset: np.ndarray) -> np.ndarray:
     microsecond; fold 0), as pickle.loads makes a datetime: the fastest way to make many."""
     if not len(local):
         return np.empty(0, dtype=object)
-    offsets, which = np.unique(offset, return_inverse=True)
+    which, offsets = pd.factorize(offset)
     zones = np.empty(len(offsets), dtype=object)
     zones[:] = [timezone(timedelta(microseconds=int(o))) for o in offsets]
     year, month, day = civil(local)
