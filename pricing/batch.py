@@ -25,7 +25,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,27 +33,16 @@ import numpy as np
 import pandas as pd
 
 from . import engine
-from .batch_columns import (
-    Column,
-    constant,
-    from_results,
-    from_typed,
-    groups,
-    input_column,
-    missing,
-    of_objects,
-)
-from .errors import BreakdownError, EvaluationError
-from .expressions import ColumnEvaluator, Expression
+from .batch_book import FAILED, INVALID, PRICED, REFUSED, Book, as_value, typed
+from .batch_columns import constant, input_column, missing, of_objects
+from .batch_frame import cover, texts
 from .model import Edition
 from .money import MINOR_UNITS
 from .tables import Table
-from .vector import VectorFn, compile_vector
-from .vector_ops import BOOL, DEC, DT, TD, Unsupported, Vec, truth
+from .vector import compile_vector
+from .vector_ops import BOOL, Vec
 
-#: row statuses
-PRICED, REFUSED, INVALID, FAILED = "priced", "refused", "invalid", "failed"
-_STATUSES = np.array([PRICED, REFUSED, INVALID, FAILED], dtype=object)
+__all__ = ["FAILED", "INVALID", "PRICED", "REFUSED", "BatchResult", "price_frame"]
 _PARTS = ("net", "tax", "commission", "fees", "total")
 #: prefix of the premium step's own columns (factor values, loading conditions), which no
 #: product name can start with
@@ -87,126 +76,6 @@ class BatchResult:
         }
 
 
-class _Failure:
-    """A group's first problem (EvaluationError or BreakdownError), as the scalar path
-    would report it."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-@dataclass
-class _Step:
-    """A step's outcome for the rows it ran on: each row's group and, per group, the
-    typed result (`vec`, never a failure) or Python results with the failed groups."""
-
-    rows: np.ndarray
-    group: np.ndarray
-    vec: Any = None
-    results: np.ndarray | None = None
-    failed: np.ndarray | None = None
-
-
-def _typed(compiled: VectorFn | None, finish: Callable[[Vec], Any]) -> Any:
-    if compiled is None:
-        return None
-    return lambda env, n: finish(compiled(env, n))
-
-
-def _as_value(vec: Vec) -> Vec:
-    if vec.kind in (TD, DEC):
-        raise Unsupported(vec.kind)  # no exact Python objects: the scalar way
-    return vec
-
-
-class _Book:
-    """The rows being priced: their statuses, errors and columns so far."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.status = np.zeros(n, dtype=np.int8)  # index into _STATUSES
-        self.error = np.full(n, None, dtype=object)
-        self.columns: dict[str, Column] = {}
-
-    def live(self) -> np.ndarray:
-        return np.flatnonzero(self.status == 0)
-
-    def fail(self, rows: np.ndarray, kind: str, messages: np.ndarray | str) -> None:
-        keep = self.status[rows] == 0
-        still = rows[keep]
-        self.status[still] = _STATUSES.tolist().index(kind)
-        self.error[still] = messages[keep] if isinstance(messages, np.ndarray) else messages
-
-    def run(
-        self,
-        names: Sequence[str],
-        fn: Callable[[dict[str, Any]], Any],
-        columns: ColumnEvaluator | None = None,
-        vector: Callable[[dict[str, Vec], int], Any] | None = None,
-    ) -> _Step:
-        """fn({name: value}) for the live rows, once per distinct tuple of values: with
-        `vector` over typed columns when every name has one and it is Unsupported
-        nowhere; else with `columns` (the same over all groups at once, see
-        Expression.columns); on any error in that, fn group by group, so that each
-        group gets exactly the scalar result or error. Failed rows are marked."""
-        rows = self.live()
-        cols = [self.columns[name] for name in names]
-        group, elements = groups(cols, rows)
-        count = int(group.max()) + 1 if len(group) else 0
-        if vector is not None and count:
-            typed = {n: c.typed_at(e) for n, c, e in zip(names, cols, elements, strict=True)}
-            if all(v is not None for v in typed.values()):
-                try:
-                    return _Step(rows, group, vec=vector(typed, count))  # type: ignore[arg-type]
-                except Unsupported:
-                    pass
-        failed = np.zeros(count, dtype=bool)
-        if columns is not None and count:
-            values = {
-                n: c.objects[e].tolist() for n, c, e in zip(names, cols, elements, strict=True)
-            }
-            try:
-                listed = columns(values, count)
-            except Exception:
-                pass
-            else:
-                # fromiter: a tuple result stays one object, never a row of a 2-D array
-                results = np.fromiter(listed, dtype=object, count=count)
-                return _Step(rows, group, results=results, failed=failed)
-        results = np.empty(count, dtype=object)
-        for g in range(count):
-            scope = {n: c.objects[e[g]] for n, c, e in zip(names, cols, elements, strict=True)}
-            try:
-                results[g] = fn(scope)
-            except (EvaluationError, BreakdownError) as exc:
-                results[g] = _Failure(str(exc))
-                failed[g] = True
-        if failed.any():
-            bad = np.flatnonzero(failed[group])
-            messages = np.array([r.message for r in results[group[bad]]], dtype=object)
-            self.fail(rows[bad], FAILED, messages)
-        return _Step(rows, group, results=results, failed=failed)
-
-    def derive(self, name: str, step: _Step) -> None:
-        """The step's results as a column that later steps may read."""
-        if step.vec is not None:
-            self.columns[name] = from_typed(step.vec, step.rows, step.group, self.n)
-        else:
-            assert step.results is not None and step.failed is not None
-            self.columns[name] = from_results(
-                step.results, step.failed, step.rows, step.group, self.n
-            )
-
-    def truths(self, expr: Expression) -> _Step:
-        """bool(expr) per live row (step.vec: a bool array per group)."""
-        return self.run(
-            sorted(expr.names),
-            lambda scope: bool(expr(scope)),
-            lambda cols, count: [bool(v) for v in expr.columns(cols, count)],
-            _typed(compile_vector(expr), truth),
-        )
-
-
 def price_frame(
     edition: Edition, risks: pd.DataFrame, now: datetime | Sequence[datetime] | np.ndarray
 ) -> BatchResult:
@@ -223,7 +92,7 @@ def _price_frame(
     n = len(risks)
     if not isinstance(now, datetime) and len(now) != n:
         raise ValueError(f"{len(now)} pricing times for {n} risks")
-    book = _Book(n)
+    book = Book(n)
 
     # 1. inputs: unknown columns first (the scalar parse reports those first), then each
     # declared input in order, parsed once per distinct raw value.
@@ -254,7 +123,7 @@ def _price_frame(
     # 2. derived values, in order (a derived value may read an earlier one)
     for d in edition.derived:
         step = book.run(
-            sorted(d.expr.names), d.expr, d.expr.columns, _typed(compile_vector(d.expr), _as_value)
+            sorted(d.expr.names), d.expr, d.expr.columns, typed(compile_vector(d.expr), as_value)
         )
         book.derive(d.spec.name, step)
 
@@ -285,12 +154,10 @@ def _price_frame(
     row_minor[priced_rows] = minor[combo]
 
     # 5. the cover
-    starts, ends = _cover(edition, book, risks.index)
+    starts, ends = cover(edition, book, risks.index)
 
-    columns: dict[str, Any] = {
-        "status": _text(_STATUSES, book.status),
-        "error": _errors(book.error),
-    }
+    status, error = texts(book.status, book.error)
+    columns: dict[str, Any] = {"status": status, "error": error}
     ok = book.status == 0
     for j, part in enumerate(_PARTS):
         columns[f"{part}_minor"] = pd.arrays.IntegerArray(row_minor[:, j].copy(), ~ok)
@@ -301,36 +168,11 @@ def _price_frame(
     return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, seen)
 
 
-def _string_dtype() -> Any:
-    """The dtype pandas gives a column of texts (pandas 3: str, backed by pyarrow)."""
-    return pd.DataFrame({"x": np.array(["x"], dtype=object)})["x"].dtype
-
-
-def _text(texts: np.ndarray, codes: np.ndarray) -> Any:
-    """texts[codes] as the column pandas would make of it, without pandas looking at
-    every row to infer its type."""
-    dtype = _string_dtype()
-    if not len(codes) or getattr(dtype, "storage", None) != "pyarrow":
-        return texts[codes]
-    import pyarrow as pa
-
-    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
-    decoded = pa.DictionaryArray.from_arrays(indices, pa.array(texts.tolist(), pa.large_string()))
-    return pd.array(decoded.dictionary_decode(), dtype=dtype)
-
-
-def _errors(error: np.ndarray) -> Any:
-    codes, texts = pd.factorize(error)  # None: -1
-    if not len(texts):
-        return error  # no text at all: pandas keeps the Nones as objects
-    return _text(np.asarray(texts, dtype=object), codes)
-
-
 def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
     return lambda scope: table.lookup(scope).value
 
 
-def _eligibility(edition: Edition, book: _Book) -> None:
+def _eligibility(edition: Edition, book: Book) -> None:
     """Every rule that refuses a live row, in declaration order, joined by commas."""
     refused = np.full(book.n, "", dtype=object)
     for rule in edition.eligibility:
@@ -347,82 +189,8 @@ def _eligibility(edition: Edition, book: _Book) -> None:
     book.error[newly] = refused[newly]
 
 
-def _cover(edition: Edition, book: _Book, index: pd.Index) -> tuple[Any, Any]:
-    """Each row's cover (None where it is not priced) as the frame's two columns; a cover
-    longer than the edition's longest refuses the row, a broken one fails it."""
-    begins, finishes = edition.coverage_starts, edition.coverage_ends
-    longest = edition.longest_cover
-    vb, ve = compile_vector(begins), compile_vector(finishes)
-
-    def typed(env: dict[str, Vec], count: int) -> tuple[Vec, Vec, np.ndarray]:
-        assert vb is not None and ve is not None
-        start, end = vb(env, count), ve(env, count)
-        if start.kind != DT or end.kind != DT or not (start.instant() < end.instant()).all():
-            raise Unsupported("not a cover: the scalar way says why")
-        length = end.instant() - start.instant()  # fixed offsets: as datetime subtracts
-        too_long = np.zeros(count, dtype=bool)
-        if longest is not None:
-            too_long = length > longest // timedelta(microseconds=1)
-        return start, end, too_long
-
-    def cover(scope: dict[str, Any]) -> tuple[Any, Any]:
-        # The scalar engine's order: start, end, then the check.
-        start, end = begins(scope), finishes(scope)
-        engine.check_cover(edition, start, end)
-        return start, end
-
-    def covers(cols: dict[str, list[Any]], count: int) -> list[tuple[Any, Any]]:
-        pairs = list(zip(begins.columns(cols, count), finishes.columns(cols, count), strict=True))
-        for start, end in pairs:
-            engine.check_cover(edition, start, end)  # one fails: group by group
-        return pairs
-
-    names = sorted(begins.names | finishes.names)
-    step = book.run(names, cover, covers, typed if vb and ve else None)
-    if step.vec is not None:
-        start_vec, end_vec, too_long = step.vec
-    else:
-        assert step.results is not None and step.failed is not None
-        pairs = step.results
-        too_long = np.zeros(len(pairs), dtype=bool)
-        for g in np.flatnonzero(~step.failed).tolist():
-            too_long[g] = engine.cover_too_long(edition, *pairs[g]) is not None
-    long = step.rows[too_long[step.group]]
-    long = long[book.status[long] == 0]
-    book.status[long] = 1
-    book.error[long] = engine.COVER_TOO_LONG
-    starts = np.full(book.n, None, dtype=object)
-    ends = np.full(book.n, None, dtype=object)
-    priced = book.status[step.rows] == 0
-    rows, group = step.rows[priced], step.group[priced]
-    if step.vec is not None:
-        # objects only for the groups that stay priced
-        used = np.zeros(len(too_long), dtype=bool)
-        used[group] = True
-        kept = np.flatnonzero(used)
-        where = np.cumsum(used) - 1
-        starts[rows] = start_vec.take(kept).objects()[where[group]]
-        ends[rows] = end_vec.take(kept).objects()[where[group]]
-        return _datetimes(starts, start_vec, kept, index), _datetimes(ends, end_vec, kept, index)
-    starts[rows] = [pairs[g][0] for g in group.tolist()]
-    ends[rows] = [pairs[g][1] for g in group.tolist()]
-    return starts, ends
-
-
-def _datetimes(values: np.ndarray, vec: Vec, kept: np.ndarray, index: pd.Index) -> Any:
-    """A column of datetimes (and Nones) as the frame should hold it. Pandas looks at
-    every value to see if they share a time zone and makes a datetime64 column if they
-    do; they cannot when two of them have other UTC offsets, so then it would keep the
-    objects, and so can we without the look."""
-    assert vec.off is not None
-    offsets = vec.off[kept]
-    if len(offsets) and (offsets != offsets[0]).any():
-        return pd.Series(values, index=index, dtype=object, copy=False)
-    return values
-
-
 def _premiums(
-    edition: Edition, book: _Book, names: list[str], nf: int
+    edition: Edition, book: Book, names: list[str], nf: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The premium of the live rows, computed once per distinct combination of factor
     values and loading conditions: each row's combination code and, per combination,

@@ -227,7 +227,8 @@ def input_column(
     for i in np.flatnonzero(~fast).tolist():
         value = raw[i]
         if missing(value):
-            parsed[i] = spec.default
+            default = spec.default
+            parsed[i] = default.amount if hasattr(default, "amount") else default
             if spec.required:
                 problems[i] = f"{param}: is required"
             continue

@@ -206,8 +206,8 @@ def add(x: Vec, y: Vec, sign: int) -> Vec:
         return Vec(DT, _local(d.a + sign * t.a), d.off)
     if kinds == (DATE, TD) or (kinds == (TD, DATE) and sign == 1):
         d, t = (x, y) if x.kind == DATE else (y, x)
-        days = np.floor_divide(sign * t.a, bd.US_PER_DAY)  # date + timedelta uses its .days
-        result = d.a + days
+        # date +/- timedelta adds or takes away the timedelta's .days (floored)
+        result = d.a + sign * (t.a // bd.US_PER_DAY)
         _local(result * bd.US_PER_DAY)
         return Vec(DATE, result)
     if sign == -1 and kinds == (DT, DT):
