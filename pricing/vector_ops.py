@@ -159,6 +159,9 @@ ORDER: dict[type, Callable[[Any, Any], np.ndarray]] = {
 
 def comparable(x: Vec, y: Vec) -> tuple[np.ndarray, np.ndarray]:
     """Two int64 (or object) arrays that order as the values do."""
+    if x.kind == RATIO and y.kind == RATIO and x.den == y.den:
+        # over one denominator, int64 numerators (19 digits) round to 28 digits apart
+        return x.a, y.a
     if x.kind in _NUMBERS and y.kind in _NUMBERS:
         bx, by = bound(x.a), bound(y.a)
         if bx * y.den >= 2**63 or by * x.den >= 2**63:
