@@ -120,7 +120,18 @@ def constant(value: Any, n: int) -> Column:
 
 def of_objects(values: np.ndarray) -> Column:
     """A column of per-row objects (e.g. one pricing time per row)."""
-    codes, firsts = tagged(values)
+    if set(map(type, values)) == {datetime}:
+        # what _key's isoformat tells apart, without writing it: the instant (their
+        # hash and ==) and the UTC offset
+        instants, _ = pd.factorize(values)
+        offsets, _ = pd.factorize(
+            np.fromiter(map(datetime.utcoffset, values), object, len(values)),
+            use_na_sentinel=False,  # naive: None, a value of its own
+        )
+        codes, _ = pd.factorize(instants * (int(offsets.max()) + 1) + offsets)
+        codes, firsts = codes.astype(np.int64, copy=False), first_rows(codes)
+    else:
+        codes, firsts = tagged(values)
     distinct = values[firsts]
     return Column(codes, distinct, from_values(distinct))
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pricing import engine
 from pricing.batch import PRICED, price_frame
+from pricing.batch_columns import of_objects
 from pricing.errors import BreakdownError, EvaluationError, InputErrors
 from pricing.model import Edition
 
@@ -110,3 +111,34 @@ def test_pandas_keeps_datetimes_of_two_offsets_as_objects() -> None:
         dtype=object,
     )
     assert pd.DataFrame({"c": values})["c"].dtype == object
+
+
+_moments = st.sampled_from(
+    [datetime(2026, 1, 1, 8), datetime(2026, 1, 1, 8, 0, 0, 1), datetime(2026, 1, 1, 0)]
+)
+_zones = st.sampled_from([None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-8))])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    moments=st.lists(
+        st.tuples(_moments, _zones, st.booleans()).map(
+            lambda p: (
+                (p[0] if p[1] is None else p[0].replace(tzinfo=p[1]).astimezone(UTC))
+                if p[2]
+                else p[0].replace(tzinfo=p[1])
+            )
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_times_per_row_are_told_apart_as_their_iso_texts(moments: list[datetime]) -> None:
+    # the same instant in two offsets is two times (hour() reads the offset)
+    values = np.empty(len(moments), dtype=object)
+    values[:] = moments
+    codes = of_objects(values).codes
+    texts = [m.isoformat() for m in moments]
+    for i in range(len(moments)):
+        for j in range(len(moments)):
+            assert (codes[i] == codes[j]) == (texts[i] == texts[j]), (moments[i], moments[j])
