@@ -143,9 +143,7 @@ def from_typed(vec: Vec, rows: np.ndarray, groups: np.ndarray, n: int) -> Column
         part, _ = pd.factorize(key)
         codes = codes * (int(part.max(initial=0)) + 1) + part
     codes, _ = pd.factorize(codes)
-    out = np.full(n, -1, dtype=np.int64)
-    out[rows] = codes[groups]
-    return Column(out, None, vec.take(first_rows(codes)))
+    return Column(_spread_rows(codes[groups], rows, n), None, vec.take(first_rows(codes)))
 
 
 def from_results(
@@ -153,10 +151,23 @@ def from_results(
 ) -> Column:
     """A column from Python results per group (a failed group holds its failure)."""
     codes, firsts = tagged(results)
-    out = np.full(n, -1, dtype=np.int64)
-    out[rows] = codes[groups]
     distinct = results[firsts]
-    return Column(out, distinct, None if failed.any() else from_values(distinct))
+    typed = None if failed.any() else from_values(distinct)
+    return Column(_spread_rows(codes[groups], rows, n), distinct, typed)
+
+
+def _at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """values[rows] (rows: sorted distinct row numbers), without a copy for all rows."""
+    return values if len(rows) == len(values) else values[rows]
+
+
+def _spread_rows(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Per row of n: the value of each of `rows`, -1 elsewhere."""
+    if len(rows) == n:
+        return values
+    out = np.full(n, -1, dtype=np.int64)
+    out[rows] = values
+    return out
 
 
 def groups(columns: Sequence[Column], rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -167,7 +178,7 @@ def groups(columns: Sequence[Column], rows: np.ndarray) -> tuple[np.ndarray, lis
         count = 1 if len(rows) else 0
         return np.zeros(len(rows), dtype=np.int64), [np.zeros(count, dtype=np.int64)] * len(columns)
     if len(varying) == 1:
-        codes = varying[0].codes[rows]
+        codes = _at(varying[0].codes, rows)
         used = np.zeros(varying[0].size(), dtype=bool)
         used[codes] = True
         elements = np.flatnonzero(used)
@@ -187,7 +198,7 @@ def groups(columns: Sequence[Column], rows: np.ndarray) -> tuple[np.ndarray, lis
             if span * size >= 2**62:
                 combined, _ = pd.factorize(combined)
                 span = int(combined.max()) + 1
-            combined = combined * size + column.codes[rows]
+            combined = combined * size + _at(column.codes, rows)
             span *= size
         group, _ = pd.factorize(combined)
         group = group.astype(np.int64, copy=False)

@@ -5,6 +5,7 @@ looking at every row to infer their types."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,7 @@ def _datetimes(values: np.ndarray, vec: Vec, kept: np.ndarray, index: pd.Index) 
     return values
 
 
+@cache
 def _arrow_strings() -> Any:
     """The dtype pandas gives a column of texts when it is pyarrow's (pandas 3), else None."""
     dtype = pd.DataFrame({"x": np.array(["x"], dtype=object)})["x"].dtype
