@@ -132,13 +132,14 @@ def _decimals(values: list[Decimal]) -> Vec | None:
     parts = [v.as_tuple() for v in values]
     if any(not isinstance(p.exponent, int) for p in parts):
         return None  # NaN or infinity
-    scale = max(0, *(-int(p.exponent) for p in parts))
-    if scale > 18:
-        return None
+    exponents = [int(p.exponent) for p in parts]
+    scale = max(0, *(-e for e in exponents))
+    if scale > 18 or max(exponents) + scale > 18:
+        return None  # beyond int64 anyway (and 10**huge would take long to make)
     numbers = []
-    for p in parts:
+    for p, exponent in zip(parts, exponents, strict=True):
         coefficient = int("".join(map(str, p.digits)) or "0")
-        number = coefficient * 10 ** (int(p.exponent) + scale)
+        number = coefficient * 10 ** (exponent + scale)
         numbers.append(-number if p.sign else number)
     if max(map(abs, numbers)) >= LIMIT:
         return None
