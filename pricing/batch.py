@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ import pandas as pd
 
 from . import engine
 from .batch_book import FAILED, INVALID, PRICED, REFUSED, Book, as_value, typed
-from .batch_columns import constant, input_column, missing, of_objects
+from .batch_columns import Column, constant, input_column, missing, of_objects
 from .batch_frame import cover, texts
 from .model import Edition
 from .money import MINOR_UNITS
@@ -59,9 +60,17 @@ class BatchResult:
 
     frame: pd.DataFrame
     currency: str
-    #: what the expressions saw, column by column: inputs (money as its amount), derived
-    #: values, `now`
-    env: dict[str, np.ndarray]
+    #: the columns `env` is made of
+    _seen: dict[str, Column] = field(repr=False, compare=False)
+
+    @cached_property
+    def env(self) -> dict[str, np.ndarray]:
+        """What the expressions saw, column by column: inputs (money as its amount),
+        derived values, `now`. Made when first read: pricing itself never needs these
+        Python objects (a book of flights has 127,328 departure times and as many hours
+        to departure), and most callers only want the prices."""
+        with decimal.localcontext(engine._CONTEXT):  # hours_between's quotients
+            return {name: column.rows() for name, column in self._seen.items()}
 
     def premium(self, row: int) -> dict[str, Decimal] | None:
         """Row `row`'s premium parts as Decimals, or None when it was not priced."""
@@ -164,7 +173,7 @@ def _price_frame(
     columns["coverage_start"] = starts
     columns["coverage_end"] = ends
     # what the expressions saw, without the premium step's own factor and loading columns
-    seen = {k: c.rows() for k, c in book.columns.items() if not k.startswith(_PRIVATE)}
+    seen = {k: c for k, c in book.columns.items() if not k.startswith(_PRIVATE)}
     return BatchResult(pd.DataFrame(columns, index=risks.index), edition.currency, seen)
 
 

@@ -4,6 +4,7 @@ the shape of the table."""
 
 from __future__ import annotations
 
+import decimal
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -142,3 +143,18 @@ def test_times_per_row_are_told_apart_as_their_iso_texts(moments: list[datetime]
     for i in range(len(moments)):
         for j in range(len(moments)):
             assert (codes[i] == codes[j]) == (texts[i] == texts[j]), (moments[i], moments[j])
+
+
+def test_env_is_what_the_expressions_saw_whatever_the_context_it_is_read_in() -> None:
+    # env is made when first read; hours_between's quotients still in the engine's context
+    edition = next(e for e in EDITIONS if "scheduled_departure" in e.inputs.by_name)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    frame = _flights(edition, 60, [-5, 8])
+    result = price_frame(edition, frame, now)
+    with decimal.localcontext(decimal.Context(prec=5, rounding=decimal.ROUND_DOWN)):
+        env = result.env
+    assert result.env is env
+    for i, risk in enumerate(frame.to_dict("records")):
+        priced = engine.price(edition, edition.inputs.parse(risk), now)
+        for name, value in priced.env.items():
+            assert _same(env[name][i], value), (name, risk)
