@@ -5,7 +5,7 @@ every edition of every product."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,57 +18,17 @@ from hypothesis import strategies as st
 from pricing import engine
 from pricing.batch import FAILED, INVALID, PRICED, REFUSED, price_frame
 from pricing.errors import BreakdownError, EvaluationError, InputErrors
-from pricing.inputs import InputSpec
 from pricing.loader import load_catalog
 from pricing.model import Edition
+from tests import risk_strategies
+from tests.risk_strategies import instants
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 EDITIONS = [e for p in load_catalog(PRODUCTS).products.values() for e in p.editions]
 
-_offsets = st.integers(-12 * 4, 14 * 4).map(lambda q: timezone(timedelta(minutes=15 * q)))
-_instants = st.datetimes(datetime(2025, 1, 1), datetime(2032, 12, 31), timezones=_offsets)
-
-
-def _value(spec: InputSpec, example: Any) -> st.SearchStrategy[Any]:
-    """Mostly what the product accepts, sometimes not, sometimes nothing at all."""
-    junk = st.sampled_from(["", "bogus", "12.345", "-1", "2026-13-01"])
-    if spec.enum is not None:
-        good: st.SearchStrategy[Any] = st.sampled_from(list(spec.enum))
-    elif spec.type == "datetime":
-        good = _instants.map(lambda d: d.isoformat())
-    elif spec.type == "date":
-        good = st.dates(datetime(2025, 1, 1).date(), datetime(2032, 12, 31).date()).map(
-            lambda d: d.isoformat()
-        )
-    elif spec.type == "money":
-        good = st.builds(
-            lambda units, cents, cur: {"amount": f"{units}.{cents:02d}", "currency": cur},
-            st.integers(0, 120_000),
-            st.integers(0, 99),
-            st.sampled_from(["CNY", "CNY", "CNY", "USD"]),
-        )
-    elif spec.type == "integer":
-        low = int(spec.minimum) if spec.minimum is not None else -5
-        high = int(spec.maximum) if spec.maximum is not None else 500
-        good = st.integers(low - 2, high + 2)
-    elif spec.type == "decimal":
-        good = st.decimals(-10, 10_000, places=2, allow_nan=False).map(str)
-    elif spec.type == "boolean":
-        good = st.booleans()
-    else:
-        good = st.sampled_from([example, example, str(example).lower(), "ZZ", "MU5101", "SHA"])
-    return st.one_of(good, good, good, good, good, good, good, good, junk, st.none())
-
 
 def _risks(edition: Edition) -> st.SearchStrategy[list[dict[str, Any]]]:
-    fields = {
-        s.name: _value(s, edition.example(edition.effective_from).get(s.name, "x"))
-        for s in edition.inputs.specs
-    }
-    risk = st.fixed_dictionaries(fields).map(
-        lambda r: {k: v for k, v in r.items() if v is not None}
-    )
-    return st.lists(risk, min_size=1, max_size=30)
+    return st.lists(risk_strategies.risk(edition), min_size=1, max_size=30)
 
 
 def _scalar(edition: Edition, risk: dict[str, Any], now: datetime) -> tuple[Any, ...]:
@@ -97,7 +57,7 @@ def _scalar(edition: Edition, risk: dict[str, Any], now: datetime) -> tuple[Any,
 @pytest.mark.parametrize("edition", EDITIONS, ids=lambda e: e.ref)
 def test_the_batch_path_prices_every_row_as_the_scalar_engine(edition: Edition) -> None:
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(risks=_risks(edition), now=_instants)
+    @given(risks=_risks(edition), now=instants)
     def check(risks: list[dict[str, Any]], now: datetime) -> None:
         now = now.astimezone(UTC)
         result = price_frame(edition, pd.DataFrame(risks), now)
