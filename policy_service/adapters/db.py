@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -16,11 +17,19 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text (orjson: the settlement of thousands of claims writes thousands of
+    documents; an orjson.Fragment is a document already written). Int keys become strings,
+    as with json.dumps."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_db_engine(url: str, pool_size: int = 5) -> sa.Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return sa.create_engine(
         url,
+        json_serializer=json_text,
         pool_size=pool_size,
         max_overflow=pool_size,
         # No pre-ping: it costs a round trip per checkout on the hot path. A dropped
@@ -37,7 +46,9 @@ def _sqlite_engine(url: str) -> sa.Engine:
     db_path = make_url(url).database
     if db_path and db_path != ":memory:":
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": 30}, hide_parameters=True, json_serializer=json_text
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from .sql import insert_rows, keyset_page
@@ -20,8 +21,9 @@ class NewEvent:
     type: str
     object_type: str
     object_id: str
-    #: None for a policy as issued: rebuilt from the policy's row when read
-    data: dict[str, Any] | None
+    #: the object as JSON (an orjson.Fragment when already written as JSON); None for a
+    #: policy as issued: rebuilt from the policy's row when read
+    data: dict[str, Any] | orjson.Fragment | None
     created_at: datetime
 
 

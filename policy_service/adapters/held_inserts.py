@@ -19,10 +19,13 @@ path, which handles each conflict (replay, duplicate, duplicate cover) one by on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import psycopg
 import sqlalchemy as sa
+
+from .tables import UTCDateTime
 
 #: conn.info key under which the held inserts live while holding is on
 _KEY = "policy_service.held_inserts"
@@ -132,12 +135,73 @@ def _bound(h: _Held, procs: list[Any]) -> list[tuple[Any, ...]]:
 def _rows_json(h: _Held, procs: list[Any]) -> str:
     """The rows as one JSON array of objects, for jsonb_to_recordset."""
     cols = list(h.rows[0])
-    rows = h.rows if not any(procs) else [dict(zip(cols, v, strict=True)) for v in _bound(h, procs)]
+    if _only_datetimes(h.table, cols, procs):
+        # orjson writes an aware datetime with its offset, which timestamptz reads as the
+        # same instant: only the bind processor's refusal of naive ones is left to do
+        _refuse_naive(h.rows, [c for c in cols if isinstance(h.table.c[c].type, UTCDateTime)])
+        rows = h.rows
+    elif any(procs):
+        rows = [dict(zip(cols, v, strict=True)) for v in _bound(h, procs)]
+    else:
+        rows = h.rows
     # int keys become strings, as json.dumps (SQLAlchemy's serializer) makes them
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _only_datetimes(table: sa.Table, cols: list[str], procs: list[Any]) -> bool:
+    return all(
+        p is None or isinstance(table.c[c].type, UTCDateTime)
+        for c, p in zip(cols, procs, strict=True)
+    )
+
+
+def _refuse_naive(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    for row in rows:
+        for c in columns:
+            value = row[c]
+            if value is not None and value.tzinfo is None:
+                raise ValueError("naive datetime refused: store timezone-aware UTC")
+
+
+#: from this many rows, a plain insert (no conflict to skip, nothing read back) goes by
+#: COPY: a large JSON parameter is parsed whole before its rows are taken apart
+COPY_FROM = 200
+
+
+def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Rows written with PostgreSQL's COPY, in the connection's transaction."""
+    cols = list(rows[0])
+    documents = [c for c in cols if isinstance(table.c[c].type, sa.JSON)]
+    datetimes = [c for c in cols if isinstance(table.c[c].type, UTCDateTime)]
+    _refuse_naive(rows, datetimes)
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+    names = ", ".join(cols)
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            if documents:
+                row = {
+                    **row,
+                    **{
+                        c: None
+                        if row[c] is None
+                        else orjson.dumps(row[c], option=orjson.OPT_NON_STR_KEYS).decode()
+                        for c in documents
+                    },
+                }
+            copy.write_row([row[c] for c in cols])
+
+
 def _flush_postgresql(conn: sa.Connection, pending: list[_Held]) -> bool:
+    # the large plain inserts of a batch go by COPY (none of them can conflict: a
+    # conflict is a real error, and rolls the whole transaction back)
+    copied = [
+        h for h in pending if not h.counted and not h.ignore_conflicts and len(h.rows) >= COPY_FROM
+    ]
+    for h in copied:
+        _copy(conn, h.table, h.rows)
+    pending = [h for h in pending if h not in copied]
+    if not pending:
+        return True
     inserts = [_insert(conn, h) for h in pending]
     shape = tuple((sql, h.counted) for (sql, _), h in zip(inserts, pending, strict=True))
     cte = _CTES.get(shape)
@@ -198,6 +262,9 @@ def insert_now(
     """Insert rows now, in one statement however many (PostgreSQL): the same JSON
     recordset as a flush, so a thousand rows cost one parameter instead of a thousand
     parameter sets. Returns `returning` of each row inserted."""
+    if not ignore_conflicts and not returning and len(rows) >= COPY_FROM:
+        _copy(conn, table, rows)
+        return []
     h = _Held(table, rows, ignore_conflicts, counted=False)
     sql, procs = _insert(conn, h)
     if returning:

@@ -179,8 +179,8 @@ def claim_event(event_type: str, claim: Claim, render: RenderClaim) -> events_re
         type=event_type,
         object_type="claim",
         object_id=claim.id,
-        # a plain-JSON copy (orjson: the rendering is the cost of a large settlement)
-        data=orjson.loads(orjson.dumps(render(claim), option=orjson.OPT_NON_STR_KEYS)),
+        # written once as JSON and stored as it is (a settlement writes thousands)
+        data=orjson.Fragment(orjson.dumps(render(claim), option=orjson.OPT_NON_STR_KEYS)),
         created_at=claim.updated_at,
     )
 

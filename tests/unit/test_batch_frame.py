@@ -19,8 +19,9 @@ from pricing.batch import PRICED, price_frame
 from pricing.batch_columns import of_objects
 from pricing.errors import BreakdownError, EvaluationError, InputErrors
 from pricing.model import Edition
+from tests.risk_strategies import instants as _instants
 
-from .test_batch_pricing import EDITIONS, _instants, _risks, _scalar
+from .test_batch_pricing import EDITIONS, _risks, _scalar
 
 
 def _inferred(frame: pd.DataFrame) -> pd.DataFrame:
