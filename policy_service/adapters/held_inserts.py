@@ -149,8 +149,10 @@ def _rows_json(h: _Held, procs: list[Any]) -> str:
 
 
 def _only_datetimes(table: sa.Table, cols: list[str], procs: list[Any]) -> bool:
+    """Whether orjson's own writing of the values will do: datetimes (checked for naive
+    ones) and booleans (JSON's own) are the only values with bind processing."""
     return all(
-        p is None or isinstance(table.c[c].type, UTCDateTime)
+        p is None or isinstance(table.c[c].type, UTCDateTime | sa.Boolean)
         for c, p in zip(cols, procs, strict=True)
     )
 

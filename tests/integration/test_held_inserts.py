@@ -6,6 +6,7 @@ half-written, and a connection must never carry held rows into its next use."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -22,7 +23,13 @@ from policy_service.adapters.tables import (
     policy_subjects,
 )
 from policy_service.services import issue_transaction
-from tests.conftest import ApiClient, flight_policy, passenger, shipping_policy
+from tests.conftest import (
+    ApiClient,
+    flight_policy,
+    passenger,
+    requires_postgres,
+    shipping_policy,
+)
 
 WRITTEN = (idempotency_keys, policies, cover_locks, policy_subjects, events, ledger_entries)
 
@@ -151,3 +158,35 @@ def test_a_connection_never_carries_held_rows_into_its_next_use(engine: sa.Engin
         assert not held_inserts.held(
             conn, events, [{"id": "x"}], ignore_conflicts=False, counted=False
         )
+
+
+@requires_postgres
+@pytest.mark.parametrize("count", [1, held_inserts.COPY_FROM], ids=["json-recordset", "copy"])
+def test_many_rows_go_in_as_given_and_a_naive_time_is_refused(
+    api: ApiClient, engine: sa.Engine, count: int
+) -> None:
+    # a partner's events, each with a document and an aware time in another offset
+    at = datetime(2026, 11, 25, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+    rows = [
+        {
+            "id": f"evt_copy{count}_{i}",
+            "partner_id": api.partner_id,
+            "livemode": False,
+            "type": "claim.paid",
+            "object_type": "claim",
+            "object_id": f"clm_{i}",
+            "data": {"n": i, "text": "张三", "nested": {"1": [True, None]}},
+            "created_at": at,
+        }
+        for i in range(count)
+    ]
+    with engine.begin() as conn:
+        held_inserts.insert_now(conn, events, rows, ignore_conflicts=False)
+    with engine.connect() as conn:
+        got = conn.execute(
+            sa.select(events.c.data, events.c.created_at).where(events.c.id == rows[-1]["id"])
+        ).one()
+    assert got.data == rows[-1]["data"] and got.created_at == at
+    naive = [{**r, "id": r["id"] + "n", "created_at": at.replace(tzinfo=None)} for r in rows]
+    with pytest.raises(ValueError, match="naive datetime"), engine.begin() as conn:
+        held_inserts.insert_now(conn, events, naive, ignore_conflicts=False)
