@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.claims import Claim
 
-from .sql import from_minor, insert_many_returning, insert_rows, keyset_page, to_minor
+from .sql import among, from_minor, insert_many_returning, insert_rows, keyset_page, to_minor
 from .tables import (
     claim_attachments,
     claim_audit,
@@ -169,7 +169,7 @@ class ClaimsRepository:
         for chunk in _chunks(claim_ids):
             found.update(
                 (r.id, from_row(r))
-                for r in self.conn.execute(sa.select(C).where(C.c.id.in_(chunk)))
+                for r in self.conn.execute(sa.select(C).where(among(self.conn, C.c.id, chunk)))
             )
         return [found[i] for i in claim_ids if i in found]
 
@@ -199,7 +199,7 @@ class ClaimsRepository:
         for chunk in _chunks(policy_ids):
             stmt = (
                 sa.select(C)
-                .where(C.c.policy_id.in_(chunk), C.c.loss_key == loss_key)
+                .where(among(self.conn, C.c.policy_id, chunk), C.c.loss_key == loss_key)
                 .order_by(C.c.created_at)
             )
             rows = self.conn.execute(stmt.with_for_update() if for_update else stmt)
@@ -215,7 +215,11 @@ class ClaimsRepository:
         for chunk in _chunks(sorted(holder_keys)):
             rows = self.conn.execute(
                 sa.select(C.c.holder_key, sa.func.count())
-                .where(C.c.holder_key.in_(chunk), C.c.created_at >= since, C.c.livemode == livemode)
+                .where(
+                    among(self.conn, C.c.holder_key, chunk),
+                    C.c.created_at >= since,
+                    C.c.livemode == livemode,
+                )
                 .group_by(C.c.holder_key)
             )
             out.update({r[0]: int(r[1]) for r in rows})
@@ -227,7 +231,7 @@ class ClaimsRepository:
         for chunk in _chunks(sorted(refs)):
             rows = self.conn.execute(
                 sa.select(C.c.evidence_ref, C.c.policy_id).where(
-                    C.c.evidence_ref.in_(chunk), C.c.livemode == livemode
+                    among(self.conn, C.c.evidence_ref, chunk), C.c.livemode == livemode
                 )
             )
             for ref, policy_id in rows:
@@ -348,7 +352,9 @@ class ClaimsRepository:
         out: dict[str, list[sa.Row[Any]]] = {}
         for chunk in _chunks(claim_ids):
             rows = self.conn.execute(
-                sa.select(P).where(P.c.claim_id.in_(chunk)).order_by(P.c.claim_id, P.c.sequence)
+                sa.select(P)
+                .where(among(self.conn, P.c.claim_id, chunk))
+                .order_by(P.c.claim_id, P.c.sequence)
             )
             for row in rows:
                 out.setdefault(row.claim_id, []).append(row)

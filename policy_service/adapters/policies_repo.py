@@ -12,7 +12,7 @@ from policy_service.domain.policyholder import Policyholder
 from policy_service.domain.records import Policy
 
 from .quotes_repo import premium_columns, premium_from_row
-from .sql import from_minor, insert_many_returning, keyset_page, to_minor
+from .sql import among, from_minor, insert_many_returning, keyset_page, to_minor
 from .tables import cover_locks, policies
 
 
@@ -157,7 +157,9 @@ class PoliciesRepository:
         """Policies by id, of any partner (the caller already holds ids it may read)."""
         if not policy_ids:
             return {}
-        rows = self.conn.execute(sa.select(policies).where(policies.c.id.in_(policy_ids)))
+        rows = self.conn.execute(
+            sa.select(policies).where(among(self.conn, policies.c.id, sorted(policy_ids)))
+        )
         return {r.id: from_row(r) for r in rows}
 
     def set_status(self, policy_id: str, expected: str, status: str, **values: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .sql import insert_ignoring_conflicts, insert_rows
+from .sql import among, insert_ignoring_conflicts, insert_rows
 from .tables import policies, policy_subjects, trigger_events
 
 T = trigger_events
@@ -113,7 +113,7 @@ class TriggersRepository:
         # sort, a cost that grows with the book; by primary key it stays a few probes.
         ids = self.conn.execute(
             sa.select(policy_subjects.c.policy_id).where(
-                policy_subjects.c.subject_key.in_(sorted(subject_keys))
+                among(self.conn, policy_subjects.c.subject_key, sorted(subject_keys))
             )
         ).scalars()
         wanted = sorted(set(ids))
@@ -121,7 +121,7 @@ class TriggersRepository:
             return []
         stmt = (
             sa.select(policies)
-            .where(policies.c.id.in_(wanted), policies.c.status.in_(statuses))
+            .where(among(self.conn, policies.c.id, wanted), policies.c.status.in_(statuses))
             .order_by(policies.c.id)
             .with_for_update()
         )
