@@ -177,8 +177,24 @@ def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> N
     datetimes = [c for c in cols if isinstance(table.c[c].type, UTCDateTime)]
     _refuse_naive(rows, datetimes)
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-    names = ", ".join(cols)
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+    sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+    try:
+        _copy_rows(raw, sql, cols, documents, rows)
+    except psycopg.Error as exc:
+        # as SQLAlchemy raises a driver's error: callers catch IntegrityError and the rest
+        raise sa.exc.DBAPIError.instance(
+            sql, None, exc, psycopg.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
+
+
+def _copy_rows(
+    raw: psycopg.Connection[Any],
+    sql: str,
+    cols: list[str],
+    documents: list[str],
+    rows: list[dict[str, Any]],
+) -> None:
+    with raw.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
             if documents:
                 row = {
@@ -194,14 +210,22 @@ def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> N
 
 
 def _flush_postgresql(conn: sa.Connection, pending: list[_Held]) -> bool:
-    # the large plain inserts of a batch go by COPY (none of them can conflict: a
-    # conflict is a real error, and rolls the whole transaction back)
-    copied = [
-        h for h in pending if not h.counted and not h.ignore_conflicts and len(h.rows) >= COPY_FROM
-    ]
-    for h in copied:
-        _copy(conn, h.table, h.rows)
-    pending = [h for h in pending if h not in copied]
+    """The held inserts in the order they were made (a row's parent is written before
+    it): a large plain insert by COPY, the others in between as one statement each run."""
+    ok, run = True, list[_Held]()
+    for h in pending:
+        if not h.counted and not h.ignore_conflicts and len(h.rows) >= COPY_FROM:
+            ok = _statement(conn, run) and ok
+            run = []
+            # a conflict here is a real error, and rolls the whole transaction back
+            _copy(conn, h.table, h.rows)
+        else:
+            run.append(h)
+    return _statement(conn, run) and ok
+
+
+def _statement(conn: sa.Connection, pending: list[_Held]) -> bool:
+    """Inserts as one statement: a data-modifying CTE each, counting what went in."""
     if not pending:
         return True
     inserts = [_insert(conn, h) for h in pending]

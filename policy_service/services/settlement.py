@@ -5,6 +5,7 @@ every claim in pure code (pricing.claims.decide), then write the results."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,8 +79,10 @@ class Settlement:
     """One report settling its matched policies: what it read once for all of them, and
     what it writes, gathered policy by policy and written at the end."""
 
-    def __init__(self, ctx: ClaimsContext, tx: Tx, report: Report, now: datetime) -> None:
-        self.ctx, self.tx, self.report, self.now = ctx, tx, report, now
+    def __init__(
+        self, ctx: ClaimsContext, tx: Tx, report: Report, now: datetime, held: bool = True
+    ) -> None:
+        self.ctx, self.tx, self.report, self.now, self.held = ctx, tx, report, now, held
         self.result = Result()
         self.new_claims: list[tuple[Claim, Changes]] = []
         self.updated: list[tuple[Claim, str, Changes]] = []
@@ -214,6 +217,17 @@ class Settlement:
         self.new_claims.append((claim, changes))
 
     def write(self) -> None:
+        """Every claim and what goes with it; with `held`, in as few statements as the
+        rows allow (adapters/held_inserts.py), on the bet that no claim for the same loss
+        was filed meanwhile: if one was, HeldWriteRefused, and the caller settles again
+        without holding."""
+        hold = self.tx.held_inserts() if self.held else nullcontext(_always)
+        with hold as flush:
+            self._write()
+            if not flush():
+                raise HeldWriteRefused
+
+    def _write(self) -> None:
         tx, result = self.tx, self.result
         written = Changes.empty()
         inserted = tx.claims.insert_claims([c for c, _ in self.new_claims])
@@ -234,6 +248,14 @@ class Settlement:
                 written.gather(changes)
         # the audit, payouts, ledger and events of every claim: a statement each
         written.write(tx)
+
+
+class HeldWriteRefused(Exception):
+    """The held write found a claim filed meanwhile: roll back and settle without holding."""
+
+
+def _always() -> bool:
+    return True
 
 
 def _holder_counts(

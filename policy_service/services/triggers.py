@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +38,7 @@ from .claims import (
     ClaimsContext,
 )
 from .reports import Report
-from .settlement import Settlement
+from .settlement import HeldWriteRefused, Settlement
 from .unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,38 @@ def post_trigger(
         "status": "processed",
         "result": {},
     }
+    posted = _Posted(trigger, values, data, row, partner_scope)
+    try:
+        return _apply(ctx, caller, posted, now, held=True)
+    except HeldWriteRefused:
+        # a claim for the same loss was filed meanwhile: nothing was written; again,
+        # each claim's insert on its own
+        return _apply(ctx, caller, posted, now, held=False)
+
+
+@dataclass(frozen=True)
+class _Posted:
+    """A report as posted and checked: its type, values, JSON, row and partner scope."""
+
+    trigger: TriggerType
+    values: dict[str, Any]
+    data: dict[str, Any]
+    row: dict[str, Any]
+    partner_scope: str | None
+
+
+def _apply(
+    ctx: ClaimsContext, caller: Caller, posted: _Posted, now: datetime, held: bool
+) -> tuple[sa.Row[Any], bool]:
+    """One transaction: record the report, and settle what it concerns."""
+    trigger, values, data, row = posted.trigger, posted.values, posted.data, posted.row
+    trigger_id, key, fact_key = row["id"], row["subject_key"], row["fact_key"]
+    observed_at, partner_scope = row["observed_at"], posted.partner_scope
     with ctx.uow.write() as tx:
         if not tx.triggers.insert_trigger(row):
-            existing = tx.triggers.trigger_by_fingerprint(source_id, caller.livemode, fingerprint)
+            existing = tx.triggers.trigger_by_fingerprint(
+                row["source_id"], caller.livemode, row["fingerprint"]
+            )
             assert existing is not None
             return existing, False
         locks = [key]
@@ -184,7 +214,7 @@ def post_trigger(
                 if caller.provider_id
                 else Actor("partner", caller.partner_id),
             )
-            result = Settlement(ctx, tx, report, now).run()
+            result = Settlement(ctx, tx, report, now, held).run()
             stored = tx.triggers.finish_trigger(
                 trigger_id, "processed", result.to_json(), event_time
             )

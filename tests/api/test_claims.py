@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from policy_service.adapters import held_inserts
 from policy_service.adapters.tables import claim_audit, ledger_entries
 
 from ..claims_helpers import (
@@ -568,3 +569,34 @@ def test_a_policy_on_the_earlier_edition_is_paid_by_its_own_rules(
     (claim,) = _claims_of(api, policy_id)
     assert claim["status"] == "paid" and claim["amount_paid"]["amount"] == "300.00"
     assert claim["evaluation"]["edition"] == "2026-11"
+
+
+def test_a_settlement_whose_held_write_is_refused_settles_again_one_by_one(
+    api: ApiClient, feed: Bearer, engine: sa.Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if a claim for the same loss had been filed between the read and the write: the
+    # one-statement write says no, the transaction rolls back, the general path settles.
+    ids = _flight_policies(api, 2)
+    clock.advance(hours=27)
+    refusals = []
+    real_flush = held_inserts.flush
+
+    def refuse_once(conn: Any) -> bool:
+        if not refusals:
+            refusals.append(real_flush(conn))
+            return False
+        return real_flush(conn)
+
+    monkeypatch.setattr(held_inserts, "flush", refuse_once)
+    status, trigger = feed.post("/v1/trigger-events", flight_status(245))
+    assert status == 201 and trigger["result"]["paid"] == 2, trigger
+    assert refusals == [True]
+    for policy_id in ids:
+        (claim,) = _claims_of(api, policy_id)
+        assert claim["status"] == "paid"
+    with engine.connect() as conn:
+        booked = conn.execute(
+            sa.select(sa.func.count()).where(ledger_entries.c.kind == "payout")
+        ).scalar_one()
+        audited = conn.execute(sa.select(sa.func.count()).select_from(claim_audit)).scalar_one()
+    assert booked == 2 and audited == 2 * 3  # nothing of the refused attempt remains

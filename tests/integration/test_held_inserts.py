@@ -190,3 +190,14 @@ def test_many_rows_go_in_as_given_and_a_naive_time_is_refused(
     naive = [{**r, "id": r["id"] + "n", "created_at": at.replace(tzinfo=None)} for r in rows]
     with pytest.raises(ValueError, match="naive datetime"), engine.begin() as conn:
         held_inserts.insert_now(conn, events, naive, ignore_conflicts=False)
+
+
+@requires_postgres
+def test_a_copy_that_breaks_a_key_raises_as_the_driver_would(
+    api: ApiClient, engine: sa.Engine
+) -> None:
+    orphans = [
+        {"subject_key": f"k{i}", "policy_id": "pol_none"} for i in range(held_inserts.COPY_FROM)
+    ]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        held_inserts.insert_now(conn, policy_subjects, orphans, ignore_conflicts=False)
