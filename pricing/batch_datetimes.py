@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inputs import MAX_YEAR, MIN_YEAR
+from .input_spec import MAX_YEAR, MIN_YEAR
 
 US_PER_SECOND = 1_000_000
 US_PER_MINUTE = 60 * US_PER_SECOND

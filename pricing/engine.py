@@ -15,10 +15,11 @@ from typing import Any
 
 from .errors import EvaluationError
 from .model import Edition
-from .plan import COVER_TOO_LONG, Priced, Refusal, check_cover, cover_too_long
+from .plan import COVER_TOO_LONG, check_cover, cover_too_long, plan_of
 from .plan import build_env as _plan_env
 from .premium import CONTEXT as _CONTEXT
 from .premium import Breakdown, check_breakdown, itemise, premium_from, quantize
+from .priced import Priced, Refusal
 
 __all__ = [
     "COVER_TOO_LONG",
@@ -41,13 +42,13 @@ _US = timedelta(microseconds=1)
 def price(edition: Edition, risk: dict[str, Any], now: datetime) -> Priced:
     """Price an already validated risk (see Edition.inputs.parse) at time `now`."""
     with decimal.localcontext(_CONTEXT):
-        return edition.plan.price(risk, now)
+        return plan_of(edition).price(risk, now)
 
 
 def build_env(edition: Edition, risk: dict[str, Any], now: datetime) -> dict[str, Any]:
     """What an edition's expressions see for a risk at `now`: `now`, the inputs (money as
     its amount) and the derived values."""
-    return _plan_env(edition.plan, risk, now)
+    return _plan_env(plan_of(edition), risk, now)
 
 
 def refund_for(

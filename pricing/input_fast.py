@@ -14,12 +14,10 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .input_spec import InputSpec, parse_date, parse_datetime
 from .money import MINOR_UNITS, Money
-
-if TYPE_CHECKING:
-    from .inputs import InputSpec
 
 Reader = Callable[[Any], Any]
 _AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,8})?").fullmatch
@@ -29,9 +27,9 @@ class NotPlain(Exception):
     """The fast reader is not sure: read the careful way."""
 
 
-def reader(spec: InputSpec, parse_date: Reader, parse_datetime: Reader) -> Reader:
-    """A fast reader for one input (parse_date/parse_datetime: the careful ones, which
-    are already direct)."""
+def reader(spec: InputSpec) -> Reader:
+    """A fast reader for one input (a date's and a date-time's careful readers are
+    already direct)."""
     if spec.type == "string":
         return _string(spec)
     if spec.type == "money" and spec.currency is not None:
@@ -51,7 +49,7 @@ def reader(spec: InputSpec, parse_date: Reader, parse_datetime: Reader) -> Reade
     return _careful(spec)
 
 
-def generate(specs: tuple[InputSpec, ...], parse_date: Reader, parse_datetime: Reader) -> Reader:
+def generate(specs: tuple[InputSpec, ...]) -> Reader:
     """One function reading a whole risk, each input's reader written inline where it is
     a simple test (a text from a list) and called otherwise; it raises NotPlain (or any
     error) at the first doubt."""
@@ -84,7 +82,7 @@ def generate(specs: tuple[InputSpec, ...], parse_date: Reader, parse_datetime: R
                 "        raise NotPlain",
             ]
         else:
-            ns[f"r{i}"] = reader(spec, parse_date, parse_datetime)
+            ns[f"r{i}"] = reader(spec)
             lines += [
                 f"    if v{i} is None:",
                 f"        {missing}",

@@ -6,15 +6,11 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .expressions import Expression
 from .inputs import InputSet, InputSpec
 from .tables import Table
-
-if TYPE_CHECKING:
-    from .plan import PricingPlan
 
 ROUNDING_MODES = {
     "half_up": "ROUND_HALF_UP",
@@ -159,17 +155,13 @@ class Edition:
     files: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
     #: the edition.yaml document as data (for display and semantic diffs)
     document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    #: what pricing compiles from the edition (its pricing plan, pricing/plan.plan_of),
+    #: made on first use and kept as long as the edition
+    compiled: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def ref(self) -> str:
         return f"{self.product}/{self.id}"
-
-    @cached_property
-    def plan(self) -> PricingPlan:
-        """The edition compiled for pricing (pricing/plan.py), made on first use."""
-        from .plan import PricingPlan
-
-        return PricingPlan(self)
 
     def example(self, now: datetime) -> dict[str, Any]:
         """The example risk as JSON for a quote made at `now`."""

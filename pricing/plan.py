@@ -7,16 +7,19 @@ lookups depends only on the factor values and which loadings apply, and a book r
 those few combinations endlessly, so each combination's premium and the numbers its
 worksheet shows are computed once and kept (a bounded memo per plan).
 
-The worksheet is built only when someone reads it (a quote or a policy stores it, a batch
-replay does not), from the numbers the plan kept.
+The fast path is one Python function generated per edition (generate, below): derived
+values, eligibility rules, table lookups, loading conditions and the cover written out
+one after the other, each expression inlined as the code the expression compiler writes
+for it, a call shared by later expressions computed once. It raises what the expressions
+raise, without the expression's name; the plan then prices the risk again step by step
+(price_stepwise), which raises the precise EvaluationError. The worksheet is built only
+when someone reads it (priced.py), from the numbers the plan kept.
 """
 
 from __future__ import annotations
 
-import decimal
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -24,22 +27,15 @@ from typing import Any
 
 from . import premium
 from .errors import EvaluationError
+from .expressions import Namespace, expression_code
 from .model import Edition
 from .money import Money
-from .plan_code import FastPrice, generate
-from .premium import Breakdown, Trace
+from .premium import MEMO_SIZE, Trace
+from .priced import Priced, Refusal
 from .tables import BandTable, ExactTable, Hit, Table, key_text
 
-#: the most premium combinations a plan remembers; past it the memo starts again
-MEMO_SIZE = 65_536
 COVER_TOO_LONG = "cover_too_long"
 _US = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
 
 
 def _exact_lookup(table: ExactTable) -> Callable[[dict[str, Any]], Hit]:
@@ -106,7 +102,7 @@ class PricingPlan:
         self.conditions = tuple(loading.when for loading in rating.loadings)
         self.memo: dict[tuple[Any, ...], Trace] = {}
         self.longest = edition.longest_cover
-        #: the rating steps of a worksheet, by table hits and loadings (see worksheet.py)
+        #: the rating steps of a worksheet, by table hits and loadings (see priced.py)
         self.sheets: dict[tuple[Any, ...], Any] = {}
 
     def trace(self, factors: tuple[Decimal, ...], applies: tuple[bool, ...]) -> Trace:
@@ -137,7 +133,17 @@ class PricingPlan:
             and (self.longest is None or end - start <= self.longest)
         ):  # priced: the common case, in one test
             return Priced(
-                self.edition, risk, env, (), trace.breakdown, start, end, now, trace, hits
+                self.edition,
+                risk,
+                env,
+                (),
+                trace.breakdown,
+                start,
+                end,
+                now,
+                trace,
+                hits,
+                self.sheets,
             )
         return self._priced(risk, now, env, refusals, hits, trace, start, end)
 
@@ -167,12 +173,18 @@ class PricingPlan:
     ) -> Priced:
         edition = self.edition
         if trace is None:
-            return Priced(edition, risk, env, refusals, None, None, None, now, None, ())
+            return Priced(
+                edition, risk, env, refusals, None, None, None, now, None, (), self.sheets
+            )
         check_cover(edition, start, end)
         too_long = cover_too_long(edition, start, end)
         if too_long is not None:
-            return Priced(edition, risk, env, (too_long,), None, start, end, now, trace, hits)
-        return Priced(edition, risk, env, (), trace.breakdown, start, end, now, trace, hits)
+            return Priced(
+                edition, risk, env, (too_long,), None, start, end, now, trace, hits, self.sheets
+            )
+        return Priced(
+            edition, risk, env, (), trace.breakdown, start, end, now, trace, hits, self.sheets
+        )
 
     @cached_property
     def fast(self) -> FastPrice:
@@ -189,46 +201,6 @@ def build_env(plan: PricingPlan, risk: dict[str, Any], now: datetime) -> dict[st
     for name, expr in plan.derived:
         env[name] = expr(env)
     return env
-
-
-@dataclass(eq=False)
-class Priced:
-    edition: Edition
-    risk: dict[str, Any]  # typed values
-    env: dict[str, Any]  # inputs, derived values and `now`, as the expressions saw them
-    refusals: tuple[Refusal, ...]
-    breakdown: Breakdown | None  # None when refused
-    #: the cover; also set when refused only for being too long (the worksheet shows it)
-    cover_starts: datetime | None
-    cover_ends: datetime | None
-    priced_at: datetime
-    trace: Trace | None
-    hits: tuple[Hit, ...]
-
-    @property
-    def eligible(self) -> bool:
-        return not self.refusals
-
-    @property
-    def coverage_start(self) -> datetime | None:
-        return self.cover_starts if self.breakdown is not None else None
-
-    @property
-    def coverage_end(self) -> datetime | None:
-        return self.cover_ends if self.breakdown is not None else None
-
-    @cached_property
-    def worksheet(self) -> dict[str, Any]:
-        """Every step from the inputs to the premium, as JSON (built on first use, in the
-        engine's decimal context like the rest of the pricing)."""
-        with decimal.localcontext(premium.CONTEXT):
-            return worksheet(self)
-
-
-def worksheet(priced: Priced) -> dict[str, Any]:
-    from .worksheet import worksheet as build  # it reads Priced: imported when first used
-
-    return build(priced)
 
 
 def check_cover(edition: Edition, start: Any, end: Any) -> None:
@@ -253,3 +225,86 @@ def cover_too_long(edition: Edition, start: datetime, end: datetime) -> Refusal 
 def _days(delta: timedelta) -> str:
     days = Decimal(delta // _US) / Decimal(86_400_000_000)
     return f"{days.quantize(Decimal('0.1'))} days"
+
+
+def plan_of(edition: Edition) -> PricingPlan:
+    """The edition's pricing plan, made on first use and kept with the edition."""
+    plan: PricingPlan | None = edition.compiled.get("plan")
+    if plan is None:
+        plan = edition.compiled.setdefault("plan", PricingPlan(edition))
+    return plan
+
+
+#: env, refusals, table hits, trace, cover start, cover end
+FastResult = tuple[
+    dict[str, Any],
+    tuple[Refusal, ...],
+    tuple[Hit, ...],
+    Trace | None,
+    Any,
+    Any,
+]
+FastPrice = Callable[[dict[str, Any], datetime], FastResult]
+
+
+def generate(plan: PricingPlan) -> FastPrice:
+    edition = plan.edition
+    ns = Namespace()
+    tz = edition.timezone
+    shared: dict[str, str] = {}
+
+    def code(expr: Any) -> str:
+        # every expression below runs each time the code reaches it (the early return
+        # of a refused risk ends the function): a call one computes, the next may read
+        return expression_code(expr.source, expr.names, tz, ns, shared)
+
+    lines = ["def fast(risk, now):", "    env = {'now': now, **risk}"]
+    for name in plan.money_inputs:
+        lines += [
+            f"    v = env[{name!r}]",
+            "    if v is not None:",
+            f"        env[{name!r}] = v.amount",
+        ]
+    for name, expr in plan.derived:
+        lines.append(f"    env[{name!r}] = {code(expr)}")
+    lines.append("    refusals = ()")
+    for rule, refusal in plan.eligibility:
+        lines += [f"    if {code(rule)}:", f"        refusals += ({ns.bind(refusal)},)"]
+    lines += ["    if refusals:", "        return env, refusals, (), None, None, None"]
+    hits = []
+    for i, (factor, lookup) in enumerate(zip(edition.rating.factors, plan.lookups, strict=True)):
+        table = factor.table
+        if isinstance(table, ExactTable):
+            # the table's own dictionary, keyed as the values come; a miss (a default, or
+            # no row) is the table's own lookup
+            keys = "".join(f"{_key_text(edition, k, ns)}, " for k in table.keys)
+            lines.append(
+                f"    h{i} = {ns.bind(table.rows)}.get(({keys})) or {ns.bind(lookup)}(env)"
+            )
+        else:
+            lines.append(f"    h{i} = {ns.bind(lookup)}(env)")
+        hits.append(f"h{i}")
+    flags = []
+    for i, when in enumerate(plan.conditions):
+        lines.append(f"    a{i} = True" if when is None else f"    a{i} = not not ({code(when)})")
+        flags.append(f"a{i}")
+    values = "".join(f"{h}.value, " for h in hits)
+    key = values + "".join(f"{a}, " for a in flags)
+    lines += [
+        f"    trace = {ns.bind(plan.memo)}.get(({key}))",
+        "    if trace is None:",
+        f"        trace = {ns.bind(plan.trace)}(({values}), ({''.join(f'{a}, ' for a in flags)}))",
+        f"    start = {code(edition.coverage_starts)}",
+        f"    end = {code(edition.coverage_ends)}",
+        f"    return env, (), ({''.join(f'{h}, ' for h in hits)}), trace, start, end",
+    ]
+    fast: FastPrice = ns.evaluate("\n".join(lines) + "\n")
+    return fast
+
+
+def _key_text(edition: Any, name: str, ns: Namespace) -> str:
+    """How a table key is read from env: a required text input is its own key text."""
+    spec = edition.inputs.by_name.get(name)
+    if spec is not None and spec.type == "string" and spec.required:
+        return f"env[{name!r}]"
+    return f"{ns.bind(key_text)}(env[{name!r}])"

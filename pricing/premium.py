@@ -20,6 +20,8 @@ from .model import Rating
 from .money import MINOR_UNITS
 
 CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+#: the most combinations a plan's memos remember; past it a memo starts again
+MEMO_SIZE = 65_536
 _ONE = Decimal(1)
 _ROUNDING = {
     "half_up": decimal.ROUND_HALF_UP,

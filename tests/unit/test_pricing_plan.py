@@ -18,7 +18,8 @@ from pricing import engine
 from pricing.errors import BreakdownError, EvaluationError, InputErrors
 from pricing.loader import load_catalog, load_product
 from pricing.model import Edition
-from pricing.plan import MEMO_SIZE
+from pricing.plan import plan_of
+from pricing.premium import MEMO_SIZE
 from tests.edition_files import PRODUCTS
 from tests.risk_strategies import instants, risk
 
@@ -51,7 +52,7 @@ def test_the_plan_prices_every_risk_as_the_interpreted_engine(
 ) -> None:
     # The generated code hands a risk to the step-by-step path only to raise the error
     # that names an expression: never for a risk that then prices.
-    stepwise = edition.plan.price_stepwise
+    stepwise = plan_of(edition).price_stepwise
     priced_stepwise: list[dict[str, Any]] = []
 
     def watched(risk: dict[str, Any], now: datetime) -> Any:
@@ -59,7 +60,7 @@ def test_the_plan_prices_every_risk_as_the_interpreted_engine(
         priced_stepwise.append(risk)
         return priced
 
-    monkeypatch.setattr(edition.plan, "price_stepwise", watched)
+    monkeypatch.setattr(plan_of(edition), "price_stepwise", watched)
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(raw=risk(edition), now=instants)
@@ -79,14 +80,14 @@ def test_the_plan_ignores_the_callers_decimal_context() -> None:
     now = datetime(2026, 12, 1, tzinfo=UTC)
     parsed = edition.inputs.parse(edition.example(now))
     want = engine.price(edition, parsed, now).worksheet
-    edition.plan.memo.clear()  # priced again, not read from the memo
+    plan_of(edition).memo.clear()  # priced again, not read from the memo
     with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_DOWN)):
         assert engine.price(edition, parsed, now).worksheet == want
 
 
 def test_the_memo_is_bounded() -> None:
     edition = EDITIONS[-1]
-    plan = edition.plan
+    plan = plan_of(edition)
     rating = edition.rating
     factors = tuple(decimal.Decimal(1) for _ in rating.factors)
     flags = tuple(False for _ in rating.loadings)
@@ -152,8 +153,8 @@ def test_an_expression_that_fails_names_itself_as_before(
     )
     edition = load_product(folder, tmp_path).editions[0]
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    stepwise = edition.plan.price_stepwise
-    monkeypatch.setattr(edition.plan, "price_stepwise", lambda *a: (stepwise(*a), 1 / 0))
+    stepwise = plan_of(edition).price_stepwise
+    monkeypatch.setattr(plan_of(edition), "price_stepwise", lambda *a: (stepwise(*a), 1 / 0))
 
     @settings(max_examples=60, deadline=None)
     @given(

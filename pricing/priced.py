@@ -1,20 +1,67 @@
-"""A priced risk's worksheet: every step from the inputs to the premium, as JSON.
+"""A priced risk, and its worksheet: every step from the inputs to the premium, as JSON.
 
-Built only when read. The rating steps of a worksheet depend on nothing but the table
-rows hit and the loadings that applied (and the numbers those give), which a book repeats
-endlessly: their texts are made once per combination and kept in the plan, and each
-worksheet gets its own copy with the values its lookups read.
+The worksheet is built only when read (a quote or a policy shows it; a batch replay
+does not). Its rating steps depend on nothing but the table rows hit and the loadings
+that applied (and the numbers those give), which a book repeats endlessly: their texts
+are made once per combination and kept with the plan (`sheets`), and each worksheet gets
+its own copy with the values its lookups read.
 """
 
 from __future__ import annotations
 
+import decimal
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
-from .model import Rating
-from .plan import MEMO_SIZE, Priced
-from .premium import Trace
+from .model import Edition, Rating
+from .premium import CONTEXT, MEMO_SIZE, Breakdown, Trace
 from .tables import BandTable, Hit
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+
+
+@dataclass(eq=False)
+class Priced:
+    edition: Edition
+    risk: dict[str, Any]  # typed values
+    env: dict[str, Any]  # inputs, derived values and `now`, as the expressions saw them
+    refusals: tuple[Refusal, ...]
+    breakdown: Breakdown | None  # None when refused
+    #: the cover; also set when refused only for being too long (the worksheet shows it)
+    cover_starts: datetime | None
+    cover_ends: datetime | None
+    priced_at: datetime
+    trace: Trace | None
+    hits: tuple[Hit, ...]
+    #: the plan's worksheet templates (rating steps by table hits and loadings)
+    sheets: dict[tuple[Any, ...], Any]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusals
+
+    @property
+    def coverage_start(self) -> datetime | None:
+        return self.cover_starts if self.breakdown is not None else None
+
+    @property
+    def coverage_end(self) -> datetime | None:
+        return self.cover_ends if self.breakdown is not None else None
+
+    @cached_property
+    def worksheet(self) -> dict[str, Any]:
+        """Every step from the inputs to the premium, as JSON (built on first use, in the
+        engine's decimal context like the rest of the pricing)."""
+        with decimal.localcontext(CONTEXT):
+            return worksheet(self)
+
 
 #: a worksheet's rating steps without the values each lookup read, and where those go:
 #: (step index, the names the table is keyed on)
@@ -46,14 +93,14 @@ def worksheet(priced: Priced) -> dict[str, Any]:
 
 
 def _steps(priced: Priced, trace: Trace) -> list[dict[str, Any]]:
-    plan, env = priced.edition.plan, priced.env
+    sheets, env = priced.sheets, priced.env
     key = (*priced.hits, *trace.applies)
-    template = plan.sheets.get(key)
+    template = sheets.get(key)
     if template is None:
         template = _template(priced.edition.rating, trace, priced.hits)
-        if len(plan.sheets) >= MEMO_SIZE:
-            plan.sheets.clear()
-        plan.sheets[key] = template
+        if len(sheets) >= MEMO_SIZE:
+            sheets.clear()
+        sheets[key] = template
     fixed, lookups = template
     steps = [dict(step) for step in fixed]
     for index, names in lookups:
