@@ -68,17 +68,12 @@ def generate(specs: tuple[InputSpec, ...]) -> Reader:
         else:
             ns[f"d{i}"] = spec.default
             missing = f"v{i} = d{i}"
-        plain_enum = (
-            spec.type == "string"
-            and spec.enum is not None
-            and not (spec.pattern or spec.min_length or spec.max_length)
-        )
-        if plain_enum:
-            ns[f"e{i}"] = frozenset(spec.enum or ())
+        test = _inline_test(spec, i, ns)
+        if test is not None:
             lines += [
                 f"    if v{i} is None:",
                 f"        {missing}",
-                f"    elif type(v{i}) is not str or v{i} not in e{i}:",
+                f"    elif {test}:",
                 "        raise NotPlain",
             ]
         else:
@@ -95,6 +90,20 @@ def generate(specs: tuple[InputSpec, ...]) -> Reader:
     exec(compile("\n".join(lines) + "\n", "<inputs>", "exec"), scope)
     read: Reader = scope["read"]
     return read
+
+
+def _inline_test(spec: InputSpec, i: int, ns: dict[str, Any]) -> str | None:
+    """For a text from a list, or a text matching a pattern, the test that refuses it,
+    written inline (its names bound in `ns`); None for any other input."""
+    if spec.type != "string" or spec.min_length is not None or spec.max_length is not None:
+        return None
+    if spec.enum is not None and not spec.pattern:
+        ns[f"e{i}"] = frozenset(spec.enum)
+        return f"type(v{i}) is not str or v{i} not in e{i}"
+    if spec.pattern and spec.enum is None:
+        ns[f"m{i}"] = re.compile(spec.pattern).fullmatch
+        return f"type(v{i}) is not str or m{i}(v{i}) is None"
+    return None
 
 
 def _allowed(spec: InputSpec, value: Any) -> bool:
@@ -131,6 +140,14 @@ def _string(spec: InputSpec) -> Reader:
 def _money(spec: InputSpec, currency: str) -> Reader:
     quantum = Decimal(1).scaleb(-MINOR_UNITS[currency])
     low, high = spec.minimum, spec.maximum
+    Money(quantum, currency)  # the currency is one Money takes: checked here, once
+
+    def trusted(amount: Decimal) -> Money:
+        # Money's own checks (a Decimal, a known currency) hold already
+        money = object.__new__(Money)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
 
     def money(raw: Any) -> Money:
         if type(raw) is not dict or len(raw) != 2 or raw.get("currency") != currency:
@@ -146,7 +163,7 @@ def _money(spec: InputSpec, currency: str) -> Reader:
             or (spec.enum is not None and Money(amount, currency) not in spec.enum)
         ):
             raise NotPlain
-        return Money(amount, currency)
+        return trusted(amount)
 
     return money
 
