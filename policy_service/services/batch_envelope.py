@@ -56,7 +56,11 @@ def replay(
     made = issued.issued_json(tx, {k["policy"] for k in kept if "policy" in k}, render_policy)
     outcomes = [
         Outcome(
-            k["status"], dumps(made[k["policy"]]) if "policy" in k else k["body"], k["replayed"]
+            k["status"],
+            dumps(made.get(k["policy"]) or issued.gone(k["policy"]))
+            if "policy" in k
+            else k["body"],
+            k["replayed"],
         )
         for k in kept
     ]

@@ -30,6 +30,12 @@ def issued_json(tx: Tx, policy_ids: set[str], render: RenderPolicy) -> dict[str,
     return {pid: render(as_issued(p)) for pid, p in tx.policies.many(policy_ids).items()}
 
 
+def gone(policy_id: str) -> dict[str, Any]:
+    # Policies are never deleted today; should one be (an erasure), what named it says so
+    # rather than fail.
+    return {"id": policy_id, "object": "policy", "deleted": True}
+
+
 def answers(
     tx: Tx, stored: dict[str, StoredResponse], render: RenderPolicy
 ) -> dict[str, StoredResponse]:
@@ -68,7 +74,7 @@ def event_views(tx: Tx, rows: list[Any], render: RenderPolicy) -> list[EventView
             r.livemode,
             r.object_type,
             r.object_id,
-            r.data if r.data is not None else made[r.object_id],
+            r.data if r.data is not None else made.get(r.object_id) or gone(r.object_id),
         )
         for r in rows
     ]
@@ -79,4 +85,4 @@ def fill_events(tx: Tx, events: list[dict[str, Any]], render: RenderPolicy) -> N
     made = issued_json(tx, {e["object_id"] for e in events if e["data"] is None}, render)
     for e in events:
         if e["data"] is None:
-            e["data"] = made[e["object_id"]]
+            e["data"] = made.get(e["object_id"]) or gone(e["object_id"])

@@ -10,7 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policy_service.adapters.tables import events, idempotency_keys, policies
+from policy_service.adapters.tables import (
+    cover_locks,
+    events,
+    idempotency_keys,
+    ledger_entries,
+    policies,
+    policy_subjects,
+)
 from tests.conftest import ApiClient, Clock, flight_policy, shipping_policy, shipping_risk
 
 
@@ -107,3 +114,16 @@ def test_a_worksheet_that_cannot_be_made_again_says_so(api: ApiClient, engine: s
     _, again = api.get(f"/v1/policies/{pol['id']}")
     assert again["worksheet"]["unavailable"] == "the edition now gives another premium"
     assert again["worksheet"]["steps"] == []
+
+
+def test_an_event_naming_a_policy_that_is_gone_says_so(api: ApiClient, engine: sa.Engine) -> None:
+    # No policy is ever deleted today; should one be (an erasure), its event must not fail.
+    _, pol = api.post("/v1/policies", shipping_policy("slim-gone"))
+    with engine.begin() as conn:
+        for table in (ledger_entries, cover_locks, policy_subjects):
+            conn.execute(table.delete().where(table.c.policy_id == pol["id"]))
+        conn.execute(policies.delete().where(policies.c.id == pol["id"]))
+    status, listed = api.get("/v1/events", object=pol["id"])
+    assert status == 200
+    [event] = listed["data"]
+    assert event["data"]["object"] == {"id": pol["id"], "object": "policy", "deleted": True}
