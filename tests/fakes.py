@@ -208,7 +208,7 @@ class FakeTx:
         self.payments = uow.payments
 
     @contextmanager
-    def held_inserts(self) -> Iterator[Callable[[], bool]]:
+    def held_inserts(self, hold: bool = True) -> Iterator[Callable[[], bool]]:
         yield lambda: True  # nothing to hold: every insert is applied at once
 
 

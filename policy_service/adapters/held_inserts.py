@@ -135,7 +135,7 @@ def _bound(h: _Held, procs: list[Any]) -> list[tuple[Any, ...]]:
 def _rows_json(h: _Held, procs: list[Any]) -> str:
     """The rows as one JSON array of objects, for jsonb_to_recordset."""
     cols = list(h.rows[0])
-    if _only_datetimes(h.table, cols, procs):
+    if _orjson_writes_them(h.table, cols, procs):
         # orjson writes an aware datetime with its offset, which timestamptz reads as the
         # same instant: only the bind processor's refusal of naive ones is left to do
         _refuse_naive(h.rows, [c for c in cols if isinstance(h.table.c[c].type, UTCDateTime)])
@@ -148,7 +148,7 @@ def _rows_json(h: _Held, procs: list[Any]) -> str:
     return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _only_datetimes(table: sa.Table, cols: list[str], procs: list[Any]) -> bool:
+def _orjson_writes_them(table: sa.Table, cols: list[str], procs: list[Any]) -> bool:
     """Whether orjson's own writing of the values will do: datetimes (checked for naive
     ones) and booleans (JSON's own) are the only values with bind processing."""
     return all(
@@ -173,7 +173,7 @@ COPY_FROM = 200
 def _copy(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Rows written with PostgreSQL's COPY, in the connection's transaction."""
     cols = list(rows[0])
-    documents = [c for c in cols if isinstance(table.c[c].type, sa.JSON)]
+    documents = {c for c in cols if isinstance(table.c[c].type, sa.JSON)}
     datetimes = [c for c in cols if isinstance(table.c[c].type, UTCDateTime)]
     _refuse_naive(rows, datetimes)
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
@@ -191,22 +191,21 @@ def _copy_rows(
     raw: psycopg.Connection[Any],
     sql: str,
     cols: list[str],
-    documents: list[str],
+    documents: set[str],
     rows: list[dict[str, Any]],
 ) -> None:
     with raw.cursor() as cur, cur.copy(sql) as copy:
         for row in rows:
-            if documents:
-                row = {
-                    **row,
-                    **{
-                        c: None
-                        if row[c] is None
-                        else orjson.dumps(row[c], option=orjson.OPT_NON_STR_KEYS).decode()
-                        for c in documents
-                    },
-                }
-            copy.write_row([row[c] for c in cols])
+            copy.write_row(
+                [
+                    _json_text(row[c]) if c in documents and row[c] is not None else row[c]
+                    for c in cols
+                ]
+            )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _flush_postgresql(conn: sa.Connection, pending: list[_Held]) -> bool:

@@ -56,11 +56,15 @@ class Tx:
         return self.conn.dialect.name
 
     @contextmanager
-    def held_inserts(self) -> Iterator[Callable[[], bool]]:
+    def held_inserts(self, hold: bool = True) -> Iterator[Callable[[], bool]]:
         """Inside the block the repositories' inserts are held, and the flush() it yields
         writes them in one statement (PostgreSQL; on SQLite one driver call per table; see
         held_inserts.py). flush() is False when a row that had to go in did not (a
-        conflict): the caller must then raise, so the transaction rolls back."""
+        conflict): the caller must then raise, so the transaction rolls back. With
+        `hold` False nothing is held (the general path): every insert runs at once."""
+        if not hold:
+            yield lambda: True
+            return
         conn = self.conn
         held_inserts.hold(conn)
         try:

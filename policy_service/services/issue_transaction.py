@@ -15,7 +15,6 @@ and a replay or a reader makes its JSON as issued again (services/issued.py).
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -145,8 +144,7 @@ def _issue_once(
                 now,
             ):
                 raise _EnvelopeTaken
-            hold = tx.held_inserts() if held else nullcontext(_always)
-            with hold as flush:
+            with tx.held_inserts(held) as flush:
                 replays = _write(issuing, tx, caller, items, to_claim, outcomes, now)
                 if not flush():
                     raise _HeldWriteRefused
@@ -170,10 +168,6 @@ def _issue_once(
         replayed = batch_envelope.replayed(issuing.uow, caller, envelope, issuing.render_policy)
         assert replayed is not None  # the key was taken by a committed batch
         return IssueResult([], replayed)
-
-
-def _always() -> bool:
-    return True
 
 
 def _write(

@@ -5,7 +5,6 @@ every claim in pure code (pricing.claims.decide), then write the results."""
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -221,8 +220,7 @@ class Settlement:
         rows allow (adapters/held_inserts.py), on the bet that no claim for the same loss
         was filed meanwhile: if one was, HeldWriteRefused, and the caller settles again
         without holding."""
-        hold = self.tx.held_inserts() if self.held else nullcontext(_always)
-        with hold as flush:
+        with self.tx.held_inserts(self.held) as flush:
             self._write()
             if not flush():
                 raise HeldWriteRefused
@@ -252,10 +250,6 @@ class Settlement:
 
 class HeldWriteRefused(Exception):
     """The held write found a claim filed meanwhile: roll back and settle without holding."""
-
-
-def _always() -> bool:
-    return True
 
 
 def _holder_counts(
