@@ -27,10 +27,11 @@ from policy_service.domain.money import Money
 from policy_service.domain.policyholder import Policyholder, parse_policyholder
 from policy_service.domain.records import Caller, Policy, Quote
 from pricing.claims import policy_subject_keys
-from pricing.model import Product
+from pricing.model import Edition, Product
 
 from .catalog import ProductCatalog
 from .idempotency import Outcome, RenderError, dumps, fingerprint
+from .policies import quoted_worksheet
 from .quotes import check_external_ref
 from .rating import edition_in_force, parse_risk, premium_of, price_risk, product_on_sale
 from .unit_of_work import Tx, UnitOfWork
@@ -213,7 +214,7 @@ def prepare_issue(
         risk=risk_json,
         policyholder=holder,
         premium=quote.premium if quote else premium_of(priced),
-        worksheet=_quoted_worksheet(quote, priced.worksheet) if quote else priced.worksheet,
+        worksheet=_quoted(edition, risk, quote, priced.worksheet) if quote else priced.worksheet,
         coverage_start=priced.coverage_start,
         coverage_end=priced.coverage_end,
         created_at=now,
@@ -232,9 +233,14 @@ def prepare_issue(
     )
 
 
-def _quoted_worksheet(quote: Quote, at_issue: dict[str, Any]) -> dict[str, Any]:
-    """The quote's worksheet explains the held premium; the cover is the one computed at issue."""
-    return {**quote.worksheet, "quote": quote.id, "coverage": at_issue["coverage"]}
+def _quoted(
+    edition: Edition, risk: dict[str, Any], quote: Quote, at_issue: dict[str, Any]
+) -> dict[str, Any]:
+    """The worksheet of a policy issued from a quote, made as every later view makes it
+    (services/policies.worksheet_again): the pinned edition pricing the risk at the
+    quote's time gives the quote's worksheet (in its own key order, not the stored one's)."""
+    at_quote = price_risk(edition, risk, quote.created_at).worksheet
+    return quoted_worksheet(quote.id, at_quote, at_issue)
 
 
 def mark_batch_duplicates(items: list[IssueItem]) -> None:

@@ -101,12 +101,15 @@ def worksheet_again(edition: Edition | None, policy: Policy) -> dict[str, Any]:
         return _unavailable(policy, "the edition now gives another premium")
     if policy.quote_id is None:
         return priced.worksheet
-    # the quote's worksheet explains the held premium; the cover is the one of the issue
-    return {
-        **priced.worksheet,
-        "quote": policy.quote_id,
-        "coverage": at_issue.worksheet["coverage"],
-    }
+    return quoted_worksheet(policy.quote_id, priced.worksheet, at_issue.worksheet)
+
+
+def quoted_worksheet(
+    quote_id: str, at_quote: dict[str, Any], at_issue: dict[str, Any]
+) -> dict[str, Any]:
+    """A policy issued from a quote: the quote's worksheet explains the held premium; the
+    cover is the one computed at issue."""
+    return {**at_quote, "quote": quote_id, "coverage": at_issue["coverage"]}
 
 
 def _unavailable(policy: Policy, reason: str) -> dict[str, Any]:

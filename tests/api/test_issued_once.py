@@ -127,3 +127,15 @@ def test_an_event_naming_a_policy_that_is_gone_says_so(api: ApiClient, engine: s
     assert status == 200
     [event] = listed["data"]
     assert event["data"]["object"] == {"id": pol["id"], "object": "policy", "deleted": True}
+
+
+def test_a_replay_of_an_issue_from_a_quote_is_the_answer_as_sent(
+    api: ApiClient, clock: Clock
+) -> None:
+    _, quote = api.post("/v1/quotes", {"product": "return_shipping", "risk": shipping_risk()})
+    clock.advance(minutes=5)
+    request = {"quote": quote["id"], "external_ref": "slim-qr"}
+    status, first, _ = _raw_post(api, "/v1/policies", request, "slim-qr")
+    assert status == 201
+    status, again, replayed = _raw_post(api, "/v1/policies", request, "slim-qr")
+    assert (status, again, replayed) == (201, first, "true")  # byte for byte
