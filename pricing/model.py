@@ -11,6 +11,7 @@ from typing import Any
 from .expressions import Expression
 from .inputs import InputSet, InputSpec
 from .tables import Table
+from .triggers import TriggerType
 
 ROUNDING_MODES = {
     "half_up": "ROUND_HALF_UP",
@@ -180,13 +181,36 @@ class DuplicateCover:
 
 
 @dataclass(frozen=True)
+class TriggerCase:
+    """A fact in a test case: what a data provider would report about the risk."""
+
+    type: TriggerType
+    #: the fact's fields, parsed
+    values: dict[str, Any]
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
 class TestCase:
+    """One case of tests.yaml: a risk quoted at `quoted_at` (and issued then), with what is
+    expected of its premium, of a reported fact (`trigger`), or of a cancellation."""
+
     name: str
     line: int | None
     edition: str | None
     quoted_at: datetime
     risk: dict[str, Any]
     expect: dict[str, Any]
+    trigger: TriggerCase | None = None
+    cancel_at: datetime | None = None
+    external_ref: str = "test-case"
+
+    @property
+    def kind(self) -> str:
+        """premium, claim or refund."""
+        if self.trigger is not None:
+            return "claim"
+        return "premium" if self.cancel_at is None else "refund"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Trigger types: the facts about the world that claim rules react to.
 
 A trigger is posted by a data provider (a flight-status feed, a logistics company) and
-settles claims with no form to fill in. Its fields are declared here, in code, because
-providers and every product share them; a product's claim rules name the trigger type,
-the fields they match policies on and the fields they compare.
+settles claims with no form to fill in. Its fields are declared in a file beside the
+products (`triggers/<name>.yaml`, read by loading/triggers.py) because providers and every
+product share them; a product's claim rules name the trigger type, the fields they match
+policies on and the fields they compare.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from . import typecheck
 from .errors import EvaluationError, InputError, InputErrors
 from .expressions import Expression, compile_expression
-from .inputs import InputSet, InputSpec
+from .inputs import InputSet
 from .money import Money
 
 
@@ -66,113 +67,6 @@ class TriggerType:
             if all(values.get(name) is not None for name in subject):
                 return subject
         return None
-
-
-_CARRIER = InputSpec(
-    "carrier", "string", pattern="^[A-Z0-9]{2}$", description="IATA code of the carrier"
-)
-_FLIGHT_NUMBER = InputSpec(
-    "flight_number",
-    "string",
-    pattern="^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$",
-    description="Flight number with its carrier prefix, e.g. MU5101",
-)
-
-TRIGGER_TYPES: dict[str, TriggerType] = {
-    t.name: t
-    for t in (
-        TriggerType(
-            "flight.status",
-            "The status of one flight: delayed (with the delay so far), departed, arrived "
-            "or cancelled. A later report about the same flight corrects an earlier one.",
-            InputSet(
-                (
-                    _CARRIER,
-                    _FLIGHT_NUMBER,
-                    InputSpec(
-                        "scheduled_departure",
-                        "datetime",
-                        description="Scheduled departure with the airport's UTC offset",
-                    ),
-                    InputSpec(
-                        "status",
-                        "string",
-                        enum=("scheduled", "delayed", "departed", "arrived", "cancelled"),
-                    ),
-                    InputSpec(
-                        "delay_minutes",
-                        "integer",
-                        required=False,
-                        minimum=Decimal(0),
-                        maximum=Decimal(100_000),
-                        description="Departure delay in minutes (absent for a cancellation)",
-                    ),
-                    InputSpec(
-                        "actual_departure",
-                        "datetime",
-                        required=False,
-                        description="When the flight actually left, once it has",
-                    ),
-                )
-            ),
-            (("carrier", "flight_number", "scheduled_departure"),),
-            # A delay of N minutes is a fact only N minutes after the scheduled departure;
-            # a cancellation is one from when it is announced.
-            event_time_source=(
-                "scheduled_departure + minutes(delay_minutes) if delay_minutes >= 0 "
-                "else observed_at"
-            ),
-        ),
-        TriggerType(
-            "shipment.return",
-            "A return parcel picked up by a carrier: the goods of an order are being sent back.",
-            InputSet(
-                (
-                    InputSpec(
-                        "platform",
-                        "string",
-                        required=False,
-                        pattern="^[a-z0-9_]{2,32}$",
-                        description="Marketplace of the order, e.g. taobao",
-                    ),
-                    InputSpec(
-                        "order_id",
-                        "string",
-                        required=False,
-                        pattern="^[A-Za-z0-9_-]{1,64}$",
-                        description="The marketplace's order number",
-                    ),
-                    InputSpec(
-                        "external_ref",
-                        "string",
-                        required=False,
-                        min_length=1,
-                        max_length=200,
-                        description="The selling partner's order id, when the marketplace's is unknown",
-                    ),
-                    InputSpec("carrier", "string", min_length=1, max_length=40),
-                    InputSpec(
-                        "tracking_number",
-                        "string",
-                        pattern="^[A-Za-z0-9-]{4,40}$",
-                        description="The return parcel's tracking number",
-                    ),
-                    InputSpec("picked_up_at", "datetime"),
-                    InputSpec(
-                        "shipping_cost",
-                        "money",
-                        minimum=Decimal(0),
-                        maximum=Decimal(100_000),
-                        description="What the buyer paid to send the parcel back",
-                    ),
-                )
-            ),
-            (("platform", "order_id"), ("external_ref",)),
-            evidence_field="tracking_number",
-            event_time_source="picked_up_at",
-        ),
-    )
-}
 
 
 def canonical(value: Any) -> str:

@@ -8,12 +8,18 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from pricing.loader import load_product
+from pricing.loader import load_product, load_trigger_types
+from pricing.triggers import TriggerType
 
 LIVE = "2026-11-25"
 
 #: the project's product folders: tests read the products from here instead of naming them
 PRODUCTS = Path(__file__).resolve().parents[1] / "products"
+
+
+def trigger_types(products: Path = PRODUCTS) -> dict[str, TriggerType]:
+    """The trigger types beside the products (triggers/*.yaml), by name."""
+    return dict(load_trigger_types(products).types)
 
 
 def product_codes(products: Path = PRODUCTS) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Flask, g, jsonify, request, send_from_directory
@@ -25,7 +26,7 @@ from . import (
     webhook_endpoints,
 )
 from .context import services
-from .docs import add_product_schemas, postprocess
+from .docs import add_static_schemas, postprocess
 from .errors import register_error_handlers
 from .schemas import ErrorSchema
 
@@ -51,7 +52,11 @@ class PolicyServiceApi(Api):
 
     def openapi_dict(self) -> dict[str, Any]:
         assert self.spec is not None
-        return postprocess(self.spec.to_dict(), services().catalog.all())
+        catalog = services().catalog
+        catalog.maybe_reload()
+        # a copy: apispec hands out its own dicts, and the products in force change
+        spec = copy.deepcopy(self.spec.to_dict())
+        return postprocess(spec, catalog.all(), catalog.trigger_types())
 
     def _openapi_json(self) -> ResponseReturnValue:
         return jsonify(self.openapi_dict())
@@ -88,7 +93,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
     ):
         api.register_blueprint(module.blp)
     app.extensions["policy_service_api"] = api
-    add_product_schemas(api, app.extensions["policy_service"].catalog.all())
+    add_static_schemas(api)
     register_error_handlers(app)
 
     @app.before_request

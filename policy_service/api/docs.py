@@ -1,4 +1,6 @@
-"""OpenAPI helpers: shared parameters, error responses, per-product risk schemas."""
+"""OpenAPI helpers: shared parameters, error responses, and the schemas of what is in force
+(each product's risk, each trigger type's fact), filled in whenever the spec is served so
+that a product published while the service runs is described at once."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 from flask_smorest import Api, Blueprint
 
 from pricing.model import Product
-from pricing.triggers import TRIGGER_TYPES
+from pricing.triggers import TriggerType
 
 from .schemas import BatchItemSchema, ErrorSchema
 
@@ -45,9 +47,8 @@ def risk_schema_name(code: str) -> str:
     return "".join(part.capitalize() for part in code.split("_")) + "Risk"
 
 
-def add_product_schemas(api: Api, products: list[Product]) -> None:
-    """One component schema per product's risk (from its edition in force), with its example,
-    and request examples per product on the quote and issue endpoints."""
+def add_static_schemas(api: Api) -> None:
+    """What the code alone defines: the security scheme and the batch item."""
     spec = api.spec
     assert spec is not None
     spec.components.security_scheme(
@@ -56,6 +57,14 @@ def add_product_schemas(api: Api, products: list[Product]) -> None:
     )
     spec.options["security"] = [{"bearerAuth": []}]
     spec.components.schema("BatchItem", schema=BatchItemSchema)
+
+
+def in_force_schemas(
+    products: list[Product], triggers: list[TriggerType]
+) -> dict[str, dict[str, Any]]:
+    """One component schema per product's risk (from its edition on sale last), with its
+    example, and one per trigger type's fact."""
+    out: dict[str, dict[str, Any]] = {}
     for product in products:
         edition = product.editions[-1] if product.editions else None
         if edition is None:
@@ -63,12 +72,13 @@ def add_product_schemas(api: Api, products: list[Product]) -> None:
         schema = dict(edition.inputs.json_schema())
         schema["description"] = f"Risk of {product.code} ({product.name}), edition {edition.id}"
         schema["example"] = edition.example(edition.effective_from)
-        spec.components.schema(risk_schema_name(product.code), component=schema)
-    for trigger in TRIGGER_TYPES.values():
+        out[risk_schema_name(product.code)] = schema
+    for trigger in triggers:
         schema = dict(trigger.fields.json_schema())
         names = " or ".join(" + ".join(s) for s in trigger.subjects)
         schema["description"] = f"{trigger.description} Names its subject by {names}."
-        spec.components.schema(trigger_schema_name(trigger.name), component=schema)
+        out[trigger_schema_name(trigger.name)] = schema
+    return out
 
 
 def trigger_schema_name(name: str) -> str:
@@ -96,12 +106,16 @@ def product_examples(products: list[Product]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def postprocess(spec: dict[str, Any], products: list[Product]) -> dict[str, Any]:
-    """Point `risk` at the product schemas and add per-product examples to the POST bodies."""
+def postprocess(
+    spec: dict[str, Any], products: list[Product], triggers: list[TriggerType]
+) -> dict[str, Any]:
+    """Add the schemas of the products and trigger types in force, point `risk` and `data`
+    at them, and add per-product examples to the POST bodies."""
     refs = [
         {"$ref": f"#/components/schemas/{risk_schema_name(p.code)}"} for p in products if p.editions
     ]
-    schemas = spec.get("components", {}).get("schemas", {})
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(in_force_schemas(products, triggers))
     for name in ("QuoteRequest", "IssueRequest", "BatchItem"):
         if name in schemas and refs:
             # anyOf, not oneOf: two products may take the same inputs, and `product` says
@@ -111,10 +125,12 @@ def postprocess(spec: dict[str, Any], products: list[Product]) -> dict[str, Any]
                 "description": "the inputs of the product named by `product`, as in its risk "
                 "schema",
             }
-    if "TriggerEventRequest" in schemas:
-        schemas["TriggerEventRequest"]["properties"]["data"] = {
+    if "TriggerEventRequest" in schemas and triggers:
+        properties = schemas["TriggerEventRequest"]["properties"]
+        properties["type"] = {**properties["type"], "enum": [t.name for t in triggers]}
+        properties["data"] = {
             "anyOf": [
-                {"$ref": f"#/components/schemas/{trigger_schema_name(t)}"} for t in TRIGGER_TYPES
+                {"$ref": f"#/components/schemas/{trigger_schema_name(t.name)}"} for t in triggers
             ],
             "description": "the fact, as the schema of the trigger type named by `type` says",
         }

@@ -161,8 +161,15 @@ def build_openapi(products_dir: Path | None = None) -> dict[str, Any]:
         return spec
 
 
+class _NoAliases(yaml.SafeDumper):
+    """A value shared by two schemas is written out twice, never as a YAML alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def openapi_yaml(spec: dict[str, Any]) -> str:
-    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(spec, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100)
 
 
 @main.command()

@@ -22,8 +22,16 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pricing.errors import ProductInvalid
-from pricing.loader import load_product, product_folders
+from pricing.loader import (
+    TriggerTypes,
+    load_product,
+    load_trigger_types,
+    product_folders,
+    trigger_files,
+)
+from pricing.loading.triggers import breaking_changes
 from pricing.model import Edition, Product
+from pricing.triggers import TriggerType
 
 from . import publishing
 from .unit_of_work import UnitOfWork
@@ -33,11 +41,14 @@ log = logging.getLogger(__name__)
 
 def folder_signature(folder: Path) -> str:
     """Cheap change detection: names, sizes and modification times of every file."""
+    return files_signature(folder, sorted(p for p in folder.rglob("*") if p.is_file()))
+
+
+def files_signature(folder: Path, paths: list[Path]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            st = path.stat()
-            digest.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for path in paths:
+        st = path.stat()
+        digest.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -48,6 +59,9 @@ class ReloadReport:
     removed: list[str] = field(default_factory=list)
     #: product code -> editions on disk that are not on sale, and why
     not_on_sale: dict[str, list[str]] = field(default_factory=dict)
+    #: trigger types (re)loaded, or why a change to their files was refused
+    triggers: list[str] = field(default_factory=list)
+    triggers_refused: list[str] = field(default_factory=list)
 
 
 class ProductCatalog:
@@ -71,6 +85,11 @@ class ProductCatalog:
         self._mark: int | None = None
         #: product code -> messages of its last refused load (cleared by a valid load)
         self.refused: dict[str, list[str]] = {}
+        #: the trigger types claim rules and data providers use (triggers/*.yaml)
+        self.triggers = TriggerTypes()
+        self._trigger_signature: str | None = None
+        #: why the last change to the trigger files was refused (cleared by a valid one)
+        self.triggers_refused: list[str] = []
         self._lock = threading.Lock()
         self._next_check = 0.0
 
@@ -95,6 +114,12 @@ class ProductCatalog:
     def all_loaded(self) -> list[Product]:
         """Every product with every edition a policy may be pinned to (on sale or not)."""
         return [self._loaded[k] for k in sorted(self._loaded)]
+
+    def trigger_type(self, name: str) -> TriggerType | None:
+        return self.triggers.get(name)
+
+    def trigger_types(self) -> list[TriggerType]:
+        return [self.triggers.types[k] for k in sorted(self.triggers.types)]
 
     # -- loading -----------------------------------------------------------------------
     def maybe_reload(self) -> None:
@@ -126,6 +151,8 @@ class ProductCatalog:
         mark = self._publications_mark()
         republished = mark != self._mark
         folders = {f.name: f for f in product_folders(self.root)}
+        # new trigger types re-decide every product: its rules are checked against them
+        republished |= self._reload_triggers(folders, report)
         for code in list(self._products.keys() | self.refused.keys()):
             if code not in folders:
                 # off sale; editions stay loaded for the policies pinned to them
@@ -140,7 +167,7 @@ class ProductCatalog:
             if self._signatures.get(code) == signature and not republished:
                 continue
             try:
-                loaded[code] = (load_product(folder, self.root), signature)
+                loaded[code] = (load_product(folder, self.root, self.triggers), signature)
             except ProductInvalid as exc:
                 self._signatures[code] = signature
                 self._refuse(code, [str(e) for e in exc.errors], report)
@@ -182,6 +209,55 @@ class ProductCatalog:
             self._mark = mark
         return report
 
+    def _reload_triggers(self, folders: dict[str, Path], report: ReloadReport) -> bool:
+        """Take the trigger files when they changed and break no rule in force; True when
+        the trigger types in use changed."""
+        signature = files_signature(self.root, trigger_files(self.root))
+        if signature == self._trigger_signature:
+            return False
+        candidate = load_trigger_types(self.root)
+        for name, errors in candidate.refused.items():
+            log.error("trigger type %s refused:\n  %s", name, "\n  ".join(map(str, errors)))
+        if self._trigger_signature is not None:
+            problems = self._broken_by(candidate, folders)
+            if problems:
+                self._trigger_signature = signature  # not again until the files change
+                self.triggers_refused = report.triggers_refused = problems
+                log.error(
+                    "trigger files refused, the trigger types before them stay in use:\n  %s",
+                    "\n  ".join(problems),
+                )
+                return False
+        self._trigger_signature = signature
+        changed = candidate.hashes != self.triggers.hashes
+        self.triggers = candidate
+        self.triggers_refused = []
+        report.triggers = sorted(candidate.types)
+        return changed
+
+    def _broken_by(self, candidate: TriggerTypes, folders: dict[str, Path]) -> list[str]:
+        """What new trigger types would break: a type or field the rules in force use, or
+        a product on sale that loads with the types in use and not with the new ones."""
+        uses: dict[str, list[str]] = {}
+        for product in self._loaded.values():
+            for edition in product.editions:
+                for rule in edition.claims:
+                    uses.setdefault(rule.trigger, []).append(f"{product.code}/{edition.id}")
+        problems = breaking_changes(self.triggers, candidate, uses)
+        for code in sorted(self._products):
+            folder = folders.get(code)
+            if folder is None:
+                continue
+            try:
+                load_product(folder, self.root, candidate)
+            except ProductInvalid as exc:
+                try:
+                    load_product(folder, self.root, self.triggers)
+                except ProductInvalid:
+                    continue  # its own files are at fault: refused on their own account
+                problems += [f"product {code} would be refused: {e}" for e in exc.errors]
+        return problems
+
     def _keep_serving_safely(self, code: str, refused: Product | None) -> None:
         """A refused product keeps its last version on sale, minus what was withdrawn or
         changed since; its policies keep their editions (see publishing.pinnable)."""
@@ -189,7 +265,7 @@ class ProductCatalog:
             return
         with self.uow.read() as tx:
             if refused is not None:  # its valid editions, or their records
-                self._loaded[code] = publishing.pinnable(tx, refused)
+                self._loaded[code] = publishing.pinnable(tx, refused, self.triggers)
             if code in self._products and code in self._loaded:
                 self._products[code] = publishing.on_sale(tx, self._loaded[code], self._now())
 
@@ -205,7 +281,7 @@ class ProductCatalog:
             return product, product
         with self.uow.write() as tx:
             serving = publishing.serving(tx, product, self._now())
-            pinned = publishing.pinnable(tx, product)
+            pinned = publishing.pinnable(tx, product, self.triggers)
         if serving.warnings:
             report.not_on_sale[product.code] = serving.warnings
             for warning in serving.warnings:

@@ -12,7 +12,6 @@ from typing import Any
 from policy_service.domain.claims import (
     Claim,
     ClaimStatus,
-    Signal,
 )
 from policy_service.domain.errors import (
     BusinessRefusal,
@@ -22,10 +21,10 @@ from policy_service.domain.errors import (
 )
 from policy_service.domain.ids import has_prefix
 from policy_service.domain.records import Caller, Policy
+from pricing.claim_signals import Signal
 from pricing.claims import benefit, benefit_cap
 from pricing.claims import decide as decide_rules
 from pricing.model import Edition
-from pricing.triggers import TRIGGER_TYPES
 
 from .claim_payment import decide_new
 from .claims import (
@@ -97,7 +96,7 @@ def file_claim(ctx: ClaimsContext, tx: Tx, caller: Caller, body: Any, now: datet
         tracking.upper() if isinstance(tracking, str) and _EVIDENCE_REF.match(tracking) else None
     )
     signals = [Signal("filed_claim", "filed by the partner; no trigger decides it")]
-    contradiction = _contradicting_report(tx, edition, policy, kind, amount)
+    contradiction = _contradicting_report(ctx, tx, edition, policy, kind, amount)
     if contradiction:
         signals.append(contradiction)
     signals += signals_for(
@@ -141,12 +140,12 @@ def file_claim(ctx: ClaimsContext, tx: Tx, caller: Caller, body: Any, now: datet
 
 
 def _contradicting_report(
-    tx: Tx, edition: Edition, policy: Policy, kind: str, amount: Decimal | None
+    ctx: ClaimsContext, tx: Tx, edition: Edition, policy: Policy, kind: str, amount: Decimal | None
 ) -> Signal | None:
     """A report about the policy's flight or order that the claim contradicts: the rules,
     run on that report, pay nothing (or less than claimed)."""
     loss = loss_key_of(edition, kind)
-    trigger = TRIGGER_TYPES.get(loss)
+    trigger = ctx.catalog.trigger_type(loss)
     if trigger is None:
         return None
     report = tx.triggers.latest_report_on_policy(policy.id, loss)

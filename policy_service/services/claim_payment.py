@@ -10,12 +10,12 @@ from typing import Any
 
 from policy_service.domain.claims import (
     Claim,
-    Signal,
 )
 from policy_service.domain.ids import new_id
 from policy_service.domain.ledger import payout_entry, period_of
 from policy_service.domain.money import MINOR_UNITS, to_minor
 from policy_service.domain.records import Policy
+from pricing.claim_signals import Signal
 
 from .claims import SYSTEM, Actor, Changes, ClaimsContext, audit_row, claim_event, transition
 

@@ -25,10 +25,7 @@ from policy_service.config import Config
 from policy_service.domain.claims import (
     Claim,
     ClaimStatus,
-    Signal,
-    SignalFacts,
     claim_transition,
-    general_signals,
 )
 from policy_service.domain.errors import (
     Conflict,
@@ -37,6 +34,7 @@ from policy_service.domain.errors import (
 from policy_service.domain.ids import new_id
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Policy
+from pricing.claim_signals import Signal, SignalFacts, general_signals
 from pricing.claims import PolicyFacts
 from pricing.model import Edition
 from pricing.money import MoneyError, parse_amount

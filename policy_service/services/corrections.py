@@ -10,8 +10,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from policy_service.domain.claims import OPEN_STATUSES, PAYING_STATUSES, Claim, Signal
+from policy_service.domain.claims import OPEN_STATUSES, PAYING_STATUSES, Claim
 from policy_service.domain.records import Policy
+from pricing.claim_signals import Signal
 from pricing.claims import Decision
 from pricing.model import Edition
 

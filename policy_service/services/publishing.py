@@ -26,7 +26,7 @@ from policy_service.domain.publication import (
     never_in_force,
 )
 from pricing.errors import ProductFileError, ProductInvalid
-from pricing.loader import load_recorded_edition
+from pricing.loader import TriggerTypes, load_recorded_edition
 from pricing.model import Edition, Product
 from pricing.testcases import run_product
 
@@ -159,7 +159,7 @@ def on_sale(tx: Tx, product: Product, now: datetime) -> Product:
     return _only_on_sale(product, states_of(tx, product, now))
 
 
-def pinnable(tx: Tx, product: Product) -> Product:
+def pinnable(tx: Tx, product: Product, triggers: TriggerTypes) -> Product:
     """Every edition a policy may be pinned to: the files on disk where they are the recorded
     ones, else (changed or removed after a sale) the edition rebuilt from its recorded files,
     so claims and refunds keep their rules whatever happens to the folder."""
@@ -172,7 +172,7 @@ def pinnable(tx: Tx, product: Product) -> Product:
             continue
         files = tx.editions.recorded_files(product.code, edition_id)
         try:
-            edition = load_recorded_edition(product.code, edition_id, files)
+            edition = load_recorded_edition(product.code, edition_id, files, triggers)
         except ProductInvalid as exc:
             log.error(
                 "edition %s/%s cannot be rebuilt from its record: %s", product.code, edition_id, exc

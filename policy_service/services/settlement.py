@@ -13,9 +13,9 @@ from policy_service.adapters import policies_repo
 from policy_service.domain.claims import (
     Claim,
     ClaimStatus,
-    Signal,
 )
 from policy_service.domain.records import Policy
+from pricing.claim_signals import Signal
 from pricing.claims import Decision, benefit_cap, decide, trigger_subject_keys
 from pricing.model import Edition
 

@@ -31,7 +31,7 @@ from policy_service.domain.records import Caller
 from pricing.claims import policy_subject_keys
 from pricing.errors import InputErrors
 from pricing.inputs import parse_datetime
-from pricing.triggers import TRIGGER_TYPES, TriggerType, subject_key, to_json
+from pricing.triggers import TriggerType, subject_key, to_json
 
 from .claims import (
     Actor,
@@ -96,9 +96,11 @@ def post_trigger(
     unknown = set(body) - _FIELDS
     if unknown:
         raise InvalidRequest("is not a field of a trigger event", param=sorted(unknown)[0])
-    trigger = TRIGGER_TYPES.get(body.get("type"))  # type: ignore[arg-type]
+    kind = body.get("type")
+    trigger = ctx.catalog.trigger_type(kind) if isinstance(kind, str) else None
     if trigger is None:
-        raise InvalidRequest(f"must be one of: {', '.join(TRIGGER_TYPES)}", param="type")
+        known = ", ".join(t.name for t in ctx.catalog.trigger_types())
+        raise InvalidRequest(f"must be one of: {known}", param="type")
     try:
         values = trigger.parse(body.get("data"), "data")
     except InputErrors as exc:

@@ -12,12 +12,14 @@ from ..model import (
     ClaimRule,
 )
 from ..source import Path_
-from ..triggers import TRIGGER_TYPES
 from ..typecheck import BOOL, NUMBER, T_DATETIME, T_NUMBER, T_STRING, Type
 from .reader import MISSING, Reader
+from .triggers import TriggerTypes
 
 
-def load_claims(r: Reader, known: Mapping[str, Type], tz: Any) -> tuple[ClaimRule, ...]:
+def load_claims(
+    r: Reader, known: Mapping[str, Type], tz: Any, triggers: TriggerTypes
+) -> tuple[ClaimRule, ...]:
     """Claim rules: for one trigger type, the first rule (in file order) whose `when` holds
     decides the payout, so tiers are written from the highest down."""
     rules: list[ClaimRule] = []
@@ -53,12 +55,9 @@ def load_claims(r: Reader, known: Mapping[str, Type], tz: Any) -> tuple[ClaimRul
             r.fail((*path, "code"), f"duplicate claim rule code {code!r}")
         seen.add(code)
         trigger_name = r.text((*path, "trigger"))
-        trigger = TRIGGER_TYPES.get(trigger_name)
+        trigger = triggers.get(trigger_name)
         if trigger is None:
-            r.fail(
-                (*path, "trigger"),
-                f"unknown trigger type {trigger_name!r} (known: {', '.join(TRIGGER_TYPES)})",
-            )
+            r.fail((*path, "trigger"), triggers.unknown(trigger_name))
             continue
         trigger_fields = set(trigger.fields.by_name)
         fields_ = c.get("fields")

@@ -33,6 +33,7 @@ from .coverage import check_tiers, read_cancellation, read_coverage, read_eligib
 from .inputs import read_inputs
 from .rating import load_rating
 from .reader import Collect, Reader
+from .triggers import TriggerTypes
 
 
 def hash_folder(folder: Path) -> tuple[str, dict[str, str]]:
@@ -65,7 +66,9 @@ _EDITION_KEYS = {
 }
 
 
-def load_edition(code: str, folder: Path, root: Path, out: Collect) -> Edition | None:
+def load_edition(
+    code: str, folder: Path, root: Path, out: Collect, triggers: TriggerTypes
+) -> Edition | None:
     display_dir = folder.relative_to(root).as_posix()
     display = f"{display_dir}/edition.yaml"
     try:
@@ -122,7 +125,7 @@ def load_edition(code: str, folder: Path, root: Path, out: Collect) -> Edition |
 
     refund_rules = read_cancellation(r, known, tz)
 
-    claims = load_claims(r, known, tz)
+    claims = load_claims(r, known, tz, triggers)
     claim_review = load_claim_review(r)
     open_claim = r.text(("cancel_while_claim_open",), required=False, default="refuse")
     if open_claim not in ("refuse", "reject_claim"):
@@ -230,9 +233,12 @@ def check_example(edition: Edition, r: Reader, out: Collect) -> None:
         )
 
 
-def load_recorded_edition(code: str, edition_id: str, files: dict[str, str]) -> Edition:
+def load_recorded_edition(
+    code: str, edition_id: str, files: dict[str, str], triggers: TriggerTypes
+) -> Edition:
     """An edition from its recorded files (relative path -> text, as hashed), e.g. for
-    policies pinned to an edition whose folder was changed or removed since."""
+    policies pinned to an edition whose folder was changed or removed since; its claim
+    rules read the trigger types in force."""
     with tempfile.TemporaryDirectory(prefix="edition-") as tmp:
         root = Path(tmp)
         folder = root / code / "editions" / edition_id
@@ -250,7 +256,7 @@ def load_recorded_edition(code: str, edition_id: str, files: dict[str, str]) -> 
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(text.encode("utf-8"))
         out = Collect()
-        edition = load_edition(code, folder, root, out)
+        edition = load_edition(code, folder, root, out, triggers)
         if out.errors or edition is None:
             raise ProductInvalid(code, out.errors)
         return edition

@@ -30,7 +30,7 @@ _SPEC_KEYS = {
 
 
 def input_spec(
-    r: Reader, path: Path_, name: str, currency: str, derived: bool = False
+    r: Reader, path: Path_, name: str, currency: str | None, derived: bool = False
 ) -> InputSpec | None:
     allowed = _SPEC_KEYS | ({"expr"} if derived else set())
     spec = r.mapping(path, allowed, {"type"})

@@ -12,111 +12,24 @@ from ..errors import (
     ProductFileError,
     ProductInvalid,
 )
-from ..inputs import parse_datetime
 from ..model import (
     POLICYHOLDER_RULES,
     DuplicateCover,
     Edition,
     Product,
-    TestCase,
 )
-from ..source import Path_, parse_yaml, read_text
-from .edition import load_edition, plain_json
+from ..source import parse_yaml, read_text
+from .edition import load_edition
 from .reader import Collect, Reader
+from .testcases import load_tests
+from .triggers import TRIGGERS_FOLDER, TriggerTypes, load_trigger_types
 
 
-def load_tests(
-    folder: Path, root: Path, product: str, editions: dict[str, Edition], out: Collect
-) -> tuple[TestCase, ...]:
-    path = folder / "tests.yaml"
-    display = path.relative_to(root).as_posix()
-    if not path.exists():
-        out.add(
-            ProductFileError(
-                display, None, "", "every product needs test cases with expected premiums"
-            )
-        )
-        return ()
-    try:
-        doc = parse_yaml(read_text(path, display), display)
-    except ProductFileError as exc:
-        out.add(exc)
-        return ()
-    r = Reader(doc, out)
-    if not isinstance(doc.data, list) or not doc.data:
-        r.fail((), "must be a non-empty list of test cases")
-        return ()
-    cases: list[TestCase] = []
-    for i, _ in enumerate(doc.data):
-        p: Path_ = (i,)
-        case = r.mapping(
-            p,
-            {"name", "edition", "quoted_at", "risk", "expect"},
-            {"name", "quoted_at", "risk", "expect"},
-        )
-        if case is None:
-            continue
-        edition = case.get("edition")
-        if edition is not None and str(edition) not in editions:
-            if (folder / "editions" / str(edition)).is_dir():
-                continue  # the edition is refused itself: its own errors say why
-            r.fail((*p, "edition"), f"unknown edition {edition!r}")
-        try:
-            quoted_at = parse_datetime(case.get("quoted_at"))
-        except ValueError as exc:
-            r.fail((*p, "quoted_at"), str(exc))
-            continue
-        expect = r.mapping((*p, "expect"), {"total", "net", "tax", "commission", "fees", "refused"})
-        if expect is None:
-            continue
-        if ("refused" in expect) == ("total" in expect):
-            r.fail(
-                (*p, "expect"), "give either total (with optional parts) or refused: [reason codes]"
-            )
-            continue
-        parsed: dict[str, Any] = {}
-        if "refused" in expect:
-            codes = expect["refused"]
-            if not isinstance(codes, list) or not codes:
-                r.fail((*p, "expect", "refused"), "must list the expected reason codes")
-                continue
-            parsed["refused"] = [str(c) for c in codes]
-        else:
-            for key in ("total", "net", "tax", "commission", "fees"):
-                if key in expect:
-                    value = r.decimal((*p, "expect", key))
-                    if value is not None:
-                        parsed[key] = value
-            parts = [k for k in ("net", "tax", "commission", "fees") if k in parsed]
-            if (
-                len(parts) == 4
-                and "total" in parsed
-                and sum(parsed[k] for k in parts) != parsed["total"]
-            ):
-                r.fail(
-                    (*p, "expect"),
-                    f"parts do not sum: net + tax + commission + fees = "
-                    f"{sum(parsed[k] for k in parts)}, total is {parsed['total']}",
-                )
-        risk = case["risk"]
-        if not isinstance(risk, dict):
-            r.fail((*p, "risk"), "must be a mapping")
-            continue
-        cases.append(
-            TestCase(
-                str(case["name"]),
-                doc.line(p),
-                None if edition is None else str(edition),
-                quoted_at,
-                plain_json(risk),
-                parsed,
-            )
-        )
-    return tuple(cases)
-
-
-def load_product(folder: Path, root: Path) -> Product:
-    """Load one product folder; raises ProductInvalid listing every error."""
+def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None) -> Product:
+    """Load one product folder; raises ProductInvalid listing every error. Its claim rules
+    read `triggers`, by default the trigger types beside it (root/triggers/)."""
+    if triggers is None:
+        triggers = load_trigger_types(root)
     out = Collect()
     code = folder.name
     display = f"{code}/product.yaml"
@@ -159,7 +72,7 @@ def load_product(folder: Path, root: Path) -> Product:
         out.add(ProductFileError(f"{code}/editions", None, "", "no editions folder"))
     else:
         for ed_folder in sorted(p for p in editions_dir.iterdir() if p.is_dir()):
-            ed = load_edition(code, ed_folder, root, out)
+            ed = load_edition(code, ed_folder, root, out, triggers)
             if ed is not None:
                 editions.append(ed)
     editions.sort(key=lambda e: e.effective_from)
@@ -188,7 +101,7 @@ def load_product(folder: Path, root: Path) -> Product:
                     )
     if not editions and not out.errors:
         out.add(ProductFileError(f"{code}/editions", None, "", "no editions"))
-    tests = load_tests(folder, root, code, {e.id: e for e in editions}, out)
+    tests = load_tests(folder, root, {e.id: e for e in editions}, triggers, out)
     if out.errors:
         raise ProductInvalid(code, out.errors)
     return Product(
@@ -206,25 +119,31 @@ def load_product(folder: Path, root: Path) -> Product:
 
 @dataclass
 class Catalog:
-    """Every product found under a folder; the ones refused, with their errors."""
+    """Every product found under a folder; the ones refused, with their errors; the
+    trigger types beside them."""
 
     products: dict[str, Product] = field(default_factory=dict)
     refused: dict[str, ProductInvalid] = field(default_factory=dict)
+    triggers: TriggerTypes = field(default_factory=TriggerTypes)
 
 
 def product_folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "product.yaml").exists())
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and p.name != TRIGGERS_FOLDER and (p / "product.yaml").exists()
+    )
 
 
 def load_catalog(root: Path, on_progress: Callable[[str], None] | None = None) -> Catalog:
-    catalog = Catalog()
+    catalog = Catalog(triggers=load_trigger_types(root))
     for folder in product_folders(root):
         if on_progress:
             on_progress(folder.name)
         try:
-            catalog.products[folder.name] = load_product(folder, root)
+            catalog.products[folder.name] = load_product(folder, root, catalog.triggers)
         except ProductInvalid as exc:
             catalog.refused[folder.name] = exc
     return catalog

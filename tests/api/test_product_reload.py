@@ -72,3 +72,35 @@ def test_a_retry_replays_even_after_the_product_changed(
     assert live_api.post("/v1/policies", body, key="retry-1") == first
     status, err = live_api.post("/v1/policies", {**body, "external_ref": "o-2"}, key="retry-2")
     assert (status, err["error"]["code"]) == (400, "unknown_product")
+
+
+def test_trigger_files_reload_unless_they_break_the_rules_in_force(
+    live_app: Flask, products_copy: Path
+) -> None:
+    catalog = live_app.extensions["policy_service"].catalog
+    name = next(r.trigger for p in catalog.all_loaded() for e in p.editions for r in e.claims)
+    before = catalog.trigger_type(name)
+    spec = before.fields.specs[0]
+    path = products_copy / "triggers" / f"{name}.yaml"
+    text = path.read_text()
+
+    # a field retyped would no longer match the policies issued: refused, the old type stays
+    other = "integer" if spec.type != "integer" else "string"
+    declared = f"  {spec.name}:\n    type: {spec.type}"
+    path.write_text(text.replace(declared, f"  {spec.name}:\n    type: {other}", 1))
+    report = _reload(live_app)
+    assert any(f"field {spec.name!r} changes type" in p for p in report.triggers_refused)
+    assert catalog.trigger_type(name) is before
+    assert catalog.triggers_refused == report.triggers_refused
+
+    # a new optional field is taken at once, and described to partners
+    path.write_text(
+        text.replace("fields:\n", "fields:\n  remark:\n    type: string\n    required: false\n", 1)
+    )
+    report = _reload(live_app)
+    assert not report.triggers_refused and name in report.triggers
+    assert "remark" in catalog.trigger_type(name).fields.by_name
+    assert not catalog.triggers_refused
+    spec_json = live_app.test_client().get("/openapi.json").get_json()
+    schema_name = "".join(p.capitalize() for p in name.replace(".", "_").split("_")) + "Trigger"
+    assert "remark" in spec_json["components"]["schemas"][schema_name]["properties"]

@@ -21,9 +21,10 @@ from pricing.calibrate import buhlmann_k
 from pricing.claims import PolicyFacts, decide
 from pricing.flights import flight_risks, load_flights
 from pricing.loader import load_product
-from pricing.triggers import TRIGGER_TYPES
+from tests.edition_files import trigger_types
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
+TRIGGER_TYPES = trigger_types(PRODUCTS)
 EVERY = 16  # 21,049 flights: a few seconds
 
 

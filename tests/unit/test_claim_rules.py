@@ -11,19 +11,19 @@ import pytest
 from policy_service.domain.claims import (
     CLAIM_TRANSITIONS,
     ClaimStatus,
-    SignalFacts,
     claim_transition,
-    general_signals,
 )
 from policy_service.domain.errors import InvalidTransition
+from pricing.claim_signals import SignalFacts, general_signals
 from pricing.claims import PolicyFacts, decide, policy_subject_keys, trigger_subject_keys
 from pricing.errors import InputErrors
 from pricing.loader import load_product
-from pricing.triggers import TRIGGER_TYPES
+from tests.edition_files import trigger_types
 
 from .test_product_files import edit, refusal, root  # noqa: F401 - fixture
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
+TRIGGER_TYPES = trigger_types(PRODUCTS)
 FLIGHT = load_product(PRODUCTS / "flight_delay", PRODUCTS).editions[-1]
 SHIPPING = load_product(PRODUCTS / "return_shipping", PRODUCTS).editions[-1]
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)

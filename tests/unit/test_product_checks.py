@@ -15,9 +15,10 @@ import pytest
 
 from pricing.errors import ProductInvalid
 from pricing.loader import load_product, product_folders
-from pricing.triggers import TRIGGER_TYPES
+from tests.edition_files import trigger_types
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
+TRIGGER_TYPES = trigger_types(PRODUCTS)
 CODES = [p.name for p in product_folders(PRODUCTS)]
 
 
@@ -29,6 +30,7 @@ def newest_edition(folder: Path) -> Path:
 def copy(tmp_path: Path, code: str) -> tuple[Path, Path]:
     root = tmp_path / "products"
     shutil.copytree(PRODUCTS / code, root / code)
+    shutil.copytree(PRODUCTS / "triggers", root / "triggers")
     return root, newest_edition(root / code)
 
 
