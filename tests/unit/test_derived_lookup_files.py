@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pricing.diff import diff_editions
 from pricing.errors import ProductInvalid
 from pricing.loader import load_product
 from pricing.loading.edition import load_recorded_edition
@@ -68,6 +69,9 @@ def test_the_content_hash_covers_the_lookup_tables(tmp_path: Path) -> None:
     again = load_recorded_edition(CODE, EDITION, before.files)
     assert again.content_hash == before.content_hash
     assert again.derived[0].table == before.derived[0].table
+    assert [str(c) for c in diff_editions(before, after)] == [
+        "~ derived route_band: origin=SHA, destination=CAN: domestic_trunk -> regional"
+    ]
 
 
 def _edit(old: str, new: str, text: str = EDITION_YAML) -> str:
