@@ -37,9 +37,10 @@ from . import engine
 from .batch_book import FAILED, INVALID, PRICED, REFUSED, Book, as_value, typed
 from .batch_columns import Column, constant, input_column, missing, of_objects
 from .batch_frame import cover, texts
+from .expressions import ColumnEvaluator
 from .model import Edition
 from .money import MINOR_UNITS
-from .tables import Table
+from .tables import Table, ValueTable, value_key
 from .vector import compile_vector
 from .vector_ops import BOOL, Vec
 
@@ -129,11 +130,19 @@ def _price_frame(
             book.fail(bad, INVALID, messages[column.codes[bad]])
         book.columns[spec.name] = column
 
-    # 2. derived values, in order (a derived value may read an earlier one)
+    # 2. derived values, in order (a derived value may read an earlier one); one looked
+    # up in a table, once per distinct key
     for d in edition.derived:
-        step = book.run(
-            sorted(d.expr.names), d.expr, d.expr.columns, typed(compile_vector(d.expr), as_value)
-        )
+        if d.table is not None:
+            step = book.run(sorted(d.table.keys), d.table.lookup, _lookups(d.table))
+        else:
+            assert d.expr is not None
+            step = book.run(
+                sorted(d.expr.names),
+                d.expr,
+                d.expr.columns,
+                typed(compile_vector(d.expr), as_value),
+            )
         book.derive(d.spec.name, step)
 
     # 3. eligibility: every rule that refuses, in declaration order
@@ -179,6 +188,20 @@ def _price_frame(
 
 def _factor(table: Table) -> Callable[[dict[str, Any]], Decimal]:
     return lambda scope: table.lookup(scope).value
+
+
+def _lookups(table: ValueTable) -> ColumnEvaluator:
+    """The table's values for all the distinct keys at once (a key without a row and no
+    default raises: then key by key, each with the scalar error)."""
+    rows, default = table.rows, table.default
+
+    def values(cols: dict[str, list[Any]], count: int) -> list[Any]:
+        keys = zip(*([value_key(v) for v in cols[k]] for k in table.keys), strict=True)
+        if default is None:
+            return [rows[key] for key in keys]
+        return [rows.get(key, default) for key in keys]
+
+    return values
 
 
 def _eligibility(edition: Edition, book: Book) -> None:

@@ -1,8 +1,9 @@
 """A semantic diff of two editions: what an actuary changed, not which lines of text moved.
 
 The edition document is compared as data (rules in lists are matched by their `code` or
-`name`, so reordering is no change), and every rating table is compared cell by cell
-(a row is its key, or its band; the default counts as a cell).
+`name`, so reordering is no change), and every table (a rating factor's, or one a
+derived value is looked up in) is compared cell by cell (a row is its key, or its band;
+the default counts as a cell).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .model import Edition
-from .tables import BandTable, ExactTable, Table
+from .tables import BandTable, ExactTable, Table, ValueTable, key_text
 
 #: document paths that only describe (comments live outside the document anyway)
 _IGNORED = {"description"}
@@ -189,4 +190,42 @@ def diff_editions(a: Edition, b: Edition) -> list[Change]:
     kept_b = [n for n in factors_b if n in factors_a]
     if kept_a != kept_b:
         out.append(Change("factor order", ", ".join(kept_a), ", ".join(kept_b)))
+    _derived_tables(a, b, out)
     return out
+
+
+def _value_cells(table: ValueTable | None) -> dict[str, Any]:
+    """A derived value's table as {row label: value}: "origin=SHA, destination=PEK", "default"."""
+    if table is None:
+        return {}
+    cells = {
+        ", ".join(f"{k}={v}" for k, v in zip(table.keys, key, strict=True)): value
+        for key, value in table.rows.items()
+    }
+    if table.default is not None:
+        cells["default"] = table.default
+    return cells
+
+
+def _value_text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else key_text(value)
+
+
+def _derived_tables(a: Edition, b: Edition, out: list[Change]) -> None:
+    """The cells of the tables derived values are looked up in (the document names only
+    their files)."""
+    tables_a = {d.spec.name: d.table for d in a.derived if d.table is not None}
+    tables_b = {d.spec.name: d.table for d in b.derived if d.table is not None}
+    for name in [*tables_a, *(n for n in tables_b if n not in tables_a)]:
+        cells_a, cells_b = _value_cells(tables_a.get(name)), _value_cells(tables_b.get(name))
+        for cell in [*cells_a, *(c for c in cells_b if c not in cells_a)]:
+            old, new = cells_a.get(cell), cells_b.get(cell)
+            # by value and type: 1.0 and 1.00 are the same weight, true is not 1
+            if old is None or new is None or (type(old), old) != (type(new), new):
+                out.append(
+                    Change(
+                        f"derived {name}: {cell}",
+                        None if old is None else _value_text(old),
+                        None if new is None else _value_text(new),
+                    )
+                )

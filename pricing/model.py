@@ -10,7 +10,7 @@ from typing import Any
 
 from .expressions import Expression
 from .inputs import InputSet, InputSpec
-from .tables import Table
+from .tables import Table, ValueTable
 from .triggers import TriggerType
 
 ROUNDING_MODES = {
@@ -35,8 +35,19 @@ class EligibilityRule:
 
 @dataclass(frozen=True)
 class Derived:
+    """A value computed from the inputs and earlier derived values: by an expression, or
+    (expr None) looked up in a table keyed on some of them."""
+
     spec: InputSpec
-    expr: Expression
+    expr: Expression | None
+    table: ValueTable | None = None
+
+    def value(self, env: dict[str, Any]) -> Any:
+        """The value for what the expressions see so far (`now`, inputs, earlier values)."""
+        if self.expr is not None:
+            return self.expr(env)
+        assert self.table is not None
+        return self.table.lookup(env)
 
 
 @dataclass(frozen=True)

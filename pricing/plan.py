@@ -32,7 +32,7 @@ from .model import Edition
 from .money import Money
 from .premium import MEMO_SIZE, Trace
 from .priced import Priced, Refusal
-from .tables import BandTable, ExactTable, Hit, Table, key_text
+from .tables import BandTable, ExactTable, Hit, Table, ValueTable, key_text, value_key
 
 COVER_TOO_LONG = "cover_too_long"
 _US = timedelta(microseconds=1)
@@ -90,7 +90,9 @@ class PricingPlan:
         self.edition = edition
         rating = edition.rating
         self.money_inputs = tuple(s.name for s in edition.inputs.specs if s.type == "money")
-        self.derived = tuple((d.spec.name, d.expr) for d in edition.derived)
+        self.derived = tuple(
+            (d.spec.name, d.expr if d.expr is not None else d.value) for d in edition.derived
+        )
         self.eligibility = tuple(
             (rule.refuse_when, Refusal(rule.code, rule.message)) for rule in edition.eligibility
         )
@@ -265,8 +267,9 @@ def generate(plan: PricingPlan) -> FastPrice:
             "    if v is not None:",
             f"        env[{name!r}] = v.amount",
         ]
-    for name, expr in plan.derived:
-        lines.append(f"    env[{name!r}] = {code(expr)}")
+    for d in edition.derived:
+        value = code(d.expr) if d.table is None else _value_lookup(edition, d.table, ns)
+        lines.append(f"    env[{d.spec.name!r}] = {value}")
     lines.append("    refusals = ()")
     for rule, refusal in plan.eligibility:
         lines += [f"    if {code(rule)}:", f"        refusals += ({ns.bind(refusal)},)"]
@@ -302,9 +305,27 @@ def generate(plan: PricingPlan) -> FastPrice:
     return fast
 
 
+def _value_lookup(edition: Edition, table: ValueTable, ns: Namespace) -> str:
+    """A derived value's lookup as code: the table's own dictionary, keyed as the values
+    come; a key it lacks gives the default or, with none, a KeyError, so that the
+    step-by-step path raises the table's own error."""
+    keys = "".join(
+        f"env[{k!r}], " if _plain_text(edition, k) else f"{ns.bind(value_key)}(env[{k!r}]), "
+        for k in table.keys
+    )
+    if table.default is None:
+        return f"{ns.bind(table.rows)}[({keys})]"
+    return f"{ns.bind(table.rows)}.get(({keys}), {ns.bind(table.default)})"
+
+
+def _plain_text(edition: Edition, name: str) -> bool:
+    """A required text input: its value is its own key text, and never absent."""
+    spec = edition.inputs.by_name.get(name)
+    return spec is not None and spec.type == "string" and spec.required
+
+
 def _key_text(edition: Any, name: str, ns: Namespace) -> str:
     """How a table key is read from env: a required text input is its own key text."""
-    spec = edition.inputs.by_name.get(name)
-    if spec is not None and spec.type == "string" and spec.required:
+    if _plain_text(edition, name):
         return f"env[{name!r}]"
     return f"{ns.bind(key_text)}(env[{name!r}])"

@@ -1,4 +1,5 @@
-"""Rating tables compiled for lookup: exact keys into a dict, range bands into sorted arrays."""
+"""Tables compiled for lookup: a rating factor by exact keys (a dict) or by range bands
+(sorted arrays); a derived value by exact keys (ValueTable)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ def key_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def value_key(value: Any) -> str | None:
+    """The text of a derived value's lookup key; an absent value (None) matches no row,
+    not even a row that says "None"."""
+    return None if value is None else key_text(value)
 
 
 @dataclass(frozen=True)
@@ -67,3 +74,24 @@ class BandTable:
 
 
 Table = ExactTable | BandTable
+
+
+@dataclass(frozen=True)
+class ValueTable:
+    """A derived value by one or more exact keys, e.g. a route's band by (origin,
+    destination): the rows' values are typed as the derived value is declared."""
+
+    file: str
+    keys: tuple[str, ...]
+    rows: dict[tuple[str, ...], Any]  # never None
+    default: Any  # None: every key the inputs can take has a row (checked at load)
+
+    def lookup(self, env: dict[str, Any]) -> Any:
+        key = tuple(value_key(env[k]) for k in self.keys)
+        value = self.rows.get(key)  # type: ignore[arg-type]  # a None never matches
+        if value is not None:
+            return value
+        if self.default is not None:
+            return self.default
+        shown = dict(zip(self.keys, key, strict=True))
+        raise EvaluationError(f"{self.file}: no row for {shown} and no default")

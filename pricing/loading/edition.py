@@ -116,7 +116,7 @@ def load_edition(
     if not 1 <= valid_minutes <= 1440:
         r.fail(("quote_valid_minutes",), "must be between 1 and 1440")
 
-    specs, known, derived, all_specs = read_inputs(r, top, currency, tz)
+    specs, known, derived, all_specs = read_inputs(r, top, currency, tz, folder, display_dir)
     input_set = InputSet(tuple(specs.values()))
     rules = read_eligibility(r, known, tz)
     starts, ends, longest, benefits = read_coverage(r, known, tz)

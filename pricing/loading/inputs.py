@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .. import typecheck
@@ -12,6 +13,7 @@ from ..model import (
 from ..source import Path_
 from ..tables import key_text
 from ..typecheck import T_DATETIME, Type
+from .lookups import read_lookup
 from .reader import MISSING, Reader
 
 _SPEC_KEYS = {
@@ -32,7 +34,7 @@ _SPEC_KEYS = {
 def input_spec(
     r: Reader, path: Path_, name: str, currency: str | None, derived: bool = False
 ) -> InputSpec | None:
-    allowed = _SPEC_KEYS | ({"expr"} if derived else set())
+    allowed = _SPEC_KEYS | ({"expr", "lookup", "table"} if derived else set())
     spec = r.mapping(path, allowed, {"type"})
     if spec is None:
         if r.at(path) is MISSING:
@@ -90,10 +92,11 @@ def input_spec(
 
 
 def read_inputs(
-    r: Reader, top: dict[str, Any], currency: str, tz: Any
+    r: Reader, top: dict[str, Any], currency: str, tz: Any, folder: Path, display_dir: str
 ) -> tuple[dict[str, InputSpec], dict[str, Type], list[Derived], dict[str, InputSpec]]:
-    """The inputs, and the derived values computed from them in order: (the inputs, the
-    type of every name an expression may read, the derived values, inputs and derived)."""
+    """The inputs, and the derived values computed from them in order (by an expression,
+    or looked up in a table in `folder`): (the inputs, the type of every name an
+    expression may read, the derived values, inputs and derived)."""
     specs: dict[str, InputSpec] = {}
     inputs_map = top.get("inputs")
     if not isinstance(inputs_map, dict) or not inputs_map:
@@ -107,7 +110,7 @@ def read_inputs(
     derived: list[Derived] = []
     derived_raw = top.get("derived") or {}
     if not isinstance(derived_raw, dict):
-        r.fail(("derived",), "must be a mapping of name -> {expr, type}")
+        r.fail(("derived",), "must be a mapping of name -> {expr or lookup and table, type}")
         derived_raw = {}
     all_specs = dict(specs)
     for name in derived_raw:
@@ -119,10 +122,22 @@ def read_inputs(
         if spec is None:
             known[name] = typecheck.T_ANY  # refused already; no second error where it is used
             continue
-        expr = r.expression((*path, "expr"), known, tz, typecheck.kind_of_input_type(spec.type))
-        known[name] = Type(typecheck.kind_of_input_type(spec.type), values=spec.enum)
-        if expr:
-            derived.append(Derived(spec, expr))
-            all_specs[name] = spec
+        kind = typecheck.kind_of_input_type(spec.type)
+        declared = r.at(path)
+        expr, table = None, None
+        if "lookup" not in declared and "table" not in declared:
+            expr = r.expression((*path, "expr"), known, tz, kind)
+        elif "expr" in declared:
+            r.fail(path, "give either expr (computed) or lookup and table (looked up), not both")
+        elif "lookup" not in declared or "table" not in declared:
+            r.fail(path, "a looked-up value needs lookup (its keys) and table (a CSV file)")
+        else:
+            table = read_lookup(r, path, spec, all_specs, known, folder, display_dir)
+        known[name] = Type(kind, values=spec.enum)
+        # declared, if refused: what reads it is checked against its declaration, with
+        # no second error
+        all_specs[name] = spec
+        if expr or table:
+            derived.append(Derived(spec, expr, table))
 
     return specs, known, derived, all_specs

@@ -47,7 +47,7 @@ def exact_table(
         mentioned.add(key)
         bad = False
         for k in keys:
-            problem = _key_problem(specs[k], row.values[k])
+            problem = key_problem(specs[k], row.values[k])
             if problem:
                 out.add(
                     table.error(
@@ -73,7 +73,7 @@ def exact_table(
             rows[key] = Hit(factor, f"{display}:{row.line}")
             first_line[key] = row.line
     # Completeness: every combination of declared values needs a row, or a default.
-    domains = [_domain(specs[k]) for k in keys]
+    domains = [key_domain(specs[k]) for k in keys]
     if default is None and all(d is not None for d in domains):
         missing = [combo for combo in cartesian(*domains) if combo not in mentioned]  # type: ignore[arg-type]
         if missing:
@@ -115,7 +115,7 @@ def check_monotonic(
                     ordered.append(default)
     else:
         spec = specs[table.keys[0]] if len(table.keys) == 1 else None
-        domain = _domain(spec) if spec is not None else None
+        domain = key_domain(spec) if spec is not None else None
         if domain is None:
             r.fail(path, "needs bands, or one integer, enum or boolean key whose order is known")
             return
@@ -138,7 +138,9 @@ def check_monotonic(
             )
 
 
-def _domain(spec: InputSpec) -> list[str] | None:
+def key_domain(spec: InputSpec) -> list[str] | None:
+    """The texts a key can take, in order, when they are few enough to list (an
+    enumeration, true/false, a bounded whole number); else None."""
     if spec.enum is not None:
         return [key_text(v) for v in spec.enum]
     if spec.type == "boolean":
@@ -149,8 +151,9 @@ def _domain(spec: InputSpec) -> list[str] | None:
     return None
 
 
-def _key_problem(spec: InputSpec, cell: str) -> str | None:
-    domain = _domain(spec)
+def key_problem(spec: InputSpec, cell: str) -> str | None:
+    """Why a table cell can never match a value of the key `spec` (None: it can)."""
+    domain = key_domain(spec)
     if domain is not None:
         return None if cell in domain else f"expected one of {', '.join(domain[:24])}"
     if spec.type == "integer":

@@ -13,6 +13,7 @@ from typing import Any
 from pricing.engine import Breakdown, Refusal, check_cover, cover_too_long, itemise
 from pricing.model import ROUNDING_MODES, Edition
 from pricing.premium import CONTEXT, quantize
+from pricing.tables import ValueTable, key_text
 
 _ONE = Decimal(1)
 
@@ -38,8 +39,26 @@ def build_env(edition: Edition, risk: dict[str, Any], now: datetime) -> dict[str
     for name, value in risk.items():
         env[name] = value.amount if hasattr(value, "amount") else value
     for d in edition.derived:
-        env[d.spec.name] = d.expr(env)
+        if d.expr is not None:
+            env[d.spec.name] = d.expr(env)
+        else:
+            assert d.table is not None
+            env[d.spec.name] = _looked_up(d.table, env)
     return env
+
+
+def _looked_up(table: ValueTable, env: dict[str, Any]) -> Any:
+    """The row whose key cells are the texts of the key values, row by row; an absent
+    key value matches no row."""
+    values = [env[k] for k in table.keys]
+    if all(v is not None for v in values):
+        texts = tuple(key_text(v) for v in values)
+        for key, value in table.rows.items():
+            if key == texts:
+                return value
+    if table.default is not None:
+        return table.default
+    return table.lookup(env)  # no row and no default: the table's own error
 
 
 def _round_to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:

@@ -77,9 +77,15 @@ def _other_subject(code: str, body: dict[str, Any]) -> dict[str, Any]:
     rule = product.duplicate_cover
     if rule is not None and not rule.per_insured:
         risk = dict(body["risk"])
-        for name in rule.subject:
-            if isinstance(risk.get(name), str):
-                risk[name] += "2"
+        specs = product.editions[-1].inputs.by_name
+        # one free-text part of the subject changed is another subject (an enumeration's
+        # value cannot take a suffix)
+        name = next(
+            n
+            for n in rule.subject
+            if isinstance(risk.get(n), str) and not (n in specs and specs[n].enum)
+        )
+        risk[name] += "2"
         body = {**body, "risk": risk}
     return body
 
