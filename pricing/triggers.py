@@ -29,7 +29,7 @@ class TriggerType:
     fields: InputSet
     #: ways of naming what the fact is about; a trigger must complete at least one
     subjects: tuple[tuple[str, ...], ...]
-    #: a field that identifies the evidence (a parcel's tracking number): reused across
+    #: a field that identifies the evidence (a shipment's tracking number): reused across
     #: different policies, it is a fraud signal
     evidence_field: str | None = None
     #: when what the fact reports happened, over its fields and `observed_at` (when the

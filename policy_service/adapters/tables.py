@@ -590,7 +590,7 @@ staff_tokens = sa.Table(
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
 
-#: A fact about the world (a flight's status, a return parcel's pickup), as posted.
+#: A fact about the world (a flight's status, a return shipment's pickup), as posted.
 trigger_events = sa.Table(
     "trigger_events",
     metadata,
@@ -671,7 +671,7 @@ claims = sa.Table(
     sa.Column("corrections", JSONDoc, nullable=False),
     #: fraud signals: [{code, reason}]
     sa.Column("signals", JSONDoc, nullable=False),
-    #: the evidence's identity (a return parcel's tracking number), to spot reuse
+    #: the evidence's identity (a return shipment's tracking number), to spot reuse
     sa.Column("evidence_ref", sa.String(80), nullable=True),
     #: the policyholder's ID hash, to count claims per person
     sa.Column("holder_key", sa.String(64), nullable=True),

@@ -1,4 +1,4 @@
-"""POST /v1/trigger-events: a fact about the world (a flight's status, a parcel's pickup)
+"""POST /v1/trigger-events: a fact about the world (a flight's status, a shipment's pickup)
 that settles every policy it concerns."""
 
 from __future__ import annotations

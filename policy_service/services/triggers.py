@@ -180,7 +180,7 @@ def _apply(
             return existing, False
         locks = [key]
         if trigger.evidence_field and values.get(trigger.evidence_field):
-            # Two orders claiming with one parcel must not both pass the reuse check.
+            # Two orders claiming with one shipment must not both pass the reuse check.
             evidence = str(values[trigger.evidence_field]).upper()
             locks.append(hashlib.sha256(evidence.encode()).hexdigest())
         tx.triggers.lock_subjects(locks)

@@ -27,7 +27,7 @@ from .reader import MISSING, Collect, Reader
 TRIGGERS_FOLDER = "triggers"
 
 _KEYS = {"name", "description", "fields", "subject", "evidence", "event_time"}
-#: dotted lower-case words: flight.status, parcel.delivered
+#: dotted lower-case words: flight.status, weather.rainfall
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
@@ -93,7 +93,7 @@ def parse_trigger_type(text: str, name: str, display: str, out: Collect) -> Trig
     if top.get("name") != name:
         r.fail(("name",), f"must equal the file's name {name!r}")
     if not _NAME.match(name):
-        r.fail(("name",), "must be dotted lower-case words, e.g. parcel.delivered")
+        r.fail(("name",), "must be dotted lower-case words, e.g. weather.rainfall")
     description = " ".join(r.text(("description",)).split())
     fields_raw = top.get("fields")
     if not isinstance(fields_raw, dict) or not fields_raw:

@@ -25,19 +25,20 @@ from pricing.loader import load_catalog
 from pricing.model import Product
 from pricing.model import TestCase as ProductCase
 from tests.claims_helpers import provider_key
-from tests.conftest import PRODUCTS, make_partner
+from tests.conftest import PRODUCTS, make_partner, passenger
 from tests.live_service import COMMAND, gunicorn_service, service_env
 
 
-def _new_scenario() -> tuple[Product, str, ProductCase]:
-    """A product whose trigger type no other product reacts to, that type, and a case of
-    its tests.yaml where a report pays without review."""
+def _scenarios() -> list[tuple[Product, str, ProductCase]]:
+    """Each product whose trigger type no other product reacts to, that type, and a case
+    of its tests.yaml where a report pays without review."""
     catalog = load_catalog(PRODUCTS)
     uses: dict[str, set[str]] = {}
     for product in catalog.products.values():
         for edition in product.editions:
             for rule in edition.claims:
                 uses.setdefault(rule.trigger, set()).add(product.code)
+    out = []
     for trigger, users in sorted(uses.items()):
         if len(users) != 1:
             continue
@@ -46,8 +47,13 @@ def _new_scenario() -> tuple[Product, str, ProductCase]:
             fact = case.trigger
             pays = case.expect.get("claim") == "pays" and not case.expect.get("review")
             if fact and fact.type.name == trigger and pays:
-                return product, trigger, case
-    raise AssertionError("products/ ships no product with a trigger type of its own and a case")
+                out.append((product, trigger, case))
+                break
+    assert out, "products/ ships no product with a trigger type of its own and a paying case"
+    return out
+
+
+SCENARIOS = _scenarios()
 
 
 def _shifted(values: dict[str, Any], days: int) -> dict[str, Any]:
@@ -65,10 +71,17 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("product", "trigger", "case"), SCENARIOS, ids=[p.code for p, _, _ in SCENARIOS]
+)
 def test_a_product_and_its_trigger_type_dropped_in_are_sold_and_paid_without_a_restart(
-    db_url: str, engine: sa.Engine, tmp_path: Path
+    db_url: str,
+    engine: sa.Engine,
+    tmp_path: Path,
+    product: Product,
+    trigger: str,
+    case: ProductCase,
 ) -> None:
-    product, trigger, case = _new_scenario()
     fact = case.trigger
     assert fact is not None
     # The service starts on every other product and trigger type.
@@ -142,7 +155,11 @@ def test_a_product_and_its_trigger_type_dropped_in_are_sold_and_paid_without_a_r
         assert r.status_code == 201, r.text
         r = requests.post(
             f"{base}/v1/policies",
-            json={"quote": r.json()["id"], "external_ref": case.external_ref},
+            json={
+                "quote": r.json()["id"],
+                "external_ref": case.external_ref,
+                **({"policyholder": passenger()} if product.policyholder == "required" else {}),
+            },
             headers={**partner, "Idempotency-Key": "scenario-1"},
             timeout=30,
         )

@@ -128,3 +128,21 @@ def test_a_change_that_breaks_the_rules_in_force_is_found(root: Path) -> None:
     [problem] = breaking_changes(before, load_trigger_types(root), uses)
     assert f"unknown trigger type {name!r}" in problem
     assert breaking_changes(before, load_trigger_types(root), {}) == []
+
+
+def test_a_shipped_product_owes_nothing_to_code() -> None:
+    """At least one product, with the trigger types it reacts to, is files alone: no
+    source file of the service or the pricing library names either."""
+    root = PRODUCTS.parent
+    sources = [
+        p.read_text(encoding="utf-8")
+        for package in ("policy_service", "pricing")
+        for p in (root / package).rglob("*")
+        if p.is_file() and p.suffix in (".py", ".html", ".js", ".css", ".txt")
+    ]
+    free = []
+    for product in load_catalog(PRODUCTS).products.values():
+        names = {product.code} | {r.trigger for e in product.editions for r in e.claims}
+        if not any(name in text for name in names for text in sources):
+            free.append(product.code)
+    assert free, "every shipped product or its trigger type is named in the code"
