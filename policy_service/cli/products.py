@@ -35,13 +35,21 @@ def products() -> None:
 @products.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def products_validate(path: Path | None) -> None:
-    """Load and check every product under PATH (default PRODUCTS_DIR or ./products)."""
+    """Load and check every product under PATH (default PRODUCTS_DIR or ./products), and
+    the trigger types beside them (PATH/triggers/*.yaml)."""
     from pricing.loader import load_catalog
 
     root = (path or load_config().products_dir).resolve()
     if (root / "product.yaml").exists():  # a single product folder
         root = root.parent
     catalog = load_catalog(root)
+    triggers = catalog.triggers
+    for name, trigger in sorted(triggers.types.items()):
+        click.echo(f"ok      trigger {name}: {', '.join(trigger.fields.by_name)}")
+    for name, errors in sorted(triggers.refused.items()):
+        click.echo(f"REFUSED trigger {name}:")
+        for error in errors:
+            click.echo(f"  {error}")
     for code, product in catalog.products.items():
         eds = ", ".join(
             f"{e.id} (from {e.effective_from.isoformat()}, {e.content_hash[:19]})"
@@ -54,7 +62,7 @@ def products_validate(path: Path | None) -> None:
             click.echo(f"  {err}")
     if not catalog.products and not catalog.refused:
         raise click.ClickException(f"no product folders under {root}")
-    if catalog.refused:
+    if catalog.refused or triggers.refused:
         sys.exit(1)
 
 

@@ -146,3 +146,20 @@ def test_a_shipped_product_owes_nothing_to_code() -> None:
         if not any(name in text for name in names for text in sources):
             free.append(product.code)
     assert free, "every shipped product or its trigger type is named in the code"
+
+
+def test_validate_shows_the_trigger_types_and_refuses_a_broken_one(root: Path) -> None:
+    from click.testing import CliRunner
+
+    from policy_service.cli import main
+
+    answer = CliRunner().invoke(main, ["products", "validate", str(root)])
+    assert answer.exit_code == 0, answer.output
+    for name in SHIPPED.types:
+        assert f"ok      trigger {name}:" in answer.output
+    name, code = _used_type()
+    line = _rewrite(root / "triggers" / f"{name}.yaml", "type: datetime", "type: timestamp")
+    answer = CliRunner().invoke(main, ["products", "validate", str(root)])
+    assert answer.exit_code == 1
+    assert f"REFUSED trigger {name}:\n  triggers/{name}.yaml:{line} " in answer.output
+    assert f"REFUSED {code}:" in answer.output
