@@ -166,6 +166,21 @@ edition_publications = sa.Table(
     sa.Index("ix_edition_publications_product", "product_code", "id"),
 )
 
+#: Trigger types put in force: the text of the file as published (a report is validated,
+#: and claim rules checked, against the latest one of each name, whatever the file says now).
+trigger_type_publications = sa.Table(
+    "trigger_type_publications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index("ix_trigger_type_publications_name", "name", "id"),
+)
+
 quotes = sa.Table(
     "quotes",
     metadata,

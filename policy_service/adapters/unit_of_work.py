@@ -30,6 +30,7 @@ from .policies_repo import PoliciesRepository
 from .quotes_repo import QuotesRepository
 from .stats_repo import StatsRepository
 from .stripe_events_repo import StripeEventsRepository
+from .trigger_types_repo import TriggerTypesRepository
 from .triggers_repo import TriggersRepository
 from .webhooks_repo import WebhooksRepository
 
@@ -79,6 +80,10 @@ class Tx:
     @cached_property
     def editions(self) -> EditionsRepository:
         return EditionsRepository(self.conn)
+
+    @cached_property
+    def trigger_types(self) -> TriggerTypesRepository:
+        return TriggerTypesRepository(self.conn)
 
     @cached_property
     def events(self) -> EventsRepository:

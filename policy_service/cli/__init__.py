@@ -4,7 +4,7 @@ experience). Each command builds what it needs with bootstrap()."""
 
 from __future__ import annotations
 
-from . import admin, products, reports, run  # noqa: F401 - they register their commands
+from . import admin, products, reports, run, triggers  # noqa: F401 - they register their commands
 from .main import main
 from .run import build_openapi, openapi_yaml
 

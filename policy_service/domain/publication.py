@@ -32,6 +32,18 @@ class Publication:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class TriggerPublication:
+    """A trigger type put in force: the text of its file as published."""
+
+    name: str
+    content_hash: str
+    text: str
+    actor: str
+    recorded_at: datetime
+    note: str | None = None
+
+
 class EditionStatus(StrEnum):
     LIVE = "live"  # in force now: new business is priced on it
     SCHEDULED = "scheduled"  # published, in force from its effective_from

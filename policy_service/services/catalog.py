@@ -29,11 +29,10 @@ from pricing.loader import (
     product_folders,
     trigger_files,
 )
-from pricing.loading.triggers import breaking_changes
 from pricing.model import Edition, Product
 from pricing.triggers import TriggerType
 
-from . import publishing
+from . import publishing, trigger_publishing
 from .unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,9 +58,9 @@ class ReloadReport:
     removed: list[str] = field(default_factory=list)
     #: product code -> editions on disk that are not on sale, and why
     not_on_sale: dict[str, list[str]] = field(default_factory=dict)
-    #: trigger types (re)loaded, or why a change to their files was refused
+    #: the trigger types in force, and the trigger files that are not, with why
     triggers: list[str] = field(default_factory=list)
-    triggers_refused: list[str] = field(default_factory=list)
+    trigger_warnings: list[str] = field(default_factory=list)
 
 
 class ProductCatalog:
@@ -88,8 +87,9 @@ class ProductCatalog:
         #: the trigger types claim rules and data providers use (triggers/*.yaml)
         self.triggers = TriggerTypes()
         self._trigger_signature: str | None = None
-        #: why the last change to the trigger files was refused (cleared by a valid one)
-        self.triggers_refused: list[str] = []
+        self._trigger_mark_seen: int | None = None
+        #: trigger files not in force, and why (not published, changed since, refused)
+        self.trigger_warnings: list[str] = []
         self._lock = threading.Lock()
         self._next_check = 0.0
 
@@ -152,7 +152,7 @@ class ProductCatalog:
         republished = mark != self._mark
         folders = {f.name: f for f in product_folders(self.root)}
         # new trigger types re-decide every product: its rules are checked against them
-        republished |= self._reload_triggers(folders, report)
+        republished |= self._reload_triggers(report)
         for code in list(self._products.keys() | self.refused.keys()):
             if code not in folders:
                 # off sale; editions stay loaded for the policies pinned to them
@@ -209,54 +209,41 @@ class ProductCatalog:
             self._mark = mark
         return report
 
-    def _reload_triggers(self, folders: dict[str, Path], report: ReloadReport) -> bool:
-        """Take the trigger files when they changed and break no rule in force; True when
-        the trigger types in use changed."""
+    def _reload_triggers(self, report: ReloadReport) -> bool:
+        """The trigger types in force: as published (services/trigger_publishing), or the
+        files themselves for offline tools. True when they changed."""
         signature = files_signature(self.root, trigger_files(self.root))
-        if signature == self._trigger_signature:
+        mark = self._trigger_mark()
+        if (signature, mark) == (self._trigger_signature, self._trigger_mark_seen):
             return False
-        candidate = load_trigger_types(self.root)
-        for name, errors in candidate.refused.items():
-            log.error("trigger type %s refused:\n  %s", name, "\n  ".join(map(str, errors)))
-        if self._trigger_signature is not None:
-            problems = self._broken_by(candidate, folders)
-            if problems:
-                self._trigger_signature = signature  # not again until the files change
-                self.triggers_refused = report.triggers_refused = problems
-                log.error(
-                    "trigger files refused, the trigger types before them stay in use:\n  %s",
-                    "\n  ".join(problems),
-                )
-                return False
-        self._trigger_signature = signature
-        changed = candidate.hashes != self.triggers.hashes
-        self.triggers = candidate
-        self.triggers_refused = []
-        report.triggers = sorted(candidate.types)
+        on_disk = load_trigger_types(self.root)
+        warnings: list[str] = []
+        if self.uow is None:
+            types = on_disk
+            warnings = [f"triggers/{n}.yaml is refused: {e[0]}" for n, e in on_disk.refused.items()]
+        else:
+            with self.uow.write() as tx:
+                if trigger_publishing.publish_first_start(tx, on_disk, self._now()):
+                    log.info(
+                        "first start: published the trigger types %s", ", ".join(on_disk.types)
+                    )
+                state = trigger_publishing.in_force(tx, on_disk)
+                mark = tx.trigger_types.mark()
+            types, warnings = state.types, state.warnings
+        for warning in warnings:
+            log.warning("%s", warning)
+        self._trigger_signature, self._trigger_mark_seen = signature, mark
+        self.trigger_warnings = report.trigger_warnings = warnings
+        changed = types.hashes != self.triggers.hashes
+        self.triggers = types
+        report.triggers = sorted(types.types)
         return changed
 
-    def _broken_by(self, candidate: TriggerTypes, folders: dict[str, Path]) -> list[str]:
-        """What new trigger types would break: a type or field the rules in force use, or
-        a product on sale that loads with the types in use and not with the new ones."""
-        uses: dict[str, list[str]] = {}
-        for product in self._loaded.values():
-            for edition in product.editions:
-                for rule in edition.claims:
-                    uses.setdefault(rule.trigger, []).append(f"{product.code}/{edition.id}")
-        problems = breaking_changes(self.triggers, candidate, uses)
-        for code in sorted(self._products):
-            folder = folders.get(code)
-            if folder is None:
-                continue
-            try:
-                load_product(folder, self.root, candidate)
-            except ProductInvalid as exc:
-                try:
-                    load_product(folder, self.root, self.triggers)
-                except ProductInvalid:
-                    continue  # its own files are at fault: refused on their own account
-                problems += [f"product {code} would be refused: {e}" for e in exc.errors]
-        return problems
+    def _trigger_mark(self) -> int:
+        if self.uow is None:
+            return 0
+        with self.uow.read() as tx:
+            return tx.trigger_types.mark()
 
     def _keep_serving_safely(self, code: str, refused: Product | None) -> None:
         """A refused product keeps its last version on sale, minus what was withdrawn or

@@ -226,7 +226,7 @@ def publish(
     before the service ever ran does not leave the other products off sale.
     """
     edition = _edition(product, edition_id)
-    actor = _actor(actor)
+    actor = check_actor(actor)
     failed = [r for r in run_product(product) if not r.passed]
     if failed:
         raise Conflict(
@@ -278,7 +278,7 @@ def withdraw(
     Works from the publication record alone, so it also works while the product's files
     are refused.
     """
-    actor = _actor(actor)
+    actor = check_actor(actor)
     with uow.write() as tx:
         tx.editions.lock_publications()
         pub = _latest(tx, product_code).get(edition_id)
@@ -328,7 +328,7 @@ def _edition(product: Product, edition_id: str) -> Edition:
         raise NotFound(str(exc)) from None
 
 
-def _actor(actor: str) -> str:
+def check_actor(actor: str) -> str:
     actor = actor.strip()
     if not actor or len(actor) > 200:
         raise InvalidRequest("must be 1 to 200 characters: who publishes", param="by")

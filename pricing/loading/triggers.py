@@ -39,6 +39,8 @@ class TriggerTypes:
     refused: Mapping[str, tuple[ProductFileError, ...]] = field(default_factory=dict)
     #: name -> sha256 of its file, to tell a changed type from the same one
     hashes: Mapping[str, str] = field(default_factory=dict)
+    #: name -> the file's text (what a publication records)
+    texts: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> TriggerType | None:
         return self.types.get(name)
@@ -60,16 +62,27 @@ def trigger_files(root: Path) -> list[Path]:
 
 
 def load_trigger_types(root: Path) -> TriggerTypes:
+    """The trigger files beside the products, each refused or loaded on its own."""
+    texts: dict[str, str] = {}
+    unreadable: dict[str, tuple[ProductFileError, ...]] = {}
+    for path in trigger_files(root):
+        try:
+            texts[path.stem] = read_text(path, f"{TRIGGERS_FOLDER}/{path.name}")
+        except ProductFileError as exc:
+            unreadable[path.stem] = (exc,)
+    loaded = trigger_types_from(texts)
+    return TriggerTypes(loaded.types, {**loaded.refused, **unreadable}, loaded.hashes, loaded.texts)
+
+
+def trigger_types_from(texts: Mapping[str, str]) -> TriggerTypes:
+    """Trigger types from the texts of their files (name -> text), e.g. as published."""
     types: dict[str, TriggerType] = {}
     refused: dict[str, tuple[ProductFileError, ...]] = {}
     hashes: dict[str, str] = {}
-    for path in trigger_files(root):
-        name = path.stem
-        display = f"{TRIGGERS_FOLDER}/{path.name}"
+    for name, text in sorted(texts.items()):
         out = Collect()
         try:
-            text = read_text(path, display)
-            trigger = parse_trigger_type(text, name, display, out)
+            trigger = parse_trigger_type(text, name, f"{TRIGGERS_FOLDER}/{name}.yaml", out)
         except ProductFileError as exc:
             out.add(exc)
             trigger = None
@@ -77,8 +90,12 @@ def load_trigger_types(root: Path) -> TriggerTypes:
             refused[name] = tuple(out.errors)
             continue
         types[name] = trigger
-        hashes[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return TriggerTypes(types, refused, hashes)
+        hashes[name] = content_hash(text)
+    return TriggerTypes(types, refused, hashes, dict(texts))
+
+
+def content_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def parse_trigger_type(text: str, name: str, display: str, out: Collect) -> TriggerType | None:

@@ -7,9 +7,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
-from tests.conftest import ApiClient, shipping_risk
+from policy_service.domain.errors import Conflict
+from policy_service.services import trigger_publishing
+from pricing.loader import load_trigger_types
+from pricing.loading.compat import trigger_uses
+from tests.conftest import ApiClient, Clock, shipping_risk
 
 ED = "return_shipping/editions/2026-11-25"
 
@@ -74,33 +79,52 @@ def test_a_retry_replays_even_after_the_product_changed(
     assert (status, err["error"]["code"]) == (400, "unknown_product")
 
 
-def test_trigger_files_reload_unless_they_break_the_rules_in_force(
-    live_app: Flask, products_copy: Path
+def test_trigger_files_are_in_force_once_published_unless_they_break_the_rules(
+    live_app: Flask, products_copy: Path, clock: Clock
 ) -> None:
-    catalog = live_app.extensions["policy_service"].catalog
+    services = live_app.extensions["policy_service"]
+    catalog = services.catalog
     name = next(r.trigger for p in catalog.all_loaded() for e in p.editions for r in e.claims)
     before = catalog.trigger_type(name)
     spec = before.fields.specs[0]
     path = products_copy / "triggers" / f"{name}.yaml"
     text = path.read_text()
 
-    # a field retyped would no longer match the policies issued: refused, the old type stays
+    def publish() -> trigger_publishing.TriggerPublished:
+        return trigger_publishing.publish(
+            services.uow,
+            products_copy,
+            load_trigger_types(products_copy),
+            name,
+            trigger_uses(catalog.all_loaded()),
+            "alice",
+            None,
+            clock.now,
+        )
+
+    # a field retyped would no longer match the policies issued: the file is read, not
+    # put in force, and publishing it is refused
     other = "integer" if spec.type != "integer" else "string"
     declared = f"  {spec.name}:\n    type: {spec.type}"
     path.write_text(text.replace(declared, f"  {spec.name}:\n    type: {other}", 1))
     report = _reload(live_app)
-    assert any(f"field {spec.name!r} changes type" in p for p in report.triggers_refused)
-    assert catalog.trigger_type(name) is before
-    assert catalog.triggers_refused == report.triggers_refused
+    assert any(f"triggers/{name}.yaml changed after" in w for w in report.trigger_warnings)
+    assert catalog.trigger_type(name) == before
+    with pytest.raises(Conflict) as refused:
+        publish()
+    assert refused.value.code == "trigger_type_breaks_rules"
+    assert f"field {spec.name!r} changes type" in str(refused.value)
 
-    # a new optional field is taken at once, and described to partners
-    path.write_text(
-        text.replace("fields:\n", "fields:\n  remark:\n    type: string\n    required: false\n", 1)
-    )
+    # a new optional field is published, taken at once, and described to partners
+    added = "fields:\n  remark:\n    type: string\n    required: false\n"
+    path.write_text(text.replace("fields:\n", added, 1))
+    assert not _reload(live_app).trigger_warnings[1:]  # still only "changed after"
+    assert "remark" not in catalog.trigger_type(name).fields.by_name
+    assert publish().recorded
     report = _reload(live_app)
-    assert not report.triggers_refused and name in report.triggers
+    assert not report.trigger_warnings and name in report.triggers
     assert "remark" in catalog.trigger_type(name).fields.by_name
-    assert not catalog.triggers_refused
+    assert not publish().recorded  # the same text twice records nothing
     spec_json = live_app.test_client().get("/openapi.json").get_json()
     schema_name = "".join(p.capitalize() for p in name.replace(".", "_").split("_")) + "Trigger"
     assert "remark" in spec_json["components"]["schemas"][schema_name]["properties"]

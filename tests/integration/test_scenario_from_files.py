@@ -3,7 +3,8 @@ and the trigger type it reacts to beside the products, validates, tests and publ
 and partners quote and issue it while a data provider's report pays its claim. No restart,
 no code. Runs on the suite's database (SQLite by default, PostgreSQL in .ci/run).
 
-The product is read from products/: the one whose claim rules react to a trigger type no
+The trigger type is published first (it is in force once published, as an edition is on
+sale once published), then the edition. The product is read from products/: the one whose claim rules react to a trigger type no
 other product uses (so the running service knows nothing of either before the drop). Its
 own tests.yaml gives the report that pays, replayed today."""
 
@@ -111,6 +112,10 @@ def test_a_product_and_its_trigger_type_dropped_in_are_sold_and_paid_without_a_r
             rf"^ok\s+{product.code}:", _cli(env, "products", "validate", str(live)), re.M
         )
         assert "all passed" in _cli(env, "products", "test", product.code, "--path", str(live))
+        assert "not in force: trigger type" in _cli(
+            env, "products", "triggers", "--path", str(live)
+        )
+        _cli(env, "products", "publish-trigger", trigger, "--by", "actuary", "--path", str(live))
         edition = product.editions[-1].id
         _cli(
             env,
