@@ -11,7 +11,12 @@ from .. import typecheck
 from ..errors import (
     ProductFileError,
 )
-from ..expressions import Expression, ExpressionSyntaxError, compile_expression
+from ..expressions import (
+    Expression,
+    ExpressionProblem,
+    ExpressionSyntaxError,
+    compile_expression,
+)
 from ..source import Document, Path_
 from ..typecheck import Type
 
@@ -37,6 +42,19 @@ class Reader:
 
     def fail(self, path: Path_, message: str) -> None:
         self.out.add(self.doc.error(path, message))
+
+    def problem(self, path: Path_, problem: ExpressionProblem, text: str) -> None:
+        """A problem of the expression `text` at `path`, located at its column in the file
+        (the expression's start for a problem of the whole) when the expression stands
+        there as written; else the message keeps the expression's own column."""
+        column = self.column(path, text, problem.column or 1)
+        self.out.add(self.doc.error(path, problem.located(with_column=column is None), column))
+
+    def column(self, path: Path_, text: str, at: int) -> int | None:
+        """The file's column of character `at` of the expression `text` at `path`."""
+        if not isinstance(self.at(path), str) and path in self.doc.spans:
+            text = self.doc.spans[path][1]  # a number or true/false: as written, not as read
+        return self.doc.column(path, text, at)
 
     def at(self, path: Path_) -> Any:
         node: Any = self.doc.data
@@ -135,11 +153,11 @@ class Reader:
         try:
             expr = compile_expression(value, scope.keys(), tz)
         except ExpressionSyntaxError as exc:
-            self.fail(path, str(exc))
+            self.problem(path, exc.problem, str(value).strip())
             return None
-        errors = typecheck.check(expr, scope, want)
+        errors = typecheck.problems(expr, scope, want)
         for error in errors:
-            self.fail(path, error)
+            self.problem(path, error, expr.source)
         return None if errors else expr
 
 
