@@ -48,6 +48,8 @@ class Type:
     #: a literal's own value (for the enumeration check)
     literal: Any = None
     element: Type | None = None  # of a list
+    #: an amount of money (a money input's amount): literals beside it are money too
+    money: bool = False
 
     def __str__(self) -> str:
         if self.kind == LIST and self.element is not None:
@@ -57,6 +59,7 @@ class Type:
 
 T_NUMBER, T_BOOL, T_STRING = Type(NUMBER), Type(BOOL), Type(STRING)
 T_DATE, T_DATETIME, T_DURATION, T_ANY = Type(DATE), Type(DATETIME), Type(DURATION), Type(ANY)
+T_MONEY = Type(NUMBER, money=True)
 
 
 def of_spec(spec: InputSpec) -> Type:
@@ -64,6 +67,7 @@ def of_spec(spec: InputSpec) -> Type:
         INPUT_KINDS[spec.type],
         optional=not spec.required and spec.default is None,
         values=spec.enum,
+        money=spec.type == "money",
     )
 
 

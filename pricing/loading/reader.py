@@ -11,6 +11,7 @@ from .. import typecheck
 from ..errors import (
     ProductFileError,
 )
+from ..expression_checks import money_literal_problems
 from ..expressions import (
     Expression,
     ExpressionProblem,
@@ -39,6 +40,9 @@ class Reader:
     def __init__(self, doc: Document, out: Collect) -> None:
         self.doc = doc
         self.out = out
+        #: the edition's currency once known: money literals in expressions are checked
+        #: against its minor units
+        self.currency: str | None = None
 
     def fail(self, path: Path_, message: str) -> None:
         self.out.add(self.doc.error(path, message))
@@ -55,6 +59,11 @@ class Reader:
         if not isinstance(self.at(path), str) and path in self.doc.spans:
             text = self.doc.spans[path][1]  # a number or true/false: as written, not as read
         return self.doc.column(path, text, at)
+
+    def about(self, path: Path_, expr: Expression, message: str) -> None:
+        """An error about the expression at `path` as a whole, located at its first
+        character when the file shows it as written."""
+        self.out.add(self.doc.error(path, message, self.column(path, expr.source, 1)))
 
     def at(self, path: Path_) -> Any:
         node: Any = self.doc.data
@@ -142,9 +151,11 @@ class Reader:
         tz: Any,
         want: str,
         required: bool = True,
+        money: bool = False,
     ) -> Expression | None:
         """The expression at `path`, compiled over the names of `scope` and type-checked:
-        it must give a `want` (typecheck.BOOL, DATETIME, ...)."""
+        it must give a `want` (typecheck.BOOL, DATETIME, ...); `money`: what it gives is
+        an amount of the currency (a payout), so a literal it gives is money."""
         value = self.at(path)
         if value is MISSING or value is None:
             if required:
@@ -156,6 +167,8 @@ class Reader:
             self.problem(path, exc.problem, str(value).strip())
             return None
         errors = typecheck.problems(expr, scope, want)
+        if not errors and self.currency is not None:
+            errors = money_literal_problems(expr, scope, self.currency, money)
         for error in errors:
             self.problem(path, error, expr.source)
         return None if errors else expr
