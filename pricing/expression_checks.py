@@ -1,5 +1,6 @@
 """What a checked expression means beyond its type, read off its syntax tree when the
-product loads: the money literals in it, the most an amount can be.
+product loads: the money literals in it, whether a condition is constant, whether one
+condition implies another, the most an amount can be.
 
 Every answer is conservative: "don't know" (None, False, no literal) whenever the tree is
 not one of the simple shapes understood here, so that a warning or a refusal built on it
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from .expression_language import ExpressionProblem, problem_at
-from .expressions import Expression
+from .errors import EvaluationError
+from .expression_language import CMPOPS, ExpressionProblem, problem_at
+from .expressions import Expression, ExpressionSyntaxError, compile_expression
 from .money import MINOR_UNITS
 from .typecheck import Type
 
@@ -127,6 +131,123 @@ def money_literal_problems(
                 )
             )
     return problems
+
+
+# -- constant conditions and implication -----------------------------------------------------
+
+
+def _names_free(node: ast.AST) -> bool:
+    return not any(
+        isinstance(n, ast.Name) and n.id not in ("true", "false") for n in ast.walk(node)
+    )
+
+
+def _truth(node: ast.AST, source: str) -> bool | None:
+    """True or False when the condition cannot depend on the facts; None otherwise."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.BoolOp):
+        parts = [_truth(v, source) for v in node.values]
+        stop = isinstance(node.op, ast.Or)  # the value that decides: true for `or`
+        if stop in parts:
+            return stop
+        return (not stop) if all(p is not None for p in parts) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _truth(node.operand, source)
+        return None if inner is None else not inner
+    if not _names_free(node):
+        return None
+    segment = ast.get_source_segment(source, node)
+    try:  # no name in it: the language itself says what it is
+        value = compile_expression(segment, (), UTC)({})
+    except (ExpressionSyntaxError, EvaluationError):
+        return None
+    return value if isinstance(value, bool) else None
+
+
+def constant_truth(expr: Expression) -> bool | None:
+    """The condition's value when it is the same whatever the facts (None: it depends)."""
+    tree = _tree(expr)
+    return None if tree is None else _truth(tree, expr.source)
+
+
+_FLIP: dict[type, type] = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}
+_NO_VALUE = object()
+
+
+def _literal(node: ast.AST, source: str) -> Any:
+    if isinstance(node, ast.Name) and node.id in ("true", "false"):
+        return node.id == "true"
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool | str):
+        return node.value
+    number = _number(node, source)
+    if number is not None:
+        return number
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        values = [_literal(e, source) for e in node.elts]
+        return _NO_VALUE if _NO_VALUE in values else frozenset(values)
+    return _NO_VALUE
+
+
+def _comparison(node: ast.AST, source: str) -> tuple[str, type, Any] | None:
+    """`x op literal` (or `literal op x`) as (the tree of x, op, the literal's value)."""
+    if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+        return None
+    op, left, right = type(node.ops[0]), node.left, node.comparators[0]
+    value = _literal(right, source)
+    if value is not _NO_VALUE:
+        return ast.dump(left), op, value
+    value = _literal(left, source)
+    if value is not _NO_VALUE and op in _FLIP:
+        return ast.dump(right), _FLIP[op], value
+    return None
+
+
+def _holds(op: type, a: Any, b: Any) -> bool:
+    if isinstance(b, frozenset) != (op in (ast.In, ast.NotIn)):
+        return False
+    try:
+        return bool(CMPOPS[op](a, b))
+    except TypeError:  # text against a number: nothing is known
+        return False
+
+
+def _atom_implies(a: ast.AST, b: ast.AST, source_a: str, source_b: str) -> bool:
+    ca, cb = _comparison(a, source_a), _comparison(b, source_b)
+    if ca is None or cb is None or ca[0] != cb[0]:
+        return False
+    (_, oa, va), (_, ob, vb) = ca, cb
+    if oa is ast.Eq:  # x == 3 implies x >= 2, x in [3, 4], x != 5
+        return _holds(ob, va, vb)
+    if oa is ast.In and isinstance(va, frozenset):  # every value it allows
+        return bool(va) and all(_holds(ob, v, vb) for v in va)
+    numbers = isinstance(va, Decimal) and isinstance(vb, Decimal)
+    if numbers and oa in (ast.Gt, ast.GtE) and ob in (ast.Gt, ast.GtE):
+        return bool(va > vb or (va == vb and (oa is ast.Gt or ob is ast.GtE)))
+    if numbers and oa in (ast.Lt, ast.LtE) and ob in (ast.Lt, ast.LtE):
+        return bool(va < vb or (va == vb and (oa is ast.Lt or ob is ast.LtE)))
+    return False
+
+
+def _implies(a: ast.AST, b: ast.AST, source_a: str, source_b: str) -> bool:
+    if ast.dump(a) == ast.dump(b):
+        return True
+    if isinstance(b, ast.BoolOp) and isinstance(b.op, ast.And):
+        return all(_implies(a, v, source_a, source_b) for v in b.values)
+    if isinstance(a, ast.BoolOp) and isinstance(a.op, ast.Or):
+        return all(_implies(v, b, source_a, source_b) for v in a.values)
+    if isinstance(a, ast.BoolOp) and any(_implies(v, b, source_a, source_b) for v in a.values):
+        return True  # one part of an `and` is enough
+    if isinstance(b, ast.BoolOp):  # an `or`: one part is enough
+        return any(_implies(a, v, source_a, source_b) for v in b.values)
+    return _atom_implies(a, b, source_a, source_b)
+
+
+def implies(a: Expression, b: Expression) -> bool:
+    """Whenever condition `a` holds, so does `b` (False: not shown, not disproved): the
+    same condition, or a narrower one such as `x >= 300` against `x >= 240`."""
+    ta, tb = _tree(a), _tree(b)
+    return ta is not None and tb is not None and _implies(ta, tb, a.source, b.source)
 
 
 # -- bounds -----------------------------------------------------------------------------------

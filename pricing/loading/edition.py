@@ -78,7 +78,7 @@ def load_edition(
         out.add(exc)
         return None
     r = Reader(doc, out)
-    before = len(out.errors)
+    before, warnings_before = len(out.errors), len(out.warnings)
     top = r.mapping(
         (),
         _EDITION_KEYS,
@@ -175,6 +175,7 @@ def load_edition(
         example_expressions=example_expressions,
         files=files,
         document=doc.data,
+        warnings=tuple(out.warnings[warnings_before:]),
     )
     check_example(edition, r, out)
     return None if len(out.errors) > before else edition

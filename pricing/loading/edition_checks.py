@@ -1,12 +1,13 @@
 """Checks across the sections of an edition, once each is read: money written with more
-decimals than the currency has, payouts above the benefit they pay."""
+decimals than the currency has, payouts above the benefit they pay, and warnings about
+claim rules that can never decide and benefits that no rule pays."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
 
-from ..expression_checks import fits_currency, upper_bound
+from ..expression_checks import constant_truth, fits_currency, implies, upper_bound
 from ..model import Benefit, ClaimRule
 from ..money import MINOR_UNITS
 from ..source import Path_
@@ -94,6 +95,69 @@ def check_payouts(r: Reader, rules: list[tuple[Path_, ClaimRule]], benefits: lis
         r.about((*path, "payout"), rule.payout, f"{says}, more than {what} ({cap})")
 
 
+def warn_unreachable(r: Reader, rules: list[tuple[Path_, ClaimRule]]) -> None:
+    """Per trigger the first rule whose `when` holds decides: a rule whose `when` never
+    holds, or only when an earlier rule's does, never decides anything."""
+    earlier: dict[str, list[ClaimRule]] = {}
+    for path, rule in rules:
+        before = earlier.setdefault(rule.trigger, [])
+        where = (*path, "when")
+        always = next((e for e in before if constant_truth(e.when) is True), None)
+        wider = next((e for e in before if implies(rule.when, e.when)), None)
+        if constant_truth(rule.when) is False:
+            r.about(
+                where,
+                rule.when,
+                f"rule {rule.code} never applies: its `when` is always false",
+                warn=True,
+            )
+            continue
+        if always is not None:
+            r.about(
+                where,
+                rule.when,
+                f"rule {rule.code} is never reached: rule {always.code} before it, for the "
+                f"same trigger {rule.trigger}, always applies",
+                warn=True,
+            )
+        elif wider is not None:
+            r.about(
+                where,
+                rule.when,
+                f"rule {rule.code} is never reached: whenever its `when` holds, so does the "
+                f"`when` of rule {wider.code} before it for the same trigger {rule.trigger}, "
+                "and the first rule that holds decides",
+                warn=True,
+            )
+        before.append(rule)
+
+
+def warn_unpaid_benefits(r: Reader, rules: Sequence[ClaimRule]) -> None:
+    """A benefit is paid by the claim rule with its code; without one, no trigger pays it
+    (only a claim filed by hand can): a claim without a trigger."""
+    benefits = _list(r.at(("coverage", "benefits")))
+    if not benefits:
+        return
+    if not rules:
+        r.warn(
+            ("coverage", "benefits"),
+            "the edition has benefits but no claim rules: no trigger ever pays them",
+        )
+        return
+    codes = {rule.code for rule in rules}
+    for i, item in enumerate(benefits):
+        code = item.get("code") if isinstance(item, dict) else None
+        if isinstance(code, str) and code not in codes:
+            r.warn(
+                ("coverage", "benefits", i, "code"),
+                f"no claim rule pays benefit {code} (no rule has its code): a claim without "
+                "a trigger, paid only if someone files it",
+            )
+
+
 def check_claims(r: Reader, rules: Sequence[ClaimRule], benefits: list[Benefit]) -> None:
-    """The claim rules against the benefits."""
-    check_payouts(r, rules_in_file(r, rules), benefits)
+    """The claim rules against each other and against the benefits."""
+    located = rules_in_file(r, rules)
+    check_payouts(r, located, benefits)
+    warn_unreachable(r, located)
+    warn_unpaid_benefits(r, rules)

@@ -25,10 +25,12 @@ MISSING = object()
 
 
 class Collect:
-    """Collects errors instead of stopping at the first one."""
+    """Collects errors instead of stopping at the first one, and warnings: what loads but
+    is probably not what was meant (they refuse nothing)."""
 
     def __init__(self) -> None:
         self.errors: list[ProductFileError] = []
+        self.warnings: list[ProductFileError] = []
 
     def add(self, error: ProductFileError) -> None:
         self.errors.append(error)
@@ -47,6 +49,9 @@ class Reader:
     def fail(self, path: Path_, message: str) -> None:
         self.out.add(self.doc.error(path, message))
 
+    def warn(self, path: Path_, message: str) -> None:
+        self.out.warnings.append(self.doc.error(path, message))
+
     def problem(self, path: Path_, problem: ExpressionProblem, text: str) -> None:
         """A problem of the expression `text` at `path`, located at its column in the file
         (the expression's start for a problem of the whole) when the expression stands
@@ -60,10 +65,11 @@ class Reader:
             text = self.doc.spans[path][1]  # a number or true/false: as written, not as read
         return self.doc.column(path, text, at)
 
-    def about(self, path: Path_, expr: Expression, message: str) -> None:
-        """An error about the expression at `path` as a whole, located at its first
-        character when the file shows it as written."""
-        self.out.add(self.doc.error(path, message, self.column(path, expr.source, 1)))
+    def about(self, path: Path_, expr: Expression, message: str, warn: bool = False) -> None:
+        """An error (or a warning) about the expression at `path` as a whole, located at
+        its first character when the file shows it as written."""
+        error = self.doc.error(path, message, self.column(path, expr.source, 1))
+        (self.out.warnings if warn else self.out.errors).append(error)
 
     def at(self, path: Path_) -> Any:
         node: Any = self.doc.data
