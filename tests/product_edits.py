@@ -40,6 +40,8 @@ def copy(tmp_path: Path, code: str) -> tuple[Path, Path]:
     """A copy of product `code` under tmp_path/products: (that root, its newest edition.yaml)."""
     root = tmp_path / "products"
     shutil.copytree(PRODUCTS / code, root / code)
+    if (PRODUCTS / "triggers").is_dir():  # trigger types written as files beside the products
+        shutil.copytree(PRODUCTS / "triggers", root / "triggers")
     return root, newest_edition(root / code)
 
 
