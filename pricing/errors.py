@@ -11,18 +11,23 @@ class PricingError(Exception):
 
 @dataclass
 class ProductFileError(PricingError):
-    """A product file is invalid: names the file, the line (when known) and the path in it."""
+    """A product file is invalid: names the file, the line (when known) and the path in it,
+    and the column for an error inside an expression (file:line:column (path): message).
+    Also a warning: what loads, but is probably not what the actuary meant."""
 
     file: str
     line: int | None
     path: str
     message: str
+    column: int | None = None
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.line is not None and self.column is not None:
+            where += f":{self.column}"
         if self.path:
             where += f" ({self.path})"
         return f"{where}: {self.message}"

@@ -18,6 +18,7 @@ from .expression_language import (
     ExpressionSyntaxError,
     divide,
     functions,
+    problem_at,
 )
 
 
@@ -106,9 +107,7 @@ class Compiler:
             self.eager = eager
 
     def fail(self, node: ast.AST, message: str) -> ExpressionSyntaxError:
-        col = getattr(node, "col_offset", None)
-        where = f" at column {col + 1}" if col is not None else ""
-        return ExpressionSyntaxError(f"{message}{where} in {self.source!r}")
+        return ExpressionSyntaxError(problem_at(node, self.source, message))
 
     def bind(self, value: Any) -> str:
         return self.namespace.bind(value)

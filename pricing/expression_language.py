@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,41 @@ Env = dict[str, Any]
 Evaluator = Callable[[Env], Any]
 
 
+@dataclass(frozen=True)
+class ExpressionProblem:
+    """What is wrong with an expression, and where: `column` counts characters from 1 in
+    `source` (None: the expression as a whole). Kept apart so that a product file's reader
+    can turn the column into one of the file's own."""
+
+    message: str
+    column: int | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return self.located(with_column=True)
+
+    def located(self, with_column: bool) -> str:
+        where = f" at column {self.column}" if with_column and self.column is not None else ""
+        return f"{self.message}{where}" + (f" in {self.source!r}" if self.source else "")
+
+
+def problem_at(node: ast.AST, source: str, message: str) -> ExpressionProblem:
+    """A problem at a node of `source`'s tree; the parser counts columns in UTF-8 bytes."""
+    offset = getattr(node, "col_offset", None)
+    if offset is None:
+        return ExpressionProblem(message, None, source)
+    chars = len(source.encode()[:offset].decode(errors="ignore"))
+    return ExpressionProblem(message, chars + 1, source)
+
+
 class ExpressionSyntaxError(ValueError):
-    """The expression text is not in the language; the message says why."""
+    """The expression text is not in the language; the message (and `problem`) say why."""
+
+    def __init__(self, problem: ExpressionProblem | str) -> None:
+        self.problem = (
+            problem if isinstance(problem, ExpressionProblem) else ExpressionProblem(problem)
+        )
+        super().__init__(str(self.problem))
 
 
 def _to_decimal(value: Any) -> Decimal:

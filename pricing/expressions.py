@@ -24,11 +24,18 @@ from typing import Any
 from .errors import EvaluationError
 from .expression_code import Compiler, Namespace, expression_code
 from .expression_columns import ColumnCompiler
-from .expression_language import ColumnEvaluator, Env, Evaluator, ExpressionSyntaxError
+from .expression_language import (
+    ColumnEvaluator,
+    Env,
+    Evaluator,
+    ExpressionProblem,
+    ExpressionSyntaxError,
+)
 
 __all__ = [
     "ColumnEvaluator",
     "Expression",
+    "ExpressionProblem",
     "ExpressionSyntaxError",
     "Namespace",
     "compile_expression",
@@ -65,7 +72,10 @@ def compile_expression(source: object, known: Iterable[str], tz: tzinfo) -> Expr
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionSyntaxError(f"syntax error in {source!r}: {exc.msg}") from None
+        # the parser's offset counts characters from 1 (0 or none: it cannot say where)
+        column = exc.offset if exc.offset and exc.offset > 0 else None
+        problem = ExpressionProblem(f"syntax error: {exc.msg}", column, source.strip())
+        raise ExpressionSyntaxError(problem) from None
     compiler = Compiler(source.strip(), known, tz)
     evaluate = compiler.evaluator(tree)
     columns = ColumnCompiler(source.strip(), compiler.functions).compile(tree)

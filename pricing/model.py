@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from .errors import ProductFileError
 from .expressions import Expression
 from .inputs import InputSet, InputSpec
 from .tables import Table, ValueTable
@@ -170,6 +171,9 @@ class Edition:
     #: what pricing compiles from the edition (its pricing plan, pricing/plan.plan_of),
     #: made on first use and kept as long as the edition
     compiled: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    #: what loads but is probably not meant (a claim rule never reached, a benefit no
+    #: rule pays): `products validate` shows them, nothing is refused for them
+    warnings: tuple[ProductFileError, ...] = field(repr=False, compare=False, default=())
 
     @property
     def ref(self) -> str:
@@ -235,6 +239,11 @@ class Product:
     editions: tuple[Edition, ...]  # sorted by effective_from
     tests: tuple[TestCase, ...]
     tests_file: str
+
+    @property
+    def warnings(self) -> tuple[ProductFileError, ...]:
+        """Every edition's warnings, oldest edition first."""
+        return tuple(w for e in self.editions for w in e.warnings)
 
     def edition_at(self, when: datetime) -> Edition | None:
         """The edition in force at `when`: the latest whose effective_from is not after it."""

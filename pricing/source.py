@@ -34,11 +34,13 @@ def format_path(path: Path_) -> str:
 
 @dataclass
 class Document:
-    """A parsed YAML file: plain data plus the line of every path in it."""
+    """A parsed YAML file: plain data plus the line of every path in it, and for a scalar
+    written on one line its column and text as written (quotes included)."""
 
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    spans: dict[Path_, tuple[int, str]] = field(default_factory=dict)
 
     def line(self, path: Path_) -> int | None:
         # Fall back to the nearest parent that has a line.
@@ -48,8 +50,20 @@ class Document:
             path = path[:-1]
         return self.lines.get((), None)
 
-    def error(self, path: Path_, message: str) -> ProductFileError:
-        return ProductFileError(self.file, self.line(path), format_path(path), message)
+    def error(self, path: Path_, message: str, column: int | None = None) -> ProductFileError:
+        return ProductFileError(self.file, self.line(path), format_path(path), message, column)
+
+    def column(self, path: Path_, text: str, at: int) -> int | None:
+        """The file's column of character `at` (from 1) of `text`, when `text` stands as
+        written in the one-line scalar at `path` (not when escapes or folding changed it)."""
+        span = self.spans.get(path)
+        if span is None:
+            return None
+        start, written = span
+        i = written.find(text)
+        if i < 0 or written[:i].strip("\"' "):
+            return None
+        return start + i + at - 1
 
 
 _BOOL_TRUE = {"true", "True", "TRUE"}
@@ -82,12 +96,16 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return value
 
 
-def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> Any:
-    lines[path] = node.start_mark.line + 1
+def _build(node: yaml.Node, path: Path_, doc: Document, text: str) -> Any:
+    lines, file = doc.lines, doc.file
+    start, end = node.start_mark, node.end_mark
+    lines[path] = start.line + 1
     if isinstance(node, yaml.ScalarNode):
+        if start.line == end.line:
+            doc.spans[path] = (start.column + 1, text[start.index : end.index])
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
-        return [_build(child, (*path, i), lines, file) for i, child in enumerate(node.value)]
+        return [_build(child, (*path, i), doc, text) for i, child in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -100,7 +118,7 @@ def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> 
                 raise ProductFileError(
                     file, key_node.start_mark.line + 1, format_path((*path, key)), "duplicate key"
                 )
-            out[key] = _build(value_node, (*path, key), lines, file)
+            out[key] = _build(value_node, (*path, key), doc, text)
         return out
     raise ProductFileError(file, node.start_mark.line + 1, format_path(path), "unsupported YAML")
 
@@ -113,9 +131,9 @@ def parse_yaml(text: str, file: str) -> Document:
         raise ProductFileError(
             file, mark.line + 1 if mark else None, "", f"invalid YAML: {exc.problem}"
         ) from None
-    lines: dict[Path_, int] = {}
-    data = None if node is None else _build(node, (), lines, file)
-    return Document(file, data, lines)
+    doc = Document(file, None)
+    doc.data = None if node is None else _build(node, (), doc, text)
+    return doc
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .expression_language import ExpressionProblem, problem_at
 from .expressions import Expression
 from .inputs import InputSpec
 
@@ -47,6 +48,8 @@ class Type:
     #: a literal's own value (for the enumeration check)
     literal: Any = None
     element: Type | None = None  # of a list
+    #: an amount of money (a money input's amount): literals beside it are money too
+    money: bool = False
 
     def __str__(self) -> str:
         if self.kind == LIST and self.element is not None:
@@ -56,6 +59,7 @@ class Type:
 
 T_NUMBER, T_BOOL, T_STRING = Type(NUMBER), Type(BOOL), Type(STRING)
 T_DATE, T_DATETIME, T_DURATION, T_ANY = Type(DATE), Type(DATETIME), Type(DURATION), Type(ANY)
+T_MONEY = Type(NUMBER, money=True)
 
 
 def of_spec(spec: InputSpec) -> Type:
@@ -63,6 +67,7 @@ def of_spec(spec: InputSpec) -> Type:
         INPUT_KINDS[spec.type],
         optional=not spec.required and spec.default is None,
         values=spec.enum,
+        money=spec.type == "money",
     )
 
 
@@ -76,12 +81,10 @@ class _Checker:
     def __init__(self, source: str, scope: Mapping[str, Type]) -> None:
         self.source = source
         self.scope = scope
-        self.errors: list[str] = []
+        self.errors: list[ExpressionProblem] = []
 
     def fail(self, node: ast.AST, message: str) -> Type:
-        col = getattr(node, "col_offset", None)
-        where = f" at column {col + 1}" if col is not None else ""
-        self.errors.append(f"{message}{where} in {self.source!r}")
+        self.errors.append(problem_at(node, self.source, message))
         return T_ANY
 
     def text(self, node: ast.AST) -> str:
@@ -294,7 +297,7 @@ _FUNCTIONS: dict[str, list[tuple[tuple[str, ...], str]]] = {
 }
 
 
-def infer(expr: Expression, scope: Mapping[str, Type]) -> tuple[Type, list[str]]:
+def infer(expr: Expression, scope: Mapping[str, Type]) -> tuple[Type, list[ExpressionProblem]]:
     """The type of a compiled expression, and every type error in it."""
     checker = _Checker(expr.source, scope)
     try:
@@ -308,13 +311,21 @@ def check(
     expr: Expression, scope: Mapping[str, Type], want: str, optional_ok: bool = False
 ) -> list[str]:
     """Type errors of `expr`, which must give a `want` (one of the kinds above)."""
+    return [str(p) for p in problems(expr, scope, want, optional_ok)]
+
+
+def problems(
+    expr: Expression, scope: Mapping[str, Type], want: str, optional_ok: bool = False
+) -> list[ExpressionProblem]:
+    """check(), with each error's column apart from its message; an error about the whole
+    expression has no column."""
     got, errors = infer(expr, scope)
     if errors:
         return errors
     if got.kind not in (want, ANY):
-        return [f"{expr.source!r} gives {got}; it must give {_article(want)}"]
+        return [ExpressionProblem(f"{expr.source!r} gives {got}; it must give {_article(want)}")]
     if got.optional and not optional_ok:
-        return [f"{expr.source!r} may give nothing (it reads an optional value)"]
+        return [ExpressionProblem(f"{expr.source!r} may give nothing (it reads an optional value)")]
     return []
 
 

@@ -56,6 +56,8 @@ def products_validate(path: Path | None) -> None:
             for e in product.editions
         )
         click.echo(f"ok      {code}: {eds}")
+        for warning in product.warnings:  # what loads but is probably not meant
+            click.echo(f"warning  {warning}")
     for code, refused in catalog.refused.items():
         click.echo(f"REFUSED {code}:")
         for err in refused.errors:

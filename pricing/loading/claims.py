@@ -12,7 +12,7 @@ from ..model import (
     ClaimRule,
 )
 from ..source import Path_
-from ..typecheck import BOOL, NUMBER, T_DATETIME, T_NUMBER, T_STRING, Type
+from ..typecheck import BOOL, NUMBER, T_DATETIME, T_MONEY, T_STRING, Type
 from .reader import MISSING, Reader
 from .triggers import TriggerTypes
 
@@ -92,7 +92,7 @@ def load_claims(
         scope = {
             **known,
             "external_ref": T_STRING,
-            "premium": T_NUMBER,
+            "premium": T_MONEY,
             "coverage_start": T_DATETIME,
             "coverage_end": T_DATETIME,
             "issued_at": T_DATETIME,
@@ -103,7 +103,7 @@ def load_claims(
         when = r.expression((*path, "when"), scope, tz, BOOL)
         payout = None
         if refund is None:
-            payout = r.expression((*path, "payout"), scope, tz, NUMBER)
+            payout = r.expression((*path, "payout"), scope, tz, NUMBER, money=True)
         review = r.expression((*path, "review_when"), scope, tz, BOOL, required=False)
         if when and (payout or refund):
             rules.append(

@@ -30,6 +30,7 @@ from ..source import parse_yaml, read_text
 from ..typecheck import T_DATETIME
 from .claims import load_claim_review, load_claims
 from .coverage import check_tiers, read_cancellation, read_coverage, read_eligibility
+from .edition_checks import check_claims, check_money_fields
 from .inputs import read_inputs
 from .rating import load_rating
 from .reader import Collect, Reader
@@ -77,7 +78,7 @@ def load_edition(
         out.add(exc)
         return None
     r = Reader(doc, out)
-    before = len(out.errors)
+    before, warnings_before = len(out.errors), len(out.warnings)
     top = r.mapping(
         (),
         _EDITION_KEYS,
@@ -106,6 +107,8 @@ def load_edition(
     if currency and currency not in MINOR_UNITS:
         r.fail(("currency",), f"unsupported currency {currency!r}")
         currency = "CNY"
+    r.currency = currency
+    check_money_fields(r, currency)
     tz_name = r.text(("timezone",), required=False, default="UTC")
     try:
         tz = ZoneInfo(tz_name)
@@ -126,6 +129,7 @@ def load_edition(
     refund_rules = read_cancellation(r, known, tz)
 
     claims = load_claims(r, known, tz, triggers)
+    check_claims(r, claims, benefits)
     claim_review = load_claim_review(r)
     open_claim = r.text(("cancel_while_claim_open",), required=False, default="refuse")
     if open_claim not in ("refuse", "reject_claim"):
@@ -171,6 +175,7 @@ def load_edition(
         example_expressions=example_expressions,
         files=files,
         document=doc.data,
+        warnings=tuple(out.warnings[warnings_before:]),
     )
     check_example(edition, r, out)
     return None if len(out.errors) > before else edition

@@ -11,7 +11,13 @@ from .. import typecheck
 from ..errors import (
     ProductFileError,
 )
-from ..expressions import Expression, ExpressionSyntaxError, compile_expression
+from ..expression_checks import money_literal_problems
+from ..expressions import (
+    Expression,
+    ExpressionProblem,
+    ExpressionSyntaxError,
+    compile_expression,
+)
 from ..source import Document, Path_
 from ..typecheck import Type
 
@@ -19,10 +25,12 @@ MISSING = object()
 
 
 class Collect:
-    """Collects errors instead of stopping at the first one."""
+    """Collects errors instead of stopping at the first one, and warnings: what loads but
+    is probably not what was meant (they refuse nothing)."""
 
     def __init__(self) -> None:
         self.errors: list[ProductFileError] = []
+        self.warnings: list[ProductFileError] = []
 
     def add(self, error: ProductFileError) -> None:
         self.errors.append(error)
@@ -34,9 +42,34 @@ class Reader:
     def __init__(self, doc: Document, out: Collect) -> None:
         self.doc = doc
         self.out = out
+        #: the edition's currency once known: money literals in expressions are checked
+        #: against its minor units
+        self.currency: str | None = None
 
     def fail(self, path: Path_, message: str) -> None:
         self.out.add(self.doc.error(path, message))
+
+    def warn(self, path: Path_, message: str) -> None:
+        self.out.warnings.append(self.doc.error(path, message))
+
+    def problem(self, path: Path_, problem: ExpressionProblem, text: str) -> None:
+        """A problem of the expression `text` at `path`, located at its column in the file
+        (the expression's start for a problem of the whole) when the expression stands
+        there as written; else the message keeps the expression's own column."""
+        column = self.column(path, text, problem.column or 1)
+        self.out.add(self.doc.error(path, problem.located(with_column=column is None), column))
+
+    def column(self, path: Path_, text: str, at: int) -> int | None:
+        """The file's column of character `at` of the expression `text` at `path`."""
+        if not isinstance(self.at(path), str) and path in self.doc.spans:
+            text = self.doc.spans[path][1]  # a number or true/false: as written, not as read
+        return self.doc.column(path, text, at)
+
+    def about(self, path: Path_, expr: Expression, message: str, warn: bool = False) -> None:
+        """An error (or a warning) about the expression at `path` as a whole, located at
+        its first character when the file shows it as written."""
+        error = self.doc.error(path, message, self.column(path, expr.source, 1))
+        (self.out.warnings if warn else self.out.errors).append(error)
 
     def at(self, path: Path_) -> Any:
         node: Any = self.doc.data
@@ -124,9 +157,11 @@ class Reader:
         tz: Any,
         want: str,
         required: bool = True,
+        money: bool = False,
     ) -> Expression | None:
         """The expression at `path`, compiled over the names of `scope` and type-checked:
-        it must give a `want` (typecheck.BOOL, DATETIME, ...)."""
+        it must give a `want` (typecheck.BOOL, DATETIME, ...); `money`: what it gives is
+        an amount of the currency (a payout), so a literal it gives is money."""
         value = self.at(path)
         if value is MISSING or value is None:
             if required:
@@ -135,11 +170,13 @@ class Reader:
         try:
             expr = compile_expression(value, scope.keys(), tz)
         except ExpressionSyntaxError as exc:
-            self.fail(path, str(exc))
+            self.problem(path, exc.problem, str(value).strip())
             return None
-        errors = typecheck.check(expr, scope, want)
+        errors = typecheck.problems(expr, scope, want)
+        if not errors and self.currency is not None:
+            errors = money_literal_problems(expr, scope, self.currency, money)
         for error in errors:
-            self.fail(path, error)
+            self.problem(path, error, expr.source)
         return None if errors else expr
 
 

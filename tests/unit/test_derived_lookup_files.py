@@ -218,13 +218,16 @@ def test_expressions_and_factors_know_the_type_of_a_looked_up_value(tmp_path: Pa
     text = _edit("refuse_when: distance_km > 9000", "refuse_when: route_band + 1 > 2", text)
     factor = TABLES["route_factor.csv"] + "intercontinental,1.60\n"
     errors = refused(tmp_path, edition_yaml=text, route_factor_csv=factor)
-    trunk = line_of(text, 'route_band == "trunk"')
+    trunk, plus = line_of(text, 'route_band == "trunk"'), line_of(text, "route_band + 1")
+    lines = text.splitlines()
+    at_trunk = lines[trunk - 1].index('"trunk"') + 1  # the expression's column in the file
+    at_plus = lines[plus - 1].index("route_band + 1") + 1
     assert errors == [
-        f"{WHERE}/edition.yaml:{trunk} (eligibility[1].refuse_when): 'trunk' "
-        "is not a value of route_band ('domestic_trunk', 'regional', 'international') at "
-        "column 15 in 'route_band == \"trunk\"'",
-        f"{WHERE}/edition.yaml:{line_of(text, 'route_band + 1')} (eligibility[2].refuse_when): "
-        "cannot compute text + number at column 1 in 'route_band + 1 > 2'",
+        f"{WHERE}/edition.yaml:{trunk}:{at_trunk} (eligibility[1].refuse_when): 'trunk' "
+        "is not a value of route_band ('domestic_trunk', 'regional', 'international') "
+        "in 'route_band == \"trunk\"'",
+        f"{WHERE}/edition.yaml:{plus}:{at_plus} (eligibility[2].refuse_when): "
+        "cannot compute text + number in 'route_band + 1 > 2'",
         f"{WHERE}/route_factor.csv:{line_of(factor, 'intercontinental')} (route_band): unknown "
         "table key 'intercontinental' for route_band: expected one of domestic_trunk, regional, "
         "international",

@@ -200,6 +200,7 @@ def test_a_worse_tier_never_pays_less(root: Path) -> None:
     edit(edition, "  benefits:\n", "  tiers: [delay_120, delay_240]\n  benefits:\n")
     load_product(root / "flight_delay", root)
     edit(edition, 'amount: "300.00"', 'amount: "80.00"')
+    edit(edition, 'payout: "300.00"', 'payout: "80.00"')  # a payout above it is refused too
     (error,) = refusal(root, "flight_delay")
     assert "delay_240 pays 80.00, less than the milder tier delay_120 (100.00)" in error
     edit(edition, "tiers: [delay_120, delay_240]", "tiers: [delay_120, delay_360]")
