@@ -70,17 +70,18 @@ def _quiet(_: str) -> None:
     pass
 
 
-def trigger_type(rule: ClaimRule) -> Trigger:
+def trigger_type(rule: ClaimRule, products_root: Path) -> Trigger:
     """The trigger type a claim rule names, as calibration needs it: its fields and its
-    event time. The one place calibration looks a type up (today a name in
-    pricing/triggers.TRIGGER_TYPES)."""
+    event time. The one place calibration looks a type up: today a name in
+    pricing/triggers.TRIGGER_TYPES; `products_root` is where types declared in files
+    beside the products would be."""
     found = TRIGGER_TYPES.get(rule.trigger)
     if found is None:
         raise LookupError(f"claim rule {rule.code}: unknown trigger type {rule.trigger}")
     return Trigger(rule.trigger, found.fields.specs, found.event_time)
 
 
-def claim_trigger(edition: Edition, chosen: str | None = None) -> Trigger:
+def claim_trigger(edition: Edition, products_root: Path, chosen: str | None = None) -> Trigger:
     """The trigger type whose facts calibrate the edition: the one its claim rules use,
     or `chosen` among several."""
     used = list(dict.fromkeys(r.trigger for r in edition.claims))
@@ -99,7 +100,7 @@ def claim_trigger(edition: Edition, chosen: str | None = None) -> Trigger:
     rules = [r for r in edition.claims if r.trigger == name]
     if all(r.payout is None for r in rules):
         raise LookupError(f"{edition.ref}: no {name} claim rule pays anything")
-    return trigger_type(rules[0])
+    return trigger_type(rules[0], products_root)
 
 
 def load_book(data: str, edition: Edition, trigger: Trigger) -> Book:
@@ -255,7 +256,7 @@ def run(
         raise LookupError(f"edition {new_id} exists: editions never change; choose another --out")
     if any(e.effective_from == effective_from for e in product.editions):
         raise LookupError(f"another edition starts at {effective_from.isoformat()}")
-    chosen = claim_trigger(edition, trigger)
+    chosen = claim_trigger(edition, products_root, trigger)
     progress(f"reading {data} ...")
     book = load_book(data, edition, chosen)
     if sample_every > 1:

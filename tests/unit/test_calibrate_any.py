@@ -108,8 +108,12 @@ def write_product(root: Path) -> Path:
     """A products folder holding one product of our own, and whatever the project's
     products folder shares besides its products."""
     root.mkdir(parents=True)
-    for shared in PRODUCTS.iterdir():
-        if shared.name not in product_codes() and shared.is_file():
+    for shared in PRODUCTS.iterdir():  # e.g. declarations the products share
+        if shared.name in product_codes():
+            continue
+        if shared.is_dir():
+            shutil.copytree(shared, root / shared.name)
+        else:
             shutil.copy(shared, root / shared.name)
     folder = root / CODE
     (folder / "editions" / SOURCE).mkdir(parents=True)
@@ -243,7 +247,7 @@ def test_claim_costs_are_the_claims_decision_row_by_row(
             later = datetime.fromisoformat(row["picked_up_at"]) + timedelta(hours=i)
             row["observed_at"] = later.isoformat()
     data = write_csv(tmp_path_factory.mktemp("book") / "book.csv", rows)
-    trigger = claim_trigger(source)
+    trigger = claim_trigger(source, products)
     book = load_book(str(data), source, trigger)
     priced = price_frame(source, book.risks, book.priced_at)
     costs = claim_costs(source, trigger, book, priced)
@@ -279,10 +283,10 @@ def test_claim_costs_are_the_claims_decision_row_by_row(
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(order=st.randoms(use_true_random=False))
 def test_the_fit_does_not_depend_on_row_order(
-    source: Edition, tmp_path_factory: pytest.TempPathFactory, order: Any
+    products: Path, source: Edition, tmp_path_factory: pytest.TempPathFactory, order: Any
 ) -> None:
     data = write_csv(tmp_path_factory.mktemp("book") / "book.csv", book_rows(300, seed=5))
-    trigger = claim_trigger(source)
+    trigger = claim_trigger(source, products)
     book = load_book(str(data), source, trigger)
     shuffled = list(range(len(book)))
     order.shuffle(shuffled)
@@ -335,10 +339,10 @@ def test_a_level_never_seen_keeps_its_current_factor_whatever_k(
 
 
 def test_with_infinite_k_the_draft_tables_are_the_current_ones(
-    source: Edition, tmp_path: Path
+    products: Path, source: Edition, tmp_path: Path
 ) -> None:
     data = write_csv(tmp_path / "book.csv", book_rows(400, seed=9))
-    trigger = claim_trigger(source)
+    trigger = claim_trigger(source, products)
     report, _, tables, _ = calibrate(
         source, load_book(str(data), source, trigger), trigger, 0.6, None, math.inf
     )
@@ -395,14 +399,14 @@ def test_foreign_money_flight_history_and_no_rows_are_refused(
     assert answer.exit_code == 1 and "nowhere.csv: no such file" in answer.output
 
 
-def test_rules_on_several_trigger_types_need_a_choice(source: Edition) -> None:
+def test_rules_on_several_trigger_types_need_a_choice(products: Path, source: Edition) -> None:
     other = replace(source.claims[1], code="other", trigger="flight.status")
     both = replace(source, claims=(*source.claims, other))
     with pytest.raises(LookupError, match=r"use 2 trigger types .*choose one with --trigger"):
-        claim_trigger(both)
-    assert claim_trigger(both, TRIGGER).name == TRIGGER
+        claim_trigger(both, products)
+    assert claim_trigger(both, products, TRIGGER).name == TRIGGER
     with pytest.raises(LookupError, match=r"no claim rule uses parcel\.lost"):
-        claim_trigger(both, "parcel.lost")
+        claim_trigger(both, products, "parcel.lost")
 
 
 def _at(rows: list[dict[str, str]], i: int, **values: str) -> list[dict[str, str]]:
