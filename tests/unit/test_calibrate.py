@@ -57,12 +57,17 @@ def test_the_draft_is_a_valid_edition_at_the_target_on_the_training_months(
     months = next(f for f in draft.rating.factors if f.name == "departure_month").table
     assert sorted(int(k[0]) for k in months.rows) == list(range(1, 13))  # type: ignore[union-attr]
     assert abs(report["figures"]["train"]["loss_ratio"] - 0.65) < 0.01
-    assert report["holdout_flights"] > 0 and "holdout" in report["figures"]
-    # Months the training never saw come from their neighbours, not from nowhere.
+    assert report["holdout_rows"] > 0 and "holdout" in report["figures"]
+    # Months the training never saw keep the source edition's factor, exactly.
+    source = product.edition("2026-12-03")
+    assert source is not None
+    current = next(f for f in source.rating.factors if f.name == "departure_month").table
     month = report["factors"]["departure_month"]
-    assert month["10"]["flights"] == 0 and month["10"]["credibility"] == 0
-    low, high = sorted((month["9"]["relativity"], month["1"]["relativity"]))
-    assert low <= month["10"]["relativity"] <= high
+    for unseen in ("10", "11", "12"):
+        assert month[unseen]["rows"] == 0 and month[unseen]["credibility"] == 0
+        assert months.rows[(unseen,)].value == current.rows[(unseen,)].value  # type: ignore[union-attr]
+    warned = {(w["code"], w["factor"]) for w in report["warnings"]}
+    assert ("not_seen", "departure_month") in warned
 
 
 def test_an_independent_recount_confirms_the_holdout_loss_ratio(
