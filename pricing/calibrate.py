@@ -57,9 +57,9 @@ from .calibration_fit import (
 from .calibration_report import CalibrationReport
 from .errors import PricingError
 from .flights import FLIGHT_INPUTS, FLIGHT_STATUS, flight_book, is_flight_history, load_flights
+from .loading.triggers import load_trigger_types
 from .model import ClaimRule, Edition, Product
 from .money import MINOR_UNITS
-from .triggers import TRIGGER_TYPES
 
 __all__ = ["CalibrationReport", "buhlmann_k", "calibrate", "claim_trigger", "load_book", "run"]
 
@@ -72,10 +72,8 @@ def _quiet(_: str) -> None:
 
 def trigger_type(rule: ClaimRule, products_root: Path) -> Trigger:
     """The trigger type a claim rule names, as calibration needs it: its fields and its
-    event time. The one place calibration looks a type up: today a name in
-    pricing/triggers.TRIGGER_TYPES; `products_root` is where types declared in files
-    beside the products would be."""
-    found = TRIGGER_TYPES.get(rule.trigger)
+    event time, from the trigger files beside the products (`products_root`/triggers)."""
+    found = load_trigger_types(products_root).get(rule.trigger)
     if found is None:
         raise LookupError(f"claim rule {rule.code}: unknown trigger type {rule.trigger}")
     return Trigger(rule.trigger, found.fields.specs, found.event_time)
