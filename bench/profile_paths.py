@@ -143,7 +143,12 @@ def make_app(sqlite: bool, tmp: Path, pg_url: str) -> tuple[Any, str, Callable[[
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         url = "postgresql+psycopg://" + pg_url.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
-    env = {"DATABASE_URL": url, "DATA_DIR": str(tmp), "PII_HASH_KEY": "bench"}
+    env = {
+        "DATABASE_URL": url,
+        "DATA_DIR": str(tmp),
+        "PII_HASH_KEY": "bench",
+        "RATE_LIMIT_DEFAULT": "none",
+    }
     config = load_config(env).with_(products_dir=REPO_ROOT / "products")
     engine = create_db_engine(config.database_url)
     upgrade(engine)

@@ -26,4 +26,12 @@ def create_app(config: Config | None = None, clock: Callable[[], datetime] | Non
     app.extensions["policy_service"] = services
     register_api(app)
     register_console(app, services.config)
+    if services.config.trusted_proxies:
+        # the client's address from X-Forwarded-For, as set by that many proxies in front
+        # (login throttling, logs); never trusted without them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=services.config.trusted_proxies
+        )
     return app

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from .adapters.db import create_db_engine, current_revision, upgrade
+from .adapters.rate_limiter import RateLimiter
 from .adapters.stripe_gateway import StripeGateway
 from .adapters.unit_of_work import SqlUnitOfWork
 from .config import Config, load_config
@@ -27,6 +28,7 @@ from .services.catalog import ProductCatalog
 from .services.claims import ClaimsContext, claims_context
 from .services.issuing import Issuing
 from .services.partners import KeyAuthenticator
+from .services.staff import LoginThrottle
 
 
 def utc_now() -> datetime:
@@ -43,6 +45,12 @@ class Services:
     authenticator: KeyAuthenticator
     clock: Callable[[], datetime] = utc_now
     gateway: StripeGateway | None = None
+    #: request counts for the rate limits (per process, or in Redis: REDIS_URL)
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.rate_limiter, self.config.login_rate_per_ip)
 
     def render_policy(self, policy: Policy) -> dict[str, Any]:
         """A policy as the API, its events and webhooks show it (with its edition's terms,
@@ -135,4 +143,5 @@ def bootstrap(
         KeyAuthenticator(uow, config.api_key_cache_seconds),
         clock,
         stripe_gateway(config),
+        RateLimiter(config.redis_url),
     )

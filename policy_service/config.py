@@ -10,6 +10,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import limits
+
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
@@ -116,6 +118,16 @@ class Config:
     #: where claim attachments are stored (by sha256), and the largest accepted
     attachments_dir: Path | None = None
     attachment_max_bytes: int = 10 * 1024 * 1024
+    #: requests per API or provider key unless its partner has its own limit (None: no
+    #: limit), e.g. 100/second; counted per process, or in Redis when redis_url is set
+    rate_limit_default: str | None = "100/second"
+    #: Redis shared by every process and machine (rate limits), e.g. redis://127.0.0.1:6379/0
+    redis_url: str | None = None
+    #: console login attempts per client address (checked before any password hashing)
+    login_rate_per_ip: str = "20/minute"
+    #: reverse proxies in front that set X-Forwarded-For (0: the socket's address is the
+    #: client's)
+    trusted_proxies: int = 0
     testing: bool = False
 
     @property
@@ -183,4 +195,22 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         second_approval_above=_amount(env, "SECOND_APPROVAL_ABOVE", "200.00"),
         attachments_dir=Path(env.get("ATTACHMENTS_DIR") or data_dir / "attachments").resolve(),
         attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+        rate_limit_default=_rate(env, "RATE_LIMIT_DEFAULT", "100/second"),
+        redis_url=env.get("REDIS_URL") or None,
+        login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/minute") or "20/minute",
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
     )
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """A rate limit such as 100/second; `none` turns it off."""
+    raw = (env.get(name) or default).strip()
+    if raw.lower() == "none":
+        return None
+    try:
+        limits.parse(raw)
+    except ValueError:
+        raise SystemExit(
+            f"{name} must be a rate limit such as 100/second or 6000/minute (or none), got {raw!r}"
+        ) from None
+    return raw

@@ -103,7 +103,13 @@ def clock() -> Clock:
 
 @pytest.fixture
 def config(db_url: str, tmp_path: Path) -> Config:
-    env = {"DATABASE_URL": db_url, "DATA_DIR": str(tmp_path), "PII_HASH_KEY": "test-pii-key"}
+    # no rate limit unless a test sets one (tests/api/test_rate_limits.py)
+    env = {
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(tmp_path),
+        "PII_HASH_KEY": "test-pii-key",
+        "RATE_LIMIT_DEFAULT": "none",
+    }
     return load_config(env).with_(products_dir=PRODUCTS, products_reload_seconds=0, testing=True)
 
 

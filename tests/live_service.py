@@ -25,6 +25,7 @@ def service_env(db_url: str, products: Path, data_dir: Path, **extra: str) -> di
         "PRODUCTS_DIR": str(products),
         "DATA_DIR": str(data_dir),
         "PII_HASH_KEY": "test-pii-key",
+        "RATE_LIMIT_DEFAULT": "none",  # a test that wants one sets it in `extra`
         **extra,
     }
 

@@ -74,6 +74,8 @@ def _env(tmp: Path, database_url: str) -> dict[str, str]:
         "DATA_DIR": str(tmp),
         "PII_HASH_KEY": "bench",
         "PRODUCTS_DIR": str(REPO_ROOT / "products"),
+        # one key drives the whole load: the default 100/second would be the ceiling
+        "RATE_LIMIT_DEFAULT": os.environ.get("RATE_LIMIT_DEFAULT", "none"),
     }
 
 

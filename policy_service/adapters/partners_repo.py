@@ -8,7 +8,15 @@ import sqlalchemy as sa
 
 from policy_service.domain.records import Caller, Partner
 
-from .tables import api_keys, data_providers, partners, provider_keys, staff, staff_tokens
+from .tables import (
+    api_keys,
+    data_providers,
+    partners,
+    provider_keys,
+    staff,
+    staff_login_failures,
+    staff_tokens,
+)
 
 
 class PartnersRepository:
@@ -63,6 +71,7 @@ class PartnersRepository:
                 api_keys.c.livemode,
                 api_keys.c.scopes,
                 partners.c.billing_mode,
+                partners.c.rate_limit,
             )
             .join(partners, partners.c.id == api_keys.c.partner_id)
             .where(api_keys.c.key_hash == key_hash)
@@ -71,8 +80,23 @@ class PartnersRepository:
         if row is None:
             return None
         return Caller(
-            row.partner_id, row.livemode, row.id, frozenset(row.scopes.split()), row.billing_mode
+            row.partner_id,
+            row.livemode,
+            row.id,
+            frozenset(row.scopes.split()),
+            row.billing_mode,
+            rate_limit=row.rate_limit,
         )
+
+    def set_rate_limit(self, owner_id: str, rate_limit: str | None) -> bool:
+        """On the partner or data provider of that id; False when there is none."""
+        for table in (partners, data_providers):
+            done = self.conn.execute(
+                table.update().where(table.c.id == owner_id).values(rate_limit=rate_limit)
+            )
+            if done.rowcount:
+                return True
+        return False
 
     def insert_provider(self, provider_id: str, name: str, now: datetime) -> None:
         self.conn.execute(data_providers.insert().values(id=provider_id, name=name, created_at=now))
@@ -100,8 +124,13 @@ class PartnersRepository:
     def caller_for_provider_key(self, key_hash: str) -> Caller | None:
         row = self.conn.execute(
             sa.select(
-                provider_keys.c.id, provider_keys.c.provider_id, provider_keys.c.livemode
-            ).where(provider_keys.c.key_hash == key_hash, provider_keys.c.revoked_at.is_(None))
+                provider_keys.c.id,
+                provider_keys.c.provider_id,
+                provider_keys.c.livemode,
+                data_providers.c.rate_limit,
+            )
+            .join(data_providers, data_providers.c.id == provider_keys.c.provider_id)
+            .where(provider_keys.c.key_hash == key_hash, provider_keys.c.revoked_at.is_(None))
         ).first()
         if row is None:
             return None
@@ -112,6 +141,7 @@ class PartnersRepository:
             row.id,
             frozenset({"trigger_events:write"}),
             provider_id=row.provider_id,
+            rate_limit=row.rate_limit,
         )
 
     def insert_staff(self, row: dict[str, object]) -> None:
@@ -140,6 +170,36 @@ class PartnersRepository:
 
     def list_staff(self) -> list[sa.Row[object]]:
         return list(self.conn.execute(sa.select(staff).order_by(staff.c.email)))
+
+    def login_failures(self, staff_id: str, address: str) -> tuple[int, datetime | None]:
+        """(wrong passwords in a row, locked until) for the account from this address."""
+        t = staff_login_failures
+        row = self.conn.execute(
+            sa.select(t.c.failures, t.c.locked_until).where(
+                t.c.staff_id == staff_id, t.c.address == address
+            )
+        ).first()
+        return (row.failures, row.locked_until) if row else (0, None)
+
+    def set_login_failures(
+        self, staff_id: str, address: str, failures: int, locked_until: datetime | None
+    ) -> None:
+        t = staff_login_failures
+        where = (t.c.staff_id == staff_id) & (t.c.address == address)
+        self.conn.execute(t.delete().where(where))
+        if failures or locked_until:
+            self.conn.execute(
+                t.insert().values(
+                    staff_id=staff_id,
+                    address=address,
+                    failures=failures,
+                    locked_until=locked_until,
+                )
+            )
+
+    def clear_login_failures(self, staff_id: str) -> None:
+        t = staff_login_failures
+        self.conn.execute(t.delete().where(t.c.staff_id == staff_id))
 
     def update_staff(self, staff_id: str, **values: object) -> None:
         self.conn.execute(staff.update().where(staff.c.id == staff_id).values(**values))

@@ -113,6 +113,8 @@ partners = sa.Table(
     #: partner_settled (premiums accrue to the partner's account) or stripe
     sa.Column("billing_mode", sa.String(20), nullable=False, server_default="partner_settled"),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    #: requests per key of this partner, e.g. 500/second (None: RATE_LIMIT_DEFAULT)
+    sa.Column("rate_limit", sa.String(40), nullable=True),
     sa.CheckConstraint(one_of("billing_mode", BILLING_MODES), name="billing_mode"),
 )
 
@@ -560,6 +562,8 @@ data_providers = sa.Table(
     _id(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    #: requests per key of this provider (None: RATE_LIMIT_DEFAULT)
+    sa.Column("rate_limit", sa.String(40), nullable=True),
 )
 
 provider_keys = sa.Table(
@@ -592,6 +596,18 @@ staff = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", UTCDateTime, nullable=True),
     sa.CheckConstraint(one_of("role", STAFF_ROLES), name="role"),
+)
+
+#: Wrong console passwords per account and client address: a lock holds only that address,
+#: so nobody can keep a staff member locked out from elsewhere (staff.failed_logins and
+#: locked_until, the account-wide lock before, are no longer written).
+staff_login_failures = sa.Table(
+    "staff_login_failures",
+    metadata,
+    sa.Column("staff_id", sa.String(40), sa.ForeignKey("staff.id"), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
 )
 
 staff_tokens = sa.Table(

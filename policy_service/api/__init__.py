@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Flask, g, jsonify, request, send_from_directory
+from flask import Flask, Response, g, jsonify, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
+from policy_service.domain.errors import RateLimited
+from policy_service.domain.records import Caller
 from policy_service.presentation.request_guard import check_request_text
 
 from ..services import staff
@@ -62,6 +64,22 @@ class PolicyServiceApi(Api):
         return jsonify(self.openapi_dict())
 
 
+def _limit(caller: Caller) -> None:
+    """Count the request against its key's rate limit: the partner's own, else the
+    service's default (none: not limited)."""
+    svc = services()
+    limit = caller.rate_limit or svc.config.rate_limit_default
+    if limit is None:
+        return
+    window = svc.rate_limiter.hit(limit, "api-key", caller.key_id)
+    g.rate_window = window
+    if not window.allowed:
+        raise RateLimited(
+            f"more than {limit} requests with this API key: retry in {window.reset_seconds} s",
+            retry_after=window.reset_seconds,
+        )
+
+
 def register_api(app: Flask) -> PolicyServiceApi:
     app.config.update(
         API_TITLE="policy-service",
@@ -108,9 +126,19 @@ def register_api(app: Flask) -> PolicyServiceApi:
                 request.max_content_length = services().config.attachment_max_bytes + 65536
             # Authenticate before the body is parsed: a bad key is 401 whatever the body.
             g.caller = services().authenticator.authenticate(request.headers.get("Authorization"))
+            _limit(g.caller)
             check_request_text()
             services().catalog.maybe_reload()
         return None
+
+    @app.after_request
+    def _rate_limit_headers(response: Response) -> Response:
+        window = g.get("rate_window")
+        if window is not None:
+            response.headers["RateLimit-Limit"] = str(window.limit)
+            response.headers["RateLimit-Remaining"] = str(window.remaining)
+            response.headers["RateLimit-Reset"] = str(window.reset_seconds)
+        return response
 
     @app.get("/docs/assets/<path:filename>")
     def _swagger_assets(filename: str) -> ResponseReturnValue:

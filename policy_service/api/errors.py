@@ -25,6 +25,8 @@ def error_response(error: e.ServiceError) -> Response:
     )
     if status == 503:
         response.headers["Retry-After"] = "1"
+    if isinstance(error, e.RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response

@@ -29,16 +29,23 @@ def partners() -> None:
     default="partner_settled",
     show_default=True,
 )
-def partners_create(name: str, live: bool, billing: str) -> None:
+@click.option(
+    "--rate-limit",
+    default=None,
+    help="requests per key, e.g. 500/second (default: the service's RATE_LIMIT_DEFAULT)",
+)
+def partners_create(name: str, live: bool, billing: str, rate_limit: str | None) -> None:
     """Create a partner and print its API key (shown this once only)."""
     from policy_service.domain.errors import ServiceError
-    from policy_service.services.partners import create_partner
+    from policy_service.services.partners import create_partner, set_rate_limit
 
     try:
         with command_services() as svc:
             partner, secret = create_partner(svc.uow, name, billing, live, datetime.now(UTC))
+            if rate_limit is not None:
+                set_rate_limit(svc.uow, partner.id, rate_limit)
     except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(exc.described) from None
     click.echo(f"partner {partner.id} ({partner.name}), billing {partner.billing_mode}")
     click.echo(f"api key ({'live' if live else 'test'} mode; store it now, it is not shown again):")
     click.echo(secret)
@@ -67,6 +74,28 @@ def partners_key(partner_id: str, live: bool, scopes: tuple[str, ...]) -> None:
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(secret)
+
+
+@partners.command("update")
+@click.argument("owner_id")
+@click.option(
+    "--rate-limit",
+    required=True,
+    help="requests per key, e.g. 500/second; `default` for the service's RATE_LIMIT_DEFAULT",
+)
+def partners_update(owner_id: str, rate_limit: str) -> None:
+    """Change a partner's (ptn_...) or data provider's (prv_...) rate limit. Running
+    processes apply it within API_KEY_CACHE_SECONDS."""
+    from policy_service.domain.errors import ServiceError
+    from policy_service.services.partners import set_rate_limit
+
+    limit = None if rate_limit == "default" else rate_limit
+    try:
+        with command_services() as svc:
+            set_rate_limit(svc.uow, owner_id, limit)
+    except ServiceError as exc:
+        raise click.ClickException(exc.described) from None
+    click.echo(f"{owner_id}: rate limit {limit or 'the default (RATE_LIMIT_DEFAULT)'}")
 
 
 # -- data providers and staff ----------------------------------------------------------

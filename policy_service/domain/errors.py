@@ -94,6 +94,17 @@ class ProductDefect(ServiceError):
     code = "product_evaluation_failed"
 
 
+class RateLimited(ServiceError):
+    """Too many requests for the key's rate limit (HTTP 429); `retry_after` seconds."""
+
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(ServiceError):
     """A dependency (the database) is unreachable or overloaded; safe to retry (HTTP 503)."""
 

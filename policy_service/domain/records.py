@@ -53,6 +53,8 @@ class Caller:
     billing_mode: str = "partner_settled"
     #: set when the key is a data provider's: it may post trigger events and nothing else
     provider_id: str | None = None
+    #: the partner's (or provider's) own rate limit per key, e.g. 500/second
+    rate_limit: str | None = None
 
     def may(self, scope: str) -> bool:
         return FULL_ACCESS in self.scopes or scope in self.scopes

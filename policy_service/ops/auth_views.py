@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from policy_service.domain.errors import Unauthenticated
+from policy_service.domain.errors import RateLimited, Unauthenticated
 from policy_service.services import staff as svc_staff
 
 from .blueprint import _, bp, now, render_page, svc
@@ -34,14 +34,33 @@ def login() -> ResponseReturnValue:
         return render_page("login.html", next=request.args.get("next", ""))
     email = request.form.get("email", "")
     try:
-        member = svc_staff.login(svc().uow, email, request.form.get("password", ""), now())
+        member = svc_staff.login(
+            svc().uow,
+            email,
+            request.form.get("password", ""),
+            now(),
+            request.remote_addr or "",
+            svc().login_throttle,
+        )
+    except RateLimited as exc:
+        page = render_page(
+            "login.html",
+            429,
+            error=_(
+                "Too many attempts from your address: wait {seconds} s.", seconds=exc.retry_after
+            ),
+            email=email,
+            next=request.form.get("next", ""),
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except Unauthenticated:
         return render_page(
             "login.html",
             401,
             error=_(
                 "Wrong e-mail or password. After {attempts} wrong passwords the login waits "
-                "{minutes} minutes.",
+                "{minutes} minutes here.",
                 attempts=svc_staff.LOGIN_ATTEMPTS,
                 minutes=int(svc_staff.LOCKOUT.total_seconds() // 60),
             ),

@@ -199,7 +199,8 @@ ZH: dict[str, str] = {
     "trigger_refund": "事件退保（全额退费）",
     "other": "其他",
     # errors
-    "Wrong e-mail or password. After {attempts} wrong passwords the login waits {minutes} minutes.": "邮箱或密码错误。连续{attempts}次密码错误后需等待{minutes}分钟再登录。",
+    "Wrong e-mail or password. After {attempts} wrong passwords the login waits {minutes} minutes here.": "邮箱或密码错误。在此处连续{attempts}次密码错误后需等待{minutes}分钟再登录。",
+    "Too many attempts from your address: wait {seconds} s.": "您的地址尝试次数过多，请等待{seconds}秒。",
     "Your session has ended; log in again.": "会话已结束，请重新登录。",
     "This form has expired or did not come from this console. Reload the page and try again.": "表单已过期或并非来自本控制台，请刷新页面后重试。",
     "Your role may not open this page.": "您的角色无权打开此页面。",

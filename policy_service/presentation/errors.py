@@ -15,6 +15,7 @@ from policy_service.domain import errors as e
 #: most specific class first
 STATUS: list[tuple[type[e.ServiceError], int]] = [
     (e.PayloadTooLarge, 413),
+    (e.RateLimited, 429),
     (e.PaymentFailed, 402),
     (e.PaymentUnavailableError, 503),
     (e.InvalidRequest, 400),

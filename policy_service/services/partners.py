@@ -9,7 +9,8 @@ import threading
 import time
 from datetime import datetime
 
-from policy_service.domain.errors import InvalidRequest, Unauthenticated
+from policy_service.adapters.rate_limiter import parse_limit
+from policy_service.domain.errors import InvalidRequest, NotFound, Unauthenticated
 from policy_service.domain.ids import new_id
 from policy_service.domain.records import ALL_SCOPES, BILLING_MODES, FULL_ACCESS, Caller, Partner
 
@@ -40,6 +41,20 @@ def create_partner(
         partner = Partner(new_id("ptn"), name, billing_mode, now)
         tx.partners.insert_partner(partner)
         return partner, _create_api_key(tx, partner.id, livemode, (FULL_ACCESS,), now)
+
+
+def set_rate_limit(uow: UnitOfWork, owner_id: str, rate_limit: str | None) -> None:
+    """A partner's (ptn_...) or data provider's (prv_...) own limit of requests per key, e.g.
+    500/second; None: the service's RATE_LIMIT_DEFAULT. Processes see it once their cached
+    key lookup expires (API_KEY_CACHE_SECONDS)."""
+    if rate_limit is not None:
+        try:
+            parse_limit(rate_limit)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="rate_limit") from None
+    with uow.write() as tx:
+        if not tx.partners.set_rate_limit(owner_id, rate_limit):
+            raise NotFound(f"no partner or data provider {owner_id}", param="id")
 
 
 def create_api_key(

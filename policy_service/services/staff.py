@@ -11,11 +11,13 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from policy_service.adapters.rate_limiter import RateLimiter
 from policy_service.domain.errors import (
     BusinessRefusal,
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    RateLimited,
     Unauthenticated,
 )
 from policy_service.domain.ids import new_id
@@ -103,37 +105,67 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_hex(16))
 
 
-def login(uow: UnitOfWork, email: str, password: str, now: datetime) -> Staff:
-    """The staff member with this e-mail and password (console login). After
-    LOGIN_ATTEMPTS wrong passwords in a row the account's login locks for LOCKOUT."""
+class LoginThrottle:
+    """Console logins from one client address: at most `per_address` attempts (counted
+    before any password is hashed, so guessing cannot burn the CPU), and after
+    LOGIN_ATTEMPTS wrong passwords in a row for one account, that account waits LOCKOUT
+    from that address only (nobody elsewhere can keep a staff member out)."""
+
+    def __init__(self, limiter: RateLimiter, per_address: str) -> None:
+        self.limiter = limiter
+        self.per_address = per_address
+
+    def admit(self, address: str) -> None:
+        window = self.limiter.hit(self.per_address, "console-login", address)
+        if not window.allowed:
+            raise RateLimited(
+                f"too many login attempts from this address: wait {window.reset_seconds} s",
+                retry_after=window.reset_seconds,
+            )
+
+
+def login(
+    uow: UnitOfWork,
+    email: str,
+    password: str,
+    now: datetime,
+    address: str = "",
+    throttle: LoginThrottle | None = None,
+) -> Staff:
+    """The staff member with this e-mail and password (console login), tried from client
+    `address`. RateLimited when the address tried too often."""
+    if throttle is not None:
+        throttle.admit(address)
     with uow.write() as tx:
         try:
-            return _check_login(tx, email, password, now)
+            return _check_login(tx, email, password, now, address[:64])
         except Unauthenticated as exc:
             failure = exc  # leave the block normally: the failure count is committed
     raise failure
 
 
-def _check_login(tx: Tx, email: str, password: str, now: datetime) -> Staff:
+def _check_login(tx: Tx, email: str, password: str, now: datetime, address: str) -> Staff:
     # The row stays locked until the failure count is written: parallel guesses queue.
     row = tx.partners.staff_by_email((email or "").strip().lower(), for_update=True)
+    failures, locked_until = (
+        tx.partners.login_failures(row.id, address) if row is not None else (0, None)
+    )
+    locked = locked_until is not None and now < locked_until
     stored = row.password_hash if row is not None else None
-    matches = check_password(stored or _dummy_hash(), password or "")
-    locked = row is not None and row.locked_until is not None and now < row.locked_until
-    if row is None or stored is None or not matches or row.disabled_at is not None or locked:
+    # A locked address is not even hashed for; an unknown e-mail costs a full hash.
+    matches = not locked and check_password(stored or _dummy_hash(), password or "")
+    if row is None or stored is None or not matches or row.disabled_at is not None:
         if row is not None and stored is not None and not matches and not locked:
-            failed = row.failed_logins + 1
+            failed = failures + 1
             lock = failed >= LOGIN_ATTEMPTS
-            tx.partners.update_staff(
-                row.id,
-                failed_logins=0 if lock else failed,
-                locked_until=now + LOCKOUT if lock else None,
+            tx.partners.set_login_failures(
+                row.id, address, 0 if lock else failed, now + LOCKOUT if lock else None
             )
         # One answer whatever failed (unknown e-mail, wrong password, locked, disabled),
         # so the form does not tell which e-mails have accounts.
         raise Unauthenticated("wrong e-mail or password", code="login_failed")
-    if row.failed_logins or row.locked_until:
-        tx.partners.update_staff(row.id, failed_logins=0, locked_until=None)
+    if failures or locked_until:
+        tx.partners.set_login_failures(row.id, address, 0, None)
     return Staff(row.id, row.email, row.role)
 
 
@@ -149,10 +181,9 @@ def set_password(uow: UnitOfWork, email: str, password: str) -> None:
         tx.partners.update_staff(
             row.id,
             password_hash=hash_password(password),
-            failed_logins=0,
-            locked_until=None,
             sessions_revoked_at=datetime.now(UTC),
         )
+        tx.partners.clear_login_failures(row.id)
 
 
 def session_staff(uow: UnitOfWork, staff_id: str, started: datetime) -> Staff | None:

@@ -12,8 +12,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from policy_service import create_app
 from policy_service.adapters.tables import claims, staff
 from policy_service.adapters.unit_of_work import SqlUnitOfWork
+from policy_service.config import Config
+from policy_service.services import staff as svc_staff
 from policy_service.services.dashboard import dashboard
 
 from ..claims_helpers import DEPARTURE, Bearer, resident_id, staff_token
@@ -55,20 +58,45 @@ def test_login_says_the_same_for_a_wrong_password_and_an_unknown_e_mail(
     assert "li.na@ops.example" in _text(console.get("/ops/"))
 
 
-def test_five_wrong_passwords_lock_the_login_for_a_quarter_hour(
+def test_five_wrong_passwords_lock_the_login_for_a_quarter_hour_from_that_address_only(
     app: Flask, engine: sa.Engine, clock: Clock
 ) -> None:
     add_staff(engine, "li.na@ops.example", "reviewer")
-    console = Console(app)
+    guesser, colleague = Console(app), Console(app)
+    guesser.client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    colleague.client.environ_base["REMOTE_ADDR"] = "198.51.100.2"
     for _ in range(4):
-        assert console.login("li.na@ops.example", "wrong password!").status_code == 401
-    assert console.login("li.na@ops.example").status_code == 303  # a success resets the count
+        assert guesser.login("li.na@ops.example", "wrong password!").status_code == 401
+    assert guesser.login("li.na@ops.example").status_code == 303  # a success resets the count
     for _ in range(5):
-        assert console.login("li.na@ops.example", "wrong password!").status_code == 401
-    locked = console.login("li.na@ops.example")  # even the right password waits
+        assert guesser.login("li.na@ops.example", "wrong password!").status_code == 401
+    locked = guesser.login("li.na@ops.example")  # even the right password waits
     assert locked.status_code == 401 and "the login waits 15 minutes" in _text(locked)
+    # nobody can keep a staff member out: from her own address she logs in
+    assert colleague.login("li.na@ops.example").status_code == 303
     clock.advance(minutes=16)
-    assert console.login("li.na@ops.example").status_code == 303
+    assert guesser.login("li.na@ops.example").status_code == 303
+
+
+def test_one_address_may_only_try_so_often_and_no_password_is_hashed_past_it(
+    config: Config, engine: sa.Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(config.with_(login_rate_per_ip="3/minute"), clock=clock)
+    add_staff(engine, "li.na@ops.example", "reviewer")
+    hashed: list[str] = []
+    real = svc_staff.check_password
+    monkeypatch.setattr(svc_staff, "check_password", lambda h, p: hashed.append(p) or real(h, p))
+    guesser, colleague = Console(app), Console(app)
+    guesser.client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    colleague.client.environ_base["REMOTE_ADDR"] = "198.51.100.2"
+    for i in range(3):
+        assert guesser.login(f"who{i}@x.example", "guess").status_code == 401
+    refused = guesser.login("li.na@ops.example")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "Too many attempts from your address" in _text(refused)
+    assert len(hashed) == 3  # the fourth attempt cost no hashing
+    assert colleague.login("li.na@ops.example").status_code == 303
+    app.extensions["policy_service"].dispose()
 
 
 def test_session_cookies_are_http_only_same_site_and_secure_off_loopback(
@@ -533,3 +561,19 @@ def test_a_refunded_policy_earns_nothing_and_never_less(
     assert str(row.earned) == str(
         Decimal(premium["total"]["amount"]) - Decimal(premium["tax"]["amount"])
     )
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_clients(
+    config: Config, engine: sa.Engine, clock: Clock
+) -> None:
+    app = create_app(config.with_(login_rate_per_ip="2/minute", trusted_proxies=1), clock=clock)
+    add_staff(engine, "li.na@ops.example", "reviewer")
+    guesser, colleague = Console(app), Console(app)
+    guesser.client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+    colleague.client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.2"
+    for _ in range(2):
+        assert guesser.login("who@x.example", "guess").status_code == 401
+    assert guesser.login("li.na@ops.example").status_code == 429
+    # the same proxy, another client: its own count
+    assert colleague.login("li.na@ops.example").status_code == 303
+    app.extensions["policy_service"].dispose()
