@@ -8,7 +8,6 @@ argument; nothing else reads the environment or opens a database.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from .adapters.stripe_gateway import StripeGateway
 from .adapters.unit_of_work import SqlUnitOfWork
 from .config import Config, load_config
 from .domain.records import Policy
-from .presentation import render
+from .presentation import logs, render
 from .presentation.errors import error_body
 from .services import policies
 from .services.billing import Billing
@@ -94,10 +93,8 @@ def stripe_gateway(config: Config) -> StripeGateway | None:
     )
 
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def configure_logging(config: Config | None = None) -> None:
+    logs.configure((config or load_config()).log_format)
 
 
 def migrate_database(config: Config) -> str | None:

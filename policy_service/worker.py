@@ -117,7 +117,7 @@ class Worker:
 
 
 def run_worker(config: Config, once: bool = False) -> int:
-    configure_logging()
+    configure_logging(config)
     services = bootstrap(config, pool_size=config.worker_concurrency + 2)
     worker = Worker(services)
     if once:

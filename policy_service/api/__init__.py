@@ -15,6 +15,7 @@ from policy_service.domain.records import Caller
 from policy_service.presentation.request_guard import check_request_text
 
 from ..services import staff
+from ..services.health import readiness
 from . import (
     claims,
     events,
@@ -147,6 +148,14 @@ def register_api(app: Flask) -> PolicyServiceApi:
 
     @app.get("/healthz")
     def _health() -> ResponseReturnValue:
+        # liveness: the process answers (a restart would not help anything else)
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    def _ready() -> ResponseReturnValue:
+        ready, checks = readiness(services().uow, services().catalog)
+        return {"status": "ready" if ready else "not_ready", "checks": checks}, (
+            200 if ready else 503
+        )
 
     return api

@@ -57,9 +57,9 @@ def serve(bind: str | None, workers: int | None, threads: int | None, server: st
             n = threads or config.web_threads
             self.cfg.set("worker_class", "gthread" if n > 1 else "sync")
             self.cfg.set("threads", n)
-            self.cfg.set("accesslog", "-")
-            # Access log without query strings or bodies: they may carry personal data.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+            # No server access log: the app logs one line per request, with its id and
+            # without query strings or bodies (api/request_log.py).
+            self.cfg.set("accesslog", None)
 
         def load(self) -> Any:
             from policy_service import create_app
@@ -87,9 +87,8 @@ def _serve_granian(config: Config, bind: str, workers: int, threads: int | None)
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=threads or config.web_threads,
-        log_access=True,
-        # The path only: a query string may carry personal data.
-        log_access_format='%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).0fms',
+        # the app logs one line per request (api/request_log.py)
+        log_access=False,
     ).serve()
 
 
