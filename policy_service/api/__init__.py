@@ -31,6 +31,7 @@ from . import (
 from .context import services
 from .docs import add_static_schemas, postprocess
 from .errors import register_error_handlers
+from .query_guard import check_query_parameters
 from .schemas import ErrorSchema
 
 API_DESCRIPTION = """\
@@ -120,6 +121,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
         if request.path.startswith("/v1/ops/"):
             # Staff tokens, never partner keys: the ops API sees every partner's claims.
             g.staff = staff.authenticate_token(services().uow, request.headers.get("Authorization"))
+            check_query_parameters()
             check_request_text()
             services().catalog.maybe_reload()
         elif request.path.startswith("/v1/") and not request.path.startswith("/v1/stripe/"):
@@ -128,6 +130,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
             # Authenticate before the body is parsed: a bad key is 401 whatever the body.
             g.caller = services().authenticator.authenticate(request.headers.get("Authorization"))
             _limit(g.caller)
+            check_query_parameters()
             check_request_text()
             services().catalog.maybe_reload()
         return None

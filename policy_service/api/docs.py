@@ -31,12 +31,14 @@ ERROR_TEXT = {
     409: "Conflict with the current state, e.g. external_ref already used",
     413: "Request body too large",
     422: "Refused: ineligible risk, expired quote, duplicate cover",
+    429: "Too many requests with this API key: retry after Retry-After seconds "
+    "(RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset are on every answer)",
 }
 
 
 def errors(blp: Blueprint, *codes: int) -> Callable[[Any], Any]:
     def decorate(fn: Any) -> Any:
-        for code in (401, *codes):
+        for code in (401, 429, *codes):
             fn = blp.alt_response(code, schema=ErrorSchema, description=ERROR_TEXT[code])(fn)
         return fn
 

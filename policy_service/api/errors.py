@@ -63,9 +63,15 @@ def _http_error(exc: HTTPException) -> Response:
     if code == 404:
         return error_response(e.NotFound("no such endpoint", code="unknown_endpoint"))
     if code == 405:
-        err = e.InvalidRequest("this method is not allowed here", code="method_not_allowed")
+        allowed = sorted(getattr(exc, "valid_methods", None) or [])
+        err = e.InvalidRequest(
+            f"this method is not allowed here (allowed: {', '.join(allowed)})",
+            code="method_not_allowed",
+        )
         resp = error_response(err)
         resp.status_code = 405
+        if allowed:
+            resp.headers["Allow"] = ", ".join(allowed)
         return resp
     if code == 400:
         return error_response(e.InvalidRequest(exc.description or "bad request"))

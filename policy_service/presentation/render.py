@@ -267,6 +267,15 @@ STATEMENT_CSV_COLUMNS = (
 )
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell a spreadsheet will not run: one starting like a formula (= + - @, tab,
+    CR) gets a leading ' (OWASP's advice). Amounts are ours and stay numbers."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
 def statement_csv(st: Any) -> str:
     import csv
     import io
@@ -280,7 +289,7 @@ def statement_csv(st: Any) -> str:
 
     for line in st.lines:
         writer.writerow(
-            [line.policy, line.external_ref, line.product, line.currency]
+            [csv_text(line.policy), csv_text(line.external_ref or ""), line.product, line.currency]
             + [amount(getattr(line, k), line.currency) for k in AMOUNTS]
             + ["true" if line.late else "false"]
         )
