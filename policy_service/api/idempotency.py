@@ -44,10 +44,22 @@ def json_response(outcome: Outcome) -> Response:
     return response
 
 
-def run_idempotent(caller: Caller, work: Callable[[Tx], tuple[int, dict[str, Any]]]) -> Response:
-    """`work` in one unit of work, its answer remembered under the request's Idempotency-Key."""
+def run_idempotent(
+    caller: Caller,
+    work: Callable[[Tx], tuple[int, dict[str, Any]]],
+    stored_as: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Response:
+    """`work` in one unit of work, its answer remembered under the request's Idempotency-Key
+    (as `stored_as` makes it, when given: a replay answers that)."""
     svc = services()
     outcome = idempotency.run_idempotent(
-        svc.uow, caller, idempotency_key(), request_fingerprint(), svc.clock(), work, error_body
+        svc.uow,
+        caller,
+        idempotency_key(),
+        request_fingerprint(),
+        svc.clock(),
+        work,
+        error_body,
+        stored_as,
     )
     return json_response(outcome)

@@ -39,7 +39,8 @@ class Endpoints(MethodView):
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
     @errors(blp, 400, 403)
     def post(self, body: dict[str, Any]) -> Response:
-        """Create an endpoint; the answer carries its signing secret, this once"""
+        """Create an endpoint; the answer carries its signing secret, this once (a replay of
+        the same Idempotency-Key answers the endpoint without it: rotate for a new one)"""
         who = caller("webhooks:write")
         svc = services()
 
@@ -49,7 +50,8 @@ class Endpoints(MethodView):
             )
             return 201, render.webhook_endpoint(row, with_secret=True)
 
-        return run_idempotent(who, work)
+        # the secret lives in the endpoint's record only, never in the Idempotency-Key's
+        return run_idempotent(who, work, stored_as=render.without_secret)
 
     @blp.arguments(PageArgsSchema(), location="query")
     @blp.response(200, WebhookEndpointListSchema)
@@ -115,4 +117,4 @@ class EndpointRotate(MethodView):
             row = webhooks.rotate_secret(tx, who, endpoint_id, svc.clock())
             return 200, render.webhook_endpoint(row, with_secret=True)
 
-        return run_idempotent(who, work)
+        return run_idempotent(who, work, stored_as=render.without_secret)

@@ -186,6 +186,11 @@ def webhook_endpoint(row: Any, with_secret: bool = False) -> dict[str, Any]:
     return out
 
 
+def without_secret(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """A created endpoint as its Idempotency-Key remembers it: the secret was shown once."""
+    return {key: value for key, value in endpoint.items() if key != "secret"}
+
+
 def delivery(view: Any) -> dict[str, Any]:
     d = view.delivery
     return {

@@ -80,8 +80,10 @@ def run_idempotent(
     now: datetime,
     work: Callable[[Tx], tuple[int, dict[str, Any]]],
     render_error: RenderError,
+    stored_as: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Outcome:
-    """Run `work` in one transaction, remembering its answer under `key` (if any)."""
+    """Run `work` in one transaction, remembering its answer under `key` (if any); with
+    `stored_as`, what a replay answers instead (an answer without its secret)."""
     if key is None:
         with uow.write() as tx:
             status, body = work(tx)
@@ -93,8 +95,9 @@ def run_idempotent(
         with uow.write() as tx:
             status, body = work(tx)
             text = dumps(body)
+            kept = text if stored_as is None else dumps(stored_as(body))
             if not tx.idempotency.claim_many(
-                caller.partner_id, caller.livemode, [(key, fp, status, text)], now
+                caller.partner_id, caller.livemode, [(key, fp, status, kept)], now
             ):
                 raise _Taken
         return Outcome(status, text)

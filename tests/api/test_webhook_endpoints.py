@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from policy_service.adapters.tables import idempotency_keys
 from tests.conftest import ApiClient, Clock, add_key, shipping_policy
 
 
@@ -153,3 +154,20 @@ def test_resend_needs_a_subscribed_endpoint(api: ApiClient) -> None:
         [],
     )
     assert api.get(f"/v1/events/{event_id}/deliveries")[1]["data"] == deliveries["data"]
+
+
+def test_the_secret_is_never_kept_in_an_idempotency_record(
+    api: ApiClient, engine: sa.Engine
+) -> None:
+    body = {"url": "https://example.com/hooks", "events": ["policy.issued"]}
+    status, created = api.post("/v1/webhook-endpoints", body, key="hook-1")
+    assert status == 201 and created["secret"].startswith("whsec_")
+    status, again = api.post("/v1/webhook-endpoints", body, key="hook-1")
+    assert status == 201 and again["id"] == created["id"] and "secret" not in again
+    status, rotated = api.post(
+        f"/v1/webhook-endpoints/{created['id']}/rotate-secret", {}, key="rotate-1"
+    )
+    assert rotated["secret"].startswith("whsec_")
+    with engine.connect() as conn:
+        kept = [r for (r,) in conn.execute(sa.select(idempotency_keys.c.response_body))]
+    assert kept and not any("whsec_" in str(r) for r in kept)
