@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -88,7 +89,7 @@ class Worker:
             "%s %s -> %s attempt %d: %s",
             claimed.event_id,
             claimed.endpoint_id,
-            claimed.url,
+            _without_query(claimed.url),
             claimed.number,
             "ok" if result.ok else f"{result.error} ({status})",
         )
@@ -114,6 +115,11 @@ class Worker:
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         self.stopping.set()
+
+
+def _without_query(url: str) -> str:
+    """A webhook URL for the log: its query string may carry a partner's token."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 def run_worker(config: Config, once: bool = False) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from policy_service.domain.signatures import HEADER, signature_header
-from policy_service.domain.webhooks import address_allowed
+from policy_service.domain.webhooks import address_allowed, is_public_address
 
 #: we read at most this much of a receiver's answer
 MAX_RESPONSE_BYTES = 4096
@@ -39,9 +39,28 @@ class _Refused(Exception):
     pass
 
 
-def _resolve(host: str, port: int, allow_loopback: bool) -> tuple[socket.AddressFamily, str]:
+def target_refusal(url: str, allow_loopback: bool, numeric_only: bool = False) -> str | None:
+    """Why a delivery to `url` would be refused, by the rules every delivery applies (the
+    host resolved as the sender resolves it: `2130706433`, `127.1` and names that resolve
+    to loopback are loopback); None when it would go. `numeric_only`: addresses in any
+    spelling are read, names are not looked up (they are checked at each delivery)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        _resolve(parts.hostname or "", port, allow_loopback, numeric_only)
+    except _Refused as exc:
+        if numeric_only and "cannot resolve" in str(exc):
+            return None
+        return str(exc)
+    return None
+
+
+def _resolve(
+    host: str, port: int, allow_loopback: bool, numeric_only: bool = False
+) -> tuple[socket.AddressFamily, str]:
+    flags = socket.AI_NUMERICHOST if numeric_only else 0
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags)
     except (socket.gaierror, UnicodeError) as exc:
         raise _Refused(f"cannot resolve {host}: {exc}") from None
     for _family, _, _, _, sockaddr in infos:
@@ -53,9 +72,12 @@ def _resolve(host: str, port: int, allow_loopback: bool) -> tuple[socket.Address
 
 
 class WebhookSender:
-    def __init__(self, timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, keep_loopback_answers: bool = False) -> None:
         self.timeout = timeout_seconds
         self.tls = ssl.create_default_context()
+        #: keep what a receiver on loopback answered (never in the service: a test key must
+        #: not read local services' answers through the delivery log)
+        self.keep_loopback_answers = keep_loopback_answers
 
     def send(self, url: str, body: bytes, secrets: list[str], allow_loopback: bool) -> SendResult:
         started = time.monotonic()
@@ -124,6 +146,8 @@ class WebhookSender:
             except (OSError, http.client.HTTPException) as exc:
                 # The status is the answer; a body cut short does not change it.
                 data = getattr(exc, "partial", b"") or b""
+            if not is_public_address(address) and not self.keep_loopback_answers:
+                return response.status, None  # its status and latency, not what it said
             return response.status, data.decode("utf-8", errors="replace")[:500] or None
         except (OSError, http.client.HTTPException):
             # After the watchdog fired, whatever broke was broken by it.

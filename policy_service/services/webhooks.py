@@ -6,14 +6,14 @@ import secrets as random_secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from policy_service.adapters.webhook_sender import target_refusal
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix, new_id
 from policy_service.domain.records import Caller
-from policy_service.domain.webhooks import address_allowed, check_event_types, check_url, wants
+from policy_service.domain.webhooks import check_event_types, check_url, wants
 
 from .issued import EventView, RenderPolicy, event_views
 from .unit_of_work import Tx, UnitOfWork
@@ -28,18 +28,16 @@ def new_secret() -> str:
 
 def _check_target(caller: Caller, url: str) -> None:
     """Live mode posts only to public addresses; test mode also to loopback, for local work.
-    A name is refused here when it is obviously local, and checked at every delivery once
-    resolved."""
-    host = urlsplit(url).hostname or ""
-    try:
-        allowed = address_allowed(host, allow_loopback=not caller.livemode)
-    except ValueError:
-        local = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
-        allowed = not (local and caller.livemode)
-    if not allowed:
+    The host is read by the rules of every delivery (webhook_sender.target_refusal): a live
+    endpoint's name is resolved now, a test one's address read in any spelling (its name
+    is checked at each delivery)."""
+    refusal = target_refusal(
+        url, allow_loopback=not caller.livemode, numeric_only=not caller.livemode
+    )
+    if refusal is not None:
         where = "on the public internet" if caller.livemode else "public or on loopback"
         mode = "live" if caller.livemode else "test"
-        raise InvalidRequest(f"{mode}-mode endpoints must be {where}", param="url")
+        raise InvalidRequest(f"{mode}-mode endpoints must be {where} ({refusal})", param="url")
 
 
 def _description(value: Any) -> str | None:

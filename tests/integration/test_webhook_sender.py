@@ -86,8 +86,17 @@ def test_only_the_start_of_a_large_answer_is_read() -> None:
     big = b"x" * (10 * MAX_RESPONSE_BYTES)
     head = b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n" % len(big)
     with raw_server(lambda c: c.sendall(head + big)) as url:
-        result = WebhookSender(2).send(url, b"{}", ["whsec_x"], allow_loopback=True)
+        sender = WebhookSender(2, keep_loopback_answers=True)
+        result = sender.send(url, b"{}", ["whsec_x"], allow_loopback=True)
     assert result.status_code == 500 and len(result.excerpt or "") == 500
+
+
+def test_what_a_loopback_receiver_answered_is_never_kept() -> None:
+    secret_page = b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\nadmin password: 42"
+    with raw_server(lambda c: c.sendall(secret_page)) as url:
+        result = WebhookSender(2).send(url, b"{}", ["whsec_x"], allow_loopback=True)
+    assert result.ok and result.status_code == 200 and result.latency_ms >= 0
+    assert result.excerpt is None
 
 
 def test_live_mode_never_connects_to_loopback() -> None:
