@@ -137,7 +137,7 @@ def bootstrap(
         config,
         uow,
         catalog,
-        KeyAuthenticator(uow, config.api_key_cache_seconds),
+        KeyAuthenticator(uow, config.api_key_cache_seconds, clock),
         clock,
         stripe_gateway(config),
         RateLimiter(config.redis_url),

@@ -86,8 +86,9 @@ class Config:
     max_body_bytes: int = 2 * 1024 * 1024
     #: how often a worker process looks for changed product files, seconds (0: never)
     products_reload_seconds: int = 5
-    #: how long an API key lookup is cached in a process, seconds
-    api_key_cache_seconds: int = 30
+    #: how long an API key lookup is cached in a process, seconds: a revoked key is refused
+    #: everywhere within it
+    api_key_cache_seconds: int = 1
     #: how long an Idempotency-Key is remembered, hours
     idempotency_ttl_hours: int = 24
     bind: str = "127.0.0.1:8000"
@@ -175,7 +176,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         session_cookie_secure=_tristate(env, "SESSION_COOKIE_SECURE"),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 2 * 1024 * 1024),
         products_reload_seconds=_int(env, "PRODUCTS_RELOAD_SECONDS", 5),
-        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 30),
+        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 1),
         idempotency_ttl_hours=_int(env, "IDEMPOTENCY_TTL_HOURS", 24),
         bind=env.get("BIND", "127.0.0.1:8000"),
         web_workers=_at_least_one(env, "WEB_CONCURRENCY", 2),

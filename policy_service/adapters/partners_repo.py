@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -63,7 +64,27 @@ class PartnersRepository:
             )
         )
 
-    def caller_for_key_hash(self, key_hash: str) -> Caller | None:
+    def list_keys(self, partner_id: str, livemode: bool) -> list[Any]:
+        t = api_keys
+        return list(
+            self.conn.execute(
+                sa.select(
+                    t.c.id, t.c.key_hint, t.c.livemode, t.c.scopes, t.c.created_at, t.c.revoked_at
+                )
+                .where(t.c.partner_id == partner_id, t.c.livemode == livemode)
+                .order_by(t.c.created_at, t.c.id)
+            ).all()
+        )
+
+    def get_key(self, partner_id: str, key_id: str, for_update: bool = False) -> sa.Row[Any] | None:
+        t = api_keys
+        stmt = sa.select(t).where(t.c.id == key_id, t.c.partner_id == partner_id)
+        return self.conn.execute(stmt.with_for_update() if for_update else stmt).first()
+
+    def revoke_key(self, key_id: str, at: datetime) -> None:
+        self.conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=at))
+
+    def caller_for_key_hash(self, key_hash: str, now: datetime | None = None) -> Caller | None:
         row = self.conn.execute(
             sa.select(
                 api_keys.c.id,
@@ -75,7 +96,12 @@ class PartnersRepository:
             )
             .join(partners, partners.c.id == api_keys.c.partner_id)
             .where(api_keys.c.key_hash == key_hash)
-            .where(api_keys.c.revoked_at.is_(None))
+            # a rotated key keeps working until its revocation time
+            .where(
+                api_keys.c.revoked_at.is_(None)
+                if now is None
+                else sa.or_(api_keys.c.revoked_at.is_(None), api_keys.c.revoked_at > now)
+            )
         ).first()
         if row is None:
             return None

@@ -17,6 +17,7 @@ from policy_service.presentation.request_guard import check_request_text
 from ..services import staff
 from ..services.health import readiness
 from . import (
+    api_keys,
     claims,
     events,
     ops,
@@ -110,6 +111,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
         claims,
         ops,
         stripe_webhooks,
+        api_keys,
     ):
         api.register_blueprint(module.blp)
     app.extensions["policy_service_api"] = api

@@ -76,6 +76,62 @@ def partners_key(partner_id: str, live: bool, scopes: tuple[str, ...]) -> None:
     click.echo(secret)
 
 
+@partners.command("keys")
+@click.argument("partner_id")
+@click.option("--live", is_flag=True, help="the live keys (default: the test keys)")
+def partners_keys(partner_id: str, live: bool) -> None:
+    """A partner's keys: id, hint, scopes, status (never the secrets)."""
+    from policy_service.services import api_keys
+
+    now = datetime.now(UTC)
+    with command_services() as svc:
+        keys = api_keys.list_keys(svc.uow, partner_id, live)
+    for key in keys:
+        until = f" until {key.revoked_at.isoformat()}" if key.revoked_at else ""
+        click.echo(f"{key.id}  {key.hint}  {key.status(now)}{until}  {' '.join(key.scopes)}")
+
+
+@partners.command("revoke")
+@click.argument("partner_id")
+@click.argument("key_id")
+def partners_revoke(partner_id: str, key_id: str) -> None:
+    """Revoke a key now: every process refuses it within API_KEY_CACHE_SECONDS."""
+    from policy_service.domain.errors import ServiceError
+    from policy_service.services import api_keys
+
+    try:
+        with command_services() as svc:
+            key = api_keys.revoke_key(svc.uow, partner_id, key_id, datetime.now(UTC))
+    except ServiceError as exc:
+        raise click.ClickException(exc.described) from None
+    click.echo(
+        f"{key.id} ({key.hint}) revoked at {key.revoked_at.isoformat() if key.revoked_at else '?'}"
+    )
+
+
+@partners.command("rotate")
+@click.argument("partner_id")
+@click.argument("key_id")
+@click.option("--overlap-hours", type=int, default=24, show_default=True)
+def partners_rotate(partner_id: str, key_id: str, overlap_hours: int) -> None:
+    """A new key with the same scopes; the old one keeps working --overlap-hours."""
+    from datetime import timedelta
+
+    from policy_service.domain.errors import ServiceError
+    from policy_service.services import api_keys
+
+    try:
+        with command_services() as svc:
+            key, secret = api_keys.rotate(
+                svc.uow, partner_id, key_id, timedelta(hours=overlap_hours), datetime.now(UTC)
+            )
+    except ServiceError as exc:
+        raise click.ClickException(exc.described) from None
+    click.echo(f"new key {key.id} (store it now, it is not shown again):")
+    click.echo(secret)
+    click.echo(f"{key_id} keeps working for {overlap_hours} h")
+
+
 @partners.command("update")
 @click.argument("owner_id")
 @click.option(

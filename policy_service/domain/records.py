@@ -29,6 +29,7 @@ ALL_SCOPES = (
     "claims:read",
     "claims:write",
     "trigger_events:write",
+    "keys:admin",
 )
 #: a key with this scope may do everything, including what later versions add
 FULL_ACCESS = "*"

@@ -186,9 +186,23 @@ def webhook_endpoint(row: Any, with_secret: bool = False) -> dict[str, Any]:
     return out
 
 
-def without_secret(endpoint: dict[str, Any]) -> dict[str, Any]:
-    """A created endpoint as its Idempotency-Key remembers it: the secret was shown once."""
-    return {key: value for key, value in endpoint.items() if key != "secret"}
+def without_secret(created: dict[str, Any]) -> dict[str, Any]:
+    """A created webhook endpoint or API key as its Idempotency-Key remembers it: the
+    secret was shown once."""
+    return {key: value for key, value in created.items() if key != "secret"}
+
+
+def api_key(key: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "object": "api_key",
+        "livemode": key.livemode,
+        "hint": key.hint,
+        "scopes": list(key.scopes),
+        "status": key.status(now),
+        "created_at": iso(key.created_at),
+        "revoked_at": iso(key.revoked_at),
+    }
 
 
 def delivery(view: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ import secrets
 import string
 import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from policy_service.adapters.rate_limiter import parse_limit
 from policy_service.domain.errors import InvalidRequest, NotFound, Unauthenticated
@@ -75,6 +76,17 @@ def _create_api_key(
     scopes: tuple[str, ...] | list[str],
     now: datetime,
 ) -> str:
+    return create_key_in(tx, partner_id, livemode, scopes, now)[1]
+
+
+def create_key_in(
+    tx: Tx,
+    partner_id: str,
+    livemode: bool,
+    scopes: tuple[str, ...] | list[str],
+    now: datetime,
+) -> tuple[str, str]:
+    """A new key of the partner in this transaction: (its id, its secret, shown once)."""
     unknown = set(scopes) - {*ALL_SCOPES, FULL_ACCESS}
     if unknown:
         raise InvalidRequest(f"unknown scopes: {', '.join(sorted(unknown))}", param="scopes")
@@ -83,8 +95,9 @@ def _create_api_key(
     secret = ("sk_live_" if livemode else "sk_test_") + "".join(
         secrets.choice(_ALPHABET) for _ in range(32)
     )
+    key_id = new_id("key")
     tx.partners.insert_key(
-        new_id("key"),
+        key_id,
         partner_id,
         hash_key(secret),
         f"{secret[:8]}...{secret[-4:]}",
@@ -92,7 +105,7 @@ def _create_api_key(
         " ".join(sorted(scopes)),
         now,
     )
-    return secret
+    return key_id, secret
 
 
 def _secret(prefix: str) -> str:
@@ -121,11 +134,19 @@ def create_provider(uow: UnitOfWork, name: str, livemode: bool, now: datetime) -
 
 
 class KeyAuthenticator:
-    """Resolves a bearer secret to a Caller, caching hits briefly to spare a query per request."""
+    """Resolves a bearer secret to a Caller, caching hits briefly (API_KEY_CACHE_SECONDS,
+    1 s by default) to spare a query per request: a revoked key is refused by every
+    process within that time."""
 
-    def __init__(self, uow: UnitOfWork, cache_seconds: int = 30) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        cache_seconds: int = 1,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.uow = uow
         self.cache_seconds = cache_seconds
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._cache: dict[str, tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
@@ -151,7 +172,7 @@ class KeyAuthenticator:
             if secret.startswith("dk_"):
                 caller = tx.partners.caller_for_provider_key(digest)
             else:
-                caller = tx.partners.caller_for_key_hash(digest)
+                caller = tx.partners.caller_for_key_hash(digest, self.clock())
         if caller is None:
             raise Unauthenticated("invalid API key")
         with self._lock:
