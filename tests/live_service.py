@@ -38,9 +38,10 @@ def _free_port() -> int:
 
 @contextmanager
 def gunicorn_service(
-    env: dict[str, str], log_path: Path, workers: int, *serve_args: str
+    env: dict[str, str], log_path: Path, workers: int, *serve_args: str, with_worker: bool = False
 ) -> Iterator[str]:
-    """`policy-service serve` on a free port; yields its base URL once /healthz answers."""
+    """`policy-service serve` on a free port; yields its base URL once /healthz answers.
+    Without the worker beside it unless `with_worker` (tests run their own)."""
     port = _free_port()
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -51,6 +52,7 @@ def gunicorn_service(
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
+                *([] if with_worker else ["--no-worker"]),
                 *serve_args,
             ],
             env=env,

@@ -72,7 +72,16 @@ def start_server(
         # Own session: Ctrl-C reaches only this script, whose finally stops the server in order.
         # Output goes to a file, never an undrained pipe that would block the access log.
         return subprocess.Popen(
-            [str(exe), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), *extra],
+            [
+                str(exe),
+                "serve",
+                "--no-worker",  # the bench measures the API alone
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                *extra,
+            ],
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,

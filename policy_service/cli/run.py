@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,15 +39,54 @@ from .main import main
     default=None,
     help="the HTTP server (default WEB_SERVER or gunicorn); granian is Rust, with keep-alive",
 )
-def serve(bind: str | None, workers: int | None, threads: int | None, server: str | None) -> None:
-    """Run the API under gunicorn or granian (migrates the database first)."""
-    from gunicorn.app.base import BaseApplication
-
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="serve the API only; run `policy-service worker` processes yourself (production)",
+)
+def serve(
+    bind: str | None,
+    workers: int | None,
+    threads: int | None,
+    server: str | None,
+    no_worker: bool,
+) -> None:
+    """Run the API under gunicorn or granian (migrates the database first), with one
+    worker process beside it (webhooks, payments, expiry) unless --no-worker."""
     from policy_service.bootstrap import migrate_database
 
     config = load_config()
     migrate_database(config)
-    server = server or config.web_server
+    worker_process = None if no_worker else _start_worker()
+    try:
+        _serve(config, bind, workers, threads, server or config.web_server)
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()  # it finishes the deliveries in flight
+            try:
+                worker_process.wait(30)
+            except subprocess.TimeoutExpired:
+                worker_process.kill()
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """`policy-service worker` as a child of serve: the first command alone delivers
+    webhooks and settles payments; it stops with serve."""
+    click.echo("worker started beside the server (--no-worker to run your own)")
+    return subprocess.Popen(
+        [sys.executable, "-c", "from policy_service.cli import main; main()", "worker"]
+    )
+
+
+def _serve(
+    config: Config,
+    bind: str | None,
+    workers: int | None,
+    threads: int | None,
+    server: str,
+) -> None:
+    from gunicorn.app.base import BaseApplication
+
     if server == "granian":
         _serve_granian(config, bind or config.bind, workers or config.web_workers, threads)
         return
