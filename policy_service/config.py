@@ -126,6 +126,8 @@ class Config:
     redis_url: str | None = None
     #: console login attempts per client address (checked before any password hashing)
     login_rate_per_ip: str = "20/minute"
+    #: a bearer token that may scrape /metrics from off this machine (None: loopback only)
+    metrics_token: str | None = field(default=None, repr=False)
     #: log lines: json (one object a line, for collectors) or text
     log_format: str = "json"
     #: reverse proxies in front that set X-Forwarded-For (0: the socket's address is the
@@ -203,6 +205,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         login_rate_per_ip=_rate(env, "LOGIN_RATE_PER_IP", "20/minute") or "20/minute",
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), "json"),
+        metrics_token=env.get("METRICS_TOKEN") or None,
     )
 
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from .adapters.webhook_sender import WebhookSender
 from .bootstrap import Services, bootstrap, configure_logging
 from .config import Config
-from .services import delivery, payment_settling, payouts
+from .services import delivery, metrics, payment_settling, payouts
 
 log = logging.getLogger("policy_service.worker")
 
@@ -85,6 +85,7 @@ class Worker:
             claimed.url, delivery.body_of(claimed), claimed.secrets, not claimed.livemode
         )
         status = delivery.record(self.uow, claimed, result, self.now(), self.config)
+        metrics.delivered(result.ok, result.latency_ms / 1000)
         log.info(
             "%s %s -> %s attempt %d: %s",
             claimed.event_id,
@@ -122,12 +123,15 @@ def _without_query(url: str) -> str:
     return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
-def run_worker(config: Config, once: bool = False) -> int:
+def run_worker(config: Config, once: bool = False, metrics_port: int | None = None) -> int:
     configure_logging(config)
     services = bootstrap(config, pool_size=config.worker_concurrency + 2)
     worker = Worker(services)
     if once:
         return worker.run_once()
+    if metrics_port:
+        metrics.serve_worker_metrics(metrics_port, services.uow, services.clock)
+        log.info("worker metrics on http://127.0.0.1:%d/metrics", metrics_port)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     worker.run()

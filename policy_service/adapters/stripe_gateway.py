@@ -10,6 +10,8 @@ from typing import Any
 
 import requests
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +41,14 @@ class PaymentRejected(PaymentError):
 
 class PaymentUnavailable(PaymentError):
     """No answer, a timeout, or a 5xx: the outcome is unknown; retry with the same key."""
+
+
+def _operation(path: str) -> str:
+    """/v1/payment_intents/pi_123/confirm -> /v1/payment_intents/{id}/confirm (few labels)."""
+    return "/".join(
+        "{id}" if "_" in part and part[:3] in ("pi_", "re_", "cus", "pm_") else part
+        for part in path.split("?")[0].split("/")
+    )
 
 
 def _form(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -77,6 +87,26 @@ class StripeGateway:
         data: dict[str, Any] | None,
         key: str | None,
         retries: int | None = None,
+    ) -> dict[str, Any]:
+        operation = f"{method} {_operation(path)}"
+        try:
+            answer = self._send(method, path, data, key, retries)
+        except PaymentUnavailable:
+            metrics.PAYMENT_CALLS.labels(operation, "unavailable").inc()
+            raise
+        except PaymentError:
+            metrics.PAYMENT_CALLS.labels(operation, "refused").inc()
+            raise
+        metrics.PAYMENT_CALLS.labels(operation, "ok").inc()
+        return answer
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        data: dict[str, Any] | None,
+        key: str | None,
+        retries: int | None,
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": key} if key else {}
         retries = self.retries if retries is None else retries

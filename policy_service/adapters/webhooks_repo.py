@@ -159,6 +159,21 @@ class WebhooksRepository:
                 out[row.delivery_id].append(row)
         return out
 
+    def outbox(self, now: datetime) -> tuple[int, datetime | None, int, datetime | None]:
+        """(events not fanned out, the oldest's time, deliveries not done, the oldest due)."""
+        e, d = events, webhook_deliveries
+        waiting_events = self.conn.execute(
+            sa.select(sa.func.count(), sa.func.min(e.c.created_at)).where(
+                e.c.dispatched_at.is_(None)
+            )
+        ).one()
+        waiting = self.conn.execute(
+            sa.select(sa.func.count(), sa.func.min(d.c.next_attempt_at)).where(
+                d.c.status == "pending", d.c.next_attempt_at <= now
+            )
+        ).one()
+        return waiting_events[0], waiting_events[1], waiting[0], waiting[1]
+
     def claim_due(
         self, worker: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[Claimed]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hmac
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
@@ -10,11 +11,11 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
-from policy_service.domain.errors import RateLimited
+from policy_service.domain.errors import PermissionDenied, RateLimited
 from policy_service.domain.records import Caller
 from policy_service.presentation.request_guard import check_request_text
 
-from ..services import staff
+from ..services import metrics, staff
 from ..services.health import readiness
 from . import (
     api_keys,
@@ -155,6 +156,24 @@ def register_api(app: Flask) -> PolicyServiceApi:
     def _health() -> ResponseReturnValue:
         # liveness: the process answers (a restart would not help anything else)
         return {"status": "ok"}
+
+    @app.get("/metrics")
+    def _metrics() -> ResponseReturnValue:
+        # Prometheus scrapes from this machine, or with METRICS_TOKEN: the figures tell
+        # business volumes, not for anyone on the network.
+        svc = services()
+        token = svc.config.metrics_token
+        given = request.headers.get("Authorization", "")
+        trusted = request.remote_addr in ("127.0.0.1", "::1") or (
+            token is not None and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+        )
+        if not trusted:
+            raise PermissionDenied(
+                "metrics are served to loopback, or with Authorization: Bearer METRICS_TOKEN",
+                code="metrics_forbidden",
+            )
+        body, content_type = metrics.exposition(svc.uow, svc.clock)
+        return Response(body, content_type=content_type)
 
     @app.get("/readyz")
     def _ready() -> ResponseReturnValue:

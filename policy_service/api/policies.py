@@ -18,6 +18,7 @@ from policy_service.services import (
     cancellation,
     issue_transaction,
     issuing,
+    metrics,
     payments,
     refunds,
 )
@@ -204,6 +205,7 @@ class PolicyCancel(MethodView):
         svc = services()
 
         pending: list[str] = []
+        cancelled: list[str] = []
 
         def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             policy, pending_refund = cancellation.cancel_policy(
@@ -211,9 +213,12 @@ class PolicyCancel(MethodView):
             )
             if pending_refund:
                 pending.append(pending_refund)
+            cancelled.append(policy.product_code)
             return 200, _render_policy(svc, policy)
 
         response = run_idempotent(who, work)
+        if response.status_code == 200 and cancelled:  # committed, not a replay
+            metrics.cancelled(cancelled[0], who.livemode)
         for refund_id in pending:
             # After the commit: an outage leaves it pending for the worker, never lost.
             refunds.refund_now(svc.billing(), refund_id, svc.clock())

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.presentation import render
+from policy_service.services import metrics
 from policy_service.services.quotes import create_quote
 from policy_service.services.unit_of_work import Tx
 
@@ -32,10 +33,16 @@ class Quotes(MethodView):
         svc = services()
         now = svc.clock()
 
+        made: list[str] = []
+
         def work(tx: Tx) -> tuple[int, dict[str, Any]]:
             quote = create_quote(
                 tx, who, svc.catalog, body["product"], body["risk"], body.get("external_ref"), now
             )
+            made.append(quote.product_code)
             return 201, render.quote(quote, svc.catalog.edition(quote.product_code, quote.edition))
 
-        return run_idempotent(who, work)
+        response = run_idempotent(who, work)
+        if response.status_code == 201 and made:  # committed, not a replay
+            metrics.quoted(made[0], who.livemode)
+        return response

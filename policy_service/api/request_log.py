@@ -12,6 +12,8 @@ import uuid
 
 from flask import Flask, Response, g, request
 
+from policy_service.services import metrics
+
 log = logging.getLogger("policy_service.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -31,6 +33,13 @@ def register_request_log(app: Flask) -> None:
         started = g.get("started")
         caller = g.get("caller")
         rule = request.url_rule
+        seconds = time.perf_counter() - started if started is not None else 0.0
+        metrics.request(
+            request.method,
+            rule.rule if rule is not None else "(no route)",
+            response.status_code,
+            seconds,
+        )
         log.info(
             "%s %s %s",
             request.method,
@@ -41,9 +50,7 @@ def register_request_log(app: Flask) -> None:
                 "method": request.method,
                 "route": rule.rule if rule is not None else None,
                 "status": response.status_code,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2)
-                if started is not None
-                else None,
+                "latency_ms": round(seconds * 1000, 2) if started is not None else None,
                 "partner_id": caller.partner_id or None if caller is not None else None,
             },
         )

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from policy_service.domain.errors import NotFound
 from policy_service.presentation import render
-from policy_service.services import triggers
+from policy_service.services import metrics, triggers
 
 from .context import caller, services
 from .docs import errors
@@ -24,6 +24,10 @@ blp = Blueprint(
     url_prefix="/v1/trigger-events",
     description="Trigger events: facts from data providers that decide claims",
 )
+
+
+#: a settlement's counts that are claims decided (metric policy_service_claims_total)
+_CLAIM_OUTCOMES = ("paid", "approved", "in_review", "not_covered", "outside_cover", "refunded")
 
 
 @blp.route("")
@@ -41,6 +45,13 @@ class TriggerEvents(MethodView):
         who = caller("trigger_events:write")
         svc = services()
         row, created = triggers.post_trigger(svc.claims(), who, body, svc.clock())
+        if created and row.status == "processed":
+            result = row.result or {}
+            metrics.settled(
+                row.type,
+                int(result.get("matched", 0)),
+                {k: int(v) for k, v in result.items() if k in _CLAIM_OUTCOMES},
+            )
         return ok(render.trigger_event(row), 201 if created else 200)
 
 

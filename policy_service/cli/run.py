@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,6 +58,7 @@ def serve(
     from policy_service.bootstrap import migrate_database
 
     config = load_config()
+    _with_metrics_folder(config)
     migrate_database(config)
     worker_process = None if no_worker else _start_worker()
     try:
@@ -67,6 +70,21 @@ def serve(
                 worker_process.wait(30)
             except subprocess.TimeoutExpired:
                 worker_process.kill()
+
+
+def _with_metrics_folder(config: Config) -> None:
+    """Every process of the service writes its Prometheus values to one folder, and a scrape
+    adds them up. prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first
+    imported, so when it is not set, serve sets it (a fresh folder in DATA_DIR) and starts
+    again with it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = config.data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    program = "from policy_service.cli import main; main()"
+    os.execv(sys.executable, [sys.executable, "-c", program, *sys.argv[1:]])
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
@@ -101,6 +119,7 @@ def _serve(
             # No server access log: the app logs one line per request, with its id and
             # without query strings or bodies (api/request_log.py).
             self.cfg.set("accesslog", None)
+            self.cfg.set("child_exit", _worker_exited)
 
         def load(self) -> Any:
             from policy_service import create_app
@@ -112,6 +131,12 @@ def _serve(
         f"docs at /docs"
     )
     _App().run()
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    from policy_service.services import metrics
+
+    metrics.process_ended(worker.pid)
 
 
 def _serve_granian(config: Config, bind: str, workers: int, threads: int | None) -> None:
@@ -144,14 +169,20 @@ def _serve_granian(config: Config, bind: str, workers: int, threads: int | None)
     default=None,
     help="deliveries in flight (default WORKER_CONCURRENCY or 8)",
 )
-def worker(once: bool, concurrency: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics",
+)
+def worker(once: bool, concurrency: int | None, metrics_port: int | None) -> None:
     """Deliver webhooks and expire policies (the outbox processor). Run several on PostgreSQL."""
     from policy_service.worker import run_worker
 
     config = load_config()
     if concurrency:
         config = config.with_(worker_concurrency=concurrency)
-    done = run_worker(config, once=once)
+    done = run_worker(config, once=once, metrics_port=metrics_port)
     if once:
         click.echo(f"processed {done} item(s)")
 

@@ -35,7 +35,7 @@ from policy_service.domain.ledger import Entry, period_of, premium_entry
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import AsIssued, Caller, Policy
 
-from . import batch_envelope, issued
+from . import batch_envelope, issued, metrics
 from .batch_envelope import Envelope
 from .idempotency import Outcome, RenderError, dumps, replay_stored
 from .issuing import IssueItem, Issuing, RenderOk, duplicate_cover, storable
@@ -63,12 +63,12 @@ def issue_many(
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             try:
-                return _issue_once(issuing, caller, items, now, envelope, held)
+                return _counted(_issue_once(issuing, caller, items, now, envelope, held))
             except _HeldWriteRefused:
                 # A replay, a duplicate or a taken cover: nothing was committed; the
                 # general path sorts out each item.
                 held = False
-                return _issue_once(issuing, caller, items, now, envelope, held)
+                return _counted(_issue_once(issuing, caller, items, now, envelope, held))
         except sa.exc.OperationalError as exc:
             # Two batches locking the same unique keys in different orders: PostgreSQL
             # aborts one; nothing was committed, so run it again.
@@ -78,6 +78,14 @@ def issue_many(
             ):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _counted(result: IssueResult) -> IssueResult:
+    """Count the policies this call issued (committed; not the replays)."""
+    for outcome in result.outcomes:
+        if outcome.status == 201 and not outcome.replayed and outcome.policy is not None:
+            metrics.issued(outcome.policy.product_code, outcome.policy.livemode)
+    return result
 
 
 def _replay_refused_retries(issuing: Issuing, caller: Caller, items: list[IssueItem]) -> None:
