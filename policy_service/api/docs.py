@@ -140,6 +140,13 @@ def postprocess(
         schemas["BatchRequest"]["properties"]["items"]["items"] = {
             "$ref": "#/components/schemas/BatchItem"
         }
+    # ?format=csv answers a CSV file: documented beside the JSON
+    for path in ("/v1/statements", "/v1/statements/{statement_id}"):
+        answer = spec.get("paths", {}).get(path, {}).get("get", {}).get("responses", {}).get("200")
+        if answer is not None:
+            answer.setdefault("content", {})["text/csv"] = {
+                "schema": {"type": "string", "description": "the statement as CSV (?format=csv)"}
+            }
     examples = product_examples(products)
     for path, method in (("/v1/quotes", "post"), ("/v1/policies", "post")):
         op = spec.get("paths", {}).get(path, {}).get(method)

@@ -9,7 +9,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.domain.errors import InvalidRequest, ServiceUnavailable, Unauthenticated
+from policy_service.domain.errors import InvalidRequest, NotFound, Unauthenticated
 from policy_service.domain.signatures import SignatureError, verify
 from policy_service.services import payment_settling
 
@@ -23,13 +23,23 @@ blp = Blueprint(
 
 @blp.route("/webhooks")
 class StripeWebhooks(MethodView):
-    @blp.doc(security=[], responses={"200": {"description": "handled (or a repeat)"}})
+    @blp.doc(
+        security=[],
+        responses={
+            "200": {"description": "handled (or a repeat)"},
+            "404": {"description": "Stripe webhooks are not configured on this service"},
+        },
+    )
     def post(self) -> Response:
         """Receive a Stripe webhook: verified, deduplicated, and the payment reconciled"""
         svc = services()
         secret = svc.config.stripe_webhook_secret
         if not secret:
-            raise ServiceUnavailable("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+            # not a passing outage: nothing here listens for them (Stripe retries non-2xx)
+            raise NotFound(
+                "Stripe webhooks are not configured here (STRIPE_WEBHOOK_SECRET)",
+                code="not_configured",
+            )
         body = request.get_data()
         try:
             verify(body, request.headers.get("Stripe-Signature"), secret)
