@@ -86,7 +86,13 @@ class EventsRepository:
     def claim_undispatched(self, limit: int) -> list[sa.Row[Any]]:
         """Oldest events not yet fanned out, locked so that concurrent workers take others."""
         stmt = (
-            sa.select(events.c.id, events.c.partner_id, events.c.livemode, events.c.type)
+            sa.select(
+                events.c.id,
+                events.c.partner_id,
+                events.c.livemode,
+                events.c.type,
+                events.c.created_at,
+            )
             .where(events.c.dispatched_at.is_(None))
             .order_by(events.c.id)
             .limit(limit)

@@ -80,7 +80,7 @@ class WebhooksRepository:
             return []
         partner_ids = {p for p, _ in owners}
         rows = self.conn.execute(
-            sa.select(E.c.id, E.c.partner_id, E.c.livemode, E.c.events).where(
+            sa.select(E.c.id, E.c.partner_id, E.c.livemode, E.c.events, E.c.created_at).where(
                 E.c.partner_id.in_(partner_ids), E.c.status == "enabled", E.c.deleted_at.is_(None)
             )
         )

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def dispatch_events(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
-    """Create a delivery for every new event and every enabled endpoint that wants it."""
+    """Create a delivery for every new event and every enabled endpoint that wants it and
+    existed when the event happened: an endpoint created later never receives earlier
+    events, however long they waited to be fanned out."""
     with uow.write() as tx:
         batch = tx.events.claim_undispatched(limit)
         if not batch:
@@ -44,6 +46,7 @@ def dispatch_events(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
             for event in batch
             for endpoint in endpoints
             if (endpoint.partner_id, endpoint.livemode) == (event.partner_id, event.livemode)
+            and endpoint.created_at <= event.created_at
             and wants(endpoint.events, event.type)
         ]
         tx.webhooks.insert_deliveries(rows)

@@ -179,3 +179,32 @@ def test_the_secret_is_never_kept_in_an_idempotency_record(
     with engine.connect() as conn:
         kept = [r for (r,) in conn.execute(sa.select(idempotency_keys.c.response_body))]
     assert kept and not any("whsec_" in str(r) for r in kept)
+
+
+def test_an_endpoint_receives_only_events_after_it_was_created(
+    api: ApiClient, engine: sa.Engine, clock: Clock
+) -> None:
+    from policy_service.adapters.tables import webhook_deliveries
+    from policy_service.adapters.unit_of_work import SqlUnitOfWork
+    from policy_service.services.delivery import dispatch_events
+
+    status, before = api.post("/v1/policies", shipping_policy("before-endpoint"))
+    assert status == 201  # its policy.issued waits to be fanned out: no worker ran yet
+    clock.advance(minutes=1)
+    _, endpoint = api.post(
+        "/v1/webhook-endpoints", {"url": "https://93.184.215.14/h", "events": ["*"]}
+    )
+    clock.advance(minutes=1)
+    status, after = api.post("/v1/policies", shipping_policy("after-endpoint"))
+    assert status == 201
+    dispatch_events(SqlUnitOfWork(engine), clock.now)
+    with engine.connect() as conn:
+        delivered = conn.execute(
+            sa.select(webhook_deliveries.c.event_id).where(
+                webhook_deliveries.c.endpoint_id == endpoint["id"]
+            )
+        ).all()
+    _, listed = api.get("/v1/events", type="policy.issued")
+    by_policy = {e["data"]["object"]["id"]: e["id"] for e in listed["data"]}
+    assert [r.event_id for r in delivered] == [by_policy[after["id"]]]
+    assert by_policy[before["id"]] not in {r.event_id for r in delivered}
