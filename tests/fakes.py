@@ -174,7 +174,7 @@ class FakeRecorder:
 
     rows: list[Any] = field(default_factory=list)
 
-    def insert_many(self, new: list[Any]) -> None:  # events
+    def insert_many(self, new: list[Any], dispatched: bool = False) -> None:  # events
         self.rows += new
 
     def insert_entries(self, rows: list[Any], payouts: list[Any] | None = None) -> None:  # ledger
@@ -195,6 +195,19 @@ class FakePayments:
         self.refunds.append(row)
 
 
+class FakeWebhooks:
+    """A partner's webhook endpoints (none here) and the deliveries fanned out to them."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[dict[str, Any]] = []
+
+    def enabled_endpoints_of(self, owners: set[tuple[str, bool]]) -> list[Any]:
+        return []
+
+    def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
+        self.deliveries += rows
+
+
 class FakeTx:
     """What a use case sees as `tx`: the fake repositories (shared across transactions)."""
 
@@ -206,6 +219,7 @@ class FakeTx:
         self.ledger = uow.ledger
         self.triggers = uow.triggers
         self.payments = uow.payments
+        self.webhooks = uow.webhooks
 
     @contextmanager
     def held_inserts(self, hold: bool = True) -> Iterator[Callable[[], bool]]:
@@ -224,6 +238,7 @@ class FakeUnitOfWork:
         self.ledger = FakeRecorder()
         self.triggers = FakeRecorder()
         self.payments = FakePayments()
+        self.webhooks = FakeWebhooks()
         self.committed = 0
 
     @contextmanager

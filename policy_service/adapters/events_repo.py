@@ -33,7 +33,8 @@ class EventsRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
-    def insert_many(self, new: list[NewEvent]) -> None:
+    def insert_many(self, new: list[NewEvent], dispatched: bool = False) -> None:
+        """`dispatched`: fanned out to the webhook endpoints in this same transaction."""
         if not new:
             return
         insert_rows(
@@ -49,6 +50,7 @@ class EventsRepository:
                     "object_id": e.object_id,
                     "data": e.data,
                     "created_at": e.created_at,
+                    "dispatched_at": e.created_at if dispatched else None,
                 }
                 for e in new
             ],

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .sql import insert_ignoring_conflicts, keyset_page
+from .sql import insert_rows, keyset_page
 from .tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 E, D, A = webhook_endpoints, webhook_deliveries, webhook_attempts
@@ -87,8 +87,8 @@ class WebhooksRepository:
         return [r for r in rows if (r.partner_id, r.livemode) in owners]
 
     def insert_deliveries(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert_ignoring_conflicts(self.conn, D), rows)
+        # held with the events they point at when holding is on (adapters/held_inserts.py)
+        insert_rows(self.conn, D, rows, ignore_conflicts=True)
 
     def get_delivery_for(self, event_id: str, endpoint_id: str) -> sa.Row[Any] | None:
         return self.conn.execute(

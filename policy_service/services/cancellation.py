@@ -32,6 +32,7 @@ from pricing.errors import EvaluationError
 from pricing.model import Edition
 
 from .claims import SYSTEM, Changes, ClaimsContext, pinned_edition, transition
+from .outbox import record_events
 from .policies import policy_of
 from .unit_of_work import Tx
 
@@ -167,7 +168,8 @@ def void(
         refund_amount=refund,
         updated_at=now,
     )
-    tx.events.insert_many(
+    record_events(
+        tx,
         [
             events_repo.NewEvent(
                 id=new_id("evt"),

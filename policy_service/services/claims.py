@@ -40,6 +40,7 @@ from pricing.model import Edition
 from pricing.money import MoneyError, parse_amount
 
 from .catalog import ProductCatalog
+from .outbox import record_events
 from .unit_of_work import Tx, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class Changes:
         tx.claims.audit(self.audit)
         tx.claims.insert_payouts(self.payouts)
         tx.ledger.insert_entries(self.ledger, self.ledger_payouts)
-        tx.events.insert_many(self.events)
+        record_events(tx, self.events)
 
 
 # -- building blocks -------------------------------------------------------------------

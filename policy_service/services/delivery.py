@@ -26,6 +26,7 @@ from policy_service.domain.records import Policy
 from policy_service.domain.webhooks import backoff, wants
 
 from .issued import RenderPolicy, fill_events
+from .outbox import record_events
 from .unit_of_work import Tx, UnitOfWork
 from .webhooks import new_delivery
 
@@ -148,7 +149,8 @@ def _note_failure(tx: Tx, claimed: webhooks_repo.Claimed, now: datetime, config:
         "disabled_reason": reason,
         "livemode": endpoint.livemode,
     }
-    tx.events.insert_many(
+    record_events(
+        tx,
         [
             events_repo.NewEvent(
                 new_id("evt"),
@@ -188,7 +190,7 @@ def expire_policies(
                 )
             )
         tx.policies.release_covers([p.id for p in due])
-        tx.events.insert_many(new_events)
+        record_events(tx, new_events)
     return len(due)
 
 

@@ -39,6 +39,7 @@ from . import batch_envelope, issued, metrics
 from .batch_envelope import Envelope
 from .idempotency import Outcome, RenderError, dumps, replay_stored
 from .issuing import IssueItem, Issuing, RenderOk, duplicate_cover, storable
+from .outbox import record_events
 from .unit_of_work import Tx
 
 
@@ -224,7 +225,8 @@ def _write(
                 caller.partner_id, caller.livemode, item.key, status, dumps(body)
             )
     issued = [i.draft.policy for i in drafts if i.index not in failed and i.draft is not None]
-    tx.events.insert_many(
+    record_events(
+        tx,
         [
             # no data: the policy as issued is made from its row when the event is read
             policy_event("policy.issued", item.draft.policy, None)

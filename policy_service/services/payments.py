@@ -43,6 +43,7 @@ from .billing import Billing, ledger_row, minor_exponent
 from .idempotency import Outcome, dumps, replay_stored
 from .issue_transaction import insert_policies, policy_event
 from .issuing import IssueItem
+from .outbox import record_events
 from .refunds import refund_late_charge, refund_now
 
 log = logging.getLogger(__name__)
@@ -332,7 +333,7 @@ def _finish_once(
                     )
                 ],
             )
-            tx.events.insert_many([policy_event("policy.issued", active, dumps(body))])
+            record_events(tx, [policy_event("policy.issued", active, dumps(body))])
             status, text = 201, dumps(body)
         else:
             if not tx.payments.finish_payment(
@@ -348,8 +349,8 @@ def _finish_once(
             tx.policies.set_status(policy.id, policy.status, new_status, updated_at=now)
             tx.policies.release_covers([policy.id])
             failed = replace(policy, status=new_status, updated_at=now)
-            tx.events.insert_many(
-                [policy_event("policy.payment_failed", failed, dumps(billing.render(failed)))]
+            record_events(
+                tx, [policy_event("policy.payment_failed", failed, dumps(billing.render(failed)))]
             )
             status, body_err = billing.render_error(
                 _declined_error(declined.message, declined.decline_code or declined.code, policy.id)

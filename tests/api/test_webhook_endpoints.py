@@ -208,3 +208,26 @@ def test_an_endpoint_receives_only_events_after_it_was_created(
     by_policy = {e["data"]["object"]["id"]: e["id"] for e in listed["data"]}
     assert [r.event_id for r in delivered] == [by_policy[after["id"]]]
     assert by_policy[before["id"]] not in {r.event_id for r in delivered}
+
+
+def test_a_batch_fans_out_in_its_own_transaction(api: ApiClient, engine: sa.Engine) -> None:
+    from policy_service.adapters.tables import events, webhook_deliveries
+
+    _, endpoint = api.post(
+        "/v1/webhook-endpoints", {"url": "https://93.184.215.14/h", "events": ["policy.issued"]}
+    )
+    items = [shipping_policy(f"fan-{i}") for i in range(250)]  # held and written together
+    status, body = api.post("/v1/policies/batch", {"items": items})
+    assert status == 200 and body["failed"] == 0
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            sa.select(sa.func.count()).select_from(events).where(events.c.dispatched_at.is_(None))
+        ).scalar_one()
+        fanned = conn.execute(
+            sa.select(webhook_deliveries.c.event_id, webhook_deliveries.c.status).where(
+                webhook_deliveries.c.endpoint_id == endpoint["id"]
+            )
+        ).all()
+    assert waiting == 0
+    assert len(fanned) == 250 and {s for _, s in fanned} == {"pending"}
+    assert len({e for e, _ in fanned}) == 250
