@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from throughput.service import bench_setup, running_service
 
@@ -50,7 +51,7 @@ def _receiver() -> tuple[ThreadingHTTPServer, dict[str, float]]:
     return server, arrived
 
 
-def _post(url: str, key: str, body: bytes) -> dict:  # type: ignore[type-arg]
+def _post(url: str, key: str, body: bytes) -> dict[str, Any]:
     request = urllib.request.Request(
         url,
         data=body,
