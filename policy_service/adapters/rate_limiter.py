@@ -1,4 +1,5 @@
-"""Counting requests against rate limits (the `limits` library, sliding-window counters):
+"""Counting requests against rate limits (the `limits` library, moving windows: exact, where
+a sliding-window counter's estimate lets a burst through at a window's edge):
 in this process's memory by default, in Redis when REDIS_URL is set, so that every worker
 and machine shares one count per key."""
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
         self.shared = redis_url is not None
         self.storage = storage_from_string(redis_url or "memory://")
-        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self.strategy = MovingWindowRateLimiter(self.storage)
         self._warned_at = 0.0
 
     def hit(self, limit: str, *key: str) -> Window:
