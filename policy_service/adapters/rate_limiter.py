@@ -64,6 +64,3 @@ class RateLimiter:
         return Window(
             item.amount, max(stats.remaining, 0), max(reset, 0 if allowed else 1), allowed
         )
-
-    def clear(self, limit: str, *key: str) -> None:
-        self.strategy.clear(parse_limit(limit), *key)
