@@ -104,9 +104,10 @@ class Config:
     webhook_backoff_max_seconds: float = 6 * 3600.0
     webhook_retry_hours: float = 72.0
     webhook_disable_after_hours: float = 120.0
-    #: worker: idle poll interval and concurrent deliveries per process
+    #: worker: idle poll interval, concurrent deliveries per process, deliveries per claim
     worker_poll_seconds: float = 1.0
     worker_concurrency: int = 8
+    worker_batch: int = 32
     #: the Stripe-compatible payment API (stripe billing)
     stripe_api_key: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
@@ -192,6 +193,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         webhook_disable_after_hours=_float(env, "WEBHOOK_DISABLE_AFTER_HOURS", 120.0),
         worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8),
+        worker_batch=_int(env, "WORKER_BATCH", 32),
         stripe_api_key=env.get("STRIPE_API_KEY") or None,
         stripe_api_base=(env.get("STRIPE_API_BASE") or "https://api.stripe.com").rstrip("/"),
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from .adapters.webhook_sender import WebhookSender
+from .adapters.webhook_sender import SendResult, WebhookSender
 from .bootstrap import Services, bootstrap, configure_logging
 from .config import Config
 from .services import delivery, metrics, payment_settling, payouts
@@ -35,9 +35,15 @@ RECONCILE_EVERY_SECONDS = 5.0
 class Worker:
     def __init__(self, services: Services, name: str | None = None) -> None:
         config = services.config
-        # A send ends at its hard deadline; the lease must outlast it and the recording.
-        if config.webhook_lease_seconds < 2 * config.webhook_timeout_seconds + 5:
-            config = config.with_(webhook_lease_seconds=2 * config.webhook_timeout_seconds + 5)
+        concurrency = max(config.worker_concurrency, 1)
+        batch = max(config.worker_batch, concurrency)
+        # A send ends at its hard deadline, and a batch is sent in waves of `concurrency`:
+        # the lease must outlast every wave and the recording, or another worker resends.
+        waves = -(-batch // concurrency)
+        lease = (waves + 1) * config.webhook_timeout_seconds + 5
+        if config.webhook_lease_seconds < lease:
+            config = config.with_(webhook_lease_seconds=lease)
+        self.batch = batch
         self.config = config
         self.services = services
         self.uow = services.uow
@@ -46,7 +52,7 @@ class Worker:
         self.claims = services.claims()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.sender = WebhookSender(config.webhook_timeout_seconds)
-        self.pool = ThreadPoolExecutor(max_workers=max(config.worker_concurrency, 1))
+        self.pool = ThreadPoolExecutor(max_workers=concurrency)
         self.stopping = threading.Event()
         self._next_expiry = 0.0
         self._next_reconcile = 0.0
@@ -73,26 +79,28 @@ class Worker:
             self.name,
             self.now(),
             timedelta(seconds=self.config.webhook_lease_seconds),
-            self.config.worker_concurrency,
+            self.batch,
             self.services.render_policy,
         )
-        list(self.pool.map(self._deliver, claimed))
+        results = list(self.pool.map(self._send, claimed))
+        outcomes = list(zip(claimed, results, strict=True))
+        statuses = delivery.record_all(self.uow, outcomes, self.now(), self.config)
+        for (c, result), status in zip(outcomes, statuses, strict=True):
+            metrics.delivered(result.ok, result.latency_ms / 1000)
+            log.info(
+                "%s %s -> %s attempt %d: %s",
+                c.event_id,
+                c.endpoint_id,
+                _without_query(c.url),
+                c.number,
+                "ok" if result.ok else f"{result.error} ({status})",
+            )
         return done + len(claimed)
 
-    def _deliver(self, claimed: delivery.webhooks_repo.Claimed) -> None:
+    def _send(self, claimed: delivery.webhooks_repo.Claimed) -> SendResult:
         # Test-mode endpoints may be on loopback (local development); live ones never.
-        result = self.sender.send(
+        return self.sender.send(
             claimed.url, delivery.body_of(claimed), claimed.secrets, not claimed.livemode
-        )
-        status = delivery.record(self.uow, claimed, result, self.now(), self.config)
-        metrics.delivered(result.ok, result.latency_ms / 1000)
-        log.info(
-            "%s %s -> %s attempt %d: %s",
-            claimed.event_id,
-            claimed.endpoint_id,
-            _without_query(claimed.url),
-            claimed.number,
-            "ok" if result.ok else f"{result.error} ({status})",
         )
 
     def run(self) -> None:

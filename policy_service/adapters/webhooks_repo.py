@@ -66,13 +66,14 @@ class WebhooksRepository:
     def update_endpoint(self, endpoint_id: str, **values: Any) -> None:
         self.conn.execute(E.update().where(E.c.id == endpoint_id).values(**values))
 
-    def clear_failing(self, endpoint_id: str) -> None:
-        # Only when set: most successes then write nothing to the endpoint's row.
-        self.conn.execute(
-            E.update()
-            .where(E.c.id == endpoint_id, E.c.failing_since.is_not(None))
-            .values(failing_since=None)
-        )
+    def clear_failing_of(self, endpoint_ids: set[str]) -> None:
+        # Only where set: most successes then write nothing to the endpoints' rows.
+        if endpoint_ids:
+            self.conn.execute(
+                E.update()
+                .where(E.c.id.in_(sorted(endpoint_ids)), E.c.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
 
     def enabled_endpoints_of(self, owners: set[tuple[str, bool]]) -> list[Any]:
         """Enabled endpoints of these (partner_id, livemode) pairs."""
@@ -299,34 +300,57 @@ class WebhooksRepository:
             )
         return claimed
 
-    def lock_delivery(self, delivery_id: str) -> None:
-        """Lock order for every writer: the delivery row first, then its attempts."""
-        stmt = sa.select(D.c.id).where(D.c.id == delivery_id)
+    def lock_deliveries(self, delivery_ids: list[str]) -> None:
+        """Lock order for every writer: the delivery rows first (in the order given), then
+        their attempts."""
         if self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        self.conn.execute(stmt)
+            stmt = sa.select(D.c.id).where(D.c.id.in_(delivery_ids)).order_by(D.c.id)
+            self.conn.execute(stmt.with_for_update())
 
     def finish_attempt(self, attempt_id: int, **values: Any) -> None:
-        # Also when marked abandoned meanwhile: a late answer is still the truth about this attempt.
+        self.finish_attempts([(attempt_id, values)])
+
+    def finish_attempts(self, attempts: list[tuple[int, dict[str, Any]]]) -> None:
+        """Close attempts, each with the same set of values (one statement, many rows)."""
+        if not attempts:
+            return
+        names = sorted(attempts[0][1])
+        # Also when marked abandoned meanwhile: a late answer is still the truth about it.
         self.conn.execute(
             A.update()
-            .where(A.c.id == attempt_id, A.c.outcome.in_(("in_progress", "abandoned")))
-            .values(**values)
+            .where(
+                A.c.id == sa.bindparam("attempt_id"),
+                # not IN (...): an expanding parameter cannot be used with executemany
+                sa.or_(A.c.outcome == "in_progress", A.c.outcome == "abandoned"),
+            )
+            .values({n: sa.bindparam(f"v_{n}") for n in names}),
+            [{"attempt_id": i, **{f"v_{n}": v[n] for n in names}} for i, v in attempts],
         )
 
-    def mark_succeeded(self, claimed: Claimed, now: datetime) -> bool:
-        """A 2xx settles the delivery even if the lease was lost meanwhile; not after a resend."""
-        result = self.conn.execute(
+    def mark_all_succeeded(self, claims: list[Claimed], now: datetime) -> None:
+        """A 2xx settles the delivery even if the lease was lost meanwhile; not after a
+        resend (a new generation). The lease is released either way."""
+        if not claims:
+            return
+        self.conn.execute(
             D.update()
             .where(
-                D.c.id == claimed.delivery_id,
-                D.c.generation == claimed.generation,
+                D.c.id == sa.bindparam("delivery_id"),
+                D.c.generation == sa.bindparam("gen"),
                 D.c.status == "pending",
             )
-            .values(status="succeeded", delivered_at=now, next_attempt_at=None, updated_at=now)
+            .values(status="succeeded", delivered_at=now, next_attempt_at=None, updated_at=now),
+            [{"delivery_id": c.delivery_id, "gen": c.generation} for c in claims],
         )
-        self.release_lease(claimed)
-        return result.rowcount == 1
+        held: dict[str, list[str]] = {}
+        for c in claims:
+            held.setdefault(c.worker, []).append(c.delivery_id)
+        for worker, ids in held.items():
+            self.conn.execute(
+                D.update()
+                .where(D.c.id.in_(ids), D.c.lease_owner == worker)
+                .values(lease_until=None, lease_owner=None)
+            )
 
     def settle_failure(self, claimed: Claimed, **values: Any) -> bool:
         """Schedule the retry (or give up) if this worker still holds this attempt."""

@@ -331,3 +331,53 @@ def test_disable_pauses_enable_resumes_delete_drops(api: ApiClient, engine: sa.E
         f"/v1/webhook-endpoints/{endpoint['id']}", headers={"Authorization": f"Bearer {api.key}"}
     )
     assert _delivery_status(engine)[0] == "failed"
+
+
+def test_a_claimed_batch_is_recorded_at_once_each_delivery_on_its_own_terms(
+    api: ApiClient, engine: sa.Engine, config: Config
+) -> None:
+    """A worker records its whole batch in one transaction: successes settle, failures are
+    scheduled again and mark their endpoint failing, and a resend made while the batch was
+    in flight still stands."""
+    up = _endpoint(api, "http://127.0.0.1:9/up")
+    down = _endpoint(api, "http://127.0.0.1:9/down")
+    for i in range(3):
+        api.post("/v1/policies", shipping_policy(f"o-{i}"))
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    claimed = delivery.claim(
+        SqlUnitOfWork(engine), "w1", now, timedelta(seconds=60), 100, _render(api)
+    )
+    assert len(claimed) == 6
+    resent = next(c for c in claimed if c.endpoint_id == up["id"])
+    api.post(f"/v1/events/{resent.event_id}/resend", {"endpoint": up["id"]})
+    ok = SendResult(True, 200, 3, None, None)
+    outcomes = [(c, ok if c.endpoint_id == up["id"] else _fail()) for c in claimed]
+    later = now + timedelta(seconds=1)
+    statuses = delivery.record_all(SqlUnitOfWork(engine), outcomes, later, config)
+    expected = ["pending" if c.endpoint_id == down["id"] else "succeeded" for c, _ in outcomes]
+    assert statuses == expected
+    with engine.connect() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(
+                    webhook_deliveries.c.id,
+                    webhook_deliveries.c.status,
+                    webhook_deliveries.c.lease_owner,
+                )
+            )
+        }
+        attempts = Counter(
+            r.outcome for r in conn.execute(sa.text("select outcome from webhook_attempts"))
+        )
+    for c, _ in outcomes:
+        # the resent delivery waits for its new attempt; every lease is released
+        want = "pending" if c.endpoint_id == down["id"] or c is resent else "succeeded"
+        assert (rows[c.delivery_id].status, rows[c.delivery_id].lease_owner) == (want, None)
+    assert attempts == Counter(succeeded=3, failed=3)
+    assert api.get(f"/v1/webhook-endpoints/{down['id']}")[1]["status"] == "enabled"
+    with engine.connect() as conn:
+        failing = dict(
+            conn.execute(sa.text("select id, failing_since from webhook_endpoints")).all()
+        )
+    assert failing[up["id"]] is None and failing[down["id"]] is not None
