@@ -5,6 +5,8 @@ eligibility, and the segments that move most."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -145,6 +147,54 @@ def _json_text(value: Any) -> Any:
     return value
 
 
+#: rows priced at a time: progress moves per chunk, and memory stays bounded by it
+CHUNK_ROWS = 50_000
+
+#: called with (rows done, rows in all) as the pricing goes
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImpactPart:
+    """What one slice of a book adds to the report. Parts merge (sums and counts), so a
+    book can be priced a slice at a time, on one process or on many."""
+
+    rows: int = 0
+    priced_both: int = 0
+    changed: int = 0
+    total_a_minor: int = 0
+    total_b_minor: int = 0
+    lose_cover: int = 0
+    gain_cover: int = 0
+    unpriceable: int = 0
+    bands: Counter[str] = field(default_factory=Counter)
+    refusal_codes_b: Counter[str] = field(default_factory=Counter)
+    unpriceable_reasons: Counter[str] = field(default_factory=Counter)
+    #: segment -> level -> [policies, total change (minor units), sum of % changes];
+    #: None once the segment has more than SEGMENT_LEVELS levels (not a segment)
+    segments: dict[str, dict[str, list[Any]] | None] = field(default_factory=dict)
+
+    def merge(self, other: ImpactPart) -> ImpactPart:
+        for name in ("rows", "priced_both", "changed", "total_a_minor", "total_b_minor"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("lose_cover", "gain_cover", "unpriceable"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.bands.update(other.bands)
+        self.refusal_codes_b.update(other.refusal_codes_b)
+        self.unpriceable_reasons.update(other.unpriceable_reasons)
+        for name, levels in other.segments.items():
+            mine = self.segments.setdefault(name, {})
+            if mine is None or levels is None:
+                self.segments[name] = None
+                continue
+            for level, (n, total, pct) in levels.items():
+                acc = mine.setdefault(level, [0, 0, 0.0])
+                acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + pct
+            if len(mine) > SEGMENT_LEVELS:
+                self.segments[name] = None
+        return self
+
+
 def impact(
     product: str,
     a: Edition,
@@ -153,85 +203,113 @@ def impact(
     times: datetime | list[datetime],
     book: str,
     top: int = 10,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ImpactReport:
-    """Price the book on both editions (each risk at its time) and count the difference."""
-    report = ImpactReport(product, a.id, b.id, book, b.currency, rows=len(risks))
+    """Price the book on both editions (each risk at its time), a chunk at a time, and
+    count the difference."""
     if a.currency != b.currency:
         raise LookupError(f"{a.ref} is in {a.currency}, {b.ref} in {b.currency}")
+    total = ImpactPart()
+    for start in range(0, len(risks), chunk_rows):
+        end = min(start + chunk_rows, len(risks))
+        at = times if isinstance(times, datetime) else times[start:end]
+        total.merge(impact_part(a, b, risks.iloc[start:end].reset_index(drop=True), at))
+        if progress is not None:
+            progress(end, len(risks))
+    return report_of(product, a, b, book, total, top)
+
+
+def impact_part(
+    a: Edition, b: Edition, risks: pd.DataFrame, times: datetime | list[datetime]
+) -> ImpactPart:
+    """One slice of a book priced on both editions and counted."""
+    part = ImpactPart(rows=len(risks))
     if not len(risks):
-        report.bands = [(label, 0) for label, _, _ in BANDS]
-        return report
+        return part
     on_a = price_frame(a, risks, times)
     on_b = price_frame(b, risks, times)
     ok_a = (on_a.frame["status"] == PRICED).to_numpy()
     ok_b = (on_b.frame["status"] == PRICED).to_numpy()
-    report.lose_cover = int((ok_a & ~ok_b).sum())
-    report.gain_cover = int((~ok_a & ok_b).sum())
-    refused = on_b.frame.loc[ok_a & ~ok_b, "error"].dropna()
-    report.refusal_codes_b = {str(k): int(v) for k, v in refused.value_counts().head(20).items()}
+    part.lose_cover = int((ok_a & ~ok_b).sum())
+    part.gain_cover = int((~ok_a & ok_b).sum())
+    refused = on_b.frame.loc[ok_a & ~ok_b, "error"].dropna().astype(str)
+    part.refusal_codes_b = Counter(refused)
     bad = ~ok_a & ~ok_b
-    report.unpriceable = int(bad.sum())
-    reasons = on_b.frame.loc[bad, "error"].dropna().astype(str).value_counts().head(10)
-    report.unpriceable_reasons = {str(k): int(v) for k, v in reasons.items()}
+    part.unpriceable = int(bad.sum())
+    part.unpriceable_reasons = Counter(on_b.frame.loc[bad, "error"].dropna().astype(str))
     both = ok_a & ok_b
-    report.priced_both = int(both.sum())
+    part.priced_both = int(both.sum())
     total_a = on_a.frame["total_minor"].to_numpy(dtype="float64", na_value=0).astype(np.int64)
     total_b = on_b.frame["total_minor"].to_numpy(dtype="float64", na_value=0).astype(np.int64)
-    exp = MINOR_UNITS[b.currency]
-    report.total_a = Decimal(int(total_a[both].sum())).scaleb(-exp)
-    report.total_b = Decimal(int(total_b[both].sum())).scaleb(-exp)
+    part.total_a_minor = int(total_a[both].sum())
+    part.total_b_minor = int(total_b[both].sum())
     delta = (total_b - total_a)[both]
-    report.changed = int((delta != 0).sum())
+    part.changed = int((delta != 0).sum())
     pct = np.where(
         total_a[both] > 0, delta / np.where(total_a[both] > 0, total_a[both], 1) * 100, 0.0
     )
     for label, low, high in BANDS:
         if low == high:
-            count = int((delta == 0).sum())
+            part.bands[label] = int((delta == 0).sum())
         else:
-            count = int(((pct >= low) & (pct < high) & (delta != 0)).sum())
-        report.bands.append((label, count))
-    report.movers = _movers(risks[both], on_b.env, both, delta, pct, exp, top)
+            part.bands[label] = int(((pct >= low) & (pct < high) & (delta != 0)).sum())
+    part.segments = _segments(risks[both], on_b.env, both, delta, pct)
+    return part
+
+
+def report_of(
+    product: str, a: Edition, b: Edition, book: str, part: ImpactPart, top: int = 10
+) -> ImpactReport:
+    """The report from the merged parts of a whole book."""
+    exp = MINOR_UNITS[b.currency]
+    report = ImpactReport(product, a.id, b.id, book, b.currency, rows=part.rows)
+    report.priced_both, report.changed = part.priced_both, part.changed
+    report.total_a = Decimal(part.total_a_minor).scaleb(-exp)
+    report.total_b = Decimal(part.total_b_minor).scaleb(-exp)
+    report.lose_cover, report.gain_cover = part.lose_cover, part.gain_cover
+    report.refusal_codes_b = dict(part.refusal_codes_b.most_common(20))
+    report.unpriceable = part.unpriceable
+    report.unpriceable_reasons = dict(part.unpriceable_reasons.most_common(10))
+    report.bands = [(label, part.bands[label]) for label, _, _ in BANDS]
+    movers = [
+        Mover(name, level, n, pct / n, Decimal(total).scaleb(-exp))
+        for name, levels in part.segments.items()
+        if levels is not None
+        for level, (n, total, pct) in sorted(levels.items())
+        if total
+    ]
+    movers.sort(key=lambda m: abs(m.total_change), reverse=True)
+    report.movers = movers[:top]
     return report
 
 
-def _movers(
+def _segments(
     risks: pd.DataFrame,
     env: dict[str, np.ndarray],
     both: np.ndarray,
     delta: np.ndarray,
     pct: np.ndarray,
-    exp: int,
-    top: int,
-) -> list[Mover]:
+) -> dict[str, dict[str, list[Any]] | None]:
+    """Per segment and level: policies, total change and the sum of % changes."""
     columns: dict[str, np.ndarray] = {}
     for name in risks.columns:
-        values = risks[name].astype(str).to_numpy()
-        if len(set(values)) <= SEGMENT_LEVELS:
-            columns[name] = values
+        columns[name] = risks[name].astype(str).to_numpy()
     for name, values in env.items():
-        if name in columns or name == "now" or name in risks.columns:
+        if name in columns or name == "now":
             continue
-        kept = np.array([str(v) for v in values[both]], dtype=object)
-        if len(set(kept)) <= SEGMENT_LEVELS:
-            columns[name] = kept
-    movers = []
+        columns[name] = np.array([str(v) for v in values[both]], dtype=object)
     frame = pd.DataFrame({"delta": delta, "pct": pct})
+    segments: dict[str, dict[str, list[Any]] | None] = {}
     for name, values in columns.items():
-        grouped = frame.groupby(values)
-        stats = grouped.agg(
-            policies=("delta", "size"), total=("delta", "sum"), mean=("pct", "mean")
+        if len(set(values)) > SEGMENT_LEVELS:
+            segments[name] = None
+            continue
+        stats = frame.groupby(values).agg(
+            policies=("delta", "size"), total=("delta", "sum"), pct=("pct", "sum")
         )
-        for level, row in stats.iterrows():
-            if row["total"]:
-                movers.append(
-                    Mover(
-                        name,
-                        str(level),
-                        int(row["policies"]),
-                        float(row["mean"]),
-                        Decimal(int(row["total"])).scaleb(-exp),
-                    )
-                )
-    movers.sort(key=lambda m: abs(m.total_change), reverse=True)
-    return movers[:top]
+        segments[name] = {
+            str(level): [int(row["policies"]), int(row["total"]), float(row["pct"])]
+            for level, row in stats.iterrows()
+        }
+    return segments

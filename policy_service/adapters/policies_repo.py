@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ from policy_service.domain.policyholder import Policyholder
 from policy_service.domain.records import Policy
 
 from .quotes_repo import premium_columns, premium_from_row
-from .sql import among, from_minor, insert_many_returning, keyset_page, to_minor
+from .sql import among, counted_stream, from_minor, insert_many_returning, keyset_page, to_minor
 from .tables import cover_locks, policies
 
 
@@ -284,40 +285,45 @@ class PoliciesRepository:
 
     def book_rows(
         self, product: str, created_from: datetime | None, livemode: bool | None
-    ) -> list[sa.Row[Any]]:
-        """The risks of a product's sold policies and when each was issued (impact analysis:
-        the light columns only)."""
-        stmt = sa.select(policies.c.risk, policies.c.created_at).where(
+    ) -> tuple[int, Iterator[sa.Row[Any]]]:
+        """How many, and a stream of, the risks of a product's sold policies and when each
+        was issued (impact analysis: the light columns only)."""
+        where = [
             policies.c.product_code == product,
             policies.c.status.in_(("active", "expired", "cancelled")),
-        )
+        ]
         if created_from is not None:
-            stmt = stmt.where(policies.c.created_at >= created_from)
+            where.append(policies.c.created_at >= created_from)
         if livemode is not None:
-            stmt = stmt.where(policies.c.livemode == livemode)
-        return list(self.conn.execute(stmt.order_by(policies.c.id)))
+            where.append(policies.c.livemode == livemode)
+        return counted_stream(
+            self.conn,
+            sa.select(policies.c.risk, policies.c.created_at).where(*where),
+            policies.c.id,
+        )
 
-    def experience_rows(self, product: str, livemode: bool) -> list[sa.Row[Any]]:
-        """Sold policies of a product with what experience needs (premium, cover, refund, risk)."""
-        return list(
-            self.conn.execute(
-                sa.select(
-                    policies.c.id,
-                    policies.c.edition_id,
-                    policies.c.partner_id,
-                    policies.c.status,
-                    policies.c.created_at,
-                    policies.c.coverage_start,
-                    policies.c.coverage_end,
-                    policies.c.currency,
-                    policies.c.premium_total,
-                    policies.c.premium_tax,
-                    policies.c.refund_amount,
-                    policies.c.risk,
-                ).where(
-                    policies.c.product_code == product,
-                    policies.c.livemode == livemode,
-                    policies.c.status.in_(("active", "expired", "cancelled")),
-                )
-            )
+    def experience_rows(self, product: str, livemode: bool) -> tuple[int, Iterator[sa.Row[Any]]]:
+        """How many, and a stream of, a product's sold policies with what experience needs
+        (premium, cover, refund, risk)."""
+        return counted_stream(
+            self.conn,
+            sa.select(
+                policies.c.id,
+                policies.c.edition_id,
+                policies.c.partner_id,
+                policies.c.status,
+                policies.c.created_at,
+                policies.c.coverage_start,
+                policies.c.coverage_end,
+                policies.c.currency,
+                policies.c.premium_total,
+                policies.c.premium_tax,
+                policies.c.refund_amount,
+                policies.c.risk,
+            ).where(
+                policies.c.product_code == product,
+                policies.c.livemode == livemode,
+                policies.c.status.in_(("active", "expired", "cancelled")),
+            ),
+            policies.c.id,
         )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
 from policy_service.domain.records import Premium, Quote
 
-from .sql import from_minor, insert_rows, to_minor
+from .sql import counted_stream, from_minor, insert_rows, to_minor
 from .tables import policies, quotes
 
 
@@ -96,11 +97,14 @@ class QuotesRepository:
 
     def book_rows(
         self, product: str, created_from: Any, livemode: bool | None
-    ) -> list[sa.Row[Any]]:
-        """The risks of a product's quotes and when each was made (impact analysis)."""
-        stmt = sa.select(quotes.c.risk, quotes.c.created_at).where(quotes.c.product_code == product)
+    ) -> tuple[int, Iterator[sa.Row[Any]]]:
+        """How many, and a stream of, the risks of a product's quotes and when each was
+        made (impact analysis)."""
+        where = [quotes.c.product_code == product]
         if created_from is not None:
-            stmt = stmt.where(quotes.c.created_at >= created_from)
+            where.append(quotes.c.created_at >= created_from)
         if livemode is not None:
-            stmt = stmt.where(quotes.c.livemode == livemode)
-        return list(self.conn.execute(stmt.order_by(quotes.c.id)))
+            where.append(quotes.c.livemode == livemode)
+        return counted_stream(
+            self.conn, sa.select(quotes.c.risk, quotes.c.created_at).where(*where), quotes.c.id
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,3 +100,12 @@ def insert_rows(
         return
     stmt = insert_ignoring_conflicts(conn, table) if ignore_conflicts else table.insert()
     conn.execute(stmt, rows)
+
+
+def counted_stream(
+    conn: sa.Connection, stmt: sa.Select[Any], order: sa.ColumnElement[Any]
+) -> tuple[int, Iterator[sa.Row[Any]]]:
+    """A statement's row count and its rows, fetched a thousand at a time (a report on a
+    large book shows its progress and never holds the driver's whole answer at once)."""
+    count = conn.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    return count, iter(conn.execution_options(yield_per=1000).execute(stmt.order_by(order)))

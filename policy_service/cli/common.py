@@ -3,7 +3,8 @@ editions and dates from their arguments."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -78,3 +79,28 @@ def actor_default() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (some containers)
         return ""
+
+
+@contextmanager
+def progress_bar(label: str, show: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr that follows (done, total) calls: drawn on a terminal only
+    (a pipe or a log file gets the final answer, not a stream of redraws), never with
+    --json."""
+    bar: Any = None
+    shown = 0
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar, shown
+        if not show or not sys.stderr.isatty():
+            return
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - shown)
+        shown = done
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)

@@ -11,7 +11,15 @@ import click
 
 from policy_service.config import load_config
 
-from .common import catalog_at, command_services, date_from, edition_of, product_at, time_from
+from .common import (
+    catalog_at,
+    command_services,
+    date_from,
+    edition_of,
+    product_at,
+    progress_bar,
+    time_from,
+)
 from .products import products
 
 if TYPE_CHECKING:  # pandas and numpy load only when a report runs
@@ -194,12 +202,13 @@ def products_impact(
     start = date_from(since)
     try:
         click.echo(f"reading the book ({book}) ...", err=True)
-        with command_services() as svc:
+        with command_services() as svc, progress_bar("reading", not as_json) as read:
             risks, times = load_book(
-                svc.uow, product, book, start, mode == "live", datetime.now(UTC)
+                svc.uow, product, book, start, mode == "live", datetime.now(UTC), read
             )
         click.echo(f"pricing {len(risks):,} risks on {edition_a} and {edition_b} ...", err=True)
-        report = impact(product, editions[0], editions[1], risks, times, book)
+        with progress_bar("pricing", not as_json) as priced:
+            report = impact(product, editions[0], editions[1], risks, times, book, progress=priced)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     out = html_path or Path(f"impact-{product}-{edition_a}-{edition_b}.html")
@@ -285,10 +294,11 @@ def products_experience(
         for code in codes:
             prod = product_at(code, path, catalog)
             try:
-                table = product_experience(
-                    svc.uow, code, groups, period, mode == "live", at,
-                    config.settlement_timezone,
-                )  # fmt: skip
+                with progress_bar(f"reading {code}", not as_json) as read:
+                    table = product_experience(
+                        svc.uow, code, groups, period, mode == "live", at,
+                        config.settlement_timezone, read,
+                    )  # fmt: skip
             except LookupError as exc:
                 raise click.ClickException(str(exc)) from None
             results[code] = table

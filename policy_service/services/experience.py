@@ -3,6 +3,7 @@ for pricing.experience."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import pandas as pd
@@ -10,13 +11,21 @@ import pandas as pd
 from policy_service.domain.money import MINOR_UNITS
 from pricing.experience import experience
 
+from .impact import read_counted
 from .unit_of_work import UnitOfWork
 
 
-def book(uow: UnitOfWork, product: str, livemode: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(policies, paid claims) in major units; each policy's scalar inputs become columns."""
+def book(
+    uow: UnitOfWork,
+    product: str,
+    livemode: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(policies, paid claims) in major units; each policy's scalar inputs become columns.
+    `progress` hears (policies read, policies in all)."""
     with uow.read() as tx:
-        rows = tx.policies.experience_rows(product, livemode)
+        total, stream = tx.policies.experience_rows(product, livemode)
+        rows = read_counted(stream, total, progress)
         paid = tx.claims.paid_for_product(product, livemode)
 
     def major(minor: int | None, currency: str) -> float:
@@ -60,6 +69,7 @@ def product_experience(
     livemode: bool,
     now: datetime,
     tz: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    policies, claims = book(uow, product, livemode)
+    policies, claims = book(uow, product, livemode, progress)
     return experience(policies, claims, by, now, period, tz)
