@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import EvaluationError
-from .model import Edition
+from .model import Edition, EndorsementRule
 from .plan import COVER_TOO_LONG, check_cover, cover_too_long, plan_of
 from .plan import build_env as _plan_env
 from .premium import CONTEXT as _CONTEXT
@@ -49,6 +49,27 @@ def build_env(edition: Edition, risk: dict[str, Any], now: datetime) -> dict[str
     """What an edition's expressions see for a risk at `now`: `now`, the inputs (money as
     its amount) and the derived values."""
     return _plan_env(plan_of(edition), risk, now)
+
+
+def endorsement_refusals(
+    edition: Edition,
+    rules: tuple[EndorsementRule, ...],
+    risk: dict[str, Any],
+    coverage_start: datetime,
+    coverage_end: datetime,
+    issued_at: datetime,
+    now: datetime,
+) -> list[EndorsementRule]:
+    """The product's endorsement rules that refuse a change, read on one side of it (the
+    policy as it stands, or as it would become) at `now`."""
+    with decimal.localcontext(_CONTEXT):
+        scope = {
+            **build_env(edition, risk, now),
+            "coverage_start": coverage_start,
+            "coverage_end": coverage_end,
+            "issued_at": issued_at,
+        }
+        return [r for r in rules if edition.id in r.when and r.when[edition.id](scope)]
 
 
 def refund_for(

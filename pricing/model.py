@@ -188,6 +188,30 @@ class Edition:
 
 
 @dataclass(frozen=True)
+class EndorsementRule:
+    """A reason to refuse a change of a policy: `when` (compiled for each edition, by its
+    id) is read on the policy as it stands and on the policy as it would become."""
+
+    code: str
+    message: str
+    when: dict[str, Expression] = field(compare=False)
+
+
+#: the policyholder's details a partner may change after issue (the ID never changes: it
+#: is who is insured)
+ENDORSABLE_HOLDER_FIELDS = ("name", "phone")
+
+
+@dataclass(frozen=True)
+class Endorsements:
+    """What may change after issue (product.yaml `endorsements:`), and until when."""
+
+    risk: tuple[str, ...]
+    policyholder: tuple[str, ...]
+    refuse: tuple[EndorsementRule, ...]
+
+
+@dataclass(frozen=True)
 class DuplicateCover:
     """Who may not be covered twice: the same subject (and insured person, if set)."""
 
@@ -239,6 +263,8 @@ class Product:
     editions: tuple[Edition, ...]  # sorted by effective_from
     tests: tuple[TestCase, ...]
     tests_file: str
+    #: None: a policy of this product never changes after issue
+    endorsements: Endorsements | None = None
 
     @property
     def warnings(self) -> tuple[ProductFileError, ...]:

@@ -22,8 +22,21 @@ def _line_query(where: Any) -> Any:
             policies.c.product_code,
             L.c.currency,
             sa.func.min(L.c.period).label("first_period"),
-            sa.func.sum(sa.case((L.c.kind == "premium", L.c.amount), else_=0)).label("premium"),
-            sa.func.sum(sa.case((L.c.kind == "refund", -L.c.amount), else_=0)).label("refund"),
+            # an endorsement's difference is more premium, or premium given back
+            sa.func.sum(
+                sa.case(
+                    (L.c.kind == "premium", L.c.amount),
+                    ((L.c.kind == "endorsement") & (L.c.amount > 0), L.c.amount),
+                    else_=0,
+                )
+            ).label("premium"),
+            sa.func.sum(
+                sa.case(
+                    (L.c.kind == "refund", -L.c.amount),
+                    ((L.c.kind == "endorsement") & (L.c.amount < 0), -L.c.amount),
+                    else_=0,
+                )
+            ).label("refund"),
             sa.func.sum(sa.case((L.c.kind == "payout", -L.c.amount), else_=0)).label("payout"),
             sa.func.sum(L.c.tax).label("tax"),
             sa.func.sum(L.c.commission).label("commission"),
@@ -49,10 +62,12 @@ class LedgerRepository:
         self,
         rows: list[tuple[str, str, bool, str, Entry, datetime, str]],
         payouts: list[tuple[str, str]] | None = None,
+        endorsement_id: str | None = None,
     ) -> None:
         """(partner_id, policy_id, livemode, collected_by, entry, occurred_at, period) rows, with
-        the (claim, payout) of each payout entry. Unique indexes make a second premium or
-        refund of a policy, or a second entry of one payout, impossible (a repeat is skipped)."""
+        the (claim, payout) of each payout entry, or the endorsement an endorsement entry
+        books. Unique indexes make a second premium or refund of a policy, or a second entry
+        of one payout or endorsement, impossible (a repeat is skipped)."""
         insert_rows(
             self.conn,
             L,
@@ -73,6 +88,7 @@ class LedgerRepository:
                     "period": period,
                     "claim_id": payouts[i][0] if payouts else None,
                     "payout_id": payouts[i][1] if payouts else None,
+                    "endorsement_id": endorsement_id,
                 }
                 for i, (partner_id, policy_id, livemode, collected_by, e, occurred_at, period) in (
                     enumerate(rows)

@@ -35,6 +35,9 @@ ISSUES = Counter("policy_service_policies_issued_total", "policies issued", ["pr
 CANCELS = Counter(
     "policy_service_policies_cancelled_total", "policies cancelled", ["product", "mode"]
 )
+ENDORSEMENTS = Counter(
+    "policy_service_policies_endorsed_total", "policies endorsed", ["product", "mode"]
+)
 SETTLEMENTS = Counter(
     "policy_service_trigger_settlements_total", "trigger reports applied", ["trigger"]
 )

@@ -44,6 +44,7 @@ def _row(p: Policy) -> dict[str, Any]:
         "cancelled_at": p.cancelled_at,
         "cancel_reason": p.cancel_reason,
         "payment_intent": p.payment_intent,
+        "version": p.version,
         "refund_amount": None
         if p.refund_amount is None
         else to_minor(p.refund_amount, p.premium.currency),
@@ -86,6 +87,7 @@ def from_row(row: Any) -> Policy:
         if row.refund_amount is None
         else from_minor(row.refund_amount, row.currency),
         payment_intent=row.payment_intent,
+        version=row.version,
     )
 
 
@@ -203,6 +205,32 @@ class PoliciesRepository:
                 cancel_reason=reason,
                 refund_amount=to_minor(refund, policy.premium.currency),
                 updated_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    def update_endorsed(self, before: Policy, after: Policy) -> bool:
+        """Write an endorsed policy: compare-and-set on its version and status, so two
+        concurrent endorsements (or an endorsement and a cancel) cannot both succeed."""
+        ph = after.policyholder
+        result = self.conn.execute(
+            policies.update()
+            .where(
+                policies.c.id == before.id,
+                policies.c.version == before.version,
+                policies.c.status == before.status,
+            )
+            .values(
+                risk=after.risk,
+                policyholder_name=ph.name if ph else None,
+                policyholder_phone=ph.phone if ph else None,
+                coverage_start=after.coverage_start,
+                coverage_end=after.coverage_end,
+                version=after.version,
+                updated_at=after.updated_at,
+                worksheet=after.worksheet,
+                priced_at=after.priced_at,
+                **premium_columns(after.premium),
             )
         )
         return result.rowcount == 1

@@ -243,10 +243,13 @@ policies = sa.Table(
     _money("refund_amount", nullable=True),
     #: stripe billing: the PaymentIntent that charged the premium
     sa.Column("payment_intent", sa.String(80), nullable=True),
+    #: 1 as issued; each endorsement adds one (policy_endorsements keeps what it changed)
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint(
         one_of("status", POLICY_STATUSES),
         name="status",
     ),
+    sa.CheckConstraint("version >= 1", name="version"),
     *_premium_checks(),
     sa.CheckConstraint(
         "refund_amount is null or (refund_amount >= 0 and refund_amount <= premium_total)",
@@ -283,6 +286,48 @@ cover_locks = sa.Table(
     sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+#: A change of a policy after issue (an endorsement): the risk, policyholder details,
+#: premium and cover before and after it. The policy's row holds the latest; the first
+#: endorsement's "before" is the policy as issued.
+policy_endorsements = sa.Table(
+    "policy_endorsements",
+    metadata,
+    _id(),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    #: the policy's version this endorsement made (2 for the first)
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("risk_before", JSONDoc, nullable=False),
+    sa.Column("risk_after", JSONDoc, nullable=False),
+    #: the policyholder's name and phone (null: the product names no policyholder)
+    sa.Column("holder_before", OptionalJSONDoc, nullable=True),
+    sa.Column("holder_after", OptionalJSONDoc, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    *(
+        _money(f"{side}_{part}")
+        for side in ("before", "after")
+        for part in ("total", "net", "tax", "commission", "fees")
+    ),
+    sa.Column("coverage_start_before", UTCDateTime, nullable=False),
+    sa.Column("coverage_end_before", UTCDateTime, nullable=False),
+    sa.Column("coverage_start_after", UTCDateTime, nullable=False),
+    sa.Column("coverage_end_after", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("policy_id", "version"),
+    sa.CheckConstraint("version >= 2", name="version"),
+    *(
+        sa.CheckConstraint(
+            f"{side}_net + {side}_tax + {side}_commission + {side}_fees = {side}_total"
+            f" and {side}_net >= 0 and {side}_tax >= 0 and {side}_commission >= 0"
+            f" and {side}_fees >= 0",
+            name=f"premium_{side}",
+        )
+        for side in ("before", "after")
+    ),
+)
+
 
 idempotency_keys = sa.Table(
     "idempotency_keys",
@@ -467,6 +512,14 @@ refunds = sa.Table(
 
 #: The books: every premium and refund, signed (premium +, refund -), in minor units.
 #: One premium and at most one refund per policy, enforced by the unique key.
+#: a premium or refund comes once per policy (the partial index's condition)
+PREMIUM_OR_REFUND = "kind in ('premium', 'refund')"
+#: premiums are positive, refunds and payouts negative; an endorsement's difference either
+SIGN_OF_KIND = (
+    "(kind = 'premium' and amount > 0) or (kind in ('refund', 'payout') and amount < 0)"
+    " or kind = 'endorsement'"
+)
+
 ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
@@ -479,7 +532,7 @@ ledger_entries = sa.Table(
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
     #: the claim a payout entry pays (null for premiums and refunds)
     sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=True),
     #: the payout it books: a claim may be paid in several (a top-up), each booked once
@@ -497,25 +550,37 @@ ledger_entries = sa.Table(
     sa.Column("period", sa.String(7), nullable=False),
     #: the closed statement that carries it (null: not settled yet)
     sa.Column("statement_id", sa.String(40), sa.ForeignKey("statements.id"), nullable=True),
+    #: the endorsement an endorsement entry books (its premium difference, either sign)
+    sa.Column(
+        "endorsement_id", sa.String(40), sa.ForeignKey("policy_endorsements.id"), nullable=True
+    ),
     sa.CheckConstraint(one_of("kind", ENTRY_KINDS), name="kind"),
     sa.CheckConstraint(one_of("collected_by", COLLECTED_BY), name="collected_by"),
     sa.CheckConstraint("amount = tax + commission + fees + net", name="parts_sum"),
+    sa.CheckConstraint(SIGN_OF_KIND, name="sign_of_kind"),
     sa.CheckConstraint(
-        "(kind = 'premium' and amount > 0) or (kind in ('refund', 'payout') and amount < 0)",
-        name="sign_of_kind",
+        "(kind = 'endorsement') = (endorsement_id is not null)",
+        name="endorsement_names_its_endorsement",
     ),
     sa.CheckConstraint("(kind = 'payout') = (claim_id is not null)", name="payout_names_its_claim"),
     sa.CheckConstraint(
         "(kind = 'payout') = (payout_id is not null)", name="payout_names_its_payout"
     ),
-    #: one premium and one refund per policy; one entry per claim payout
+    #: one premium and one refund per policy; one entry per claim payout and endorsement
     sa.Index(
         "uq_ledger_entries_policy_premium_refund",
         "policy_id",
         "kind",
         unique=True,
-        postgresql_where=sa.text("claim_id IS NULL"),
-        sqlite_where=sa.text("claim_id IS NULL"),
+        postgresql_where=sa.text(PREMIUM_OR_REFUND),
+        sqlite_where=sa.text(PREMIUM_OR_REFUND),
+    ),
+    sa.Index(
+        "uq_ledger_entries_endorsement",
+        "endorsement_id",
+        unique=True,
+        postgresql_where=sa.text("endorsement_id IS NOT NULL"),
+        sqlite_where=sa.text("endorsement_id IS NOT NULL"),
     ),
     sa.Index(
         "uq_ledger_entries_payout",

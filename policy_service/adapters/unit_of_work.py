@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from . import held_inserts
 from .claims_repo import ClaimsRepository
 from .editions_repo import EditionsRepository
+from .endorsements_repo import EndorsementsRepository
 from .events_repo import EventsRepository
 from .idempotency_repo import IdempotencyRepository
 from .ledger_repo import LedgerRepository
@@ -76,6 +77,10 @@ class Tx:
     @cached_property
     def claims(self) -> ClaimsRepository:
         return ClaimsRepository(self.conn)
+
+    @cached_property
+    def endorsements(self) -> EndorsementsRepository:
+        return EndorsementsRepository(self.conn)
 
     @cached_property
     def editions(self) -> EditionsRepository:

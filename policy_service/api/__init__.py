@@ -20,6 +20,7 @@ from ..services.health import readiness
 from . import (
     api_keys,
     claims,
+    endorsements,
     events,
     ops,
     policies,
@@ -105,6 +106,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
         products,
         quotes,
         policies,
+        endorsements,
         events,
         webhook_endpoints,
         statements,

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from policy_service.domain.errors import NotFound
 from policy_service.presentation import render
+from policy_service.presentation.endorsements import endorsable
 
 from .context import caller, services
 from .docs import errors
@@ -25,7 +26,9 @@ def _view(code: str) -> dict[str, Any]:
     if product is None:
         raise NotFound(f"no product {code!r}")
     now = svc.clock()
-    return render.product(product, product.edition_at(now), now)
+    return render.product(product, product.edition_at(now), now) | {
+        "endorsements": endorsable(product)
+    }
 
 
 @blp.route("")

@@ -26,6 +26,7 @@ PREFIXES = frozenset(
         "trg",
         "cpo",
         "att",
+        "end",
     }
 )
 

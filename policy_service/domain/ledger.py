@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from .records import Premium
 
-ENTRY_KINDS = ("premium", "refund", "payout")
+ENTRY_KINDS = ("premium", "refund", "payout", "endorsement")
 #: partner_settled: the partner collected (or paid out) the money; stripe: we did
 COLLECTED_BY = ("partner", "us")
 #: open (a live preview of the month) | closed (never changes again)
@@ -19,7 +19,7 @@ STATEMENT_STATUSES = ("open", "closed")
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str  # premium | refund | payout
+    kind: str  # premium | refund | payout | endorsement
     currency: str
     amount: int  # minor units, signed: premium +, refund -
     tax: int
@@ -44,6 +44,23 @@ def premium_entry(p: Premium, exponent: int) -> Entry:
         _minor(p.commission, exponent),
         _minor(p.fees, exponent),
     )
+
+
+def endorsement_entry(before: Premium, after: Premium, exponent: int) -> Entry | None:
+    """An endorsement's premium difference, part by part (None when nothing moved): the
+    premium entry plus every endorsement entry is always the premium in force."""
+    a, b = premium_entry(before, exponent), premium_entry(after, exponent)
+    entry = Entry(
+        "endorsement",
+        after.currency,
+        b.amount - a.amount,
+        b.tax - a.tax,
+        b.commission - a.commission,
+        b.fees - a.fees,
+    )
+    if entry == Entry("endorsement", after.currency, 0, 0, 0, 0) and entry.net == 0:
+        return None
+    return entry
 
 
 def refund_entry(p: Premium, refund: Decimal, exponent: int) -> Entry:

@@ -88,3 +88,34 @@ def parse_policyholder(raw: Any, hash_key: bytes, param: str = "policyholder") -
         raise InvalidRequest("must be digits with an optional leading +", param=f"{param}.phone")
     digest = hmac.new(hash_key, f"{id_type}:{number}".encode(), hashlib.sha256).hexdigest()
     return Policyholder(name.strip(), id_type, digest, number[-4:], phone)
+
+
+def parse_contact_change(
+    raw: Any, allowed: tuple[str, ...], param: str = "policyholder"
+) -> dict[str, Any]:
+    """The policyholder details an endorsement changes ({name?, phone?}), each of them
+    among `allowed`; a phone may be removed (null). The ID never changes: it is who is
+    insured."""
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidRequest("must be an object with the details to change", param=param)
+    for field in sorted(raw):
+        if field not in allowed:
+            why = "cannot change" if field in ("id_type", "id_number") else "is not changeable"
+            may = ", ".join(allowed) or "nothing"
+            raise InvalidRequest(
+                f"{why}; this product lets change: {may}", param=f"{param}.{field}"
+            )
+    out: dict[str, Any] = {}
+    if "name" in raw:
+        name = raw["name"]
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+            raise InvalidRequest("must be 1 to 100 characters", param=f"{param}.name")
+        out["name"] = name.strip()
+    if "phone" in raw:
+        phone = raw["phone"]
+        if phone is not None and (not isinstance(phone, str) or not _PHONE_RE.fullmatch(phone)):
+            raise InvalidRequest(
+                "must be digits with an optional leading +", param=f"{param}.phone"
+            )
+        out["phone"] = phone
+    return out

@@ -117,8 +117,50 @@ class Policy:
     #: stripe billing: the PaymentIntent that charged the premium
     payment_intent: str | None = None
     #: when the premium was priced: at issue, or when its quote was made (None: not
-    #: recorded; the policy then stores its worksheet)
+    #: recorded; the policy then stores its worksheet). An endorsement prices the new
+    #: risk at this same time, so the difference is the risk's alone.
     priced_at: datetime | None = None
+    #: 1 as issued; one more per endorsement
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Endorsement:
+    """A change of a policy after issue: what it was before and what it became."""
+
+    id: str
+    partner_id: str
+    livemode: bool
+    policy_id: str
+    #: the policy's version it made (2 for the first)
+    version: int
+    risk_before: dict[str, Any]
+    risk_after: dict[str, Any]
+    #: the policyholder's name and phone before and after (None: no policyholder)
+    holder_before: dict[str, Any] | None
+    holder_after: dict[str, Any] | None
+    premium_before: Premium
+    premium_after: Premium
+    coverage_before: tuple[datetime, datetime]
+    coverage_after: tuple[datetime, datetime]
+    created_at: datetime
+
+    @property
+    def difference(self) -> Decimal:
+        """The premium to collect (positive) or to give back (negative)."""
+        return self.premium_after.total - self.premium_before.total
+
+    def changed(self) -> dict[str, dict[str, Any]]:
+        """Each field that changed, as {"risk.NAME" | "policyholder.NAME": {from, to}}."""
+        out: dict[str, dict[str, Any]] = {}
+        for prefix, before, after in (
+            ("risk", self.risk_before, self.risk_after),
+            ("policyholder", self.holder_before or {}, self.holder_after or {}),
+        ):
+            for name in sorted(set(before) | set(after)):
+                if before.get(name) != after.get(name):
+                    out[f"{prefix}.{name}"] = {"from": before.get(name), "to": after.get(name)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -129,14 +171,31 @@ class AsIssued:
     policy_id: str
 
 
-def as_issued(policy: Policy) -> Policy:
+def as_issued(policy: Policy, first: Endorsement | None = None) -> Policy:
     """A policy issued in force (partner-settled billing) as it was then: what changed
-    since (a cancellation, an expiry) taken off. Nothing else of a policy ever changes."""
-    return replace(
+    since (a cancellation, an expiry) taken off, and, when it was endorsed, its first
+    endorsement's "before" (the risk, policyholder details, premium and cover it had)."""
+    issued = replace(
         policy,
         status=PolicyStatus.ACTIVE.value,
         cancelled_at=None,
         cancel_reason=None,
         refund_amount=None,
         updated_at=policy.created_at,
+        version=1,
+    )
+    if first is None:
+        return issued
+    holder = policy.policyholder
+    if holder is not None and first.holder_before is not None:
+        holder = replace(
+            holder, name=first.holder_before["name"], phone=first.holder_before.get("phone")
+        )
+    return replace(
+        issued,
+        risk=first.risk_before,
+        policyholder=holder,
+        premium=first.premium_before,
+        coverage_start=first.coverage_before[0],
+        coverage_end=first.coverage_before[1],
     )

@@ -16,6 +16,7 @@ EVENT_TYPES = (
     "policy.issued",
     "policy.cancelled",
     "policy.expired",
+    "policy.endorsed",
     "policy.payment_failed",
     "claim.created",
     "claim.information_requested",

@@ -120,6 +120,7 @@ def policy(p: Policy, edition: Edition | None) -> dict[str, Any]:
         "worksheet": p.worksheet,
         "cancellation": cancellation,
         "payment_intent": p.payment_intent,
+        "version": p.version,
         "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
     }

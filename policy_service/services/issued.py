@@ -5,7 +5,8 @@ and its policy.issued event carries no data; a replay, the events API, the conso
 a webhook make the policy's JSON as issued when they need it: the row with what changed
 since (a cancellation, an expiry) taken off, the worksheet given again by the pinned
 edition (services/policies.completed). So a policy costs one copy of its JSON in the
-database, not three.
+database, not three. An endorsed policy's row holds its latest version; its first
+endorsement keeps what it was when issued.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ RenderPolicy = Callable[[Policy], dict[str, Any]]
 
 
 def issued_json(tx: Tx, policy_ids: set[str], render: RenderPolicy) -> dict[str, dict[str, Any]]:
-    """Each policy's JSON as issued, by id (ids not found are left out)."""
-    return {pid: render(as_issued(p)) for pid, p in tx.policies.many(policy_ids).items()}
+    """Each policy's JSON as issued, by id (ids not found are left out); an endorsed
+    one's as its first endorsement found it."""
+    found = tx.policies.many(policy_ids)
+    endorsed = {pid for pid, p in found.items() if p.version > 1}
+    firsts = tx.endorsements.firsts(endorsed) if endorsed else {}
+    return {pid: render(as_issued(p, firsts.get(pid))) for pid, p in found.items()}
 
 
 def gone(policy_id: str) -> dict[str, Any]:

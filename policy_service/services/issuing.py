@@ -110,7 +110,7 @@ def _subject_value(value: Any) -> str:
     return str(value)
 
 
-def _cover_key(
+def cover_key(
     product: Product,
     risk: dict[str, Any],
     external_ref: str,
@@ -227,7 +227,7 @@ def prepare_issue(
         label = ", ".join(rule.subject) + (" and the insured person" if rule.per_insured else "")
     return Draft(
         policy,
-        _cover_key(product, risk, external_ref, caller.partner_id, holder),
+        cover_key(product, risk, external_ref, caller.partner_id, holder),
         label,
         frozenset(policy_subject_keys(edition, risk, external_ref, caller.livemode)),
     )

@@ -29,6 +29,10 @@ def cancelled(product: str, livemode: bool) -> None:
     m.CANCELS.labels(product, m.mode(livemode)).inc()
 
 
+def endorsed(product: str, livemode: bool) -> None:
+    m.ENDORSEMENTS.labels(product, m.mode(livemode)).inc()
+
+
 def settled(trigger: str, matched: int, outcomes: dict[str, int]) -> None:
     """A trigger report applied: the policies it matched, the claims by outcome."""
     m.SETTLEMENTS.labels(trigger).inc()

@@ -20,6 +20,7 @@ from ..model import (
 )
 from ..source import parse_yaml, read_text
 from .edition import load_edition
+from .endorsements import read_endorsements
 from .reader import Collect, Reader
 from .testcases import load_tests
 from .triggers import TRIGGERS_FOLDER, TriggerTypes, load_trigger_types
@@ -35,13 +36,22 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
     display = f"{code}/product.yaml"
     meta: dict[str, Any] = {}
     duplicate: DuplicateCover | None = None
+    r: Reader | None = None
     try:
         doc = parse_yaml(read_text(folder / "product.yaml", display), display)
         r = Reader(doc, out)
         meta = (
             r.mapping(
                 (),
-                {"code", "name", "name_zh", "description", "policyholder", "duplicate_cover"},
+                {
+                    "code",
+                    "name",
+                    "name_zh",
+                    "description",
+                    "policyholder",
+                    "duplicate_cover",
+                    "endorsements",
+                },
                 {"code", "name", "policyholder"},
             )
             or {}
@@ -101,6 +111,9 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
                     )
     if not editions and not out.errors:
         out.add(ProductFileError(f"{code}/editions", None, "", "no editions"))
+    endorsements = None
+    if r is not None and editions:
+        endorsements = read_endorsements(r, editions, str(meta.get("policyholder")))
     tests = load_tests(folder, root, {e.id: e for e in editions}, triggers, out)
     if out.errors:
         raise ProductInvalid(code, out.errors)
@@ -114,6 +127,7 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
         editions=tuple(editions),
         tests=tests,
         tests_file=f"{code}/tests.yaml",
+        endorsements=endorsements,
     )
 
 

@@ -100,6 +100,13 @@ class PolicySchema(Strict):
         required=True,
         metadata={"description": "stripe billing: the PaymentIntent"},
     )
+    version = fields.Integer(
+        required=True,
+        metadata={
+            "description": "1 as issued, one more per endorsement (GET "
+            "/v1/policies/{id}/endorsements lists them)"
+        },
+    )
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -114,6 +121,63 @@ class PolicyListArgsSchema(Strict):
     external_ref = fields.String()
     status = fields.String(validate=validate.OneOf(POLICY_STATUSES))
     product = fields.String()
+
+
+class EndorsementRequestSchema(Strict):
+    """The changes: risk inputs and policyholder details the product lets change (GET
+    /v1/products/{code} `endorsements`); what is not named keeps its value."""
+
+    risk = fields.Dict(metadata={"example": {"flight_number": "MU5103"}})
+    policyholder = fields.Dict(
+        metadata={"description": "name and/or phone (null removes the phone)"}
+    )
+
+
+class _Coverage(Strict):
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+
+
+class _Change(Strict):
+    # "from" is a keyword: the schema's fields are named by data_key
+    before = fields.Raw(required=True, allow_none=True, data_key="from")
+    after = fields.Raw(required=True, allow_none=True, data_key="to")
+
+
+class EndorsementSchema(Strict):
+    id = fields.String(required=True, metadata={"example": "end_01jf3k9x2m7q4v8z0c5n6b1r2t"})
+    object = fields.Constant("endorsement", required=True)
+    livemode = fields.Boolean(required=True)
+    policy = fields.Raw(
+        required=True,
+        metadata={
+            "description": "the policy after the change (in the 201 answer and the "
+            "policy.endorsed event), or its id (in a list)"
+        },
+    )
+    version = fields.Integer(
+        required=True, metadata={"description": "the policy's version it made"}
+    )
+    changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(_Change),
+        required=True,
+        metadata={"example": {"risk.flight_number": {"from": "MU5101", "to": "MU5103"}}},
+    )
+    premium_before = fields.Nested(PremiumSchema, required=True)
+    premium_after = fields.Nested(PremiumSchema, required=True)
+    premium_difference = fields.Nested(
+        MoneySchema,
+        required=True,
+        metadata={"description": "more premium (positive) or premium given back (negative)"},
+    )
+    coverage_before = fields.Nested(_Coverage, required=True)
+    coverage_after = fields.Nested(_Coverage, required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class EndorsementListSchema(ListEnvelope):
+    data = fields.List(fields.Nested(EndorsementSchema), required=True)
 
 
 class CancelRequestSchema(Strict):

@@ -48,6 +48,25 @@ class DuplicateCoverSchema(Strict):
     )
 
 
+class EndorsableSchema(Strict):
+    risk = fields.List(
+        fields.String(), required=True, metadata={"description": "inputs that may change"}
+    )
+    policyholder = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "policyholder details that may change"},
+    )
+    refusals = fields.List(
+        fields.Nested(EligibilitySchema),
+        required=True,
+        metadata={
+            "description": "the codes a change is refused with (each rule is read on the "
+            "policy as it stands and as it would become)"
+        },
+    )
+
+
 class ProductSchema(Strict):
     code = fields.String(required=True, metadata={"example": "flight_delay"})
     object = fields.Constant("product", required=True)
@@ -87,6 +106,15 @@ class ProductSchema(Strict):
     eligibility = fields.List(fields.Nested(EligibilitySchema), required=True)
     benefits = fields.List(fields.Nested(BenefitSchema), allow_none=True, required=True)
     refund_terms = fields.List(fields.Nested(RefundTermSchema), allow_none=True, required=True)
+    endorsements = fields.Nested(
+        EndorsableSchema,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "what a policy may change after issue (POST "
+            "/v1/policies/{id}/endorsements); null: nothing"
+        },
+    )
 
 
 class ProductListSchema(ListEnvelope):

@@ -1,0 +1,48 @@
+"""JSON views of endorsements, and of what a product lets change after issue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policy_service.domain.records import Endorsement
+from pricing.model import Product
+
+from .render import iso, money, premium
+
+
+def endorsement(e: Endorsement, policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An endorsement; `policy`: the policy's JSON after it (a policy.endorsed event and
+    the 201 answer embed it; a list names the policy by id)."""
+    currency = e.premium_after.currency
+    return {
+        "id": e.id,
+        "object": "endorsement",
+        "livemode": e.livemode,
+        "policy": policy if policy is not None else e.policy_id,
+        "version": e.version,
+        "changes": e.changed(),
+        "premium_before": premium(e.premium_before),
+        "premium_after": premium(e.premium_after),
+        "premium_difference": money(e.difference, currency),
+        "coverage_before": {
+            "starts_at": iso(e.coverage_before[0]),
+            "ends_at": iso(e.coverage_before[1]),
+        },
+        "coverage_after": {
+            "starts_at": iso(e.coverage_after[0]),
+            "ends_at": iso(e.coverage_after[1]),
+        },
+        "created_at": iso(e.created_at),
+    }
+
+
+def endorsable(prod: Product) -> dict[str, Any] | None:
+    """What a product's policies may change after issue, and the reasons it refuses."""
+    rules = prod.endorsements
+    if rules is None:
+        return None
+    return {
+        "risk": list(rules.risk),
+        "policyholder": list(rules.policyholder),
+        "refusals": [{"code": r.code, "message": r.message} for r in rules.refuse],
+    }
