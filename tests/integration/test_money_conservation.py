@@ -2,12 +2,14 @@
 
 It drives the API (the Flask test client, on the suite's database: SQLite by default,
 PostgreSQL in .ci/run) through random sequences over a few flight and return-shipping
-policies: issue, cancel, trigger reports in any order (duplicates, corrections, premature
-ones, higher and lower tiers, cancellations long ahead and on the day), pickups, filed
-claims, people's decisions, and time passing. After every step it checks, per policy:
+policies: issue, endorse (another flight, another order value or delivery day), cancel,
+trigger reports in any order (duplicates, corrections, premature ones, higher and lower
+tiers, cancellations long ahead and on the day), pickups, filed claims, people's
+decisions, and time passing. After every step it checks, per policy:
 
-- premium - refunds - payouts in the ledger match the policy, its claims and the partner's
-  statements (each month, closed or open);
+- premium + endorsement differences - refunds - payouts in the ledger match the policy,
+  its claims and the partner's statements (each month, closed or open);
+- no policy changes once it has a claim (other than a rejected one) or was cancelled;
 - nothing is both refunded and paid out; nothing is paid on a policy after it was
   cancelled, nor for a loss before the cover started or after it ended;
 - no claim pays more than the policy's largest benefit, nor is decided on a report
@@ -46,6 +48,7 @@ from policy_service.adapters.tables import (
     ledger_entries,
     metadata,
     policies,
+    policy_endorsements,
 )
 from policy_service.adapters.unit_of_work import SqlUnitOfWork
 from policy_service.domain.ledger import period_of
@@ -75,6 +78,8 @@ class World:
 
     base: datetime
     policies: list[str] = field(default_factory=list)
+    #: policy id -> "flight" or "order"
+    kinds: dict[str, str] = field(default_factory=dict)
     reports: list[dict[str, Any]] = field(default_factory=list)
     refs: int = 0
 
@@ -159,6 +164,7 @@ class MoneyMachine(RuleBasedStateMachine):
         assert status in (201, 422), answer
         if status == 201:
             self.world.policies.append(answer["id"])
+            self.world.kinds[answer["id"]] = "flight"
 
     @rule(order=st.integers(0, 1))
     def issue_return(self, order: int) -> None:
@@ -181,6 +187,33 @@ class MoneyMachine(RuleBasedStateMachine):
         assert status in (201, 422), answer
         if status == 201:
             self.world.policies.append(answer["id"])
+            self.world.kinds[answer["id"]] = "order"
+
+    @rule(
+        data=st.data(),
+        flight=st.integers(0, 2),
+        value=st.sampled_from(("59.00", "299.00", "1200.00")),
+        days=st.integers(0, 3),
+    )
+    def endorse(self, data: st.DataObject, flight: int, value: str, days: int) -> None:
+        """A passenger rebooked onto another flight; an order's value or delivery changed."""
+        if not self.world.policies:
+            return
+        policy = data.draw(st.sampled_from(self.world.policies))
+        if self.world.kinds[policy] == "flight":
+            risk: dict[str, Any] = {
+                "flight_number": f"MU{5100 + flight}",
+                "scheduled_departure": self.departure(flight).isoformat(),
+            }
+        else:
+            delivery_date = self.world.base + timedelta(days=1 + days)
+            risk = {
+                "order_value": {"amount": value, "currency": "CNY"},
+                "delivery_date": delivery_date.date().isoformat(),
+            }
+        path = f"/v1/policies/{policy}/endorsements"
+        status, answer = self.call("post", self.partner, path, {"risk": risk})
+        assert status in (201, 400, 409, 422), answer
 
     def flight_report(
         self, flight: int, status: str, delay: int | None, observed: datetime
@@ -353,7 +386,10 @@ class MoneyMachine(RuleBasedStateMachine):
             for r in conn.execute(sa.select(ledger_entries)):
                 assert r.amount == r.tax + r.commission + r.fees + r.net
                 books[r.policy_id][r.kind] += int(r.amount)
+                if r.kind == "endorsement":  # on a statement: more premium, or some back
+                    books[r.policy_id]["more" if r.amount > 0 else "back"] += abs(int(r.amount))
             rows = list(conn.execute(sa.select(claims)))
+            changes = list(conn.execute(sa.select(policy_endorsements)))
             payouts = list(conn.execute(sa.select(claim_payouts)))
         by_policy: dict[str, list[Any]] = defaultdict(list)
         for c in rows:
@@ -367,7 +403,8 @@ class MoneyMachine(RuleBasedStateMachine):
             book = books[policy_id]
             edition = catalog.edition(pol.product_code, pol.edition_id.split("/", 1)[1])
             cap = int(benefit_cap(edition) * 100)
-            assert book["premium"] == pol.premium_total
+            # the premium in force is the one issued plus every endorsement's difference
+            assert book["premium"] + book["endorsement"] == pol.premium_total
             refund, payout = -book["refund"], -book["payout"]
             assert refund == (pol.refund_amount or 0)
             assert payout == sum(int(c.amount_paid or 0) for c in by_policy[policy_id])
@@ -382,6 +419,14 @@ class MoneyMachine(RuleBasedStateMachine):
                         assert pol.coverage_start <= c.event_time < pol.coverage_end
                 if c.amount_paid and pol.cancelled_at is not None:
                     assert c.created_at <= pol.cancelled_at, f"{c.id} paid after the cancel"
+        for e in changes:
+            # a policy with a claim never changes (its loss belongs to the risk as it was),
+            # nor does one no longer in force
+            for c in by_policy[e.policy_id]:
+                if c.status != "rejected":
+                    assert e.created_at <= c.created_at, f"{e.id} after claim {c.id}"
+            cancelled = pols[e.policy_id].cancelled_at
+            assert cancelled is None or e.created_at <= cancelled, f"{e.id} after the cancel"
         self.statements_match(pols, books)
 
     def statements_match(self, pols: dict[str, Any], books: dict[str, Any]) -> None:
@@ -405,8 +450,8 @@ class MoneyMachine(RuleBasedStateMachine):
                     )
         for policy_id in pols:
             book = books[policy_id]
-            assert seen[policy_id]["premium"] == book["premium"]
-            assert seen[policy_id]["refund"] == -book["refund"]
+            assert seen[policy_id]["premium"] == book["premium"] + book["more"]
+            assert seen[policy_id]["refund"] == -book["refund"] + book["back"]
             assert seen[policy_id]["payout"] == -book["payout"]
 
 
