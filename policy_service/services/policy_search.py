@@ -4,7 +4,7 @@ deliveries (what a partner's support desk asks ops about)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from policy_service.domain.claims import Claim
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.lifecycle import PolicyStatus
-from policy_service.domain.records import Policy
+from policy_service.domain.records import Endorsement, Policy
 from pricing.model import Edition
 
 from . import query_args
@@ -110,6 +110,8 @@ class PolicyView:
     claims: list[Claim]
     #: events about the policy and its claims, oldest first, each with its deliveries
     events: list[tuple[Any, list[Delivery]]]
+    #: its changes after issue, oldest first
+    endorsements: list[Endorsement] = field(default_factory=list)
 
 
 def policy_view(uow: UnitOfWork, catalog: ProductCatalog, policy_id: str) -> PolicyView:
@@ -125,10 +127,12 @@ def policy_view(uow: UnitOfWork, catalog: ProductCatalog, policy_id: str) -> Pol
             (event, [Delivery(d, attempts[d.id]) for d in deliveries[event.id]]) for event in events
         ]
         partner = tx.partners.get_partner(policy.partner_id)
+        changes = tx.endorsements.of_policy(policy.id) if policy.version > 1 else []
     return PolicyView(
         policy=completed(catalog, policy),
         partner_name=partner.name if partner else policy.partner_id,
         edition=catalog.edition(policy.product_code, policy.edition),
         claims=claims,
         events=timeline,
+        endorsements=changes,
     )

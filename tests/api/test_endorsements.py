@@ -1,13 +1,12 @@
 """Endorsements on the API: a policy changed after issue as its product allows. The product
-is read from products/: one whose endorsements may change what its claim rules match on
-(a rebooked flight), with a case of its tests.yaml whose report pays. The change moves
-every such field: the old subject's report then pays nothing, the new one's pays, and the
-premium difference is on the month's statement."""
+is read from products/ (tests/endorsement_helpers.py): one whose endorsements may change
+what its claim rules match on (a rebooked flight), with a case of its tests.yaml whose
+report pays. The change moves every such field: the old subject's report then pays
+nothing, the new one's pays, and the premium difference is on the month's statement."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,94 +15,14 @@ import sqlalchemy as sa
 from flask import Flask
 
 from policy_service.adapters.tables import ledger_entries
-from pricing.inputs import InputSpec
-from pricing.loader import load_catalog
-from pricing.model import Edition, Product
-from pricing.model import TestCase as ProductCase
 from tests.claims_helpers import Bearer, provider_key
-from tests.conftest import PRODUCTS, ApiClient, Clock, passenger
-
-
-def _scenario() -> tuple[Product, ProductCase, Edition, list[str]]:
-    for product in load_catalog(PRODUCTS).products.values():
-        if product.endorsements is None:
-            continue
-        for case in product.tests:
-            fact = case.trigger
-            if not fact or case.expect.get("claim") != "pays" or case.expect.get("review"):
-                continue
-            edition = product.edition(case.edition) if case.edition else None
-            edition = edition or product.edition_at(case.quoted_at)
-            assert edition is not None
-            matched = {
-                name
-                for rule in edition.claims
-                if rule.trigger == fact.type.name
-                for names in rule.match
-                for name in names
-            }
-            moved = [f for f in product.endorsements.risk if f in matched]
-            if moved:
-                return product, case, edition, moved
-    raise AssertionError("products/ has no product whose endorsements move a claim's subject")
-
-
-PRODUCT, CASE, EDITION, MOVED = _scenario()
-
-
-def _another(spec: InputSpec, value: Any) -> Any:
-    """A different valid value of an input, close to `value`."""
-    if isinstance(value, datetime):
-        return value + timedelta(hours=3)
-    if isinstance(value, date):
-        return value + timedelta(days=1)
-    if spec.enum:
-        return next(v for v in spec.enum if v != value)
-    text = str(value)
-    for i in reversed(range(len(text))):
-        c = text[i]
-        bumped = (
-            str((int(c) + 1) % 10)
-            if c.isdigit()
-            else chr((ord(c) - 64) % 26 + 65)
-            if c.isupper()
-            else None
-        )
-        if bumped is None:
-            continue
-        candidate = text[:i] + bumped + text[i + 1 :]
-        if spec.pattern is None or re.fullmatch(spec.pattern, candidate):
-            return candidate
-    raise AssertionError(f"no other value of {spec.name} near {value!r}")
+from tests.conftest import ApiClient, Clock
+from tests.endorsement_helpers import CASE, EDITION, MOVED, PRODUCT, changes, issue
 
 
 @pytest.fixture
 def feed(app: Flask, engine: sa.Engine) -> Bearer:
     return Bearer(app.test_client(), provider_key(engine))
-
-
-def _issue(api: ApiClient, clock: Clock, ref: str = "endorse-1") -> dict[str, Any]:
-    clock.now = CASE.quoted_at.astimezone(UTC)
-    body: dict[str, Any] = {
-        "product": PRODUCT.code,
-        "external_ref": ref,
-        "risk": EDITION.inputs.to_json(EDITION.inputs.parse(CASE.risk)),
-    }
-    if PRODUCT.policyholder == "required":
-        body["policyholder"] = passenger()
-    status, policy = api.post("/v1/policies", body)
-    assert status == 201, policy
-    return policy
-
-
-def _changes() -> tuple[dict[str, Any], dict[str, Any], timedelta]:
-    """The moved fields' new values (JSON and parsed), and how far a moved time moved."""
-    parsed = EDITION.inputs.parse(CASE.risk)
-    new = {name: _another(EDITION.inputs.by_name[name], parsed[name]) for name in MOVED}
-    shift = next(
-        (new[n] - parsed[n] for n in MOVED if isinstance(parsed[n], datetime)), timedelta(0)
-    )
-    return EDITION.inputs.to_json({**parsed, **new}), new, shift
 
 
 def _report(values: dict[str, Any], shift: timedelta) -> dict[str, Any]:
@@ -124,14 +43,14 @@ def _report(values: dict[str, Any], shift: timedelta) -> dict[str, Any]:
 def test_an_endorsed_policy_is_paid_on_its_new_subject_only(
     api: ApiClient, feed: Bearer, engine: sa.Engine, clock: Clock
 ) -> None:
-    policy = _issue(api, clock)
-    risk_after, new, shift = _changes()
-    changes = {k: risk_after[k] for k in MOVED}
-    status, endorsed = api.post(f"/v1/policies/{policy['id']}/endorsements", {"risk": changes})
+    policy = issue(api, clock)
+    risk_after, new, shift = changes()
+    moved = {k: risk_after[k] for k in MOVED}
+    status, endorsed = api.post(f"/v1/policies/{policy['id']}/endorsements", {"risk": moved})
     assert status == 201, endorsed
     assert endorsed["object"] == "endorsement" and endorsed["version"] == 2
     after = endorsed["policy"]
-    assert after["version"] == 2 and {k: after["risk"][k] for k in MOVED} == changes
+    assert after["version"] == 2 and {k: after["risk"][k] for k in MOVED} == moved
     assert set(endorsed["changes"]) == {f"risk.{k}" for k in MOVED}
     diff = Decimal(after["premium"]["total"]["amount"]) - Decimal(
         policy["premium"]["total"]["amount"]
@@ -171,8 +90,8 @@ def test_an_endorsed_policy_is_paid_on_its_new_subject_only(
 
 
 def test_the_policy_as_issued_is_kept(api: ApiClient, clock: Clock) -> None:
-    policy = _issue(api, clock)
-    risk_after, _, _ = _changes()
+    policy = issue(api, clock)
+    risk_after, _, _ = changes()
     api.post(
         f"/v1/policies/{policy['id']}/endorsements", {"risk": {MOVED[0]: risk_after[MOVED[0]]}}
     )
@@ -190,8 +109,8 @@ def test_a_change_is_refused_after_the_products_deadline_with_its_code(
 ) -> None:
     assert PRODUCT.endorsements is not None
     codes = {r.code for r in PRODUCT.endorsements.refuse}
-    policy = _issue(api, clock)
-    risk_after, _, _ = _changes()
+    policy = issue(api, clock)
+    risk_after, _, _ = changes()
     change = {"risk": {MOVED[0]: risk_after[MOVED[0]]}}
     start = datetime.fromisoformat(policy["created_at"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(policy["coverage"]["ends_at"].replace("Z", "+00:00"))
@@ -209,7 +128,7 @@ def test_a_change_is_refused_after_the_products_deadline_with_its_code(
 
 
 def test_bad_changes_name_the_field_and_change_nothing(api: ApiClient, clock: Clock) -> None:
-    policy = _issue(api, clock)
+    policy = issue(api, clock)
     assert PRODUCT.endorsements is not None
     # an input the product keeps fixed, or else a name that is no input at all
     fixed = next(
@@ -234,8 +153,8 @@ def test_bad_changes_name_the_field_and_change_nothing(api: ApiClient, clock: Cl
 def test_an_endorsement_is_idempotent_and_refused_once_a_claim_exists(
     api: ApiClient, feed: Bearer, clock: Clock
 ) -> None:
-    policy = _issue(api, clock)
-    risk_after, new, shift = _changes()
+    policy = issue(api, clock)
+    risk_after, new, shift = changes()
     body = {"risk": {k: risk_after[k] for k in MOVED}}
     headers = {"Idempotency-Key": "move-1"}
     first = api.post(f"/v1/policies/{policy['id']}/endorsements", body, headers=headers)

@@ -464,6 +464,27 @@ def test_policy_search_and_the_policy_page(app: Flask, engine: sa.Engine, clock:
     assert console.get("/ops/policies/pol_nope").status_code == 404
 
 
+def test_the_policy_page_shows_its_endorsements(
+    app: Flask, engine: sa.Engine, api: ApiClient, clock: Clock
+) -> None:
+    from ..endorsement_helpers import MOVED, changes, issue
+
+    policy = issue(api, clock)
+    risk_after, _, _ = changes()
+    body = {"risk": {k: risk_after[k] for k in MOVED}}
+    status, endorsed = api.post(f"/v1/policies/{policy['id']}/endorsements", body)
+    assert status == 201, endorsed
+    console = logged_in(app, engine, "li.na@ops.example", "reviewer")
+    page = _text(console.get(f"/ops/policies/{policy['id']}"))
+    section = page[page.index('id="endorsements"') : page.index('id="events"')]
+    assert endorsed["id"] in section
+    for name in MOVED:
+        assert f"risk.{name}" in section
+    assert "policy.endorsed" in page
+    chinese = _text(console.get(f"/ops/policies/{policy['id']}?lang=zh"))
+    assert "批改记录" in chinese and "保费差额" in chinese
+
+
 # -- dashboard and languages -----------------------------------------------------------------
 
 
