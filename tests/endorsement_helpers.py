@@ -53,13 +53,12 @@ def another(spec: InputSpec, value: Any) -> Any:
     text = str(value)
     for i in reversed(range(len(text))):
         c = text[i]
-        bumped = (
-            str((int(c) + 1) % 10)
-            if c.isdigit()
-            else chr((ord(c) - 64) % 26 + 65)
-            if c.isupper()
-            else None
-        )
+        bumped = None
+        if c.isdigit():
+            bumped = str((int(c) + 1) % 10)
+        elif "A" <= c <= "Z" or "a" <= c <= "z":
+            base = ord("A") if c.isupper() else ord("a")
+            bumped = chr((ord(c) - base + 1) % 26 + base)
         if bumped is None:
             continue
         candidate = text[:i] + bumped + text[i + 1 :]

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policy_service.domain.policyholder import Policyholder
+from policy_service.domain.policyholder import HolderMatch, Policyholder
 from policy_service.domain.records import Policy
 
 from .quotes_repo import premium_columns, premium_from_row
@@ -244,6 +244,7 @@ class PoliciesRepository:
         external_ref: str | None = None,
         status: str | None = None,
         product: str | None = None,
+        holder: HolderMatch | None = None,
     ) -> tuple[list[Policy], bool]:
         """A partner's policies, newest first; returns one page and whether more follow."""
         return self.search(
@@ -254,6 +255,7 @@ class PoliciesRepository:
             external_ref=external_ref,
             status=status,
             product=product,
+            holder=holder,
         )
 
     def search(
@@ -269,9 +271,17 @@ class PoliciesRepository:
         livemode: bool | None = None,
         created_from: datetime | None = None,
         created_before: datetime | None = None,
+        holder: HolderMatch | None = None,
     ) -> tuple[list[Policy], bool]:
         """Policies of every partner (ops search), newest first; a page and whether more follow."""
         stmt = sa.select(policies)
+        if holder is not None:
+            if holder.id_hashes is not None:
+                stmt = stmt.where(policies.c.policyholder_id_hash.in_(holder.id_hashes))
+            if holder.phone is not None:
+                stmt = stmt.where(policies.c.policyholder_phone == holder.phone)
+            if holder.name is not None:
+                stmt = stmt.where(policies.c.policyholder_name == holder.name)
         for column, value in (
             (policies.c.id, policy_id),
             (policies.c.external_ref, external_ref),

@@ -270,6 +270,16 @@ policies = sa.Table(
     sa.Index(None, "partner_id", "livemode", "id"),
     #: the worker's expiry sweep
     sa.Index(None, "status", "coverage_end"),
+    #: customer service finds a person's policies (only rows that name one are indexed)
+    *(
+        sa.Index(
+            f"ix_policies_{column}",
+            column,
+            postgresql_where=sa.text(f"{column} IS NOT NULL"),
+            sqlite_where=sa.text(f"{column} IS NOT NULL"),
+        )
+        for column in ("policyholder_id_hash", "policyholder_phone", "policyholder_name")
+    ),
     #: is an edition used? (asked at every product reload)
     sa.Index(None, "edition_id"),
 )

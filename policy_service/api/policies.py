@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.domain.errors import InvalidRequest
+from policy_service.domain.policyholder import holder_match
 from policy_service.domain.records import Policy
 from policy_service.presentation import render
 from policy_service.services import (
@@ -102,9 +103,18 @@ class Policies(MethodView):
     @blp.response(200, PolicyListSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
-        """List policies, newest first, with cursor pagination"""
+        """List policies, newest first, with cursor pagination; filters combine. A person's
+        policies of every product: policyholder_id_number (matched through its keyed
+        hash), policyholder_phone, policyholder_name."""
         who = caller("policies:read")
         svc = services()
+        holder = holder_match(
+            svc.config.pii_hash_key,
+            args.get("policyholder_id_number"),
+            args.get("policyholder_id_type"),
+            args.get("policyholder_phone"),
+            args.get("policyholder_name"),
+        )
         page, has_more = svc_policies.list_policies(
             svc.uow,
             who,
@@ -113,6 +123,7 @@ class Policies(MethodView):
             args.get("external_ref"),
             args.get("status"),
             args.get("product"),
+            holder,
         )
         return ok(render.page([_render_policy(svc, p) for p in page], has_more, "/v1/policies"))
 

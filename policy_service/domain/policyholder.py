@@ -119,3 +119,47 @@ def parse_contact_change(
             )
         out["phone"] = phone
     return out
+
+
+@dataclass(frozen=True)
+class HolderMatch:
+    """Who a policy search looks for: any of these ID hashes (the number is never kept,
+    so it is matched through its keyed hash), a phone, a name; each optional."""
+
+    id_hashes: tuple[str, ...] | None = None
+    phone: str | None = None
+    name: str | None = None
+
+
+def holder_match(
+    hash_key: bytes,
+    id_number: str | None = None,
+    id_type: str | None = None,
+    phone: str | None = None,
+    name: str | None = None,
+) -> HolderMatch | None:
+    """The search for a person, from what a customer-service agent has in hand (an ID
+    card, a phone, a name); None when nothing was given. Without id_type, the number is
+    looked for as every ID type."""
+    if id_type is not None and id_type not in ID_TYPES:
+        raise InvalidRequest(f"must be one of: {', '.join(ID_TYPES)}", param="policyholder_id_type")
+    hashes = None
+    if id_number is not None:
+        number = id_number.strip().upper()
+        if not number:
+            raise InvalidRequest("must not be empty", param="policyholder_id_number")
+        types = (id_type,) if id_type else ID_TYPES
+        hashes = tuple(
+            hmac.new(hash_key, f"{t}:{number}".encode(), hashlib.sha256).hexdigest() for t in types
+        )
+    elif id_type is not None:
+        raise InvalidRequest("goes with policyholder_id_number", param="policyholder_id_type")
+    if phone is not None and not _PHONE_RE.fullmatch(phone):
+        raise InvalidRequest(
+            "must be digits with an optional leading +", param="policyholder_phone"
+        )
+    if name is not None and (not name.strip() or len(name.strip()) > 100):
+        raise InvalidRequest("must be 1 to 100 characters", param="policyholder_name")
+    if hashes is None and phone is None and name is None:
+        return None
+    return HolderMatch(hashes, phone, name.strip() if name is not None else None)

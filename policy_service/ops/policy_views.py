@@ -28,7 +28,7 @@ def policies() -> ResponseReturnValue:
         "found": None,
     }
     try:
-        query = policy_search.PolicyQuery.parse(request.args)
+        query = policy_search.PolicyQuery.parse(request.args, svc().config.pii_hash_key)
     except ServiceError as exc:
         return render_page("policies.html", status_of(exc), error=exc.described, **context)
     context["found"] = policy_search.search(

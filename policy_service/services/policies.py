@@ -11,6 +11,7 @@ from policy_service.domain.errors import (
     NotFound,
 )
 from policy_service.domain.ids import has_prefix
+from policy_service.domain.policyholder import HolderMatch
 from policy_service.domain.records import Caller, Policy
 from pricing import engine
 from pricing.model import Edition
@@ -45,10 +46,20 @@ def list_policies(
     external_ref: str | None,
     status: str | None,
     product: str | None,
+    holder: HolderMatch | None = None,
 ) -> tuple[list[Policy], bool]:
+    """A page of the caller's policies; `holder`: only a person's (by ID, phone or name),
+    of every product, never another partner's."""
     with uow.read() as tx:
         return tx.policies.list_page(
-            caller.partner_id, caller.livemode, limit, starting_after, external_ref, status, product
+            caller.partner_id,
+            caller.livemode,
+            limit,
+            starting_after,
+            external_ref,
+            status,
+            product,
+            holder,
         )
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from policy_service.domain.claims import Claim
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.lifecycle import PolicyStatus
+from policy_service.domain.policyholder import HolderMatch, holder_match
 from policy_service.domain.records import Endorsement, Policy
 from pricing.model import Edition
 
@@ -32,9 +33,11 @@ class PolicyQuery:
     #: issue dates, inclusive, in the settlement time zone
     date_from: date | None = None
     date_to: date | None = None
+    #: a person: ID number (through its keyed hash), phone, name
+    holder: HolderMatch | None = None
 
     @classmethod
-    def parse(cls, args: Mapping[str, str]) -> PolicyQuery:
+    def parse(cls, args: Mapping[str, str], hash_key: bytes) -> PolicyQuery:
         def day(name: str) -> date | None:
             raw = query_args.text(args, name)
             if raw is None:
@@ -56,6 +59,13 @@ class PolicyQuery:
             livemode=query_args.livemode(args),
             date_from=day("date_from"),
             date_to=day("date_to"),
+            holder=holder_match(
+                hash_key,
+                query_args.text(args, "policyholder_id_number"),
+                query_args.text(args, "policyholder_id_type"),
+                query_args.text(args, "policyholder_phone"),
+                query_args.text(args, "policyholder_name"),
+            ),
         )
         if query.date_from and query.date_to and query.date_from > query.date_to:
             raise InvalidRequest("must not be after date_to", param="date_from")
@@ -92,6 +102,7 @@ def search(
             livemode=q.livemode,
             created_from=start_of(q.date_from),
             created_before=start_of(q.date_to + timedelta(days=1) if q.date_to else None),
+            holder=q.holder,
         )
     return PolicyPage(found, more)
 

@@ -121,6 +121,18 @@ class PolicyListArgsSchema(Strict):
     external_ref = fields.String()
     status = fields.String(validate=validate.OneOf(POLICY_STATUSES))
     product = fields.String()
+    policyholder_id_number = fields.String(
+        metadata={
+            "description": "a person's policies, of every product, by their ID number "
+            "(matched through its keyed hash; the number is never stored)"
+        }
+    )
+    policyholder_id_type = fields.String(
+        validate=validate.OneOf(ID_TYPES),
+        metadata={"description": "with policyholder_id_number; default: any type"},
+    )
+    policyholder_phone = fields.String()
+    policyholder_name = fields.String(metadata={"description": "the exact name"})
 
 
 class EndorsementRequestSchema(Strict):
