@@ -160,6 +160,16 @@ class LedgerRepository:
             stmt = stmt.where(statements.c.period == period)
         return self.conn.execute(stmt).first()
 
+    def list_statements(self, partner_id: str, livemode: bool) -> list[sa.Row[Any]]:
+        """A partner's closed statements, newest month first."""
+        return list(
+            self.conn.execute(
+                sa.select(statements)
+                .where(statements.c.partner_id == partner_id, statements.c.livemode == livemode)
+                .order_by(statements.c.period.desc())
+            )
+        )
+
     def set_totals(self, statement_id: str, totals: list[dict[str, Any]], line_count: int) -> None:
         """Written once, in the transaction that closes the statement."""
         self.conn.execute(

@@ -12,7 +12,7 @@ from flask_smorest import Api, Blueprint
 from pricing.model import Product
 from pricing.triggers import TriggerType
 
-from .schemas import BatchItemSchema, ErrorSchema
+from .schemas import BatchItemSchema, ErrorSchema, StatementListSchema
 
 IDEMPOTENCY_PARAM = {
     "in": "header",
@@ -58,6 +58,7 @@ def add_static_schemas(api: Api) -> None:
         {"type": "http", "scheme": "bearer", "description": "sk_test_... or sk_live_..."},
     )
     spec.options["security"] = [{"bearerAuth": []}]
+    spec.components.schema("StatementList", schema=StatementListSchema)
     spec.components.schema("BatchItem", schema=BatchItemSchema)
 
 
@@ -139,6 +140,13 @@ def postprocess(
     if "BatchRequest" in schemas:
         schemas["BatchRequest"]["properties"]["items"]["items"] = {
             "$ref": "#/components/schemas/BatchItem"
+        }
+    # without ?period, GET /v1/statements lists the months
+    listing = spec.get("paths", {}).get("/v1/statements", {}).get("get", {}).get("responses", {})
+    if "200" in listing:
+        json_answer = listing["200"]["content"]["application/json"]
+        json_answer["schema"] = {
+            "oneOf": [json_answer["schema"], {"$ref": "#/components/schemas/StatementList"}]
         }
     # ?format=csv answers a CSV file: documented beside the JSON
     for path in ("/v1/statements", "/v1/statements/{statement_id}"):

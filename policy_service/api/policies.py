@@ -17,6 +17,7 @@ from policy_service.presentation import render
 from policy_service.services import (
     batch_envelope,
     cancellation,
+    claim_queries,
     issue_transaction,
     issuing,
     metrics,
@@ -48,6 +49,7 @@ from .schemas import (
     BatchResponseSchema,
     CancelRequestSchema,
     IssueRequestSchema,
+    PolicyGetArgsSchema,
     PolicyListArgsSchema,
     PolicyListSchema,
     PolicySchema,
@@ -192,13 +194,18 @@ def _batch_body(outcomes: list[Outcome]) -> dict[str, Any]:
 
 @blp.route("/<policy_id>")
 class PolicyById(MethodView):
+    @blp.arguments(PolicyGetArgsSchema(), location="query")
     @blp.response(200, PolicySchema)
-    @errors(blp, 403, 404)
-    def get(self, policy_id: str) -> Response:
-        """A policy with its premium worksheet"""
+    @errors(blp, 400, 403, 404)
+    def get(self, args: dict[str, Any], policy_id: str) -> Response:
+        """A policy with its premium worksheet; ?expand=claims adds its claims"""
         who = caller("policies:read")
         svc = services()
-        return ok(_render_policy(svc, svc_policies.get_policy(svc.uow, who, policy_id)))
+        if "claims" not in args.get("expand", []):
+            return ok(_render_policy(svc, svc_policies.get_policy(svc.uow, who, policy_id)))
+        caller("claims:read")
+        policy, found = claim_queries.policy_with_claims(svc.uow, who, policy_id)
+        return ok({**_render_policy(svc, policy), "claims": [render.claim(c) for c in found]})
 
 
 @blp.route("/<policy_id>/cancel")

@@ -38,10 +38,18 @@ class Statements(MethodView):
     @blp.response(200, StatementSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
-        """The statement of a month: closed once the month has ended (and then never changes),
-        a live preview while it is open. ?format=csv for a CSV file."""
+        """The statement of a month (?period=YYYY-MM): closed once the month has ended (and
+        then never changes), a live preview while it is open; ?format=csv for a CSV file.
+        Without a period: the list of months, the open one first, then every closed
+        statement with its totals."""
         who = caller("statements:read")
         svc = services()
+        if "period" not in args:
+            months = statements.list_statements(
+                svc.uow, who, svc.clock(), svc.config.settlement_timezone
+            )
+            data = [render.statement_summary(m, who.livemode) for m in months]
+            return ok(render.page(data, False, "/v1/statements"))
         st = statements.statement_for(
             svc.uow, who, args["period"], svc.clock(), svc.config.settlement_timezone
         )

@@ -241,6 +241,26 @@ def _minor_money(minor: int, currency: str) -> dict[str, str]:
     return money(Decimal(minor).scaleb(-exp), currency)
 
 
+def statement_summary(month: Any, livemode: bool) -> dict[str, Any]:
+    """A month in the list of statements (services.statements.Summary)."""
+    return {
+        "id": month.id,
+        "object": "statement",
+        "livemode": livemode,
+        "period": month.period,
+        "status": month.status,
+        "billing_mode": month.billing_mode,
+        "closed_at": iso(month.closed_at),
+        "line_count": month.line_count,
+        "totals": None
+        if month.totals is None
+        else [{k: _minor_money(t.get(k, 0), t["currency"]) for k in AMOUNTS} for t in month.totals],
+        "url": f"/v1/statements/{month.id}"
+        if month.id
+        else f"/v1/statements?period={month.period}",
+    }
+
+
 def statement(st: Any, livemode: bool) -> dict[str, Any]:
     return {
         "id": st.id,

@@ -15,8 +15,9 @@ from policy_service.domain.errors import (
     NotFound,
 )
 from policy_service.domain.ids import has_prefix
-from policy_service.domain.records import Caller
+from policy_service.domain.records import Caller, Policy
 
+from .policies import policy_of
 from .unit_of_work import Tx, UnitOfWork
 
 
@@ -59,6 +60,15 @@ def list_claims(
             policy_id=policy,
             status=status,
         )
+
+
+def policy_with_claims(
+    uow: UnitOfWork, caller: Caller, policy_id: str
+) -> tuple[Policy, list[Claim]]:
+    """The caller's policy and its claims, oldest first."""
+    with uow.read() as tx:
+        policy = policy_of(tx, caller, policy_id)
+        return policy, tx.claims.of_policy(policy.id)
 
 
 def audit_log(tx: Tx, claim_id: str) -> list[sa.Row[Any]]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from policy_service.domain.errors import InvalidRequest, NotFound
 from policy_service.domain.ids import has_prefix, new_id
-from policy_service.domain.ledger import period_bounds
+from policy_service.domain.ledger import period_bounds, period_of
 from policy_service.domain.records import Caller
 
 from .unit_of_work import Tx, UnitOfWork
@@ -125,6 +125,36 @@ def statement_for(
         rows = tx.ledger.open_lines(caller.partner_id, caller.livemode, period)
     lines = _lines(rows, period)
     return Statement(None, period, "open", caller.billing_mode, None, lines, totals_of(lines))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A month in the list of statements: closed (with its totals), or the open month."""
+
+    id: str | None
+    period: str
+    status: str
+    billing_mode: str
+    closed_at: datetime | None
+    line_count: int | None
+    totals: list[dict[str, Any]] | None
+
+
+def list_statements(uow: UnitOfWork, caller: Caller, now: datetime, timezone: str) -> list[Summary]:
+    """The partner's months, newest first: the month in progress (open; its statement is a
+    live preview), then every closed statement. A month that has ended with entries not
+    yet on a statement is closed first, as reading it would close it."""
+    current = period_of(now, timezone)
+    with uow.write() as tx:
+        earliest = tx.ledger.earliest_unsettled_period(caller.partner_id, caller.livemode)
+        if earliest is not None and earliest < current:
+            close_through(tx, caller, _months(earliest, current)[-2], now, timezone)
+        rows = tx.ledger.list_statements(caller.partner_id, caller.livemode)
+    months = [Summary(None, current, "open", caller.billing_mode, None, None, None)]
+    return months + [
+        Summary(r.id, r.period, "closed", r.billing_mode, r.closed_at, r.line_count, r.totals)
+        for r in rows
+    ]
 
 
 def close_through(tx: Tx, caller: Caller, period: str, now: datetime, timezone: str) -> Statement:

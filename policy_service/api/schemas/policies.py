@@ -8,6 +8,7 @@ from policy_service.domain.lifecycle import POLICY_STATUSES
 from policy_service.domain.policyholder import ID_TYPES
 from policy_service.domain.records import CANCEL_REASONS
 
+from .claims import ClaimSchema
 from .common import (
     MAX_BATCH,
     CoverageSchema,
@@ -100,6 +101,10 @@ class PolicySchema(Strict):
         required=True,
         metadata={"description": "stripe billing: the PaymentIntent"},
     )
+    claims = fields.List(
+        fields.Nested(ClaimSchema),
+        metadata={"description": "the policy's claims, oldest first (only with ?expand=claims)"},
+    )
     version = fields.Integer(
         required=True,
         metadata={
@@ -113,6 +118,13 @@ class PolicySchema(Strict):
 
 class PolicyListSchema(ListEnvelope):
     data = fields.List(fields.Nested(PolicySchema), required=True)
+
+
+class PolicyGetArgsSchema(Strict):
+    expand = fields.List(
+        fields.String(validate=validate.OneOf(["claims"])),
+        metadata={"description": "claims: the policy's claims too (needs claims:read)"},
+    )
 
 
 class PolicyListArgsSchema(Strict):

@@ -6,11 +6,16 @@ from marshmallow import fields, validate
 
 from policy_service.domain.ledger import STATEMENT_STATUSES
 
-from .common import MoneySchema, Strict
+from .common import ListEnvelope, MoneySchema, Strict
 
 
 class StatementArgsSchema(Strict):
-    period = fields.String(required=True, metadata={"example": "2026-11", "description": "YYYY-MM"})
+    period = fields.String(
+        metadata={
+            "example": "2026-11",
+            "description": "YYYY-MM: that month's statement; without it, the list of months",
+        }
+    )
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
@@ -64,3 +69,27 @@ class StatementSchema(Strict):
     closed_at = fields.DateTime(allow_none=True, required=True)
     totals = fields.List(fields.Nested(StatementTotalSchema), required=True)
     lines = fields.List(fields.Nested(StatementLineSchema), required=True)
+
+
+class StatementSummarySchema(Strict):
+    id = fields.String(
+        allow_none=True, required=True, metadata={"description": "null for the open month"}
+    )
+    object = fields.Constant("statement", required=True)
+    livemode = fields.Boolean(required=True)
+    period = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATEMENT_STATUSES))
+    billing_mode = fields.String(required=True)
+    closed_at = fields.DateTime(allow_none=True, required=True)
+    line_count = fields.Integer(allow_none=True, required=True)
+    totals = fields.List(
+        fields.Nested(StatementTotalSchema),
+        allow_none=True,
+        required=True,
+        metadata={"description": "per currency; null for the open month (read it by period)"},
+    )
+    url = fields.String(required=True, metadata={"example": "/v1/statements?period=2026-11"})
+
+
+class StatementListSchema(ListEnvelope):
+    data = fields.List(fields.Nested(StatementSummarySchema), required=True)
