@@ -266,8 +266,11 @@ class ClaimsRepository:
         status: str | None = None,
         product: str | None = None,
         oldest_first: bool = False,
+        trigger_event: str | None = None,
     ) -> tuple[list[Claim], bool]:
         stmt = sa.select(C)
+        if trigger_event is not None:
+            stmt = stmt.where(C.c.trigger_event_id == trigger_event)
         if partner_id is not None:
             stmt = stmt.where(C.c.partner_id == partner_id)
         if livemode is not None:

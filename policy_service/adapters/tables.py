@@ -825,6 +825,8 @@ claims = sa.Table(
     sa.Index(None, "status", "created_at"),
     sa.Index(None, "evidence_ref"),
     sa.Index(None, "holder_key", "created_at"),
+    #: an incident's claims (GET /v1/claims?trigger_event=, the console's incident page)
+    sa.Index(None, "trigger_event_id"),
 )
 
 #: The payments of an approved claim: the first, then one per top-up (a later report that

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .sql import among, insert_ignoring_conflicts, insert_rows
-from .tables import policies, policy_subjects, trigger_events
+from .sql import among, insert_ignoring_conflicts, insert_rows, keyset_page
+from .tables import claims, policies, policy_subjects, trigger_events
 
 T = trigger_events
 
@@ -85,6 +85,70 @@ class TriggersRepository:
         )
         row = self.conn.execute(sa.select(newer, first_fact, first_seen)).one()
         return (None if row[0] is None else str(row[0]), row[1], row[2])
+
+    def list_page(
+        self,
+        limit: int,
+        starting_after: str | None,
+        *,
+        livemode: bool | None,
+        source_id: str | None = None,
+        claims_of_partner: str | None = None,
+        trigger_type: str | None = None,
+        status: str | None = None,
+        observed_from: datetime | None = None,
+        observed_before: datetime | None = None,
+        subject: dict[str, str] | None = None,
+        subject_key: str | None = None,
+    ) -> tuple[list[sa.Row[Any]], bool]:
+        """Trigger events, newest first: those `source_id` posted, or (with
+        `claims_of_partner`) those too that decided a claim of that partner's policies;
+        `subject`: fields of the fact, each equal to its text."""
+        stmt = sa.select(T)
+        if livemode is not None:
+            stmt = stmt.where(T.c.livemode == livemode)
+        seen = []
+        if source_id is not None:
+            seen.append(T.c.source_id == source_id)
+        if claims_of_partner is not None:
+            seen.append(
+                T.c.id.in_(
+                    sa.select(claims.c.trigger_event_id).where(
+                        claims.c.partner_id == claims_of_partner,
+                        claims.c.trigger_event_id.is_not(None),
+                    )
+                )
+            )
+        if seen:
+            stmt = stmt.where(sa.or_(*seen))
+        for column, value in (
+            (T.c.type, trigger_type),
+            (T.c.status, status),
+            (T.c.subject_key, subject_key),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if observed_from is not None:
+            stmt = stmt.where(T.c.observed_at >= observed_from)
+        if observed_before is not None:
+            stmt = stmt.where(T.c.observed_at < observed_before)
+        for name, text in (subject or {}).items():
+            stmt = stmt.where(T.c.data[name].as_string() == text)
+        return keyset_page(self.conn, stmt, T.c.id, limit, starting_after)
+
+    def policies_under(self, subject_keys: set[str]) -> list[Any]:
+        """Every policy stored under any of these keys, whatever its status (an incident's
+        page), oldest first."""
+        if not subject_keys:
+            return []
+        ids = sa.select(policy_subjects.c.policy_id).where(
+            among(self.conn, policy_subjects.c.subject_key, sorted(subject_keys))
+        )
+        return list(
+            self.conn.execute(
+                sa.select(policies).where(policies.c.id.in_(ids)).order_by(policies.c.id)
+            )
+        )
 
     def lock_subjects(self, keys: list[str]) -> None:
         """Serialise the processing of reports on each subject or piece of evidence, taken

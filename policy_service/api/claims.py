@@ -51,7 +51,8 @@ class Claims(MethodView):
     @blp.response(200, ClaimListSchema)
     @errors(blp, 400, 403)
     def get(self, args: dict[str, Any]) -> Response:
-        """Claims, newest first; filter by policy and status"""
+        """Claims, newest first; filter by policy, status, and the trigger event that decided
+        them (an incident: every claim one flight's report paid)"""
         who = caller("claims:read")
         found, more = claim_queries.list_claims(
             services().uow,
@@ -60,6 +61,7 @@ class Claims(MethodView):
             args.get("starting_after"),
             args.get("policy"),
             args.get("status"),
+            args.get("trigger_event"),
         )
         return ok(render.page([render.claim(c) for c in found], more, "/v1/claims"))
 

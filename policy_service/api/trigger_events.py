@@ -1,5 +1,5 @@
-"""POST /v1/trigger-events: a fact about the world (a flight's status, a shipment's pickup)
-that settles every policy it concerns."""
+"""Trigger events: a fact about the world (a flight's status, a shipment's pickup) that
+settles every policy it concerns; and the list of them, for a partner's incidents."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.domain.errors import NotFound
+from policy_service.domain.errors import InvalidRequest, NotFound, PermissionDenied
+from policy_service.domain.records import Caller
 from policy_service.presentation import render
-from policy_service.services import metrics, triggers
+from policy_service.services import incidents, metrics, triggers
 
 from .context import caller, services
 from .docs import errors
 from .idempotency import ok
-from .schemas import TriggerEventRequestSchema, TriggerEventSchema
+from .schemas import (
+    TriggerEventListArgsSchema,
+    TriggerEventListSchema,
+    TriggerEventRequestSchema,
+    TriggerEventSchema,
+)
 
 blp = Blueprint(
     "trigger_events",
@@ -30,8 +36,48 @@ blp = Blueprint(
 _CLAIM_OUTCOMES = ("paid", "approved", "in_review", "not_covered", "outside_cover", "refunded")
 
 
+def _reader() -> Caller:
+    """A partner reads incidents with claims:read; a data provider (or a partner's test
+    key that simulates reports) lists what it posted."""
+    try:
+        return caller("claims:read")
+    except PermissionDenied:
+        return caller("trigger_events:write")
+
+
 @blp.route("")
 class TriggerEvents(MethodView):
+    @blp.arguments(TriggerEventListArgsSchema(), location="query")
+    @blp.response(200, TriggerEventListSchema)
+    @errors(blp, 400, 403)
+    def get(self, args: dict[str, Any]) -> Response:
+        """Trigger events, newest first: a partner's are those that decided a claim on its
+        policies (and, in test mode, those it posted); a data provider's, those it posted.
+        Filters: type, status, observed dates, and fields of the fact
+        (subject=flight_number:MU5101, repeatable)."""
+        who = _reader()
+        svc = services()
+        first, last = args.get("observed_from"), args.get("observed_to")
+        if first and last and first > last:
+            raise InvalidRequest("must not be after observed_to", param="observed_from")
+        query = incidents.TriggerQuery(
+            args.get("type"),
+            args.get("status"),
+            args.get("observed_from"),
+            args.get("observed_to"),
+            incidents.parse_subject(args.get("subject", [])),
+        )
+        rows, more = incidents.list_trigger_events(
+            svc.uow,
+            who,
+            query,
+            svc.config.settlement_timezone,
+            args["limit"],
+            args.get("starting_after"),
+        )
+        data = [render.trigger_event(r) for r in rows]
+        return ok(render.page(data, more, "/v1/trigger-events"))
+
     @blp.arguments(TriggerEventRequestSchema())
     @blp.response(201, TriggerEventSchema)
     @blp.alt_response(200, schema=TriggerEventSchema, description="the same report, posted before")

@@ -8,14 +8,21 @@ from flask import Flask
 
 from policy_service.config import Config
 
-from . import auth_views, claim_views, dashboard_views, policy_views, staff_views
+from . import (
+    auth_views,
+    claim_views,
+    dashboard_views,
+    incident_views,
+    policy_views,
+    staff_views,
+)
 from .blueprint import bp
 from .security import configure_sessions
 
 __all__ = ["register_console"]
 
 # Imported for their routes on `bp`.
-_VIEWS = (auth_views, claim_views, dashboard_views, policy_views, staff_views)
+_VIEWS = (auth_views, claim_views, dashboard_views, incident_views, policy_views, staff_views)
 
 
 def register_console(app: Flask, config: Config) -> None:

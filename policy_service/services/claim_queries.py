@@ -46,6 +46,7 @@ def list_claims(
     starting_after: str | None,
     policy: str | None,
     status: str | None,
+    trigger_event: str | None = None,
 ) -> tuple[list[Claim], bool]:
     if status is not None and status not in {s.value for s in ClaimStatus}:
         raise InvalidRequest(
@@ -59,6 +60,7 @@ def list_claims(
             livemode=caller.livemode,
             policy_id=policy,
             status=status,
+            trigger_event=trigger_event,
         )
 
 

@@ -44,7 +44,7 @@ def test_a_wrong_method_says_which_are_allowed(api: ApiClient) -> None:
     ("path", "param"),
     [
         ("/v1/policies?policyholder=x", "policyholder"),
-        ("/v1/claims?trigger_event=trg_1&status=paid", "trigger_event"),
+        ("/v1/claims?incident=trg_1&status=paid", "incident"),
         ("/v1/products?limit=1", "limit"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Flask
@@ -175,3 +176,43 @@ def test_the_console_in_chinese(
     page.goto(f"{live_server}/ops/claims/{ids['reused']}")
     expect(page.locator("#signals")).to_contain_text("证据重复使用")
     screenshot(page, "claim-zh")
+
+
+def test_an_incident_page_shows_every_policy_its_report_paid(
+    app: Flask, engine: sa.Engine, clock: Clock, live_server: str, new_page: NewPage
+) -> None:
+    """A reviewer finds a flight's report among the incidents, opens it, and sees the
+    policies it matched with their claims and what was paid (the product and its paying
+    report read from products/)."""
+    from policy_service.adapters.unit_of_work import SqlUnitOfWork
+    from policy_service.services.partners import create_partner
+
+    from ..claims_helpers import Bearer, provider_key
+    from ..conftest import START, ApiClient
+    from ..endorsement_helpers import CASE, issue
+
+    partner, key = create_partner(SqlUnitOfWork(engine), "Trip Co", "partner_settled", False, START)
+    policy = issue(ApiClient(app.test_client(), key, partner.id), clock)
+    fact = CASE.trigger
+    assert fact is not None
+    clock.now = fact.observed_at + timedelta(minutes=1)
+    report = {
+        "type": fact.type.name,
+        "data": fact.type.fields.to_json(fact.values),
+        "observed_at": fact.observed_at.isoformat(),
+    }
+    status, posted = Bearer(app.test_client(), provider_key(engine)).post(
+        "/v1/trigger-events", report
+    )
+    assert status == 201, posted
+    add_staff(engine, "li.na@ops.example", "reviewer")
+    page = new_page()
+    _login(page, live_server, "li.na@ops.example", "/ops/incidents")
+    page.select_option("select[name=type]", fact.type.name)
+    page.click("form.filters button[type=submit]")
+    page.click(f"text={posted['id']}")
+    expect(page).to_have_url(f"{live_server}/ops/incidents/{posted['id']}")
+    expect(page.locator("#matched")).to_contain_text(policy["id"])
+    expect(page.locator("#matched")).to_contain_text("paid")
+    expect(page.locator("#totals")).to_contain_text(str(CASE.expect["amount"]))
+    screenshot(page, "incident")

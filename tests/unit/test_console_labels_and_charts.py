@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from policy_service.domain.claims import REJECT_CODES, SIGNAL_CODES, ClaimStatus
+from policy_service.domain.claims import REJECT_CODES, SIGNAL_CODES, TRIGGER_STATUSES, ClaimStatus
 from policy_service.domain.lifecycle import PolicyStatus
 from policy_service.ops import charts, i18n
 
@@ -42,6 +42,7 @@ def test_every_label_and_code_the_console_shows_has_a_chinese_translation() -> N
     assert len(labels) > 100  # the scan finds the templates' labels
     codes = {*SIGNAL_CODES, *REJECT_CODES, *(str(s) for s in ClaimStatus)}
     codes |= {str(s) for s in PolicyStatus} | {"reviewer", "approver", "admin"}
+    codes |= set(TRIGGER_STATUSES)  # an incident's reports
     missing = sorted((labels | codes) - set(i18n.ZH))
     assert missing == []
 

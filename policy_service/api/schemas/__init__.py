@@ -14,6 +14,8 @@ from .claims import (
     ClaimReviewSchema,
     ClaimSchema,
     SignalSchema,
+    TriggerEventListArgsSchema,
+    TriggerEventListSchema,
     TriggerEventRequestSchema,
     TriggerEventSchema,
 )
@@ -163,6 +165,8 @@ __all__ = [
     "StatementSchema",
     "StatementTotalSchema",
     "Strict",
+    "TriggerEventListArgsSchema",
+    "TriggerEventListSchema",
     "TriggerEventRequestSchema",
     "TriggerEventSchema",
     "WebhookEndpointCreateSchema",

@@ -174,6 +174,33 @@ class ClaimListArgsSchema(Strict):
     starting_after = fields.String(metadata={"description": "a claim id: the page after it"})
     policy = fields.String()
     status = fields.String(validate=validate.OneOf(CLAIM_STATUSES))
+    trigger_event = fields.String(
+        metadata={"description": "claims decided by this trigger event (trg_...)"}
+    )
+
+
+class TriggerEventListArgsSchema(Strict):
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    starting_after = fields.String(
+        metadata={"description": "a trigger event id: the page after it"}
+    )
+    type = fields.String(metadata={"example": "flight.status"})
+    status = fields.String(validate=validate.OneOf(TRIGGER_STATUSES))
+    observed_from = fields.Date(
+        metadata={"description": "observed on or after this day (settlement time zone)"}
+    )
+    observed_to = fields.Date(metadata={"description": "observed on or before this day"})
+    subject = fields.List(
+        fields.String(),
+        metadata={
+            "description": "NAME:VALUE, repeatable: a field of the fact equal to this text, "
+            "e.g. flight_number:MU5101"
+        },
+    )
+
+
+class TriggerEventListSchema(ListEnvelope):
+    data = fields.List(fields.Nested(lambda: TriggerEventSchema()), required=True)
 
 
 class ClaimRequestSchema(Strict):
