@@ -23,6 +23,14 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
+def _days_or_never(env: Mapping[str, str], name: str) -> int | None:
+    """A number of days, or unset/0 for never."""
+    days = _int(env, name, 0)
+    if days < 0:
+        raise SystemExit(f"{name} must be 0 (never) or a number of days, got {days}")
+    return days or None
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -108,6 +116,8 @@ class Config:
     worker_poll_seconds: float = 1.0
     worker_concurrency: int = 8
     worker_batch: int = 32
+    #: erase a policyholder this many days after the policy's cover ended (None: never)
+    privacy_retention_days: int | None = None
     #: the Stripe-compatible payment API (stripe billing)
     stripe_api_key: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
@@ -194,6 +204,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8),
         worker_batch=_int(env, "WORKER_BATCH", 32),
+        privacy_retention_days=_days_or_never(env, "PRIVACY_RETENTION_DAYS"),
         stripe_api_key=env.get("STRIPE_API_KEY") or None,
         stripe_api_base=(env.get("STRIPE_API_BASE") or "https://api.stripe.com").rstrip("/"),
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,

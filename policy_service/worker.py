@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from .adapters.webhook_sender import SendResult, WebhookSender
 from .bootstrap import Services, bootstrap, configure_logging
 from .config import Config
-from .services import delivery, metrics, payment_settling, payouts
+from .services import delivery, metrics, payment_settling, payouts, privacy
 
 log = logging.getLogger("policy_service.worker")
 
@@ -70,6 +70,10 @@ class Worker:
             cutoff = self.now() - timedelta(hours=self.config.idempotency_ttl_hours)
             done += delivery.purge_idempotency_keys(self.uow, cutoff)
             done += delivery.expire_policies(self.uow, self.now(), self.services.render_policy)
+            if self.config.privacy_retention_days:
+                done += privacy.apply_retention(
+                    self.uow, self.claims.files, self.now(), self.config.privacy_retention_days
+                )
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
             done += payment_settling.reconcile(self.billing, self.now())

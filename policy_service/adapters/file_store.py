@@ -28,3 +28,7 @@ class FileStore:
                 fh.write(data)
             os.replace(tmp, path)  # atomic: a reader never sees half a file
         return digest
+
+    def delete(self, sha256: str) -> None:
+        """Remove the file (an erasure); nothing if it is already gone."""
+        self.path(sha256).unlink(missing_ok=True)

@@ -919,3 +919,22 @@ claim_audit = sa.Table(
     sa.Column("after", JSONDoc, nullable=True),
     sa.Index(None, "claim_id", "id"),
 )
+
+#: Privacy requests (exports, erasures, the retention sweep): who asked, what they
+#: touched; never whom they were about (the ID number, its hash, name or phone).
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(10), nullable=False),
+    #: the partner that asked (null: the operator, from the CLI or the retention sweep)
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=True),
+    sa.Column("livemode", sa.Boolean, nullable=True),
+    #: an API key id, "cli", or "retention"
+    sa.Column("requested_by", sa.String(60), nullable=False),
+    #: the policies the request covered, and those an erasure had to keep (with why)
+    sa.Column("policies", JSONDoc, nullable=False),
+    sa.Column("kept", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("kind in ('export', 'erasure', 'retention')", name="kind"),
+)

@@ -28,6 +28,7 @@ from .ledger_repo import LedgerRepository
 from .partners_repo import PartnersRepository
 from .payments_repo import PaymentsRepository
 from .policies_repo import PoliciesRepository
+from .privacy_repo import PrivacyRepository
 from .quotes_repo import QuotesRepository
 from .stats_repo import StatsRepository
 from .stripe_events_repo import StripeEventsRepository
@@ -81,6 +82,10 @@ class Tx:
     @cached_property
     def endorsements(self) -> EndorsementsRepository:
         return EndorsementsRepository(self.conn)
+
+    @cached_property
+    def privacy(self) -> PrivacyRepository:
+        return PrivacyRepository(self.conn)
 
     @cached_property
     def editions(self) -> EditionsRepository:

@@ -24,6 +24,7 @@ from . import (
     events,
     ops,
     policies,
+    privacy,
     products,
     quotes,
     statements,
@@ -115,6 +116,7 @@ def register_api(app: Flask) -> PolicyServiceApi:
         ops,
         stripe_webhooks,
         api_keys,
+        privacy,
     ):
         api.register_blueprint(module.blp)
     app.extensions["policy_service_api"] = api

@@ -27,6 +27,7 @@ PREFIXES = frozenset(
         "cpo",
         "att",
         "end",
+        "prq",
     }
 )
 

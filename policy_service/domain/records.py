@@ -30,6 +30,7 @@ ALL_SCOPES = (
     "claims:write",
     "trigger_events:write",
     "keys:admin",
+    "privacy:write",
 )
 #: a key with this scope may do everything, including what later versions add
 FULL_ACCESS = "*"

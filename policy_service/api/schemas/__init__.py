@@ -77,6 +77,7 @@ from .policies import (
     PolicyListSchema,
     PolicySchema,
 )
+from .privacy import ErasureSchema, PrivacyExportSchema, PrivacyRequestSchema
 from .products import (
     CurrentEditionSchema,
     DuplicateCoverSchema,
@@ -127,6 +128,7 @@ __all__ = [
     "EndorsementListSchema",
     "EndorsementRequestSchema",
     "EndorsementSchema",
+    "ErasureSchema",
     "ErrorDetailSchema",
     "ErrorSchema",
     "EventDataSchema",
@@ -149,6 +151,8 @@ __all__ = [
     "PolicyholderSchema",
     "PolicyholderViewSchema",
     "PremiumSchema",
+    "PrivacyExportSchema",
+    "PrivacyRequestSchema",
     "ProductListSchema",
     "ProductSchema",
     "QuoteRequestSchema",

@@ -1,0 +1,161 @@
+"""Privacy requests: a person gets a copy of what is held about them, and has it erased;
+policies, claims, the ledger and statements keep their money and ids; a dump of the whole
+database afterwards holds none of the person's data. The product and a paying report are
+read from products/ (tests/endorsement_helpers.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from policy_service.adapters.tables import ledger_entries, metadata, policies, privacy_requests
+from policy_service.adapters.unit_of_work import SqlUnitOfWork
+from policy_service.services import privacy
+from tests.claims_helpers import Bearer, provider_key, resident_id
+from tests.conftest import ApiClient, Clock
+from tests.endorsement_helpers import CASE, EDITION, PRODUCT, changes
+
+PERSON = resident_id(42)
+NAME, NEW_NAME, PHONE = "欧阳隐私", "欧阳新名", "13912345678"
+
+
+def _issue(api: ApiClient, risk: dict[str, Any], ref: str) -> dict[str, Any]:
+    body = {
+        "product": PRODUCT.code,
+        "external_ref": ref,
+        "risk": risk,
+        "policyholder": {
+            "name": NAME,
+            "id_type": "cn_resident_id",
+            "id_number": PERSON,
+            "phone": PHONE,
+        },
+    }
+    status, policy = api.post("/v1/policies", body)
+    assert status == 201, policy
+    return policy
+
+
+def _dump(engine: sa.Engine) -> str:
+    """Every row of every table, as text."""
+    with engine.connect() as conn:
+        return repr(
+            [
+                [tuple(row) for row in conn.execute(sa.select(table))]
+                for table in metadata.sorted_tables
+            ]
+        )
+
+
+def test_export_then_erasure_leaves_nothing_of_the_person(
+    app: Flask, engine: sa.Engine, api: ApiClient, other_api: ApiClient, clock: Clock
+) -> None:
+    if PRODUCT.policyholder == "none":
+        return
+    clock.now = CASE.quoted_at.astimezone(UTC)
+    paid = _issue(api, EDITION.inputs.to_json(EDITION.inputs.parse(CASE.risk)), "trip-1")
+    later, _, _ = changes()
+    in_force = _issue(api, later, "trip-2")
+    assert api.post(
+        f"/v1/policies/{paid['id']}/endorsements", {"policyholder": {"name": NEW_NAME}}
+    )[0] in (201, 422)
+    fact = CASE.trigger
+    assert fact is not None
+    clock.now = fact.observed_at.astimezone(UTC) + timedelta(minutes=1)
+    report = {
+        "type": fact.type.name,
+        "data": fact.type.fields.to_json(fact.values),
+        "observed_at": fact.observed_at.isoformat(),
+    }
+    assert (
+        Bearer(app.test_client(), provider_key(engine)).post("/v1/trigger-events", report)[0] == 201
+    )
+    [claim] = api.get("/v1/claims", policy=paid["id"])[1]["data"]
+    assert claim["status"] == "paid"
+
+    # the copy: this partner's policies, claims and changes; another partner's: nothing
+    status, copy = api.post("/v1/privacy/exports", {"id_number": PERSON})
+    assert status == 200, copy
+    assert {p["id"] for p in copy["policies"]} == {paid["id"], in_force["id"]}
+    assert [c["id"] for c in copy["claims"]] == [claim["id"]]
+    assert all(p["policyholder"]["id_last4"] == PERSON[-4:] for p in copy["policies"])
+    assert PERSON not in repr(copy)  # the number itself was never kept
+    assert other_api.post("/v1/privacy/exports", {"id_number": PERSON})[1]["policies"] == []
+    assert api.post("/v1/privacy/exports", {"id_number": "x"})[0] == 200  # nobody: empty
+    status, error = api.post("/v1/privacy/erasures", {"id_type": "passport"})
+    assert (status, error["error"]["param"]) == (400, "id_number")
+
+    with engine.connect() as conn:
+        money_before = sorted(
+            (r.policy_id, r.kind, r.amount) for r in conn.execute(sa.select(ledger_entries))
+        )
+    # the first cover has ended, the second not yet: that one is kept, and said why
+    ends = {p["id"]: _at(p["coverage"]["ends_at"]) for p in (paid, in_force)}
+    assert ends[paid["id"]] < ends[in_force["id"]]
+    clock.now = ends[paid["id"]] + timedelta(minutes=1)
+    status, erased = api.post("/v1/privacy/erasures", {"id_number": PERSON})
+    assert status == 200, erased
+    assert erased["erased"] == [paid["id"]]
+    assert erased["kept"] == {in_force["id"]: "in force: the contract still needs the person"}
+    clock.now = ends[in_force["id"]] + timedelta(minutes=1)
+    status, again = api.post("/v1/privacy/erasures", {"id_number": PERSON})
+    assert (status, again["erased"], again["kept"]) == (200, [in_force["id"]], {})
+    assert api.post("/v1/privacy/erasures", {"id_number": PERSON})[0] == 404
+
+    dump = _dump(engine)
+    hashed = hmac.new(b"test-pii-key", f"cn_resident_id:{PERSON}".encode(), hashlib.sha256)
+    for secret in (NAME, NEW_NAME, PHONE, PERSON, hashed.hexdigest()):
+        at = dump.find(secret)
+        assert at < 0, dump[max(0, at - 400) : at + 100]
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.select(policies.c.policyholder_id_last4)).scalars()) == {"****"}
+        money_after = sorted(
+            (r.policy_id, r.kind, r.amount) for r in conn.execute(sa.select(ledger_entries))
+        )
+        asked = [
+            r.kind
+            for r in conn.execute(
+                sa.select(privacy_requests).order_by(
+                    privacy_requests.c.created_at, privacy_requests.c.id
+                )
+            )
+        ]
+    assert money_after == money_before  # the money and the ids stay
+    assert api.get(f"/v1/policies/{paid['id']}")[1]["premium"] == paid["premium"]
+    assert asked.count("export") == 3 and asked.count("erasure") >= 2
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def datetime_after_all_covers(engine: sa.Engine) -> Any:
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(policies.c.coverage_end))).scalar_one()
+    return last.astimezone(UTC) + timedelta(days=1)
+
+
+def test_the_retention_sweep_erases_people_whose_cover_ended_long_ago(
+    app: Flask, engine: sa.Engine, api: ApiClient, clock: Clock
+) -> None:
+    if PRODUCT.policyholder == "none":
+        return
+    clock.now = CASE.quoted_at.astimezone(UTC)
+    policy = _issue(api, EDITION.inputs.to_json(EDITION.inputs.parse(CASE.risk)), "trip-1")
+    ended = datetime_after_all_covers(engine)
+    files = app.extensions["policy_service"].claims().files
+    uow = SqlUnitOfWork(engine)
+    assert privacy.apply_retention(uow, files, ended + timedelta(days=29), days=30) == 0
+    assert privacy.apply_retention(uow, files, ended + timedelta(days=31), days=30) == 1
+    assert privacy.apply_retention(uow, files, ended + timedelta(days=32), days=30) == 0
+    _, after = api.get(f"/v1/policies/{policy['id']}")
+    assert after["policyholder"]["name"] == "[erased]" and after["policyholder"]["phone"] is None
+    assert NAME not in _dump(engine) and PHONE not in _dump(engine)
+    with engine.connect() as conn:
+        [kind] = conn.execute(sa.select(privacy_requests.c.kind)).scalars()
+    assert kind == "retention"
