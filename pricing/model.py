@@ -265,6 +265,9 @@ class Product:
     tests_file: str
     #: None: a policy of this product never changes after issue
     endorsements: Endorsements | None = None
+    description_zh: str = ""
+    #: refusal reasons (eligibility and endorsement codes) in Chinese, by code
+    messages_zh: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def warnings(self) -> tuple[ProductFileError, ...]:

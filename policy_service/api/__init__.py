@@ -13,6 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from policy_service.domain.errors import PermissionDenied, RateLimited
 from policy_service.domain.records import Caller
+from policy_service.presentation import api_language
 from policy_service.presentation.request_guard import check_request_text
 
 from ..services import metrics, staff
@@ -149,6 +150,10 @@ def register_api(app: Flask) -> PolicyServiceApi:
             response.headers["RateLimit-Limit"] = str(window.limit)
             response.headers["RateLimit-Remaining"] = str(window.remaining)
             response.headers["RateLimit-Reset"] = str(window.reset_seconds)
+        if request.path.startswith("/v1/"):
+            # messages follow Accept-Language (api/errors.in_language): caches must know
+            response.headers.add("Vary", "Accept-Language")
+            response.headers["Content-Language"] = api_language.chosen(request.accept_languages)
         return response
 
     @app.get("/docs/assets/<path:filename>")

@@ -9,11 +9,14 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from policy_service.domain import errors as e
+from policy_service.presentation import api_language
 from policy_service.presentation.errors import error_body
+
+from .context import services
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,9 @@ log = logging.getLogger(__name__)
 def error_response(error: e.ServiceError) -> Response:
     status, body = error_body(error)
     response = Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+        json.dumps(in_language(body), ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
     )
     if status == 503:
         response.headers["Retry-After"] = "1"
@@ -30,6 +35,19 @@ def error_response(error: e.ServiceError) -> Response:
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+def in_language(body: dict[str, Any]) -> dict[str, Any]:
+    """An error body in the language the caller prefers (Accept-Language; codes unchanged)."""
+    if not has_request_context():
+        return body
+    language = api_language.chosen(request.accept_languages)
+    if language == "en":
+        return body
+    reasons_zh: dict[str, str] = {}
+    for product in services().catalog.all():
+        reasons_zh.update(product.messages_zh)
+    return api_language.localized(body, language, reasons_zh)
 
 
 def _webargs_param(messages: Any, prefix: str = "") -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from policy_service.services.idempotency import Outcome, dumps, fingerprint
 from policy_service.services.unit_of_work import Tx
 
 from .context import services
+from .errors import in_language
 
 HEADER = "Idempotency-Key"
 
@@ -38,7 +40,13 @@ def ok(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def json_response(outcome: Outcome) -> Response:
-    response = Response(outcome.body, status=outcome.status, mimetype="application/json")
+    body = outcome.body
+    if outcome.status >= 400:  # stored in English; answered in the caller's language
+        found = json.loads(body)
+        shown = in_language(found)
+        if shown is not found:
+            body = json.dumps(shown, ensure_ascii=False)
+    response = Response(body, status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response

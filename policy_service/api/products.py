@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from policy_service.domain.errors import NotFound
-from policy_service.presentation import render
+from policy_service.presentation import api_language, render
 from policy_service.presentation.endorsements import endorsable
 
 from .context import caller, services
@@ -26,9 +26,14 @@ def _view(code: str) -> dict[str, Any]:
     if product is None:
         raise NotFound(f"no product {code!r}")
     now = svc.clock()
-    return render.product(product, product.edition_at(now), now) | {
+    view = render.product(product, product.edition_at(now), now) | {
         "endorsements": endorsable(product)
     }
+    if api_language.chosen(request.accept_languages) == "zh":
+        return api_language.product_in_zh(
+            view, product.name_zh, product.description_zh, product.messages_zh
+        )
+    return view
 
 
 @blp.route("")

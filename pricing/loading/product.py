@@ -16,12 +16,13 @@ from ..model import (
     POLICYHOLDER_RULES,
     DuplicateCover,
     Edition,
+    Endorsements,
     Product,
 )
 from ..source import parse_yaml, read_text
 from .edition import load_edition
 from .endorsements import read_endorsements
-from .reader import Collect, Reader
+from .reader import MISSING, Collect, Reader
 from .testcases import load_tests
 from .triggers import TRIGGERS_FOLDER, TriggerTypes, load_trigger_types
 
@@ -51,6 +52,8 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
                     "policyholder",
                     "duplicate_cover",
                     "endorsements",
+                    "description_zh",
+                    "messages_zh",
                 },
                 {"code", "name", "policyholder"},
             )
@@ -112,8 +115,10 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
     if not editions and not out.errors:
         out.add(ProductFileError(f"{code}/editions", None, "", "no editions"))
     endorsements = None
+    messages_zh: dict[str, str] = {}
     if r is not None and editions:
         endorsements = read_endorsements(r, editions, str(meta.get("policyholder")))
+        messages_zh = _messages_zh(r, editions, endorsements)
     tests = load_tests(folder, root, {e.id: e for e in editions}, triggers, out)
     if out.errors:
         raise ProductInvalid(code, out.errors)
@@ -128,7 +133,40 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
         tests=tests,
         tests_file=f"{code}/tests.yaml",
         endorsements=endorsements,
+        description_zh=str(meta.get("description_zh", "")).strip(),
+        messages_zh=messages_zh,
     )
+
+
+def _messages_zh(
+    r: Reader, editions: list[Edition], endorsements: Endorsements | None
+) -> dict[str, str]:
+    """`messages_zh`: a refusal reason's Chinese message, by its code (an eligibility
+    code of an edition, or an endorsement refusal)."""
+    raw = r.at(("messages_zh",))
+    if raw is MISSING or raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        r.fail(("messages_zh",), "must map reason codes to their messages in Chinese")
+        return {}
+    known = _known_codes(editions, endorsements)
+    out = {}
+    for code, text in raw.items():
+        if code not in known:
+            r.fail(
+                ("messages_zh", code), f"no refusal has code {code!r}; one of: {', '.join(known)}"
+            )
+        elif not isinstance(text, str) or not text.strip():
+            r.fail(("messages_zh", code), "must be the message in Chinese")
+        else:
+            out[str(code)] = text.strip()
+    return out
+
+
+def _known_codes(editions: list[Edition], endorsements: Endorsements | None) -> list[str]:
+    codes = {rule.code for e in editions for rule in e.eligibility}
+    codes |= {rule.code for rule in (endorsements.refuse if endorsements else ())}
+    return sorted(codes)
 
 
 @dataclass
