@@ -30,6 +30,8 @@ log = logging.getLogger("policy_service.worker")
 
 EXPIRY_EVERY_SECONDS = 30.0
 RECONCILE_EVERY_SECONDS = 5.0
+#: the privacy retention sweep (PRIVACY_RETENTION_DAYS): hourly is soon enough
+RETENTION_EVERY_SECONDS = 3600.0
 
 
 class Worker:
@@ -40,7 +42,8 @@ class Worker:
         # A send ends at its hard deadline, and a batch is sent in waves of `concurrency`:
         # the lease must outlast every wave and the recording, or another worker resends.
         waves = -(-batch // concurrency)
-        lease = (waves + 1) * config.webhook_timeout_seconds + 5
+        # twice the timeout per wave: the host is resolved before a send's deadline starts
+        lease = 2 * waves * config.webhook_timeout_seconds + 5
         if config.webhook_lease_seconds < lease:
             config = config.with_(webhook_lease_seconds=lease)
         self.batch = batch
@@ -56,6 +59,7 @@ class Worker:
         self.stopping = threading.Event()
         self._next_expiry = 0.0
         self._next_reconcile = 0.0
+        self._next_retention = 0.0
 
     @staticmethod
     def now() -> datetime:
@@ -70,10 +74,10 @@ class Worker:
             cutoff = self.now() - timedelta(hours=self.config.idempotency_ttl_hours)
             done += delivery.purge_idempotency_keys(self.uow, cutoff)
             done += delivery.expire_policies(self.uow, self.now(), self.services.render_policy)
-            if self.config.privacy_retention_days:
-                done += privacy.apply_retention(
-                    self.uow, self.claims.files, self.now(), self.config.privacy_retention_days
-                )
+        days = self.config.privacy_retention_days
+        if days and time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
+            done += privacy.apply_retention(self.uow, self.claims.files, self.now(), days)
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + RECONCILE_EVERY_SECONDS
             done += payment_settling.reconcile(self.billing, self.now())

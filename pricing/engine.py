@@ -69,7 +69,12 @@ def endorsement_refusals(
             "coverage_end": coverage_end,
             "issued_at": issued_at,
         }
-        return [r for r in rules if edition.id in r.when and r.when[edition.id](scope)]
+        missing = [r.code for r in rules if edition.id not in r.when]
+        if missing:  # never read as "nothing refuses": the rule is unknown for this edition
+            raise EvaluationError(
+                f"{edition.ref}: endorsement rules {', '.join(missing)} were not compiled for it"
+            )
+        return [r for r in rules if r.when[edition.id](scope)]
 
 
 def refund_for(

@@ -268,11 +268,13 @@ class Product:
     description_zh: str = ""
     #: refusal reasons (eligibility and endorsement codes) in Chinese, by code
     messages_zh: dict[str, str] = field(default_factory=dict, compare=False)
+    #: warnings about product.yaml itself
+    file_warnings: tuple[ProductFileError, ...] = field(default=(), compare=False)
 
     @property
     def warnings(self) -> tuple[ProductFileError, ...]:
-        """Every edition's warnings, oldest edition first."""
-        return tuple(w for e in self.editions for w in e.warnings)
+        """product.yaml's warnings, then every edition's, oldest edition first."""
+        return self.file_warnings + tuple(w for e in self.editions for w in e.warnings)
 
     def edition_at(self, when: datetime) -> Edition | None:
         """The edition in force at `when`: the latest whose effective_from is not after it."""

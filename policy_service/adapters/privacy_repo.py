@@ -11,6 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from policy_service.domain.claims import OPEN_STATUSES
+
 from .sql import insert_rows
 from .tables import (
     claim_attachments,
@@ -20,10 +22,19 @@ from .tables import (
     policies,
     policy_endorsements,
     privacy_requests,
+    webhook_attempts,
+    webhook_deliveries,
 )
 
 #: what an erased name reads as; an erased ID hash starts with the same word
 ERASED = "[erased]"
+
+
+#: a stored answer that named an erased person, as a retry with its key now gets it
+ERASED_ANSWER = (
+    '{"error": {"type": "invalid_request", "code": "answer_erased", "message": '
+    '"this answer named a person whose data has been erased"}}'
+)
 
 
 def erased_hash() -> str:
@@ -41,6 +52,13 @@ def scrub(document: Any) -> Any:
     out = {k: scrub(v) for k, v in document.items()}
     if "id_last4" in out:
         out.update(name=ERASED, phone=None, id_last4="****")
+    if out.get("object") == "claim":  # what the partner and the reviewers wrote
+        if out.get("description"):
+            out["description"] = ERASED
+        out["evidence"] = {}
+        decision = out.get("decision")
+        if isinstance(decision, dict) and decision.get("reason"):
+            out["decision"] = {**decision, "reason": ERASED}
     changes = out.get("changes")
     if isinstance(changes, dict):
         out["changes"] = {
@@ -74,6 +92,12 @@ class PrivacyRepository:
                     policies.c.policyholder_id_hash.is_not(None),
                     ~policies.c.policyholder_id_hash.startswith("erased-"),
                     policies.c.coverage_end < ended_before,
+                    policies.c.status != "pending_payment",
+                    # what an erasure would keep is not picked, so a batch is never stuck
+                    ~sa.exists().where(
+                        claims.c.policy_id == policies.c.id,
+                        claims.c.status.in_(OPEN_STATUSES),
+                    ),
                 )
                 .order_by(policies.c.id)
                 .limit(limit)
@@ -122,6 +146,7 @@ class PrivacyRepository:
             .where(claims.c.id.in_(ids))
             .values(
                 description=sa.case((claims.c.description.is_(None), None), else_=ERASED),
+                decision_reason=sa.case((claims.c.decision_reason.is_(None), None), else_=ERASED),
                 evidence={},
                 holder_key=None,
             )
@@ -149,9 +174,10 @@ class PrivacyRepository:
             is not None
         )
 
-    def scrub_copies(self, policy_ids: list[str]) -> None:
+    def scrub_copies(self, policy_ids: list[str], stored_answers: bool = True) -> None:
         """Events about the policies (and their claims) keep a copy of the policy's JSON,
-        and so may a stored answer: the person is erased from every copy."""
+        and so may a stored answer (`stored_answers`: look for them; they are kept
+        IDEMPOTENCY_TTL_HOURS only): the person is erased from every copy."""
         claim_ids = sa.select(claims.c.id).where(claims.c.policy_id.in_(policy_ids))
         rows = self.conn.execute(
             sa.select(events.c.id, events.c.data).where(
@@ -163,11 +189,26 @@ class PrivacyRepository:
             self.conn.execute(
                 events.update().where(events.c.id == row.id).values(data=scrub(row.data))
             )
+        # a receiver's answer may echo what it was sent
+        about = sa.select(events.c.id).where(
+            sa.or_(events.c.object_id.in_(policy_ids), events.c.object_id.in_(claim_ids))
+        )
+        deliveries = sa.select(webhook_deliveries.c.id).where(
+            webhook_deliveries.c.event_id.in_(about)
+        )
+        self.conn.execute(
+            webhook_attempts.update()
+            .where(webhook_attempts.c.delivery_id.in_(deliveries))
+            .values(response_excerpt=None)
+        )
+        if not stored_answers:
+            return
         for policy_id in policy_ids:
+            # answered from now on with this, not run again (a batch could reissue others)
             self.conn.execute(
-                idempotency_keys.delete().where(
-                    idempotency_keys.c.response_body.contains(policy_id)
-                )
+                idempotency_keys.update()
+                .where(idempotency_keys.c.response_body.contains(policy_id))
+                .values(status_code=410, response_body=ERASED_ANSWER)
             )
 
     def record(self, row: dict[str, Any]) -> None:

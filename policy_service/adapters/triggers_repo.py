@@ -136,6 +136,13 @@ class TriggersRepository:
             stmt = stmt.where(T.c.data[name].as_string() == text)
         return keyset_page(self.conn, stmt, T.c.id, limit, starting_after)
 
+    def reported_on(self, subject_keys: list[str]) -> bool:
+        """Whether any report about one of these subjects was received."""
+        found = self.conn.execute(
+            sa.select(T.c.id).where(among(self.conn, T.c.subject_key, subject_keys)).limit(1)
+        ).first()
+        return found is not None
+
     def policies_under(self, subject_keys: set[str]) -> list[Any]:
         """Every policy stored under any of these keys, whatever its status (an incident's
         page), oldest first."""
@@ -196,10 +203,21 @@ class TriggersRepository:
         )
         if partner_id is not None:
             stmt = stmt.where(policies.c.partner_id == partner_id)
+        rows = list(self.conn.execute(stmt))
+        # Read again under the row locks: an endorsement that committed while we waited
+        # may have moved a policy off these subjects (PostgreSQL reads committed rows).
+        still = set(
+            self.conn.execute(
+                sa.select(policy_subjects.c.policy_id).where(
+                    among(self.conn, policy_subjects.c.subject_key, sorted(subject_keys)),
+                    among(self.conn, policy_subjects.c.policy_id, [r.id for r in rows]),
+                )
+            ).scalars()
+        )
         seen: set[str] = set()
         out = []
-        for row in self.conn.execute(stmt):
-            if row.id not in seen:
+        for row in rows:
+            if row.id not in seen and row.id in still:
                 seen.add(row.id)
                 out.append(row)
         return out

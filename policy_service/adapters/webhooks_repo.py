@@ -307,6 +307,14 @@ class WebhooksRepository:
             stmt = sa.select(D.c.id).where(D.c.id.in_(delivery_ids)).order_by(D.c.id)
             self.conn.execute(stmt.with_for_update())
 
+    def lock_endpoints(self, endpoint_ids: list[str]) -> None:
+        """After the deliveries, their endpoints (in the order given): a batch that clears
+        one endpoint's failures and notes another's never waits on another batch doing
+        the reverse."""
+        if self.conn.dialect.name == "postgresql" and endpoint_ids:
+            stmt = sa.select(E.c.id).where(E.c.id.in_(endpoint_ids)).order_by(E.c.id)
+            self.conn.execute(stmt.with_for_update())
+
     def finish_attempt(self, attempt_id: int, **values: Any) -> None:
         self.finish_attempts([(attempt_id, values)])
 

@@ -75,7 +75,12 @@ class TriggerEvents(MethodView):
             args["limit"],
             args.get("starting_after"),
         )
-        data = [render.trigger_event(r) for r in rows]
+        mine = who.provider_id or who.partner_id
+        data = [
+            # what a report did is the poster's to read: it counts every partner's policies
+            render.trigger_event(r) | ({} if r.source_id == mine else {"result": None})
+            for r in rows
+        ]
         return ok(render.page(data, more, "/v1/trigger-events"))
 
     @blp.arguments(TriggerEventRequestSchema())

@@ -86,7 +86,8 @@ def _add_attachment(
             "add_information",
             Actor("partner", caller.partner_id),
             now,
-            f"attachment {row['file_name']} ({len(data)} bytes, sha256 {digest[:12]}...)",
+            # not the file's name: it may name the person, and the audit is never rewritten
+            f"attachment {row['id']} ({len(data)} bytes, sha256 {digest[:12]}...)",
             info_requested_at=None,
         )
         if not tx.claims.update(after, claim.status):

@@ -103,6 +103,7 @@ def record_all(
         # Lock order for every writer: the deliveries (by id), then their attempts, then
         # endpoints; sorted, two batches never wait on each other in a circle.
         tx.webhooks.lock_deliveries(sorted(c.delivery_id for c, _ in outcomes))
+        tx.webhooks.lock_endpoints(sorted({c.endpoint_id for c, _ in outcomes}))
         succeeded = [(c, r) for c, r in outcomes if r.ok]
         tx.webhooks.finish_attempts(
             [(c.attempt_id, _attempt(r, now, "succeeded")) for c, r in succeeded]

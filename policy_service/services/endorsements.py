@@ -13,7 +13,9 @@ One transaction, on the locked policy:
      later price list's, and it must be eligible now (a flight too close is refused);
   4. the cover lock moves to the new risk (a second cover of it is refused as at issue),
      and so do the keys trigger reports find the policy by: a report on the old flight
-     no longer reaches it, one on the new flight does;
+     no longer reaches it, one on the new flight does. The change takes the locks a
+     report on either subject takes, so the two never run across each other, and a
+     report already received on the new subject refuses it;
   5. the endorsement (before and after), the policy's next version, the premium
      difference in the ledger, and a policy.endorsed event, written together.
 
@@ -24,6 +26,7 @@ not change: charging or refunding a difference through the payment API is not bu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -74,7 +77,7 @@ def endorse(
         raise InvalidRequest("is not a field of an endorsement", param=sorted(unknown)[0])
     if not body.get("risk") and not body.get("policyholder"):
         raise InvalidRequest("give the risk fields or policyholder details to change", param="risk")
-    policy = policy_of(tx, caller, policy_id, for_update=True)
+    policy = policy_of(tx, caller, policy_id)  # read first, to know what to lock
     product = catalog.get(policy.product_code)
     rules = product.endorsements if product is not None else None
     if product is None or rules is None:
@@ -90,6 +93,7 @@ def endorse(
         )
     edition = pinned_edition(catalog, policy)
     after = _changed(policy, product, edition, body, now)
+    policy = _locked(tx, caller, edition, policy, after)
     _refuse_by_rules(edition, rules.refuse, policy, after, now)
     # and the new risk must be one the edition would sell now (a flight too close is not)
     price_risk(edition, edition.inputs.parse(after.risk), now)
@@ -124,6 +128,37 @@ def endorse(
     )
     _write(tx, product, edition, policy, after, endorsement, now, settlement_timezone, render)
     return endorsement, after
+
+
+def _subjects(edition: Edition, policy: Policy) -> set[str]:
+    risk = edition.inputs.parse(policy.risk)
+    return policy_subject_keys(edition, risk, policy.external_ref, policy.livemode)
+
+
+def _report_keys(keys: set[str], partner_id: str) -> list[str]:
+    """The keys reports on these subjects are stored and locked under: a provider's, and a
+    partner's own test-mode simulation (services/triggers.py)."""
+    scoped = {hashlib.sha256(f"{k}\x1f{partner_id}".encode()).hexdigest() for k in keys}
+    return sorted(keys | scoped)
+
+
+def _locked(tx: Tx, caller: Caller, edition: Edition, policy: Policy, after: Policy) -> Policy:
+    """Take the locks a trigger report on the old or the new subject takes, then the
+    policy's row: a report and the change run one after the other, never across each
+    other. A report already received on the new subject refuses the change: a policy
+    never moves onto a loss that may have happened."""
+    old, new = _subjects(edition, policy), _subjects(edition, after)
+    tx.triggers.lock_subjects(_report_keys(old | new, policy.partner_id))
+    locked = policy_of(tx, caller, policy.id, for_update=True)
+    if (locked.version, locked.status) != (policy.version, policy.status):
+        raise Conflict("the policy changed meanwhile; retry", code="concurrent_update")
+    if new - old and tx.triggers.reported_on(_report_keys(new - old, policy.partner_id)):
+        raise BusinessRefusal(
+            "a report on the new subject (the flight, the order) has already been received: "
+            "a policy cannot move onto a loss that may have happened",
+            code="subject_already_reported",
+        )
+    return locked
 
 
 def _changed(

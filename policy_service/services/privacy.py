@@ -111,7 +111,8 @@ def apply_retention(
         found = [policies_repo.from_row(r) for r in rows]
         if not found:
             return 0
-        result, unused = _erase(tx, found, now)
+        # answers are stored a day; covers ended `days` ago have none left to scrub
+        result, unused = _erase(tx, found, now, stored_answers=False)
         if result.erased:
             _record(tx, "retention", None, result.erased, {}, now)
     for sha256 in unused:
@@ -128,7 +129,9 @@ def _policies(tx: Tx, hashes: tuple[str, ...], caller: Caller | None) -> list[Po
     return [policies_repo.from_row(r) for r in rows]
 
 
-def _erase(tx: Tx, found: list[Policy], now: datetime) -> tuple[Erasure, list[str]]:
+def _erase(
+    tx: Tx, found: list[Policy], now: datetime, stored_answers: bool = True
+) -> tuple[Erasure, list[str]]:
     result = Erasure()
     for policy in found:
         why = _kept_because(tx, policy, now)
@@ -140,7 +143,7 @@ def _erase(tx: Tx, found: list[Policy], now: datetime) -> tuple[Erasure, list[st
         return result, []
     tx.privacy.erase_policies(result.erased)
     attached = tx.privacy.erase_claims(result.erased)
-    tx.privacy.scrub_copies(result.erased)
+    tx.privacy.scrub_copies(result.erased, stored_answers)
     unused = sorted({s for s in attached if not tx.privacy.file_still_used(s)})
     return result, unused
 

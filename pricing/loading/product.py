@@ -135,6 +135,7 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
         endorsements=endorsements,
         description_zh=str(meta.get("description_zh", "")).strip(),
         messages_zh=messages_zh,
+        file_warnings=tuple(w for w in out.warnings if w.file == display),
     )
 
 
@@ -153,10 +154,11 @@ def _messages_zh(
     out = {}
     for code, text in raw.items():
         if code not in known:
-            r.fail(
+            # a warning: the edition that had the code may have left the folder
+            r.warn(
                 ("messages_zh", code), f"no refusal has code {code!r}; one of: {', '.join(known)}"
             )
-        elif not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text.strip():
             r.fail(("messages_zh", code), "must be the message in Chinese")
         else:
             out[str(code)] = text.strip()

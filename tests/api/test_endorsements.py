@@ -175,3 +175,22 @@ def test_an_endorsement_is_idempotent_and_refused_once_a_claim_exists(
         assert refused["error"]["code"] == "claim_exists"
         assert refused["error"]["details"] == {"claim": claim["id"]}
     assert api.get(f"/v1/policies/{policy['id']}")[1]["version"] == 2
+
+
+def test_a_policy_never_moves_onto_a_subject_already_reported(
+    api: ApiClient, feed: Bearer, clock: Clock
+) -> None:
+    """A report on the new flight (even one announcing a loss still to come) refuses the
+    move: a passenger cannot rebook onto a flight known to be delayed or cancelled."""
+    policy = issue(api, clock)
+    risk_after, new, shift = changes()
+    fact = CASE.trigger
+    assert fact is not None
+    report = _report({**{k: fact.values[k] for k in MOVED if k in fact.values}, **new}, shift)
+    report["observed_at"] = clock.now.isoformat()  # known now, before the flight
+    assert feed.post("/v1/trigger-events", report)[0] == 201
+    status, refused = api.post(
+        f"/v1/policies/{policy['id']}/endorsements", {"risk": {k: risk_after[k] for k in MOVED}}
+    )
+    assert (status, refused["error"]["code"]) == (422, "subject_already_reported"), refused
+    assert api.get(f"/v1/policies/{policy['id']}")[1]["version"] == 1

@@ -69,6 +69,8 @@ def test_a_partner_sees_the_reports_that_decided_its_claims_and_only_those(
         return [t["id"] for t in page["data"]]
 
     assert listed(api) == [here["id"]]
+    # what the report did across partners is the provider's to read, not a partner's
+    assert api.get("/v1/trigger-events")[1]["data"][0]["result"] is None
     assert listed(other_api) == [there["id"]]
     assert listed(api, type=fact.type.name, status="processed") == [here["id"]]
     assert listed(api, status="superseded") == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,9 @@ from flask import Flask
 
 from policy_service.adapters.tables import ledger_entries, metadata, policies, privacy_requests
 from policy_service.adapters.unit_of_work import SqlUnitOfWork
+from policy_service.config import Config
 from policy_service.services import privacy
-from tests.claims_helpers import Bearer, provider_key, resident_id
+from tests.claims_helpers import Bearer, provider_key, resident_id, staff_token
 from tests.conftest import ApiClient, Clock
 from tests.endorsement_helpers import CASE, EDITION, PRODUCT, changes
 
@@ -53,7 +55,12 @@ def _dump(engine: sa.Engine) -> str:
 
 
 def test_export_then_erasure_leaves_nothing_of_the_person(
-    app: Flask, engine: sa.Engine, api: ApiClient, other_api: ApiClient, clock: Clock
+    app: Flask,
+    engine: sa.Engine,
+    api: ApiClient,
+    other_api: ApiClient,
+    clock: Clock,
+    config: Config,
 ) -> None:
     if PRODUCT.policyholder == "none":
         return
@@ -78,11 +85,37 @@ def test_export_then_erasure_leaves_nothing_of_the_person(
     [claim] = api.get("/v1/claims", policy=paid["id"])[1]["data"]
     assert claim["status"] == "paid"
 
+    # a claim the partner filed by hand, naming the person, with a file named after them,
+    # rejected by a reviewer (so nothing is open at the erasure)
+    body = {
+        "policy": in_force["id"],
+        "type": EDITION.benefits[0].code,
+        "description": f"{NAME} ({PHONE}) says the flight was late",
+    }
+    status, filed = api.post("/v1/claims", body)
+    assert status == 201, filed
+    upload = api.client.post(
+        f"/v1/claims/{filed['id']}/attachments",
+        data={
+            "file": (io.BytesIO(f"{NAME} ID copy".encode()), f"{NAME}_id.pdf", "application/pdf")
+        },
+        headers={"Authorization": f"Bearer {api.key}"},
+    )
+    assert upload.status_code == 201, upload.get_json()
+    stored = config.attachments_dir / upload.get_json()["sha256"][:2] / upload.get_json()["sha256"]
+    assert stored.exists()
+    reviewer = Bearer(app.test_client(), staff_token(engine, "li.na@ops.example", "approver"))
+    rejected = reviewer.post(
+        f"/v1/ops/claims/{filed['id']}/reject",
+        {"reject_code": "insufficient_evidence", "reason": "no proof of the delay"},
+    )
+    assert rejected[0] == 200, rejected
+
     # the copy: this partner's policies, claims and changes; another partner's: nothing
     status, copy = api.post("/v1/privacy/exports", {"id_number": PERSON})
     assert status == 200, copy
     assert {p["id"] for p in copy["policies"]} == {paid["id"], in_force["id"]}
-    assert [c["id"] for c in copy["claims"]] == [claim["id"]]
+    assert {c["id"] for c in copy["claims"]} == {claim["id"], filed["id"]}
     assert all(p["policyholder"]["id_last4"] == PERSON[-4:] for p in copy["policies"])
     assert PERSON not in repr(copy)  # the number itself was never kept
     assert other_api.post("/v1/privacy/exports", {"id_number": PERSON})[1]["policies"] == []
@@ -126,6 +159,7 @@ def test_export_then_erasure_leaves_nothing_of_the_person(
             )
         ]
     assert money_after == money_before  # the money and the ids stay
+    assert not stored.exists()  # the attachment's file is gone
     assert api.get(f"/v1/policies/{paid['id']}")[1]["premium"] == paid["premium"]
     assert asked.count("export") == 3 and asked.count("erasure") >= 2
 
@@ -147,7 +181,12 @@ def test_the_retention_sweep_erases_people_whose_cover_ended_long_ago(
         return
     clock.now = CASE.quoted_at.astimezone(UTC)
     policy = _issue(api, EDITION.inputs.to_json(EDITION.inputs.parse(CASE.risk)), "trip-1")
-    ended = datetime_after_all_covers(engine)
+    # another whose claim is still open: kept, and never in the sweep's way
+    later, _, _ = changes()
+    waiting = _issue(api, later, "trip-2")
+    body = {"policy": waiting["id"], "type": EDITION.benefits[0].code, "description": "late"}
+    assert api.post("/v1/claims", body)[0] == 201
+    ended = max(_at(p["coverage"]["ends_at"]) for p in (policy, waiting))
     files = app.extensions["policy_service"].claims().files
     uow = SqlUnitOfWork(engine)
     assert privacy.apply_retention(uow, files, ended + timedelta(days=29), days=30) == 0
@@ -155,7 +194,7 @@ def test_the_retention_sweep_erases_people_whose_cover_ended_long_ago(
     assert privacy.apply_retention(uow, files, ended + timedelta(days=32), days=30) == 0
     _, after = api.get(f"/v1/policies/{policy['id']}")
     assert after["policyholder"]["name"] == "[erased]" and after["policyholder"]["phone"] is None
-    assert NAME not in _dump(engine) and PHONE not in _dump(engine)
+    assert api.get(f"/v1/policies/{waiting['id']}")[1]["policyholder"]["name"] == NAME
     with engine.connect() as conn:
         [kind] = conn.execute(sa.select(privacy_requests.c.kind)).scalars()
     assert kind == "retention"

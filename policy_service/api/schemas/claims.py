@@ -77,8 +77,11 @@ class TriggerEventSchema(Strict):
     )
     result = fields.Dict(
         required=True,
+        allow_none=True,
         metadata={
-            "description": "matched policies, claims created, paid, approved (payout "
+            "description": "null in a list, for a report you did not post (it settled other "
+            "partners' policies too: your claims show what it did to yours); else: "
+            "matched policies, claims created, paid, approved (payout "
             "pending), in_review, not_covered, outside_cover (the loss was outside the "
             "policy's cover), refunded (policies voided with their premium refunded), "
             "corrected, topped_up (paying claims raised to a higher tier), "
