@@ -102,7 +102,7 @@ def create_key_in(
         hash_key(secret),
         f"{secret[:8]}...{secret[-4:]}",
         livemode,
-        " ".join(sorted(scopes)),
+        " ".join(sorted(set(scopes))),  # once each: the column holds every scope once
         now,
     )
     return key_id, secret

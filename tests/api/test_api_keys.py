@@ -47,6 +47,15 @@ def test_unknown_scopes_are_refused(api: ApiClient) -> None:
     assert status == 400 and body["error"]["param"].startswith("scopes")
 
 
+def test_a_scope_named_many_times_is_held_once(api: ApiClient) -> None:
+    """The fuzzer's case: every scope, each many times (a 500 on PostgreSQL once)."""
+    from policy_service.domain.records import ALL_SCOPES
+
+    status, created = api.post("/v1/api-keys", {"scopes": [*ALL_SCOPES, "*"] * 8})
+    assert status == 201, created
+    assert sorted(created["scopes"]) == sorted({*ALL_SCOPES, "*"})
+
+
 def test_a_revoked_key_is_refused_within_a_second(api: ApiClient) -> None:
     _, created = api.post("/v1/api-keys", {})
     doomed = _as(api, created["secret"])
