@@ -10,8 +10,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from policy_service.presentation import render
-from policy_service.presentation.endorsements import endorsement
+from policy_service.presentation.endorsements import privacy_export
 from policy_service.services import privacy
 
 from .context import caller, services
@@ -43,15 +42,7 @@ class PrivacyExports(MethodView):
             who,
             svc.clock(),
         )
-        return ok(
-            {
-                "object": "privacy_export",
-                "generated_at": render.iso(svc.clock()),
-                "policies": [svc.render_policy(p) for p in held.policies],
-                "claims": [render.claim(c) for c in held.claims],
-                "endorsements": [endorsement(e) for e in held.endorsements],
-            }
-        )
+        return ok(privacy_export(held, svc.render_policy, svc.clock()))
 
 
 @blp.route("/erasures")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -17,14 +18,18 @@ def privacy() -> None:
     """Privacy requests (PIPL, GDPR): export, erase, retention."""
 
 
+def _said(exc: Any) -> str:
+    """A service error as the command says it: the field it names, then why."""
+    return f"{exc.param}: {exc.message}" if exc.param else str(exc.message)
+
+
 @privacy.command("export")
 @click.option("--id-number", required=True, help="the person's ID number (hashed, never kept)")
 @click.option("--id-type", default=None, help="cn_resident_id or passport (default: any)")
 def privacy_export(id_number: str, id_type: str | None) -> None:
     """Print everything held about a person, across partners, as JSON."""
     from policy_service.domain.errors import ServiceError
-    from policy_service.presentation import render
-    from policy_service.presentation.endorsements import endorsement
+    from policy_service.presentation.endorsements import privacy_export
     from policy_service.services import privacy as svc_privacy
 
     with command_services(load_products=True) as svc:
@@ -34,14 +39,8 @@ def privacy_export(id_number: str, id_type: str | None) -> None:
                 svc.uow, svc.config.pii_hash_key, id_number, id_type, None, now
             )
         except ServiceError as exc:
-            raise click.ClickException(f"{exc.param}: {exc.message}") from None
-        document = {
-            "object": "privacy_export",
-            "generated_at": render.iso(now),
-            "policies": [svc.render_policy(p) for p in held.policies],
-            "claims": [render.claim(c) for c in held.claims],
-            "endorsements": [endorsement(e) for e in held.endorsements],
-        }
+            raise click.ClickException(_said(exc)) from None
+        document = privacy_export(held, svc.render_policy, now)
     click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
 
 
@@ -66,7 +65,7 @@ def privacy_erase(id_number: str, id_type: str | None) -> None:
                 datetime.now(UTC),
             )
         except ServiceError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(_said(exc)) from None
     click.echo(f"erased from {len(done.erased)} policies")
     for policy_id, why in done.kept.items():
         click.echo(f"kept {policy_id}: {why}")

@@ -1,13 +1,16 @@
-"""JSON views of endorsements, and of what a product lets change after issue."""
+"""JSON views of endorsements, of what a product lets change after issue, and of a
+privacy export (a person's policies, claims and endorsements)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from policy_service.domain.records import Endorsement
+from policy_service.domain.records import Endorsement, Policy
 from pricing.model import Product
 
-from .render import iso, money, premium
+from .render import claim, iso, money, premium
 
 
 def endorsement(e: Endorsement, policy: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -45,4 +48,17 @@ def endorsable(prod: Product) -> dict[str, Any] | None:
         "risk": list(rules.risk),
         "policyholder": list(rules.policyholder),
         "refusals": [{"code": r.code, "message": r.message} for r in rules.refuse],
+    }
+
+
+def privacy_export(
+    held: Any, render_policy: Callable[[Policy], dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """What a privacy export answers (services.privacy.Held), for the API and the CLI."""
+    return {
+        "object": "privacy_export",
+        "generated_at": iso(now),
+        "policies": [render_policy(p) for p in held.policies],
+        "claims": [claim(c) for c in held.claims],
+        "endorsements": [endorsement(e) for e in held.endorsements],
     }

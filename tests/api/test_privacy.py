@@ -198,3 +198,44 @@ def test_the_retention_sweep_erases_people_whose_cover_ended_long_ago(
     with engine.connect() as conn:
         [kind] = conn.execute(sa.select(privacy_requests.c.kind)).scalars()
     assert kind == "retention"
+
+
+def test_the_operator_exports_and_erases_from_the_command_line(
+    api: ApiClient,
+    other_api: ApiClient,
+    clock: Clock,
+    db_url: str,
+    tmp_path: Any,
+    monkeypatch: Any,
+) -> None:
+    """The CLI acts across partners: one person, a policy with each of two partners."""
+    import json
+
+    from click.testing import CliRunner
+
+    from policy_service.cli import main
+
+    if PRODUCT.policyholder == "none":
+        return
+    clock.now = CASE.quoted_at.astimezone(UTC)
+    first = _issue(api, EDITION.inputs.to_json(EDITION.inputs.parse(CASE.risk)), "trip-1")
+    later, _, _ = changes()
+    second = _issue(other_api, later, "trip-9")
+    for name, value in (
+        ("DATABASE_URL", db_url),
+        ("DATA_DIR", str(tmp_path)),
+        ("PII_HASH_KEY", "test-pii-key"),
+    ):
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    exported = runner.invoke(main, ["privacy", "export", "--id-number", PERSON])
+    assert exported.exit_code == 0, exported.output
+    document = json.loads(exported.output)
+    assert {p["id"] for p in document["policies"]} == {first["id"], second["id"]}
+    # the command runs on the real clock: covers not ended by then are kept, and said so
+    erased = runner.invoke(main, ["privacy", "erase", "--id-number", PERSON])
+    assert erased.exit_code == 0, erased.output
+    kept = [p["id"] for p in (first, second) if f"kept {p['id']}: in force" in erased.output]
+    assert f"erased from {2 - len(kept)} policies" in erased.output
+    bad = runner.invoke(main, ["privacy", "erase", "--id-number", PERSON, "--id-type", "visa"])
+    assert bad.exit_code != 0 and "id_type" in bad.output
