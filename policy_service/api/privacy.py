@@ -16,7 +16,7 @@ from policy_service.services import privacy
 from .context import caller, services
 from .docs import errors
 from .idempotency import ok
-from .schemas import ErasureSchema, PrivacyExportSchema, PrivacyRequestSchema
+from .schemas import PrivacyErasureSchema, PrivacyExportSchema, PrivacyRequestSchema
 
 blp = Blueprint(
     "privacy", __name__, url_prefix="/v1/privacy", description="Privacy requests (PIPL, GDPR)"
@@ -48,7 +48,7 @@ class PrivacyExports(MethodView):
 @blp.route("/erasures")
 class PrivacyErasures(MethodView):
     @blp.arguments(PrivacyRequestSchema())
-    @blp.response(200, ErasureSchema)
+    @blp.response(200, PrivacyErasureSchema)
     @errors(blp, 400, 403, 404)
     def post(self, body: dict[str, Any]) -> Response:
         """Erase a person from this partner's policies: name, phone, ID hash and last 4, the

@@ -175,3 +175,49 @@ def test_claim_responses_match_the_documented_schemas(
     )[1]
     _check(spec, "OpsClaim", done)
     _check(spec, "Statement", api.get("/v1/statements", period="2026-11")[1])
+
+
+def test_this_rounds_responses_match_the_documented_schemas(
+    spec: dict[str, Any], api: ApiClient, app: Flask, engine: Any, clock: Any
+) -> None:
+    """Endorsements, incidents, months, privacy and a claim in the way, as really answered
+    (the product and its paying report read from products/)."""
+    from datetime import UTC, timedelta
+
+    from tests.claims_helpers import Bearer, provider_key
+    from tests.endorsement_helpers import CASE, EDITION, MOVED, changes, issue
+
+    policy = issue(api, clock)
+    risk, _, _ = changes()
+    status, endorsed = api.post(
+        f"/v1/policies/{policy['id']}/endorsements", {"risk": {k: risk[k] for k in MOVED}}
+    )  # and back below: the report then pays on the policy's own flight
+    assert status == 201, endorsed
+    _check(spec, "Endorsement", endorsed)
+    _check(spec, "EndorsementList", api.get(f"/v1/policies/{policy['id']}/endorsements")[1])
+    back = {"risk": {k: policy["risk"][k] for k in MOVED}}
+    assert api.post(f"/v1/policies/{policy['id']}/endorsements", back)[0] == 201
+    filed = {"policy": policy["id"], "type": EDITION.benefits[0].code, "description": "late"}
+    assert api.post("/v1/claims", filed)[0] == 201
+    moved = {"risk": {k: risk[k] for k in MOVED}}
+    status, in_the_way = api.post(f"/v1/policies/{policy['id']}/endorsements", moved)
+    assert (status, in_the_way["error"]["code"]) == (409, "claim_exists"), in_the_way
+    _check(spec, "Error", in_the_way)
+    fact = CASE.trigger
+    assert fact is not None
+    clock.now = fact.observed_at.astimezone(UTC) + timedelta(minutes=1)
+    report = {
+        "type": fact.type.name,
+        "data": fact.type.fields.to_json(fact.values),
+        "observed_at": fact.observed_at.isoformat(),
+    }
+    feed = Bearer(app.test_client(), provider_key(engine))
+    assert feed.post("/v1/trigger-events", report)[0] == 201
+    _check(spec, "TriggerEventList", api.get("/v1/trigger-events")[1])  # result: null
+    _check(spec, "TriggerEventList", feed.get("/v1/trigger-events")[1])
+    _check(spec, "Policy", api.get(f"/v1/policies/{policy['id']}", expand="claims")[1])
+    _check(spec, "StatementList", api.get("/v1/statements")[1])
+    person = {"id_number": "11010519491231002X"}
+    _check(spec, "PrivacyExport", api.post("/v1/privacy/exports", person)[1])
+    status, erased = api.post("/v1/privacy/erasures", person)
+    _check(spec, "PrivacyErasure" if status == 200 else "Error", erased)

@@ -77,7 +77,7 @@ from .policies import (
     PolicyListSchema,
     PolicySchema,
 )
-from .privacy import ErasureSchema, PrivacyExportSchema, PrivacyRequestSchema
+from .privacy import PrivacyErasureSchema, PrivacyExportSchema, PrivacyRequestSchema
 from .products import (
     CurrentEditionSchema,
     DuplicateCoverSchema,
@@ -128,7 +128,6 @@ __all__ = [
     "EndorsementListSchema",
     "EndorsementRequestSchema",
     "EndorsementSchema",
-    "ErasureSchema",
     "ErrorDetailSchema",
     "ErrorSchema",
     "EventDataSchema",
@@ -151,6 +150,7 @@ __all__ = [
     "PolicyholderSchema",
     "PolicyholderViewSchema",
     "PremiumSchema",
+    "PrivacyErasureSchema",
     "PrivacyExportSchema",
     "PrivacyRequestSchema",
     "ProductListSchema",

@@ -51,6 +51,12 @@ class ErrorDetailSchema(Strict):
     policy = fields.String(
         allow_none=True, metadata={"description": "the conflicting policy (409)"}
     )
+    claim = fields.String(
+        metadata={"description": "the claim in the way (409 claim_in_review, claim_exists)"}
+    )
+    decline_code = fields.String(
+        allow_none=True, metadata={"description": "the card issuer's reason (402)"}
+    )
 
 
 class ErrorSchema(Strict):

@@ -31,7 +31,7 @@ class PrivacyExportSchema(Strict):
     endorsements = fields.List(fields.Dict(), required=True)
 
 
-class ErasureSchema(Strict):
+class PrivacyErasureSchema(Strict):
     object = fields.Constant("privacy_erasure", required=True)
     erased = fields.List(fields.String(), required=True, metadata={"description": "policy ids"})
     kept = fields.Dict(
