@@ -10,6 +10,7 @@ from flask import Response, request
 
 from policy_service.domain.errors import InvalidRequest
 from policy_service.domain.records import Caller
+from policy_service.presentation import api_language
 from policy_service.presentation.errors import error_body
 from policy_service.services import idempotency
 from policy_service.services.idempotency import Outcome, dumps, fingerprint
@@ -41,11 +42,9 @@ def ok(body: dict[str, Any], status: int = 200) -> Response:
 
 def json_response(outcome: Outcome) -> Response:
     body = outcome.body
-    if outcome.status >= 400:  # stored in English; answered in the caller's language
-        found = json.loads(body)
-        shown = in_language(found)
-        if shown is not found:
-            body = json.dumps(shown, ensure_ascii=False)
+    # stored in English; answered in the caller's language (parsed only when it is not)
+    if outcome.status >= 400 and api_language.chosen(request.accept_languages) != "en":
+        body = json.dumps(in_language(json.loads(body)), ensure_ascii=False)
     response = Response(body, status=outcome.status, mimetype="application/json")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -26,7 +26,6 @@ not change: charging or refunding a difference through the payment API is not bu
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -52,6 +51,7 @@ from .issuing import cover_key
 from .outbox import record_events
 from .policies import policy_of
 from .rating import parse_risk, premium_of, price_risk
+from .triggers import partner_scoped
 from .unit_of_work import Tx, UnitOfWork
 
 #: the JSON of a policy.endorsed event's object (the endorsement, with the policy after it)
@@ -138,8 +138,7 @@ def _subjects(edition: Edition, policy: Policy) -> set[str]:
 def _report_keys(keys: set[str], partner_id: str) -> list[str]:
     """The keys reports on these subjects are stored and locked under: a provider's, and a
     partner's own test-mode simulation (services/triggers.py)."""
-    scoped = {hashlib.sha256(f"{k}\x1f{partner_id}".encode()).hexdigest() for k in keys}
-    return sorted(keys | scoped)
+    return sorted(keys | {partner_scoped(k, partner_id) for k in keys})
 
 
 def _locked(tx: Tx, caller: Caller, edition: Edition, policy: Policy, after: Policy) -> Policy:

@@ -125,7 +125,7 @@ def post_trigger(
     if partner_scope is not None:
         # A partner's simulation is a subject of its own: it never supersedes, nor is
         # superseded by, another partner's or a provider's reports.
-        key = hashlib.sha256(f"{key}\x1f{partner_scope}".encode()).hexdigest()
+        key = partner_scoped(key, partner_scope)
     # The same fact reported again (the same data, a later observed_at) is one fact.
     fact_key = hashlib.sha256(f"{key}\x1f{json.dumps(data, sort_keys=True)}".encode()).hexdigest()
     trigger_id = new_id("trg")
@@ -162,6 +162,11 @@ class _Posted:
     data: dict[str, Any]
     row: dict[str, Any]
     partner_scope: str | None
+
+
+def partner_scoped(key: str, partner_id: str) -> str:
+    """The subject key of a partner's own test-mode simulation of a report."""
+    return hashlib.sha256(f"{key}\x1f{partner_id}".encode()).hexdigest()
 
 
 def _apply(
