@@ -65,6 +65,9 @@ def list_trigger_events(
     on its policies; newest first. Without a caller (ops staff): every report, of
     `livemode` (None: both modes)."""
     zone = ZoneInfo(tz)
+    for name, day in (("observed_from", query.observed_from), ("observed_to", query.observed_to)):
+        if day is not None and not 1900 <= day.year <= 9998:  # 0001-01-01 overflows UTC
+            raise InvalidRequest("must be a date between 1900 and 9998", param=name)
 
     def start(d: date | None) -> datetime | None:
         return None if d is None else datetime.combine(d, time.min, zone)

@@ -81,6 +81,8 @@ def test_a_partner_sees_the_reports_that_decided_its_claims_and_only_those(
     day = fact.observed_at.astimezone(UTC).date()
     assert listed(api, observed_from=str(day - timedelta(days=1))) == [here["id"]]
     assert listed(api, observed_from=str(day + timedelta(days=2))) == []
+    status, error = api.get("/v1/trigger-events", observed_from="0001-01-01")  # the fuzzer's
+    assert (status, error["error"]["param"]) == (400, "observed_from")
     status, error = api.get("/v1/trigger-events", subject="no-colon")
     assert (status, error["error"]["param"]) == (400, "subject.0")
     status, posted = feed.get("/v1/trigger-events")  # a provider: what it posted
