@@ -20,6 +20,7 @@ from .adapters.unit_of_work import SqlUnitOfWork
 from .config import Config, load_config
 from .domain.records import Policy
 from .presentation import logs, render
+from .presentation.endorsements import endorsement
 from .presentation.errors import error_body
 from .services import policies
 from .services.billing import Billing
@@ -65,7 +66,13 @@ class Services:
 
     def billing(self) -> Billing:
         return Billing(
-            self.uow, self.gateway, self.render_policy, error_body, self.config.settlement_timezone
+            self.uow,
+            self.gateway,
+            self.render_policy,
+            error_body,
+            self.config.settlement_timezone,
+            self.catalog,
+            lambda e, p: endorsement(e, self.render_policy(p)),
         )
 
     def issuing(self) -> Issuing:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from policy_service.domain.errors import ServiceError
 from pricing.inputs import InputSpec
 from pricing.loader import load_catalog
 from pricing.model import Edition, Product
@@ -89,3 +91,24 @@ def changes() -> tuple[dict[str, Any], dict[str, Any], timedelta]:
         (new[n] - parsed[n] for n in MOVED if isinstance(parsed[n], datetime)), timedelta(0)
     )
     return EDITION.inputs.to_json({**parsed, **new}), new, shift
+
+
+def priced_change(dearer: bool) -> tuple[dict[str, Any], Decimal]:
+    """One endorsable risk field changed so that the case's policy costs more (or less), in
+    JSON, and the premium difference (priced as an endorsement is: at issue time)."""
+    from policy_service.services.rating import premium_of, price_risk
+
+    base = EDITION.inputs.parse(CASE.risk)
+    before = premium_of(price_risk(EDITION, base, CASE.quoted_at)).total
+    for name in PRODUCT.endorsements.risk if PRODUCT.endorsements else ():
+        spec, value = EDITION.inputs.by_name[name], base[name]
+        for _ in range(40):
+            value = another(spec, value)
+            try:
+                after = premium_of(price_risk(EDITION, {**base, name: value}, CASE.quoted_at))
+            except ServiceError:
+                break  # not sellable: try another field
+            if (after.total > before) if dearer else (after.total < before):
+                changed = EDITION.inputs.to_json({**base, name: value})
+                return {name: changed[name]}, after.total - before
+    raise AssertionError(f"no endorsable field of {PRODUCT.code} makes it {dearer=}")

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import sqlalchemy as sa
+
+from policy_service.adapters.tables import ledger_entries
 
 PEER_KEY = "sk_test_localstripe"
 
@@ -141,3 +144,14 @@ def peer_get(peer: str, path: str) -> Any:
 def intents_for(peer: str, policy_id: str) -> list[dict[str, Any]]:
     data = peer_get(peer, "/v1/payment_intents?limit=100")["data"]
     return [pi for pi in data if pi.get("metadata", {}).get("policy") == policy_id]
+
+
+def ledger_of(engine: sa.Engine, policy_id: str) -> list[tuple[str, int, str]]:
+    """A policy's ledger entries, oldest first: (kind, amount in minor units, collected_by)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ledger_entries.c.kind, ledger_entries.c.amount, ledger_entries.c.collected_by)
+            .where(ledger_entries.c.policy_id == policy_id)
+            .order_by(ledger_entries.c.id)
+        )
+        return [tuple(r) for r in rows]

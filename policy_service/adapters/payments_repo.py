@@ -34,7 +34,8 @@ class PaymentsRepository:
         self.conn.execute(P.insert().values(**row))
 
     def payment_of_policy(self, policy_id: str, for_update: bool = False) -> sa.Row[Any] | None:
-        stmt = sa.select(P).where(P.c.policy_id == policy_id)
+        """The payment of a policy's premium (not of its endorsements)."""
+        stmt = sa.select(P).where(P.c.policy_id == policy_id, P.c.purpose == "premium")
         if for_update:
             stmt = stmt.with_for_update()
         return self.conn.execute(stmt).first()
@@ -87,7 +88,22 @@ class PaymentsRepository:
         self.conn.execute(R.insert().values(**row))
 
     def refund_of_policy(self, policy_id: str) -> sa.Row[Any] | None:
-        return self.conn.execute(sa.select(R).where(R.c.policy_id == policy_id)).first()
+        """The refund of a policy's premium (a cancellation's, or a late charge's)."""
+        return self.conn.execute(
+            sa.select(R).where(R.c.policy_id == policy_id, R.c.kind == "premium")
+        ).first()
+
+    def returned_refund(self, payment_id: str) -> sa.Row[Any] | None:
+        """The refund giving an endorsement's charge back, if there is one."""
+        return self.conn.execute(
+            sa.select(R).where(R.c.payment_id == payment_id, R.c.kind == "returned")
+        ).first()
+
+    def record_endorsement(self, payment_id: str, endorsement_id: str) -> None:
+        """The endorsement an endorsement's payment paid for, once applied."""
+        self.conn.execute(
+            P.update().where(P.c.id == payment_id).values(endorsement_id=endorsement_id)
+        )
 
     def pending_refunds(self, idle_since: datetime, limit: int) -> list[sa.Row[Any]]:
         stmt = (

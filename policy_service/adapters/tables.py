@@ -25,7 +25,9 @@ from policy_service.domain.ledger import COLLECTED_BY, ENTRY_KINDS
 from policy_service.domain.lifecycle import POLICY_STATUSES
 from policy_service.domain.records import (
     BILLING_MODES,
+    PAYMENT_PURPOSES,
     PAYMENT_STATUSES,
+    REFUND_KINDS,
     REFUND_STATUSES,
     STAFF_ROLES,
 )
@@ -468,15 +470,21 @@ webhook_attempts = sa.Table(
 )
 
 
-#: A premium charged through the Stripe-compatible API (stripe billing): one per policy.
+#: A premium charged through the Stripe-compatible API (stripe billing): one per policy,
+#: then one per endorsement that raises it (its difference).
 payments = sa.Table(
     "payments",
     metadata,
     _id(),
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("purpose", sa.String(12), nullable=False, server_default="premium"),
+    #: the endorsement request it pays for (JSON), applied once the charge succeeds
+    sa.Column("endorsement_request", sa.Text, nullable=True),
+    #: the endorsement it paid for, once applied
     sa.Column(
-        "policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False, unique=True
+        "endorsement_id", sa.String(40), sa.ForeignKey("policy_endorsements.id"), nullable=True
     ),
     _money("amount"),
     sa.Column("currency", sa.String(3), nullable=False),
@@ -492,18 +500,35 @@ payments = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint(one_of("status", PAYMENT_STATUSES), name="status"),
+    sa.CheckConstraint(one_of("purpose", PAYMENT_PURPOSES), name="purpose"),
+    sa.CheckConstraint(
+        "(purpose = 'endorsement') = (endorsement_request is not null)",
+        name="endorsement_names_its_request",
+    ),
     sa.Index(None, "status", "updated_at"),
+    #: one premium payment per policy
+    sa.Index(
+        "uq_payments_premium",
+        "policy_id",
+        unique=True,
+        postgresql_where=sa.text("purpose = 'premium'"),
+        sqlite_where=sa.text("purpose = 'premium'"),
+    ),
 )
 
-#: The refund of a cancelled policy: one per policy, at most its premium.
+#: Money given back: a cancelled policy's refund (one per policy, at most its premium), an
+#: endorsement's lowered premium (one per endorsement), an endorsement charge returned
+#: because the change could no longer be made (one per payment).
 refunds = sa.Table(
     "refunds",
     metadata,
     _id(),
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False, server_default="premium"),
     sa.Column(
-        "policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False, unique=True
+        "endorsement_id", sa.String(40), sa.ForeignKey("policy_endorsements.id"), nullable=True
     ),
     sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=True),
     _money("amount"),
@@ -517,7 +542,34 @@ refunds = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint(one_of("status", REFUND_STATUSES), name="status"),
+    sa.CheckConstraint(one_of("kind", REFUND_KINDS), name="kind"),
+    sa.CheckConstraint(
+        "(kind = 'endorsement') = (endorsement_id is not null)",
+        name="endorsement_names_its_endorsement",
+    ),
+    sa.CheckConstraint("kind = 'premium' or payment_id is not null", name="names_its_payment"),
     sa.Index(None, "status"),
+    sa.Index(
+        "uq_refunds_premium",
+        "policy_id",
+        unique=True,
+        postgresql_where=sa.text("kind = 'premium'"),
+        sqlite_where=sa.text("kind = 'premium'"),
+    ),
+    sa.Index(
+        "uq_refunds_endorsement",
+        "endorsement_id",
+        unique=True,
+        postgresql_where=sa.text("endorsement_id IS NOT NULL"),
+        sqlite_where=sa.text("endorsement_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_refunds_returned",
+        "payment_id",
+        unique=True,
+        postgresql_where=sa.text("kind = 'returned'"),
+        sqlite_where=sa.text("kind = 'returned'"),
+    ),
 )
 
 #: The books: every premium and refund, signed (premium +, refund -), in minor units.

@@ -59,6 +59,12 @@ class Tx:
         return self.conn.dialect.name
 
     @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """What the block writes is undone if it raises; the transaction goes on."""
+        with self.conn.begin_nested():
+            yield
+
+    @contextmanager
     def held_inserts(self, hold: bool = True) -> Iterator[Callable[[], bool]]:
         """Inside the block the repositories' inserts are held, and the flush() it yields
         writes them in one statement (PostgreSQL; on SQLite one driver call per table; see

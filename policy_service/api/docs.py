@@ -26,11 +26,14 @@ IDEMPOTENCY_PARAM = {
 ERROR_TEXT = {
     400: "Invalid request: the `param` names the field",
     401: "Missing or invalid API key",
+    402: "Stripe billing: the card was declined (`decline_code`); nothing is in force or changed",
     403: "The API key lacks the scope",
     404: "No such object (also another partner's objects)",
     409: "Conflict with the current state, e.g. external_ref already used",
     413: "Request body too large",
     422: "Refused: ineligible risk, expired quote, duplicate cover",
+    503: "Stripe billing: the payment API did not answer; nothing is final: retry with the "
+    "same Idempotency-Key",
     429: "Too many requests with this API key: retry after Retry-After seconds "
     "(RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset are on every answer)",
 }

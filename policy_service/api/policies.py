@@ -67,7 +67,7 @@ class Policies(MethodView):
     @blp.arguments(IssueRequestSchema())
     @blp.response(201, PolicySchema)
     @blp.doc(parameters=[IDEMPOTENCY_PARAM])
-    @errors(blp, 400, 403, 404, 409, 413, 422)
+    @errors(blp, 400, 402, 403, 404, 409, 413, 422, 503)
     def post(self, parsed: dict[str, Any]) -> Response:
         """Issue a policy, from a quote or directly from a risk"""
         who = caller("policies:write")

@@ -16,6 +16,11 @@ BILLING_MODES = ("partner_settled", "stripe")
 #: (unknown: the API did not answer)
 PAYMENT_STATUSES = ("creating", "confirming", "unknown", "succeeded", "failed")
 REFUND_STATUSES = ("pending", "succeeded", "failed")
+#: what a payment pays: a policy's premium, or the difference an endorsement adds to it
+PAYMENT_PURPOSES = ("premium", "endorsement")
+#: what a refund gives back: premium (a cancellation, or a charge that landed too late),
+#: an endorsement's lowered premium, or an endorsement charge that could not be applied
+REFUND_KINDS = ("premium", "endorsement", "returned")
 #: reviewer (decides within the limit) < approver (the second approval) < admin (staff)
 STAFF_ROLES = ("reviewer", "approver", "admin")
 ALL_SCOPES = (

@@ -37,7 +37,6 @@ BY_CODE = {
     "claim_exists": "保单已有理赔，不能批改",
     "policy_not_active": "保单不在保障中，不能批改",
     "not_endorsable": "该产品的保单出单后不能批改",
-    "endorsement_needs_payment": "此批改会改变保费，通过支付接口收取或退还差额尚不支持；请退保后重新投保",
     "product_not_in_force": "该产品尚无生效的版本",
     "concurrent_update": "数据刚被并发修改，请重试",
     "idempotency_key_reused": "该 Idempotency-Key 已用于另一个请求",

@@ -16,8 +16,9 @@ from policy_service.domain.errors import (
 )
 from policy_service.domain.ledger import period_of
 from policy_service.domain.money import MINOR_UNITS
-from policy_service.domain.records import Caller, Policy
+from policy_service.domain.records import Caller, Endorsement, Policy
 
+from .catalog import ProductCatalog
 from .idempotency import RenderError
 from .unit_of_work import UnitOfWork
 
@@ -31,6 +32,9 @@ class Billing:
     render: Callable[[Policy], dict[str, Any]]
     render_error: RenderError
     settlement_timezone: str
+    #: an endorsement's charge applies the change once paid (services/endorsement_billing)
+    catalog: ProductCatalog | None = None
+    render_endorsement: Callable[[Endorsement, Policy], dict[str, Any]] | None = None
 
     @property
     def lease(self) -> timedelta:

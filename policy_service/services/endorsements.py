@@ -20,15 +20,16 @@ One transaction, on the locked policy:
      difference in the ledger, and a policy.endorsed event, written together.
 
 Partner-settled billing books the difference for the monthly statement (more premium,
-or premium given back). A stripe-billed policy is endorsed only when its premium does
-not change: charging or refunding a difference through the payment API is not built.
+or premium given back). Stripe billing moves it through the payment API
+(services/endorsement_billing.py): a higher premium is charged before the change is made,
+a lower one refunded after it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from policy_service.domain.errors import BusinessRefusal, Conflict, InvalidReque
 from policy_service.domain.ids import new_id
 from policy_service.domain.ledger import endorsement_entry, period_of
 from policy_service.domain.lifecycle import PolicyStatus
-from policy_service.domain.money import MINOR_UNITS
+from policy_service.domain.money import MINOR_UNITS, to_minor
 from policy_service.domain.policyholder import parse_contact_change
 from policy_service.domain.records import Caller, Endorsement, Policy
 from pricing import engine
@@ -60,6 +61,23 @@ RenderEndorsement = Callable[[Endorsement, Policy], dict[str, Any]]
 _FIELDS = {"risk", "policyholder"}
 
 
+@dataclass(frozen=True)
+class Change:
+    """An endorsement checked and priced, on the locked policy, ready to write."""
+
+    product: Product
+    edition: Edition
+    before: Policy
+    after: Policy
+    endorsement: Endorsement
+
+    @property
+    def difference(self) -> int:
+        """The premium difference in minor units (more premium: positive)."""
+        after, before = self.after.premium, self.before.premium
+        return to_minor(after.total, after.currency) - to_minor(before.total, before.currency)
+
+
 def endorse(
     catalog: ProductCatalog,
     tx: Tx,
@@ -70,8 +88,26 @@ def endorse(
     settlement_timezone: str,
     render: RenderEndorsement,
 ) -> tuple[Endorsement, Policy]:
-    """Change the policy as `body` asks ({risk?: {...}, policyholder?: {name?, phone?}});
-    returns the endorsement and the policy after it (see the module's docstring)."""
+    """Change a partner-settled policy as `body` asks ({risk?: {...}, policyholder?:
+    {name?, phone?}}); returns the endorsement and the policy after it (see the module's
+    docstring). The partner collects the difference: it is booked for its statement."""
+    change = prepare(catalog, tx, caller, policy_id, body, now)
+    if caller.billing_mode != "partner_settled" and change.difference:  # pragma: no cover
+        raise AssertionError("a stripe-billed difference is moved by endorsement_billing")
+    write(tx, change, now, settlement_timezone, render, collected_by="partner")
+    return change.endorsement, change.after
+
+
+def prepare(
+    catalog: ProductCatalog,
+    tx: Tx,
+    caller: Caller,
+    policy_id: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> Change:
+    """Check and price the change `body` asks for, holding the policy's row and the locks
+    of its subjects until the transaction ends; raises naming the field or the refusal."""
     unknown = set(body) - _FIELDS
     if unknown:
         raise InvalidRequest("is not a field of an endorsement", param=sorted(unknown)[0])
@@ -104,12 +140,6 @@ def endorse(
             code="claim_exists",
             details={"claim": claims[0].id},
         )
-    if caller.billing_mode != "partner_settled" and after.premium != policy.premium:
-        raise Conflict(
-            "this change alters the premium, and charging or refunding a difference through "
-            "the payment API is not supported yet; cancel and issue again instead",
-            code="endorsement_needs_payment",
-        )
     endorsement = Endorsement(
         id=new_id("end"),
         partner_id=policy.partner_id,
@@ -126,8 +156,7 @@ def endorse(
         coverage_after=(after.coverage_start, after.coverage_end),
         created_at=now,
     )
-    _write(tx, product, edition, policy, after, endorsement, now, settlement_timezone, render)
-    return endorsement, after
+    return Change(product, edition, policy, after, endorsement)
 
 
 def _subjects(edition: Edition, policy: Policy) -> set[str]:
@@ -246,17 +275,18 @@ def _contact(policy: Policy) -> dict[str, Any] | None:
     return None if holder is None else {"name": holder.name, "phone": holder.phone}
 
 
-def _write(
+def write(
     tx: Tx,
-    product: Product,
-    edition: Edition,
-    before: Policy,
-    after: Policy,
-    endorsement: Endorsement,
+    change: Change,
     now: datetime,
     settlement_timezone: str,
     render: RenderEndorsement,
+    collected_by: str | None,
 ) -> None:
+    """Make the prepared change. `collected_by` books the difference now (the partner's
+    statement, or money we already took); None leaves it to the refund that gives it back."""
+    product, edition, before, after = change.product, change.edition, change.before, change.after
+    endorsement = change.endorsement
     if not tx.policies.update_endorsed(before, after):
         raise Conflict("the policy changed meanwhile; retry", code="concurrent_update")
     tx.policies.release_covers([before.id])
@@ -274,14 +304,14 @@ def _write(
     )
     tx.endorsements.insert(endorsement)
     entry = endorsement_entry(before.premium, after.premium, MINOR_UNITS[after.premium.currency])
-    if entry is not None:  # partner-settled only (see endorse): the partner collects it
+    if entry is not None and collected_by is not None:
         tx.ledger.insert_entries(
             [
                 (
                     after.partner_id,
                     after.id,
                     after.livemode,
-                    "partner",
+                    collected_by,
                     entry,
                     now,
                     period_of(now, settlement_timezone),

@@ -38,13 +38,14 @@ from policy_service.domain.lifecycle import PolicyStatus, policy_transition
 from policy_service.domain.money import to_minor
 from policy_service.domain.records import Caller
 
-from . import issued
+from . import endorsement_billing, issued
 from .billing import Billing, ledger_row, minor_exponent
-from .idempotency import Outcome, dumps, replay_stored
+from .idempotency import Outcome, dumps, replay_stored, run_idempotent
 from .issue_transaction import insert_policies, policy_event
 from .issuing import IssueItem
 from .outbox import record_events
 from .refunds import refund_late_charge, refund_now
+from .unit_of_work import Tx
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,14 @@ def resume(billing: Billing, caller: Caller, key: str, fp: str | None, now: date
     answer = replay_stored(stored, fp)  # refuses another body under this key
     if stored.status_code != PROCESSING:
         return answer
-    policy_id = json.loads(answer.body)["policy"]
+    placeholder = json.loads(answer.body)
+    policy_id = placeholder["policy"]
     with billing.uow.write() as tx:
-        payment = tx.payments.payment_of_policy(policy_id)
+        payment = (
+            tx.payments.get_payment(placeholder["payment"])
+            if "payment" in placeholder  # an endorsement's charge
+            else tx.payments.payment_of_policy(policy_id)
+        )
         if payment is None:  # pragma: no cover - written with the placeholder
             raise ServiceError("payment record missing")
         if payment.status in ("succeeded", "failed"):
@@ -252,9 +258,13 @@ def _unavailable(
         if record and (payment.payment_intent is not None or payment.status != "creating"):
             values["status"] = "unknown"
         tx.payments.update_payment(payment.id, **values)
+    state = (
+        f"policy {payment.policy_id} is unchanged"
+        if payment.purpose == "endorsement"
+        else f"policy {payment.policy_id} is pending_payment"
+    )
     err = PaymentUnavailableError(
-        f"{why}; no premium is final and policy {payment.policy_id} is pending_payment: "
-        "retry with the same Idempotency-Key",
+        f"{why}; no premium is final and {state}: retry with the same Idempotency-Key",
         details={"policy": payment.policy_id},
     )
     status_code, body = billing.render_error(err)
@@ -262,6 +272,13 @@ def _unavailable(
 
 
 def _final_answer(billing: Billing, payment: Any) -> Outcome:
+    if payment.purpose == "endorsement":  # its answer was stored when the charge ended
+        with billing.uow.read() as tx:
+            stored = tx.idempotency.fetch_many(
+                payment.partner_id, payment.livemode, [payment.idempotency_key]
+            )[payment.idempotency_key]
+        assert stored.body is not None
+        return Outcome(stored.status_code, stored.body)
     with billing.uow.read() as tx:
         policy = tx.policies.get(payment.partner_id, payment.livemode, payment.policy_id)
     assert policy is not None
@@ -273,9 +290,12 @@ def _final_answer(billing: Billing, payment: Any) -> Outcome:
     return Outcome(status, dumps(body))
 
 
-def _declined_error(message: str | None, code: str | None, policy_id: str) -> PaymentFailed:
+def _declined_error(
+    message: str | None, code: str | None, policy_id: str, endorsing: bool = False
+) -> PaymentFailed:
+    outcome = "the policy is unchanged" if endorsing else "the policy is not in force"
     return PaymentFailed(
-        f"the payment was declined ({message or 'no reason given'}); the policy is not in force",
+        f"the payment was declined ({message or 'no reason given'}); {outcome}",
         details={"decline_code": code, "policy": policy_id},
     )
 
@@ -306,6 +326,8 @@ def _finish_once(
 ) -> tuple[Outcome | None, str | None]:
     with billing.uow.write() as tx:
         payment = tx.payments.get_payment(payment_id, lock=True)
+        if payment.purpose == "endorsement":
+            return _finish_endorsement(tx, billing, payment, payment_intent, now, declined)
         policy = tx.policies.get(
             payment.partner_id, payment.livemode, payment.policy_id, for_update=True
         )
@@ -361,3 +383,79 @@ def _finish_once(
                 payment.partner_id, payment.livemode, payment.idempotency_key, status, text
             )
     return Outcome(status, text), None
+
+
+def _finish_endorsement(
+    tx: Tx,
+    billing: Billing,
+    payment: Any,
+    payment_intent: str | None,
+    now: datetime,
+    declined: PaymentDeclined | None,
+) -> tuple[Outcome | None, str | None]:
+    """An endorsement's charge ended: make the change it paid for (or give it back), or
+    leave the policy as it was when the card was declined."""
+    intent_id = payment_intent or payment.payment_intent
+    if declined is None:
+        if payment.status == "failed":  # landed after it was given up: given back whole
+            log.error("payment %s succeeded after it was recorded as failed: refunding", payment.id)
+            if intent_id and payment.payment_intent is None:
+                tx.payments.record_intent(payment.id, intent_id)
+            return None, endorsement_billing.return_charge(tx, payment, now)
+        if not tx.payments.finish_payment(
+            payment.id, "succeeded", payment_intent=intent_id, updated_at=now
+        ):
+            return None, None
+        status, body, returned = endorsement_billing.apply_paid(tx, billing, payment, now)
+    else:
+        code = declined.decline_code or declined.code
+        if not tx.payments.finish_payment(
+            payment.id,
+            "failed",
+            decline_code=code,
+            failure_message=declined.message[:500],
+            payment_intent=intent_id,
+            updated_at=now,
+        ):
+            return None, None
+        status, body = billing.render_error(
+            _declined_error(declined.message, code, payment.policy_id, endorsing=True)
+        )
+        returned = None
+    text = dumps(body)
+    tx.idempotency.update_response(
+        payment.partner_id, payment.livemode, payment.idempotency_key, status, text
+    )
+    return Outcome(status, text), returned
+
+
+def endorse_and_charge(
+    billing: Billing,
+    caller: Caller,
+    key: str,
+    fp: str,
+    policy_id: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> Outcome:
+    """Endorse a stripe-billed policy (services/endorsement_billing.py): the change at once
+    with its refund sent after, or its charge driven like an issue's."""
+    refunds: list[str] = []
+    outcome = run_idempotent(
+        billing.uow,
+        caller,
+        key,
+        fp,
+        now,
+        lambda tx: endorsement_billing.endorse(
+            billing, tx, caller, key, policy_id, body, now, refunds
+        ),
+        billing.render_error,
+    )
+    for refund_id in refunds:
+        refund_now(billing, refund_id, now)
+    if outcome.status != PROCESSING:
+        return outcome
+    if outcome.replayed:  # a concurrent request with this key started it
+        return resume(billing, caller, key, fp, now)
+    return _drive(billing, json.loads(outcome.body)["payment"], now, confirm=True)

@@ -18,6 +18,7 @@ from policy_service.domain.ledger import premium_entry, refund_entry
 from policy_service.domain.money import MINOR_UNITS, from_minor
 from policy_service.domain.records import Policy
 
+from . import endorsement_billing
 from .billing import Billing, ledger_row, minor_exponent
 from .unit_of_work import Tx
 
@@ -76,7 +77,7 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
         answer = billing.gateway.create_refund(
             payment.payment_intent,
             refund.amount,
-            {"policy": refund.policy_id, "refund": refund.id},
+            {"policy": refund.policy_id, "refund": refund.id, "kind": refund.kind},
             key=refund.id,
         )
     except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
@@ -98,6 +99,9 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
         if tx.payments.finish_refund(
             refund.id, status="succeeded", stripe_refund=answer.get("id"), updated_at=now
         ):
+            if refund.kind != "premium":
+                endorsement_billing.book_refund(tx, billing, refund, now)
+                return "succeeded"
             policy = tx.policies.get(refund.partner_id, refund.livemode, refund.policy_id)
             assert policy is not None
             entry = refund_entry(

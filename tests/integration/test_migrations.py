@@ -21,8 +21,10 @@ from policy_service.adapters.tables import (
     ledger_entries,
     metadata,
     partners,
+    payments,
     policies,
     product_editions,
+    refunds,
 )
 
 
@@ -239,6 +241,56 @@ def test_the_database_refuses_to_pay_what_must_never_be_paid(
     # the top-up that starts where the first payout ended, within the cap, is taken
     with engine.begin() as conn:
         conn.execute(claim_payouts.insert().values(**_payout_row(**_top_up())))
+
+
+def _payment_row(**changes: object) -> dict[str, object]:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    return {"id": "pay_1", "partner_id": "ptn_x", "livemode": False, "policy_id": "pol_ok",
+            "amount": 100, "currency": "CNY", "payment_method": "pm_x", "status": "succeeded",
+            "created_at": now, "updated_at": now, **changes}  # fmt: skip
+
+
+def _refund_row(**changes: object) -> dict[str, object]:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    return {"id": "rfd_1", "partner_id": "ptn_x", "livemode": False, "policy_id": "pol_ok",
+            "payment_id": "pay_1", "amount": 100, "currency": "CNY", "status": "pending",
+            "created_at": now, "updated_at": now, **changes}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        ("payments", {"id": "pay_2"}),  # a second premium payment of the policy
+        ("payments", {"id": "pay_2", "purpose": "endorsement"}),  # pays for no request
+        ("payments", {"id": "pay_2", "endorsement_request": "{}"}),  # a premium with one
+        ("payments", {"id": "pay_2", "purpose": "gift", "endorsement_request": "{}"}),
+        ("refunds", {"id": "rfd_2"}),  # a second refund of the premium
+        ("refunds", {"id": "rfd_2", "kind": "endorsement"}),  # of no endorsement
+        ("refunds", {"id": "rfd_2", "kind": "returned"}),  # a second return of a charge
+        ("refunds", {"id": "rfd_2", "kind": "returned", "payment_id": None}),
+    ],
+)
+def test_the_database_refuses_to_charge_or_refund_twice(
+    engine: sa.Engine, table: str, row: dict[str, object]
+) -> None:
+    request = {"purpose": "endorsement", "endorsement_request": "{}"}
+    with engine.begin() as conn:
+        _a_policy(conn)
+        conn.execute(payments.insert().values(**_payment_row()))
+        conn.execute(payments.insert().values(**_payment_row(id="pay_e", **request)))
+        conn.execute(refunds.insert().values(**_refund_row()))
+        conn.execute(refunds.insert().values(**_refund_row(id="rfd_r", kind="returned")))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        if table == "payments":
+            conn.execute(payments.insert().values(**_payment_row(**row)))
+        else:
+            conn.execute(refunds.insert().values(**_refund_row(**row)))
+    # an endorsement's own charge, and its return, are taken
+    with engine.begin() as conn:
+        conn.execute(payments.insert().values(**_payment_row(id="pay_f", **request)))
+        conn.execute(
+            refunds.insert().values(**_refund_row(id="rfd_f", kind="returned", payment_id="pay_f"))
+        )
 
 
 def test_payouts_booked_before_top_ups_keep_their_ledger_entry(tmp_path: Path) -> None:

@@ -3,24 +3,19 @@ between us and the peer cut on purpose. Runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 import sqlalchemy as sa
 from flask import Flask
 
-from policy_service import create_app
-from policy_service.adapters.tables import ledger_entries, policies
-from policy_service.config import Config
+from policy_service.adapters.tables import policies
 from policy_service.services import payment_settling, payments
-from tests.conftest import ApiClient, Clock, flight_policy, make_partner
+from tests.conftest import ApiClient, Clock, flight_policy
 from tests.payment_peer import (
-    PEER_KEY,
     FaultProxy,
     intents_for,
-    localstripe,
+    ledger_of,
     payment_method,
     peer_get,
 )
@@ -28,54 +23,10 @@ from tests.payment_peer import (
 DECLINED = "4000000000000341"  # attaches, then every charge is declined
 
 
-@pytest.fixture(scope="module")
-def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with localstripe(tmp_path_factory.mktemp("peer") / "localstripe.log") as url:
-        yield url
-
-
-@pytest.fixture
-def proxy(peer: str) -> Iterator[FaultProxy]:
-    p = FaultProxy(int(peer.rsplit(":", 1)[1]))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def stripe_app(
-    config: Config, engine: sa.Engine, clock: Clock, proxy: FaultProxy
-) -> Iterator[Flask]:
-    cfg = config.with_(
-        stripe_api_key=PEER_KEY,
-        stripe_api_base=proxy.url,
-        stripe_webhook_secret="whsec_test",
-        stripe_timeout_seconds=1.0,
-    )
-    app = create_app(cfg, clock=clock)
-    yield app
-    app.extensions["policy_service"].dispose()
-
-
-@pytest.fixture
-def shop(stripe_app: Flask, engine: sa.Engine) -> ApiClient:
-    partner_id, key = make_partner(engine, "Card Travel", billing="stripe")
-    return ApiClient(stripe_app.test_client(), key, partner_id)
-
-
 def _issue(
     shop: ApiClient, pm: str, ref: str = "booking-1", key: str | None = "k1"
 ) -> tuple[int, dict]:
     return shop.post("/v1/policies", {**flight_policy(ref), "payment_method": pm}, key=key)
-
-
-def _ledger(engine: sa.Engine, policy_id: str) -> list[tuple[str, int, str]]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(ledger_entries.c.kind, ledger_entries.c.amount, ledger_entries.c.collected_by)
-            .where(ledger_entries.c.policy_id == policy_id)
-            .order_by(ledger_entries.c.id)
-        )
-        return [tuple(r) for r in rows]
 
 
 def test_a_good_card_activates_the_policy_once(
@@ -92,7 +43,7 @@ def test_a_good_card_activates_the_policy_once(
     again = _issue(shop, pm)
     assert again == (201, pol)
     assert len(intents_for(peer, pol["id"])) == 1
-    assert _ledger(engine, pol["id"]) == [("premium", 1910, "us")]
+    assert ledger_of(engine, pol["id"]) == [("premium", 1910, "us")]
     _, evts = shop.get("/v1/events", object=pol["id"])
     assert [e["type"] for e in evts["data"]] == ["policy.issued"]
 
@@ -107,7 +58,7 @@ def test_a_declined_card_leaves_no_active_policy(
     assert err["error"]["decline_code"] == "card_declined"
     policy_id = err["error"]["policy"]
     assert shop.get(f"/v1/policies/{policy_id}")[1]["status"] == "payment_failed"
-    assert _ledger(engine, policy_id) == []
+    assert ledger_of(engine, policy_id) == []
     # the stored answer is replayed, and the order can be insured with another card
     assert _issue(shop, declined) == (402, err)
     status, pol = _issue(shop, payment_method(peer), key="k2")
@@ -140,7 +91,7 @@ def test_cancel_refunds_through_the_peer(shop: ApiClient, peer: str, engine: sa.
     refunds = peer_get(peer, "/v1/refunds?limit=100")["data"]
     mine = [r for r in refunds if r.get("metadata", {}).get("policy") == pol["id"]]
     assert [(r["amount"], r["status"]) for r in mine] == [(1910, "succeeded")]
-    assert _ledger(engine, pol["id"]) == [("premium", 1910, "us"), ("refund", -1910, "us")]
+    assert ledger_of(engine, pol["id"]) == [("premium", 1910, "us"), ("refund", -1910, "us")]
 
 
 def test_the_peer_down_then_back(
@@ -158,7 +109,7 @@ def test_the_peer_down_then_back(
     status, pol = _issue(shop, pm)  # the partner retries with the same key
     assert status == 201 and pol["id"] == policy_id and pol["status"] == "active"
     assert [i["status"] for i in intents_for(peer, policy_id)] == ["succeeded"]
-    assert _ledger(engine, policy_id) == [("premium", 1910, "us")]
+    assert ledger_of(engine, policy_id) == [("premium", 1910, "us")]
 
 
 def test_an_answer_lost_after_the_charge(
@@ -177,7 +128,7 @@ def test_an_answer_lost_after_the_charge(
     status, pol = _issue(shop, pm)
     assert status == 201 and pol["status"] == "active"
     assert len(intents_for(peer, policy_id)) == 1  # activated, not charged twice
-    assert _ledger(engine, policy_id) == [("premium", 1910, "us")]
+    assert ledger_of(engine, policy_id) == [("premium", 1910, "us")]
 
 
 def test_the_worker_settles_what_nobody_retried(
@@ -337,7 +288,7 @@ def test_a_charge_that_lands_after_a_give_up_is_refunded(
     assert [(r["amount"], r["status"]) for r in refunds] == [
         (1910, "succeeded")
     ]  # ...and paid back
-    assert _ledger(engine, policy_id) == [("premium", 1910, "us"), ("refund", -1910, "us")]
+    assert ledger_of(engine, policy_id) == [("premium", 1910, "us"), ("refund", -1910, "us")]
 
 
 def clock_now():  # type: ignore[no-untyped-def]
@@ -430,7 +381,7 @@ def test_a_claim_is_paid_back_through_the_peer_once(
     mine = [r for r in refunds if r["metadata"].get("claim") == claim["id"]]
     assert [(r["amount"], r["status"]) for r in mine] == [(30000, "succeeded")]
     assert payouts.send_pending(svc.claims(), svc.gateway, clock()) == 0
-    assert ("payout", -30000, "us") in _ledger(engine, pol["id"])
+    assert ("payout", -30000, "us") in ledger_of(engine, pol["id"])
     _, evts = shop.get("/v1/events", object=claim["id"])
     assert evts["data"][0]["type"] == "claim.paid"
 
@@ -467,7 +418,7 @@ def test_a_top_up_is_a_second_payment_through_the_peer(
     refunds = peer_get(peer, f"/v1/refunds?payment_intent={pol['payment_intent']}")["data"]
     mine = sorted(r["amount"] for r in refunds if r["metadata"].get("claim") == claim["id"])
     assert mine == [10000, 20000]
-    assert [e for e in _ledger(engine, pol["id"]) if e[0] == "payout"] == [
+    assert [e for e in ledger_of(engine, pol["id"]) if e[0] == "payout"] == [
         ("payout", -10000, "us"),
         ("payout", -20000, "us"),
     ]

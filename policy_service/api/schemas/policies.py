@@ -155,6 +155,13 @@ class EndorsementRequestSchema(Strict):
     policyholder = fields.Dict(
         metadata={"description": "name and/or phone (null removes the phone)"}
     )
+    payment_method = fields.String(
+        metadata={
+            "description": "stripe billing: the card to charge when the change raises the "
+            "premium (default: the one that paid the premium)",
+            "example": "pm_card_visa",
+        }
+    )
 
 
 class _Coverage(Strict):
