@@ -21,7 +21,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from policy_service.domain.errors import BusinessRefusal, Conflict, InvalidRequest, ServiceError
+from policy_service.domain.errors import Conflict, InvalidRequest, ServiceError
 from policy_service.domain.ids import new_id
 from policy_service.domain.ledger import endorsement_entry
 from policy_service.domain.money import MINOR_UNITS
@@ -54,8 +54,19 @@ def endorse(
     method = request.pop("payment_method", None)
     assert billing.catalog is not None and billing.render_endorsement is not None
     change = endorsements.prepare(billing.catalog, tx, caller, policy_id, request, now)
+    premium = tx.payments.payment_of_policy(change.before.id)
+    if premium is None:
+        # Sold while the partner settled by itself: its difference is the partner's too.
+        if method is not None:
+            raise InvalidRequest(
+                "this policy's premium was collected by the partner; so is its difference",
+                param="payment_method",
+            )
+        render = billing.render_endorsement
+        endorsements.write(tx, change, now, billing.settlement_timezone, render, "partner")
+        return 201, render(change.endorsement, change.after)
     if change.difference > 0:
-        return PROCESSING, _record_charge(tx, caller, key, change, request, method, now)
+        return PROCESSING, _record_charge(tx, caller, key, change, request, method, premium, now)
     if method is not None:
         raise InvalidRequest(
             "is only taken when the change raises the premium; this one does not",
@@ -65,7 +76,7 @@ def endorse(
         tx, change, now, billing.settlement_timezone, billing.render_endorsement, None
     )
     if change.difference < 0:
-        refunds.append(_record_refund(tx, change, -change.difference, now))
+        refunds.append(_record_refund(tx, change, premium.id, -change.difference, now))
     return 201, billing.render_endorsement(change.endorsement, change.after)
 
 
@@ -76,11 +87,9 @@ def _record_charge(
     change: endorsements.Change,
     request: dict[str, Any],
     method: Any,
+    premium: Any,
     now: datetime,
 ) -> dict[str, Any]:
-    premium = tx.payments.payment_of_policy(change.before.id)
-    if premium is None or premium.status != "succeeded":  # pragma: no cover - active = paid
-        raise ServiceError(f"policy {change.before.id} has no premium payment")
     if method is not None and (
         not isinstance(method, str) or not method.startswith(("pm_", "card_", "src_"))
     ):
@@ -109,9 +118,9 @@ def _record_charge(
     return {"processing": True, "policy": change.before.id, "payment": payment_id}
 
 
-def _record_refund(tx: Tx, change: endorsements.Change, amount: int, now: datetime) -> str:
-    premium = tx.payments.payment_of_policy(change.before.id)
-    assert premium is not None
+def _record_refund(
+    tx: Tx, change: endorsements.Change, payment_id: str, amount: int, now: datetime
+) -> str:
     refund_id = new_id("rfd")
     tx.payments.insert_refund(
         {
@@ -121,7 +130,7 @@ def _record_refund(tx: Tx, change: endorsements.Change, amount: int, now: dateti
             "policy_id": change.before.id,
             "kind": "endorsement",
             "endorsement_id": change.endorsement.id,
-            "payment_id": premium.id,
+            "payment_id": payment_id,
             "amount": amount,
             "currency": change.after.premium.currency,
             "status": "pending",
@@ -154,7 +163,7 @@ def apply_paid(
             endorsements.write(
                 tx, change, now, billing.settlement_timezone, billing.render_endorsement, "us"
             )
-    except (BusinessRefusal, Conflict, InvalidRequest) as refusal:
+    except ServiceError as refusal:  # whatever stops the change, the money goes back
         log.warning("endorsement paid by %s refused, charge returned: %s", payment.id, refusal)
         status, body = billing.render_error(refusal)
         return status, body, return_charge(tx, payment, now)

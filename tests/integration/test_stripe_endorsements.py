@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from policy_service.services import payment_settling
-from tests.conftest import ApiClient, Clock, passenger
+from tests.conftest import ApiClient, Clock, make_partner, passenger
 from tests.endorsement_helpers import CASE, EDITION, PRODUCT, priced_change
 from tests.payment_peer import FaultProxy, intents_for, ledger_of, payment_method, peer_get
 
@@ -182,3 +182,36 @@ def test_a_change_too_late_when_its_charge_lands_gives_the_charge_back(
 def _after_deadline(policy: dict[str, Any]) -> datetime:
     """A time at which the product's refusal rules refuse any change: cover start."""
     return datetime.fromisoformat(policy["coverage"]["starts_at"]) + timedelta(minutes=1)
+
+
+def test_a_policy_sold_before_the_partner_took_cards_stays_partner_settled(
+    stripe_app: Flask, peer: str, engine: sa.Engine, clock: Clock
+) -> None:
+    from policy_service.adapters.tables import partners
+
+    partner_id, key = make_partner(engine, "Switched", billing="partner_settled")
+    shop = ApiClient(stripe_app.test_client(), key, partner_id)
+    clock.now = CASE.quoted_at.astimezone(UTC)
+    body: dict[str, Any] = {
+        "product": PRODUCT.code,
+        "external_ref": "switched-1",
+        "risk": EDITION.inputs.to_json(EDITION.inputs.parse(CASE.risk)),
+    }
+    if PRODUCT.policyholder == "required":
+        body["policyholder"] = passenger()
+    status, policy = shop.post("/v1/policies", body)
+    assert status == 201, policy
+    with engine.begin() as conn:  # the operator moves the partner to card payments
+        conn.execute(
+            partners.update().where(partners.c.id == partner_id).values(billing_mode="stripe")
+        )
+    change, difference = priced_change(dearer=True)
+    path = f"/v1/policies/{policy['id']}/endorsements"
+    status, endorsed = shop.post(path, {"risk": change}, key="end-8")
+    assert status == 201, endorsed
+    assert intents_for(peer, policy["id"]) == []  # its partner collected it: nothing charged
+    premium = _minor(Decimal(policy["premium"]["total"]["amount"]))
+    assert ledger_of(engine, policy["id"]) == [
+        ("premium", premium, "partner"),
+        ("endorsement", _minor(difference), "partner"),
+    ]
