@@ -93,6 +93,20 @@ class PaymentsRepository:
             sa.select(R).where(R.c.policy_id == policy_id, R.c.kind == "premium")
         ).first()
 
+    def charges_of_policy(self, policy_id: str) -> list[sa.Row[Any]]:
+        """A policy's succeeded payments (premium, then endorsements), oldest first."""
+        return list(
+            self.conn.execute(
+                sa.select(P)
+                .where(P.c.policy_id == policy_id, P.c.status == "succeeded")
+                .order_by(P.c.created_at, P.c.id)
+            )
+        )
+
+    def refunds_of_policy(self, policy_id: str) -> list[sa.Row[Any]]:
+        """Every refund of a policy, whatever its kind and status."""
+        return list(self.conn.execute(sa.select(R).where(R.c.policy_id == policy_id)))
+
     def returned_refund(self, payment_id: str) -> sa.Row[Any] | None:
         """The refund giving an endorsement's charge back, if there is one."""
         return self.conn.execute(

@@ -533,6 +533,9 @@ refunds = sa.Table(
     sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=True),
     _money("amount"),
     sa.Column("currency", sa.String(3), nullable=False),
+    #: the charges it is sent back on, [{"payment": id, "amount": minor}, ...] (a charge
+    #: gives back at most what it took); null: all of it on payment_id
+    sa.Column("allocation", OptionalJSONDoc, nullable=True),
     #: pending (to send to the payment API) -> succeeded | failed
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("stripe_refund", sa.String(80), nullable=True),

@@ -34,6 +34,7 @@ from pricing.model import Edition
 from .claims import SYSTEM, Changes, ClaimsContext, pinned_edition, transition
 from .outbox import record_events
 from .policies import policy_of
+from .refund_allocation import allocate
 from .unit_of_work import Tx
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,10 @@ def _record_refund(
     }
     payment = tx.payments.payment_of_policy(policy.id)
     if payment is not None:
-        tx.payments.insert_refund({**row, "payment_id": payment.id, "status": "pending"})
+        parts = allocate(tx, policy.id, to_minor(refund, currency))
+        tx.payments.insert_refund(
+            {**row, "payment_id": parts[0]["payment"], "allocation": parts, "status": "pending"}
+        )
         return str(row["id"])
     tx.payments.insert_refund({**row, "status": "succeeded"})
     entry = refund_entry(policy.premium, refund, MINOR_UNITS[currency])

@@ -29,6 +29,7 @@ from policy_service.domain.records import Caller
 
 from . import endorsements
 from .billing import Billing, ledger_row
+from .refund_allocation import allocate
 from .unit_of_work import Tx
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,14 @@ def endorse(
             "is only taken when the change raises the premium; this one does not",
             param="payment_method",
         )
+    # a lower premium is booked when its refund goes through; an unchanged total at once
+    # (its parts may have moved)
+    booked = None if change.difference < 0 else "us"
     endorsements.write(
-        tx, change, now, billing.settlement_timezone, billing.render_endorsement, None
+        tx, change, now, billing.settlement_timezone, billing.render_endorsement, booked
     )
     if change.difference < 0:
-        refunds.append(_record_refund(tx, change, premium.id, -change.difference, now))
+        refunds.append(_record_refund(tx, change, -change.difference, now))
     return 201, billing.render_endorsement(change.endorsement, change.after)
 
 
@@ -91,7 +95,9 @@ def _record_charge(
     now: datetime,
 ) -> dict[str, Any]:
     if method is not None and (
-        not isinstance(method, str) or not method.startswith(("pm_", "card_", "src_"))
+        not isinstance(method, str)
+        or not method.startswith(("pm_", "card_", "src_"))
+        or len(method) > 80
     ):
         raise InvalidRequest("must be a Stripe PaymentMethod id (pm_...)", param="payment_method")
     payment_id = new_id("pay")
@@ -118,9 +124,8 @@ def _record_charge(
     return {"processing": True, "policy": change.before.id, "payment": payment_id}
 
 
-def _record_refund(
-    tx: Tx, change: endorsements.Change, payment_id: str, amount: int, now: datetime
-) -> str:
+def _record_refund(tx: Tx, change: endorsements.Change, amount: int, now: datetime) -> str:
+    parts = allocate(tx, change.before.id, amount)
     refund_id = new_id("rfd")
     tx.payments.insert_refund(
         {
@@ -130,7 +135,8 @@ def _record_refund(
             "policy_id": change.before.id,
             "kind": "endorsement",
             "endorsement_id": change.endorsement.id,
-            "payment_id": payment_id,
+            "payment_id": parts[0]["payment"],
+            "allocation": parts,
             "amount": amount,
             "currency": change.after.premium.currency,
             "status": "pending",

@@ -20,6 +20,7 @@ from policy_service.domain.records import Policy
 
 from . import endorsement_billing
 from .billing import Billing, ledger_row, minor_exponent
+from .refund_allocation import parts_of
 from .unit_of_work import Tx
 
 log = logging.getLogger(__name__)
@@ -70,16 +71,21 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
         if not tx.payments.claim_refund(refund_id, now, now):
             return "busy"
         refund = tx.payments.get_refund(refund_id)
-        payment = tx.payments.get_payment(refund.payment_id)
-    if billing.gateway is None or payment.payment_intent is None:
+        parts = [(tx.payments.get_payment(p["payment"]), p["amount"]) for p in parts_of(refund)]
+    if billing.gateway is None or any(pay.payment_intent is None for pay, _ in parts):
         return "pending"
     try:
-        answer = billing.gateway.create_refund(
-            payment.payment_intent,
-            refund.amount,
-            {"policy": refund.policy_id, "refund": refund.id, "kind": refund.kind},
-            key=refund.id,
-        )
+        # One refund per charge; a retry sends each again under its own key (the payment
+        # API answers a repeat with the refund it made).
+        answers = [
+            billing.gateway.create_refund(
+                pay.payment_intent,
+                amount,
+                {"policy": refund.policy_id, "refund": refund.id, "kind": refund.kind},
+                key=refund.id if i == 0 else f"{refund.id}-{i}",
+            )
+            for i, (pay, amount) in enumerate(parts)
+        ]
     except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
         attempts = refund.attempts + 1
         final = attempts >= MAX_REFUND_ATTEMPTS
@@ -97,7 +103,7 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
         return "failed" if final else "pending"
     with billing.uow.write() as tx:
         if tx.payments.finish_refund(
-            refund.id, status="succeeded", stripe_refund=answer.get("id"), updated_at=now
+            refund.id, status="succeeded", stripe_refund=answers[0].get("id"), updated_at=now
         ):
             if refund.kind != "premium":
                 endorsement_billing.book_refund(tx, billing, refund, now)

@@ -205,6 +205,9 @@ def test_a_policy_sold_before_the_partner_took_cards_stays_partner_settled(
         conn.execute(
             partners.update().where(partners.c.id == partner_id).values(billing_mode="stripe")
         )
+    stripe_app.extensions["policy_service"].authenticator._cache.clear()  # seen at once
+    status, err = shop.post(f"/v1/policies/{policy['id']}/endorsements", {"risk": {}})
+    assert (status, err["error"]["param"]) == (400, "Idempotency-Key")  # a stripe caller now
     change, difference = priced_change(dearer=True)
     path = f"/v1/policies/{policy['id']}/endorsements"
     status, endorsed = shop.post(path, {"risk": change}, key="end-8")
@@ -215,3 +218,28 @@ def test_a_policy_sold_before_the_partner_took_cards_stays_partner_settled(
         ("premium", premium, "partner"),
         ("endorsement", _minor(difference), "partner"),
     ]
+
+
+def test_a_cancellation_after_a_dearer_change_is_refunded_on_both_charges(
+    shop: ApiClient, peer: str, engine: sa.Engine, clock: Clock
+) -> None:
+    policy = _issue(shop, peer, clock, "both-1")
+    change, _ = priced_change(dearer=True)
+    status, endorsed = shop.post(
+        f"/v1/policies/{policy['id']}/endorsements", {"risk": change}, key="end-9"
+    )
+    assert status == 201, endorsed
+    status, cancelled = shop.post(
+        f"/v1/policies/{policy['id']}/cancel", {"reason": "requested_by_customer"}
+    )
+    assert status == 200, cancelled
+    refund = _minor(Decimal(cancelled["cancellation"]["refund"]["amount"]))
+    assert refund > _minor(Decimal(policy["premium"]["total"]["amount"]))  # more than 1 charge
+    # each charge gives back at most what it took, the latest first; together the refund
+    back = {}
+    for intent in intents_for(peer, policy["id"]):
+        found = peer_get(peer, f"/v1/refunds?payment_intent={intent['id']}")["data"]
+        back[intent["id"]] = sum(r["amount"] for r in found if r["status"] == "succeeded")
+        assert back[intent["id"]] <= intent["amount"]
+    assert sum(back.values()) == refund
+    assert ledger_of(engine, policy["id"])[-1] == ("refund", -refund, "us")

@@ -6,7 +6,9 @@ through the payment API.
   with it, and the endorsement once applied);
 - refunds.kind: `premium` (one per policy, as before), `endorsement` (one per endorsement
   that lowers the premium) or `returned` (an endorsement charge given back because the
-  change could no longer be made; one per payment).
+  change could no longer be made; one per payment);
+- refunds.allocation: the charges a refund is sent back on, each within what it took (a
+  policy endorsed to a dearer premium was charged twice).
 
 Revision ID: 0014
 Revises: 0013
@@ -17,10 +19,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import policy_service.adapters.tables
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
+
+_OPTIONAL_JSON = policy_service.adapters.tables.OptionalJSONDoc
 
 
 def _partial_unique(batch: object, name: str, column: str, where: str) -> None:
@@ -59,6 +65,7 @@ def upgrade() -> None:
             sa.Column("kind", sa.String(length=12), server_default="premium", nullable=False)
         )
         batch.add_column(sa.Column("endorsement_id", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("allocation", _OPTIONAL_JSON, nullable=True))
         batch.create_foreign_key(
             batch.f("fk_refunds_endorsement_id_policy_endorsements"),
             "policy_endorsements",
@@ -83,6 +90,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    used = op.get_bind().execute(
+        sa.text(
+            "select (select count(*) from payments where purpose <> 'premium')"
+            " + (select count(*) from refunds where kind <> 'premium')"
+        )
+    )
+    if used.scalar_one():
+        raise RuntimeError(
+            "endorsement charges or refunds are recorded: 0013 cannot hold them "
+            "(one payment and one refund per policy); downgrade refused"
+        )
     with op.batch_alter_table("refunds") as batch:
         for name in ("uq_refunds_returned", "uq_refunds_endorsement", "uq_refunds_premium"):
             batch.drop_index(name)
@@ -92,6 +110,7 @@ def downgrade() -> None:
         batch.drop_constraint(
             batch.f("fk_refunds_endorsement_id_policy_endorsements"), type_="foreignkey"
         )
+        batch.drop_column("allocation")
         batch.drop_column("endorsement_id")
         batch.drop_column("kind")
         batch.create_unique_constraint(batch.f("uq_refunds_policy_id"), ["policy_id"])
