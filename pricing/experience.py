@@ -34,6 +34,10 @@ def earned_share(policies: pd.DataFrame, now: datetime) -> np.ndarray:
     return np.where(cancelled, kept, share)
 
 
+#: the columns that add up across slices of a book (the ratios are made from them last)
+SUMS = ("policies", "exposure", "earned_premium", "claims", "claim_cost")
+
+
 def experience(
     policies: pd.DataFrame,
     claims: pd.DataFrame,
@@ -47,6 +51,27 @@ def experience(
     created_at, coverage_start, coverage_end, premium_total, premium_tax and refund, plus
     any risk input to group by; `claims` holds policy_id and amount_paid (paid claims
     only). Amounts are in major units of the book's currency."""
+    return ratios(experience_sums(policies, claims, by, now, period, tz))
+
+
+def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The sums of slices of a book (each from experience_sums, in a fixed order) as one."""
+    if len(parts) == 1:
+        return parts[0]
+    frame = pd.concat(parts, ignore_index=True)
+    keys = [c for c in frame.columns if c not in SUMS]
+    return frame.groupby(keys, dropna=False, sort=True)[list(SUMS)].sum().reset_index()
+
+
+def experience_sums(
+    policies: pd.DataFrame,
+    claims: pd.DataFrame,
+    by: list[str],
+    now: datetime,
+    period: str = "all",
+    tz: str = "Asia/Shanghai",
+) -> pd.DataFrame:
+    """Per group, what adds up: policies, exposure, earned premium, claims, claim cost."""
     if period not in PERIODS:
         raise LookupError(f"--period must be one of {', '.join(PERIODS)}")
     missing = [c for c in by if c not in policies.columns]
@@ -71,13 +96,18 @@ def experience(
         grouped = frame.groupby(keys, dropna=False)
     else:
         grouped = frame.assign(book="all").groupby("book")
-    out = grouped.agg(
+    return grouped.agg(
         policies=("policy_id", "size"),
         exposure=("exposure", "sum"),
         earned_premium=("earned_premium", "sum"),
         claims=("claims", "sum"),
         claim_cost=("claim_cost", "sum"),
     ).reset_index()
+
+
+def ratios(sums: pd.DataFrame) -> pd.DataFrame:
+    """Frequency, severity and loss ratio of each group's sums."""
+    out = sums.copy()
     out["frequency"] = np.where(
         out["exposure"] > 0, out["claims"] / out["exposure"].where(out["exposure"] > 0, 1), np.nan
     )

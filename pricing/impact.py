@@ -34,6 +34,8 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 )
 #: a column with at most this many distinct values is a segment
 SEGMENT_LEVELS = 60
+#: % changes are summed in millionths of a percent
+PCT_SCALE = 1_000_000
 
 
 @dataclass
@@ -123,6 +125,11 @@ def read_book_file(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None})
     else:
         raise LookupError(f"{path}: give a .csv or .parquet file")
+    return normalise_book(frame, path)
+
+
+def normalise_book(frame: pd.DataFrame, path: Path | str) -> pd.DataFrame:
+    """A book file's rows as risks: money from its two columns, JSON text as objects."""
     frame = frame.astype(object).where(frame.notna(), None)
     for name in {c[: -len(".amount")] for c in frame.columns if str(c).endswith(".amount")}:
         if f"{name}.currency" not in frame.columns:
@@ -136,6 +143,30 @@ def read_book_file(path: Path) -> pd.DataFrame:
         if column != "priced_at":
             frame[column] = [_json_text(v) for v in frame[column]]
     return frame
+
+
+def book_times(
+    frame: pd.DataFrame, book: str, now: datetime
+) -> tuple[pd.DataFrame, datetime | list[datetime]]:
+    """The time to price each row at: its `priced_at` (taken out of the frame), else now."""
+    if "priced_at" not in frame.columns:
+        return frame, now
+    times = []
+    for row, value in enumerate(frame.pop("priced_at"), start=2):
+        try:
+            when = (
+                now
+                if value is None
+                else pd.Timestamp(value).to_pydatetime()
+                if not isinstance(value, str)
+                else datetime.fromisoformat(value)
+            )
+        except ValueError:
+            raise LookupError(f"{book}: row {row}: priced_at {value!r} is not a time") from None
+        if when.tzinfo is None:
+            raise LookupError(f"{book}: row {row}: priced_at {value!r} needs a UTC offset")
+        times.append(when)
+    return frame, times
 
 
 def _json_text(value: Any) -> Any:
@@ -170,8 +201,10 @@ class ImpactPart:
     bands: Counter[str] = field(default_factory=Counter)
     refusal_codes_b: Counter[str] = field(default_factory=Counter)
     unpriceable_reasons: Counter[str] = field(default_factory=Counter)
-    #: segment -> level -> [policies, total change (minor units), sum of % changes];
-    #: None once the segment has more than SEGMENT_LEVELS levels (not a segment)
+    #: segment -> level -> [policies, total change (minor units), sum of % changes in
+    #: millionths of a percent (integers: the sum is the same in any order, so a book
+    #: priced in slices on many processes gives the very same report)]; None once the
+    #: segment has more than SEGMENT_LEVELS levels (not a segment)
     segments: dict[str, dict[str, list[Any]] | None] = field(default_factory=dict)
 
     def merge(self, other: ImpactPart) -> ImpactPart:
@@ -188,7 +221,7 @@ class ImpactPart:
                 self.segments[name] = None
                 continue
             for level, (n, total, pct) in levels.items():
-                acc = mine.setdefault(level, [0, 0, 0.0])
+                acc = mine.setdefault(level, [0, 0, 0])
                 acc[0], acc[1], acc[2] = acc[0] + n, acc[1] + total, acc[2] + pct
             if len(mine) > SEGMENT_LEVELS:
                 self.segments[name] = None
@@ -210,6 +243,19 @@ def impact(
     count the difference."""
     if a.currency != b.currency:
         raise LookupError(f"{a.ref} is in {a.currency}, {b.ref} in {b.currency}")
+    total = price_book(a, b, risks, times, progress, chunk_rows)
+    return report_of(product, a, b, book, total, top)
+
+
+def price_book(
+    a: Edition,
+    b: Edition,
+    risks: pd.DataFrame,
+    times: datetime | list[datetime],
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImpactPart:
+    """A book (or a slice of one) priced on both editions a chunk at a time, counted."""
     total = ImpactPart()
     for start in range(0, len(risks), chunk_rows):
         end = min(start + chunk_rows, len(risks))
@@ -217,7 +263,7 @@ def impact(
         total.merge(impact_part(a, b, risks.iloc[start:end].reset_index(drop=True), at))
         if progress is not None:
             progress(end, len(risks))
-    return report_of(product, a, b, book, total, top)
+    return total
 
 
 def impact_part(
@@ -268,20 +314,25 @@ def report_of(
     report.total_a = Decimal(part.total_a_minor).scaleb(-exp)
     report.total_b = Decimal(part.total_b_minor).scaleb(-exp)
     report.lose_cover, report.gain_cover = part.lose_cover, part.gain_cover
-    report.refusal_codes_b = dict(part.refusal_codes_b.most_common(20))
+    report.refusal_codes_b = _most_common(part.refusal_codes_b, 20)
     report.unpriceable = part.unpriceable
-    report.unpriceable_reasons = dict(part.unpriceable_reasons.most_common(10))
+    report.unpriceable_reasons = _most_common(part.unpriceable_reasons, 10)
     report.bands = [(label, part.bands[label]) for label, _, _ in BANDS]
     movers = [
-        Mover(name, level, n, pct / n, Decimal(total).scaleb(-exp))
+        Mover(name, level, n, pct / PCT_SCALE / n, Decimal(total).scaleb(-exp))
         for name, levels in part.segments.items()
         if levels is not None
         for level, (n, total, pct) in sorted(levels.items())
         if total
     ]
-    movers.sort(key=lambda m: abs(m.total_change), reverse=True)
+    movers.sort(key=lambda m: (-abs(m.total_change), m.segment, m.level))
     report.movers = movers[:top]
     return report
+
+
+def _most_common(counts: Counter[str], n: int) -> dict[str, int]:
+    """The n largest counts, ties by name: the same whatever order the parts came in."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
 def _segments(
@@ -299,7 +350,8 @@ def _segments(
         if name in columns or name == "now":
             continue
         columns[name] = np.array([str(v) for v in values[both]], dtype=object)
-    frame = pd.DataFrame({"delta": delta, "pct": pct})
+    micro = np.rint(pct * PCT_SCALE).astype(np.int64)
+    frame = pd.DataFrame({"delta": delta, "pct": micro})
     segments: dict[str, dict[str, list[Any]] | None] = {}
     for name, values in columns.items():
         if len(set(values)) > SEGMENT_LEVELS:
@@ -309,7 +361,7 @@ def _segments(
             policies=("delta", "size"), total=("delta", "sum"), pct=("pct", "sum")
         )
         segments[name] = {
-            str(level): [int(row["policies"]), int(row["total"]), float(row["pct"])]
+            str(level): [int(row["policies"]), int(row["total"]), int(row["pct"])]
             for level, row in stats.iterrows()
         }
     return segments

@@ -23,6 +23,7 @@ from .claims_repo import ClaimsRepository
 from .editions_repo import EditionsRepository
 from .endorsements_repo import EndorsementsRepository
 from .events_repo import EventsRepository
+from .export_repo import ExportRepository
 from .idempotency_repo import IdempotencyRepository
 from .ledger_repo import LedgerRepository
 from .partners_repo import PartnersRepository
@@ -104,6 +105,10 @@ class Tx:
     @cached_property
     def events(self) -> EventsRepository:
         return EventsRepository(self.conn)
+
+    @cached_property
+    def export(self) -> ExportRepository:
+        return ExportRepository(self.conn)
 
     @cached_property
     def idempotency(self) -> IdempotencyRepository:

@@ -1,10 +1,10 @@
 """The `policy-service` command: run (serve, worker, db, openapi), admin (partners,
-providers, staff), privacy (export, erase, retention), products (the actuaries' tools)
+providers, staff), privacy (export, erase, retention), export (the book as Parquet), products (the actuaries' tools)
 and reports (calibrate, impact, experience). Each command builds what it needs with bootstrap()."""
 
 from __future__ import annotations
 
-from . import admin, privacy, products, reports, run, triggers  # noqa: F401 - they register their commands
+from . import admin, export, privacy, products, reports, run, triggers  # noqa: F401 - they register their commands
 from .main import main
 from .run import build_openapi, openapi_yaml
 

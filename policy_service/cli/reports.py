@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,11 @@ from .common import (
     time_from,
 )
 from .products import products
+
+DASK_HELP = (
+    "a Parquet book's slices on Dask: local (this machine's cores) or tcp://HOST:PORT "
+    "(a scheduler whose workers have policy-service installed)"
+)
 
 if TYPE_CHECKING:  # pandas and numpy load only when a report runs
     from pricing.calibration_report import CalibrationReport
@@ -169,9 +174,14 @@ def _print_calibration(report: CalibrationReport) -> None:
 @click.argument("product")
 @click.option("--from", "edition_a", required=True, help="the edition in force")
 @click.option("--to", "edition_b", required=True, help="the new edition")
-@click.option("--book", default="policies", help="policies, quotes, or a .csv/.parquet file")
+@click.option(
+    "--book",
+    default="policies",
+    help="policies, quotes, a .csv/.parquet file, or a folder from `policy-service export`",
+)
 @click.option("--since", default=None, help="only policies or quotes from this date (YYYY-MM-DD)")
 @click.option("--mode", type=click.Choice(["live", "test"]), default="live")
+@click.option("--dask", default=None, help=DASK_HELP)
 @click.option(
     "--html",
     "html_path",
@@ -188,29 +198,76 @@ def products_impact(
     book: str,
     since: str | None,
     mode: str,
+    dask: str | None,
     html_path: Path | None,
     as_json: bool,
     path: Path | None,
 ) -> None:
-    """Re-price a real book on two editions: what changes, by how much, for whom."""
-    from policy_service.impact_report import render
-    from policy_service.services.impact import load_book
-    from pricing.impact import impact
-
+    """Re-price a real book on two editions: what changes, by how much, for whom. A
+    Parquet book (a file, or a folder from `policy-service export`) is priced a slice at
+    a time, here or on a Dask cluster (--dask), with the same figures either way."""
     prod = product_at(product, path)
     editions = [edition_of(prod, edition_a), edition_of(prod, edition_b)]
     start = date_from(since)
     try:
-        click.echo(f"reading the book ({book}) ...", err=True)
-        with command_services() as svc, progress_bar("reading", not as_json) as read:
-            risks, times = load_book(
-                svc.uow, product, book, start, mode == "live", datetime.now(UTC), read
-            )
-        click.echo(f"pricing {len(risks):,} risks on {edition_a} and {edition_b} ...", err=True)
-        with progress_bar("pricing", not as_json) as priced:
-            report = impact(product, editions[0], editions[1], risks, times, book, progress=priced)
+        if dask is not None or Path(book).is_dir():
+            report = _sliced_impact(product, editions, book, start, mode, dask, as_json)
+        else:
+            report = _whole_impact(product, editions, book, start, mode, as_json)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    _say_impact(report, product, edition_a, edition_b, book, html_path, as_json)
+
+
+def _sliced_impact(
+    product: str,
+    editions: list[Any],
+    book: str,
+    start: datetime | None,
+    mode: str,
+    dask: str | None,
+    as_json: bool,
+) -> Any:
+    from policy_service.services.book_jobs import impact_of_book
+    from pricing.impact import report_of
+
+    click.echo(f"pricing the slices of {book} on {dask or 'this process'} ...", err=True)
+    with progress_bar("slices", not as_json) as done:
+        part = impact_of_book(
+            Path(book), product, editions[0], editions[1], start, mode == "live",
+            datetime.now(UTC), dask, done,
+        )  # fmt: skip
+    return report_of(product, editions[0], editions[1], book, part)
+
+
+def _whole_impact(
+    product: str, editions: list[Any], book: str, start: datetime | None, mode: str, as_json: bool
+) -> Any:
+    from policy_service.services.impact import load_book
+    from pricing.impact import impact
+
+    click.echo(f"reading the book ({book}) ...", err=True)
+    with command_services() as svc, progress_bar("reading", not as_json) as read:
+        risks, times = load_book(
+            svc.uow, product, book, start, mode == "live", datetime.now(UTC), read
+        )
+    a, b = editions
+    click.echo(f"pricing {len(risks):,} risks on {a.id} and {b.id} ...", err=True)
+    with progress_bar("pricing", not as_json) as priced:
+        return impact(product, a, b, risks, times, book, progress=priced)
+
+
+def _say_impact(
+    report: Any,
+    product: str,
+    edition_a: str,
+    edition_b: str,
+    book: str,
+    html_path: Path | None,
+    as_json: bool,
+) -> None:
+    from policy_service.impact_report import render
+
     out = html_path or Path(f"impact-{product}-{edition_a}-{edition_b}.html")
     out.write_text(render(report))
     if as_json:
@@ -261,6 +318,13 @@ def products_impact(
 @click.option("--mode", type=click.Choice(["live", "test"]), default="live")
 @click.option("--at", "at_text", default=None, help="as of this ISO time (default now)")
 @click.option(
+    "--book",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a folder from `policy-service export` (default: the database)",
+)
+@click.option("--dask", default=None, help=DASK_HELP)
+@click.option(
     "--html",
     "html_dir",
     type=click.Path(path_type=Path),
@@ -275,13 +339,16 @@ def products_experience(
     period: str,
     mode: str,
     at_text: str | None,
+    book: Path | None,
+    dask: str | None,
     html_dir: Path | None,
     as_json: bool,
     path: Path | None,
 ) -> None:
-    """Earned premium, claims, frequency, severity and loss ratio from the database."""
-
+    """Earned premium, claims, frequency, severity and loss ratio from the database, or
+    from an exported dataset (a product-month at a time, here or on Dask: --dask)."""
     from policy_service.impact_report import render_experience
+    from policy_service.services.book_jobs import experience_of_book
     from policy_service.services.experience import product_experience
 
     config = load_config()
@@ -295,10 +362,18 @@ def products_experience(
             prod = product_at(code, path, catalog)
             try:
                 with progress_bar(f"reading {code}", not as_json) as read:
-                    table = product_experience(
-                        svc.uow, code, groups, period, mode == "live", at,
-                        config.settlement_timezone, read,
-                    )  # fmt: skip
+                    if book is not None:
+                        table = experience_of_book(
+                            book, code, groups, at, period, config.settlement_timezone,
+                            mode == "live", dask, read,
+                        )  # fmt: skip
+                    elif dask is not None:
+                        raise LookupError("--dask reads an exported dataset: give --book")
+                    else:
+                        table = product_experience(
+                            svc.uow, code, groups, period, mode == "live", at,
+                            config.settlement_timezone, read,
+                        )  # fmt: skip
             except LookupError as exc:
                 raise click.ClickException(str(exc)) from None
             results[code] = table

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from pricing.impact import read_book_file
+from pricing.impact import book_times, read_book_file
 
 from .unit_of_work import UnitOfWork
 
@@ -35,25 +35,7 @@ def load_book(
             total, stream = repo.book_rows(product, since, livemode)
             rows = read_counted(stream, total, progress)
         return pd.DataFrame([r.risk for r in rows]), [r.created_at for r in rows]
-    frame = read_book_file(Path(book))
-    if "priced_at" not in frame.columns:
-        return frame, now
-    times = []
-    for row, value in enumerate(frame.pop("priced_at"), start=2):
-        try:
-            when = (
-                now
-                if value is None
-                else pd.Timestamp(value).to_pydatetime()
-                if not isinstance(value, str)
-                else datetime.fromisoformat(value)
-            )
-        except ValueError:
-            raise LookupError(f"{book}: row {row}: priced_at {value!r} is not a time") from None
-        if when.tzinfo is None:
-            raise LookupError(f"{book}: row {row}: priced_at {value!r} needs a UTC offset")
-        times.append(when)
-    return frame, times
+    return book_times(read_book_file(Path(book)), book, now)
 
 
 def read_counted(

@@ -1,5 +1,7 @@
 """`products impact` on a book of 100,000 stored policies: a table change (MU's carrier
-factor 1.00 -> 1.10) gives the summary an independent count expects, and an HTML report."""
+factor 1.00 -> 1.10) gives the summary an independent count expects, and an HTML report;
+the same book exported to Parquet and priced on a Dask LocalCluster gives the very same
+report."""
 
 from __future__ import annotations
 
@@ -137,3 +139,20 @@ def test_impact_of_a_table_change_on_100000_stored_policies(
     assert (top["segment"], top["level"]) in (("carrier", "MU"), ("flight_number", "MU5101"))
     page = html.read_text()
     assert "Impact of flight_delay 2026-11-25 → 2026-12" in page and "<svg" in page
+
+    # The book exported, then priced a slice at a time on a Dask LocalCluster: the same.
+    dataset = tmp_path / "book"
+    answer = CliRunner().invoke(main, ["export", "policies", "--out", str(dataset)])
+    assert answer.exit_code == 0, answer.output
+    assert f"{BOOK:,} rows" in answer.output
+    answer = CliRunner().invoke(
+        main,
+        [
+            "products", "impact", "flight_delay", "--from", "2026-11-25", "--to", "2026-12",
+            "--book", str(dataset), "--dask", "local", "--mode", "test",
+            "--html", str(tmp_path / "dask.html"), "--json", "--path", str(products),
+        ],
+    )  # fmt: skip
+    assert answer.exit_code == 0, answer.output
+    on_dask = json.loads(answer.output[answer.output.index("{") :])
+    assert {**on_dask, "book": "-", "html": "-"} == {**report, "book": "-", "html": "-"}
