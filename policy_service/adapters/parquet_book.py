@@ -95,13 +95,21 @@ def write_batch(
     """One batch's rows, a file per (product, month) they fall in; returns the files."""
     schema = SCHEMAS[table]
     for (product, month), rows in sorted(partitions.items()):
-        folder = out / table / f"product={product}" / f"month={month}"
-        folder.mkdir(parents=True, exist_ok=True)
-        data = pa.Table.from_pylist(rows, schema=schema)
-        sink = pa.BufferOutputStream()
-        pq.write_table(data, sink, compression="zstd")
-        _replace(folder / f"part-{batch:08d}.parquet", sink.getvalue().to_pybytes())
+        write_table(out, table, batch, product, month, pa.Table.from_pylist(rows, schema=schema))
     return len(partitions)
+
+
+def write_table(
+    out: Path, table: str, batch: int, product: str, month: str, data: pa.Table
+) -> Path:
+    """One file of a product-month, written whole or not at all."""
+    folder = out / table / f"product={product}" / f"month={month}"
+    folder.mkdir(parents=True, exist_ok=True)
+    sink = pa.BufferOutputStream()
+    pq.write_table(data, sink, compression="zstd")
+    path = folder / f"part-{batch:08d}.parquet"
+    _replace(path, sink.getvalue().to_pybytes())
+    return path
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -11,9 +11,7 @@ from typing import Any
 from policy_service.adapters.stripe_gateway import (
     StripeGateway,
 )
-from policy_service.domain.errors import (
-    InvalidRequest,
-)
+from policy_service.domain.errors import InvalidRequest, PaymentFailed
 from policy_service.domain.ledger import period_of
 from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Caller, Endorsement, Policy
@@ -76,4 +74,14 @@ def ledger_row(billing: Billing, policy: Policy, entry: Any, now: datetime) -> t
         entry,
         now,
         period_of(now, billing.settlement_timezone),
+    )
+
+
+def declined_error(
+    message: str | None, code: str | None, policy_id: str, endorsing: bool = False
+) -> PaymentFailed:
+    outcome = "the policy is unchanged" if endorsing else "the policy is not in force"
+    return PaymentFailed(
+        f"the payment was declined ({message or 'no reason given'}); {outcome}",
+        details={"decline_code": code, "policy": policy_id},
     )

@@ -21,6 +21,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from policy_service.adapters.stripe_gateway import PaymentDeclined
 from policy_service.domain.errors import Conflict, InvalidRequest, ServiceError
 from policy_service.domain.ids import new_id
 from policy_service.domain.ledger import endorsement_entry
@@ -28,7 +29,8 @@ from policy_service.domain.money import MINOR_UNITS
 from policy_service.domain.records import Caller
 
 from . import endorsements
-from .billing import Billing, ledger_row
+from .billing import Billing, declined_error, ledger_row
+from .idempotency import Outcome, dumps
 from .refund_allocation import allocate
 from .unit_of_work import Tx
 
@@ -215,3 +217,47 @@ def book_refund(tx: Tx, billing: Billing, refund: Any, now: datetime) -> None:
         tx.ledger.insert_entries(
             [ledger_row(billing, policy, entry, now)], endorsement_id=refund.endorsement_id
         )
+
+
+def finish(
+    tx: Tx,
+    billing: Billing,
+    payment: Any,
+    payment_intent: str | None,
+    now: datetime,
+    declined: PaymentDeclined | None,
+) -> tuple[Outcome | None, str | None]:
+    """An endorsement's charge ended: make the change it paid for (or give it back), or
+    leave the policy as it was when the card was declined."""
+    intent_id = payment_intent or payment.payment_intent
+    if declined is None:
+        if payment.status == "failed":  # landed after it was given up: given back whole
+            log.error("payment %s succeeded after it was recorded as failed: refunding", payment.id)
+            if intent_id and payment.payment_intent is None:
+                tx.payments.record_intent(payment.id, intent_id)
+            return None, return_charge(tx, payment, now)
+        if not tx.payments.finish_payment(
+            payment.id, "succeeded", payment_intent=intent_id, updated_at=now
+        ):
+            return None, None
+        status, body, returned = apply_paid(tx, billing, payment, now)
+    else:
+        code = declined.decline_code or declined.code
+        if not tx.payments.finish_payment(
+            payment.id,
+            "failed",
+            decline_code=code,
+            failure_message=declined.message[:500],
+            payment_intent=intent_id,
+            updated_at=now,
+        ):
+            return None, None
+        status, body = billing.render_error(
+            declined_error(declined.message, code, payment.policy_id, endorsing=True)
+        )
+        returned = None
+    text = dumps(body)
+    tx.idempotency.update_response(
+        payment.partner_id, payment.livemode, payment.idempotency_key, status, text
+    )
+    return Outcome(status, text), returned

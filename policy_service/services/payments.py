@@ -28,7 +28,6 @@ from policy_service.adapters.stripe_gateway import (
 )
 from policy_service.domain.errors import (
     Conflict,
-    PaymentFailed,
     PaymentUnavailableError,
     ServiceError,
 )
@@ -39,13 +38,12 @@ from policy_service.domain.money import to_minor
 from policy_service.domain.records import Caller
 
 from . import endorsement_billing, issued
-from .billing import Billing, ledger_row, minor_exponent
+from .billing import Billing, declined_error, ledger_row, minor_exponent
 from .idempotency import Outcome, dumps, replay_stored, run_idempotent
 from .issue_transaction import insert_policies, policy_event
 from .issuing import IssueItem
 from .outbox import record_events
 from .refunds import refund_late_charge, refund_now
-from .unit_of_work import Tx
 
 log = logging.getLogger(__name__)
 
@@ -287,19 +285,9 @@ def _final_answer(billing: Billing, payment: Any) -> Outcome:
     if payment.status == "succeeded":
         return Outcome(201, dumps(billing.render(policy)), policy=policy)
     status, body = billing.render_error(
-        _declined_error(payment.failure_message, payment.decline_code, policy.id)
+        declined_error(payment.failure_message, payment.decline_code, policy.id)
     )
     return Outcome(status, dumps(body))
-
-
-def _declined_error(
-    message: str | None, code: str | None, policy_id: str, endorsing: bool = False
-) -> PaymentFailed:
-    outcome = "the policy is unchanged" if endorsing else "the policy is not in force"
-    return PaymentFailed(
-        f"the payment was declined ({message or 'no reason given'}); {outcome}",
-        details={"decline_code": code, "policy": policy_id},
-    )
 
 
 def finish(
@@ -329,7 +317,7 @@ def _finish_once(
     with billing.uow.write() as tx:
         payment = tx.payments.get_payment(payment_id, lock=True)
         if payment.purpose == "endorsement":
-            return _finish_endorsement(tx, billing, payment, payment_intent, now, declined)
+            return endorsement_billing.finish(tx, billing, payment, payment_intent, now, declined)
         policy = tx.policies.get(
             payment.partner_id, payment.livemode, payment.policy_id, for_update=True
         )
@@ -377,7 +365,7 @@ def _finish_once(
                 tx, [policy_event("policy.payment_failed", failed, dumps(billing.render(failed)))]
             )
             status, body_err = billing.render_error(
-                _declined_error(declined.message, declined.decline_code or declined.code, policy.id)
+                declined_error(declined.message, declined.decline_code or declined.code, policy.id)
             )
             text = dumps(body_err)
         if payment.idempotency_key:
@@ -385,50 +373,6 @@ def _finish_once(
                 payment.partner_id, payment.livemode, payment.idempotency_key, status, text
             )
     return Outcome(status, text), None
-
-
-def _finish_endorsement(
-    tx: Tx,
-    billing: Billing,
-    payment: Any,
-    payment_intent: str | None,
-    now: datetime,
-    declined: PaymentDeclined | None,
-) -> tuple[Outcome | None, str | None]:
-    """An endorsement's charge ended: make the change it paid for (or give it back), or
-    leave the policy as it was when the card was declined."""
-    intent_id = payment_intent or payment.payment_intent
-    if declined is None:
-        if payment.status == "failed":  # landed after it was given up: given back whole
-            log.error("payment %s succeeded after it was recorded as failed: refunding", payment.id)
-            if intent_id and payment.payment_intent is None:
-                tx.payments.record_intent(payment.id, intent_id)
-            return None, endorsement_billing.return_charge(tx, payment, now)
-        if not tx.payments.finish_payment(
-            payment.id, "succeeded", payment_intent=intent_id, updated_at=now
-        ):
-            return None, None
-        status, body, returned = endorsement_billing.apply_paid(tx, billing, payment, now)
-    else:
-        code = declined.decline_code or declined.code
-        if not tx.payments.finish_payment(
-            payment.id,
-            "failed",
-            decline_code=code,
-            failure_message=declined.message[:500],
-            payment_intent=intent_id,
-            updated_at=now,
-        ):
-            return None, None
-        status, body = billing.render_error(
-            _declined_error(declined.message, code, payment.policy_id, endorsing=True)
-        )
-        returned = None
-    text = dumps(body)
-    tx.idempotency.update_response(
-        payment.partner_id, payment.livemode, payment.idempotency_key, status, text
-    )
-    return Outcome(status, text), returned
 
 
 def endorse_and_charge(
