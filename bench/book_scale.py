@@ -60,7 +60,7 @@ def main() -> None:
             )
 
         with LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+            n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
         ) as cluster:
             address = cluster.scheduler_address
             jobs: list[tuple[str, Callable[[str | None], Any]]] = [

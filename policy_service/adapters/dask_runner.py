@@ -37,7 +37,7 @@ def run_slices(
     from distributed import Client, LocalCluster, as_completed
 
     if dask == "local":
-        cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
     elif dask.startswith("tcp://"):
         cluster, client = None, Client(dask)

@@ -38,7 +38,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "policies": pa.schema(
         [
             *_COMMON,
-            *_typed(pa.string(), "edition_id status"),
+            *_typed(pa.string(), "edition_id content_hash status"),
             ("risk", pa.string()),  # JSON, as stored
             *_typed(pa.string(), "policyholder_id_hash currency"),
             *_typed(
@@ -49,6 +49,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             *_typed(
                 _TS, "coverage_start coverage_end priced_at created_at updated_at cancelled_at"
             ),
+            # when a policy stored before 0008 says its worksheet priced it (replay's time)
+            ("worksheet_priced_at", _TS),
             ("cancel_reason", pa.string()),
             ("version", pa.int32()),
         ]

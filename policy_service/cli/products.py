@@ -277,17 +277,39 @@ def _print_history(entries: list[Any]) -> None:
 @products.command("replay")
 @click.argument("product")
 @click.option("--since", default=None, help="only policies issued from this date (YYYY-MM-DD, UTC)")
+@click.option(
+    "--book",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a folder from `policy-service export` (default: the database)",
+)
+@click.option(
+    "--dask", default=None, help="the book's product-months on Dask: local or tcp://HOST:PORT"
+)
 @click.option("--path", type=click.Path(path_type=Path), default=None)
-def products_replay(product: str, since: str | None, path: Path | None) -> None:
+def products_replay(
+    product: str, since: str | None, book: Path | None, dask: str | None, path: Path | None
+) -> None:
     """Price stored policies again on their pinned edition; list any that differ by a cent."""
     from policy_service.services import replay as svc_replay
+    from policy_service.services.book_jobs import replay_of_book
 
     start = date_from(since)
     prod = product_at(product, path)
-    with command_services() as svc:
-        total = svc_replay.count(svc.uow, product, start)
-        with click.progressbar(length=total, label=f"replaying {product}", file=sys.stderr) as bar:
-            report = svc_replay.replay(svc.uow, prod, start, bar.update)
+    if book is not None:
+        try:
+            report = replay_of_book(book, prod, start, dask)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+    elif dask is not None:
+        raise click.ClickException("--dask reads an exported dataset: give --book")
+    else:
+        with command_services() as svc:
+            total = svc_replay.count(svc.uow, product, start)
+            with click.progressbar(
+                length=total, label=f"replaying {product}", file=sys.stderr
+            ) as bar:
+                report = svc_replay.replay(svc.uow, prod, start, bar.update)
     click.echo(
         f"{product}: {report.checked} policies replayed, {report.same} identical, "
         f"{len(report.differences)} different"

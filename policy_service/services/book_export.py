@@ -116,6 +116,9 @@ def _partitioned(table: str, rows: list[Any]) -> dict[tuple[str, str], list[dict
         product = values.pop("product_code")
         if table == "policies":
             values["risk"] = json.dumps(values["risk"], ensure_ascii=False, sort_keys=True)
+            worksheet = values.pop("worksheet") or {}
+            stamp = worksheet.get("priced_at")
+            values["worksheet_priced_at"] = _time_or_none(stamp)
             month = parquet_book.month_of(values["created_at"])
         elif table == "claims":
             month = parquet_book.month_of(values["policy_created_at"])
@@ -123,3 +126,10 @@ def _partitioned(table: str, rows: list[Any]) -> dict[tuple[str, str], list[dict
             month = values["period"]
         out[(product, month)].append(values)
     return out
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:  # replay from the database reports such a worksheet
+        return None

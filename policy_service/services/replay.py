@@ -121,16 +121,25 @@ def replay(
     report = ReplayReport(product.code)
     for batch in _batches(uow, product.code, since):
         report.checked += len(batch)
-        for policy in _suspects(product, batch):
-            diff = replay_one(product, policy) or Difference(
+        report.differences += differences(product, batch)
+        report.same = report.checked - len(report.differences)
+        progress(len(batch))
+    return report
+
+
+def differences(product: Product, batch: list[Policy]) -> list[Difference]:
+    """The policies of a batch whose pinned edition does not give their premium again."""
+    found = []
+    for policy in _suspects(product, batch):
+        found.append(
+            replay_one(product, policy)
+            or Difference(
                 policy.id,
                 policy.edition,
                 {"engines": ("batch path differs", "scalar engine matches: a pricing bug")},
             )
-            report.differences.append(diff)
-        report.same = report.checked - len(report.differences)
-        progress(len(batch))
-    return report
+        )
+    return found
 
 
 def count(uow: UnitOfWork, product: str, since: datetime | None) -> int:

@@ -19,7 +19,7 @@ from flask import Flask
 from policy_service.adapters import parquet_book
 from policy_service.adapters.tables import policies
 from policy_service.services.book_export import export_table
-from policy_service.services.book_jobs import experience_of_book
+from policy_service.services.book_jobs import experience_of_book, replay_of_book
 from policy_service.services.experience import product_experience
 from tests.claims_helpers import Bearer, provider_key, resident_id
 from tests.conftest import ApiClient, Clock, passenger
@@ -128,7 +128,7 @@ def test_a_second_export_adds_only_what_changed(
     want = product_experience(uow, PRODUCT.code, ["edition"], "all", False, at, TZ)
     here = experience_of_book(out, PRODUCT.code, ["edition"], at, "all", TZ, False, None)
     pd.testing.assert_frame_equal(here, want, check_exact=False, rtol=1e-12)
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
         on_dask = experience_of_book(
             out, PRODUCT.code, ["edition"], at, "all", TZ, False, cluster.scheduler_address
         )
@@ -193,3 +193,33 @@ def test_no_personal_data_leaves_but_the_keyed_hash(
     hashes = _dataset(out, "policies")["policyholder_id_hash"]
     assert hashes.notna().all() and hashes.str.len().eq(64).all()
     assert len(issued) == PEOPLE
+
+
+def test_replay_on_the_dataset_finds_what_replay_on_the_database_finds(
+    book: Any, engine: sa.Engine, clock: Clock, tmp_path: Path
+) -> None:
+    from distributed import LocalCluster
+
+    from policy_service.services import replay
+
+    uow, issued = book
+    # one stored premium split differently (the total kept): replay must find it
+    with engine.begin() as conn:
+        conn.execute(
+            policies.update()
+            .where(policies.c.id == issued[1]["id"])
+            .values(
+                premium_net=policies.c.premium_net - 1,
+                premium_commission=policies.c.premium_commission + 1,
+            )
+        )
+    out = tmp_path / "book"
+    export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1))
+    want = replay.replay(uow, PRODUCT)
+    assert [d.policy_id for d in want.differences] == [issued[1]["id"]]
+    here = replay_of_book(out, PRODUCT, None, None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+        there = replay_of_book(out, PRODUCT, None, cluster.scheduler_address)
+    for got in (here, there):
+        assert (got.checked, got.same) == (want.checked, want.same)
+        assert got.differences == want.differences

@@ -51,7 +51,7 @@ def test_a_book_several_times_a_workers_memory_is_priced_within_it(tmp_path: Pat
     with (
         dask.config.set(quiet),
         LocalCluster(
-            n_workers=2, threads_per_worker=1, memory_limit=LIMIT, dashboard_address=None
+            n_workers=2, threads_per_worker=1, memory_limit=LIMIT, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
