@@ -82,4 +82,7 @@ def generate(out: Path, rows: int, per_slice: int, seed: int = 7) -> Book:
         slices += 1
         month = f"{2000 + slices // 12:04d}-{slices % 12 + 1:02d}"
         parquet_book.write_table(out, "policies", slices, product.code, month, table)
+    # as an export leaves it: every table's position (this book has no claims)
+    for table in ("policies", "claims"):
+        parquet_book.write_state(out, table, {"rows": rows if table == "policies" else 0})
     return Book(product, product.editions[0], product.editions[-1], rows, slices)

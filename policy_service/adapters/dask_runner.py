@@ -2,8 +2,9 @@
 LocalCluster of this machine's cores; `tcp://HOST:PORT`: a running scheduler whose workers
 have this package installed).
 
-Each slice is one task; a worker holds one slice at a time (one thread per worker
-process), so its memory follows the slice, not the book. Results come back as they finish
+Each slice is one task. A local worker holds one slice at a time (one thread per worker
+process), so its memory follows the slice, not the book; start a remote cluster's
+workers with `--nthreads 1` for the same bound. Results come back as they finish
 and are released on the cluster at once; the caller gets them in the slices' order, so
 that merging them gives the same figures however the cluster scheduled them.
 """
@@ -36,13 +37,17 @@ def run_slices(
         return results
     from distributed import Client, LocalCluster, as_completed
 
-    if dask == "local":
-        cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
-    elif dask.startswith("tcp://"):
-        cluster, client = None, Client(dask)
-    else:
+    if dask != "local" and not dask.startswith("tcp://"):
         raise LookupError(f"--dask must be local or tcp://HOST:PORT, not {dask!r}")
+    cluster = None
+    try:
+        if dask == "local":
+            cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=":0")
+        client = Client(cluster or dask, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise LookupError(f"--dask {dask}: no scheduler answered ({exc})") from None
     try:
         futures = client.map(fn, list(slices), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}

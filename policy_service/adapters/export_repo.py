@@ -127,14 +127,19 @@ class ExportRepository:
     def ledger_after(
         self, after: int | None, until: datetime, since: datetime | None, limit: int
     ) -> list[sa.Row[Any]]:
-        """Ledger entries after id `after`, booked at `until` at the latest."""
+        """Ledger entries after id `after`, in id order, up to the first one booked after
+        `until` (not past it: an entry booked earlier may hold a higher id, and the next
+        run starts after the last id taken); before `since`, skipped."""
         stmt = sa.select(*LEDGER_COLUMNS).join(P, P.c.id == L.c.policy_id)
-        stmt = stmt.where(L.c.occurred_at <= until)
         if after is not None:
             stmt = stmt.where(L.c.id > after)
         if since is not None:
             stmt = stmt.where(L.c.occurred_at >= since)
-        return list(self.conn.execute(stmt.order_by(L.c.id).limit(limit)))
+        rows: list[sa.Row[Any]] = list(self.conn.execute(stmt.order_by(L.c.id).limit(limit)))
+        for i, row in enumerate(rows):
+            if row.occurred_at > until:
+                return rows[:i]
+        return rows
 
     def _changed(
         self,

@@ -19,9 +19,10 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-STATE_FILE = "_export_state.json"
+STATE_FOLDER = "_export_state"
 TABLES = ("policies", "claims", "ledger")
 #: when a row changed, to keep its latest version (the ledger never changes)
 VERSION_COLUMN = {"policies": "updated_at", "claims": "updated_at", "ledger": "id"}
@@ -82,13 +83,17 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-def read_state(out: Path) -> dict[str, Any]:
-    path = out / STATE_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+def read_state(out: Path, table: str) -> dict[str, Any]:
+    """How far a table's export went (empty: never exported here)."""
+    path = out / STATE_FOLDER / f"{table}.json"
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def write_state(out: Path, state: dict[str, Any]) -> None:
-    _replace(out / STATE_FILE, json.dumps(state, indent=2, sort_keys=True).encode())
+def write_state(out: Path, table: str, state: dict[str, Any]) -> None:
+    """One file per table: exports of different tables into one folder never overwrite
+    each other's position."""
+    (out / STATE_FOLDER).mkdir(parents=True, exist_ok=True)
+    _replace(out / STATE_FOLDER / f"{table}.json", json.dumps(state, indent=2).encode())
 
 
 def write_batch(
@@ -143,7 +148,7 @@ def sibling(partition: Path, table: str) -> Path:
 
 def read_partition(folder: Path, table: str, columns: list[str] | None = None) -> pd.DataFrame:
     """One product-month of a table, each row in its latest version."""
-    files = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+    files = _files(folder)
     schema = SCHEMAS[table]
     wanted = list(dict.fromkeys(["id", VERSION_COLUMN[table], *(columns or schema.names)]))
     if not files:
@@ -158,3 +163,34 @@ def read_partition(folder: Path, table: str, columns: list[str] | None = None) -
 
 def month_of(when: datetime) -> str:
     return f"{when:%Y-%m}"
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("compact-*.parquet")) + sorted(folder.glob("part-*.parquet"))
+
+
+def compact(root: Path, table: str) -> int:
+    """Rewrite each product-month holding superseded versions (a policy changed, or a
+    person erased, since it was first exported) as one file of its latest versions, and
+    delete the files it replaces; returns the folders rewritten. Stopped midway, the
+    folder holds both (readers keep the latest), and the next run finishes it. Not while
+    an export writes into the same folder."""
+    done = 0
+    for folder in sorted((root / table).glob("product=*/month=*")):
+        files = _files(folder)
+        ids = pa.concat_tables([pq.read_table(f, columns=["id"]) for f in files])
+        if len(files) < 2 and len(ids) == len(pc.unique(ids["id"])):
+            continue
+        latest = pa.Table.from_pandas(read_partition(folder, table), schema=SCHEMAS[table])
+        last = max(int(f.stem.split("-")[1]) for f in files)
+        sink = pa.BufferOutputStream()
+        pq.write_table(latest, sink, compression="zstd")
+        kept = folder / f"compact-{last:08d}.parquet"
+        _replace(kept, sink.getvalue().to_pybytes())
+        for f in files:
+            if f != kept:
+                f.unlink()
+        done += 1
+    return done

@@ -105,7 +105,7 @@ class PrivacyRepository:
             )
         )
 
-    def erase_policies(self, policy_ids: list[str]) -> None:
+    def erase_policies(self, policy_ids: list[str], now: datetime) -> None:
         for policy_id in policy_ids:  # each its own stand-in hash
             self.conn.execute(
                 policies.update()
@@ -115,6 +115,7 @@ class PrivacyRepository:
                     policyholder_phone=None,
                     policyholder_id_hash=erased_hash(),
                     policyholder_id_last4="****",
+                    updated_at=now,
                 )
             )
         changed = self.conn.execute(

@@ -3,7 +3,7 @@ process or on a Dask cluster, and for any tool that reads Parquet."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -15,19 +15,34 @@ from .main import main
 @main.command("export")
 @click.argument("table", type=click.Choice(["policies", "claims", "ledger"]))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="the dataset's folder")
-@click.option("--since", default=None, help="only rows created (booked) from this date, YYYY-MM-DD")
-@click.option("--until", default=None, help="only changes up to this date, YYYY-MM-DD")
-def export(table: str, out: Path, since: str | None, until: str | None) -> None:
+@click.option(
+    "--since",
+    default=None,
+    help="only policies sold (claims: of policies sold; ledger: entries booked) from this "
+    "date, YYYY-MM-DD (UTC)",
+)
+@click.option(
+    "--until", default=None, help="only changes up to the end of this date, YYYY-MM-DD (UTC)"
+)
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="then rewrite each product-month holding superseded versions (a changed policy, "
+    "an erased person) as its latest versions only",
+)
+def export(table: str, out: Path, since: str | None, until: str | None, compact: bool) -> None:
     """Add to a Parquet dataset (partitioned by product and month) what TABLE gained or
     changed since the last run into the same folder. Stopped, it goes on from where it
     was. Money as minor units and currency; a person as the keyed ID hash only."""
+    from policy_service.adapters.parquet_book import compact as compact_table
     from policy_service.services.book_export import export_table
 
     start = date_from(since)
     try:
-        end = date_from(until)
+        day = date_from(until)
     except click.BadParameter:
         raise click.BadParameter("must be a date, YYYY-MM-DD", param_hint="--until") from None
+    end = None if day is None else day + timedelta(days=1) - timedelta(microseconds=1)
     with command_services() as svc:
 
         def said(rows: int) -> None:
@@ -38,3 +53,6 @@ def export(table: str, out: Path, since: str | None, until: str | None) -> None:
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{table}: {done.rows:,} rows in {done.files:,} files added to {out}")
+    if compact:
+        rewritten = compact_table(out, table)
+        click.echo(f"{table}: {rewritten:,} product-months compacted")

@@ -210,7 +210,7 @@ def products_impact(
     editions = [edition_of(prod, edition_a), edition_of(prod, edition_b)]
     start = date_from(since)
     try:
-        if dask is not None or Path(book).is_dir():
+        if dask is not None or (book not in ("policies", "quotes") and Path(book).is_dir()):
             report = _sliced_impact(product, editions, book, start, mode, dask, as_json)
         else:
             report = _whole_impact(product, editions, book, start, mode, as_json)

@@ -58,8 +58,7 @@ def export_table(
     if table not in parquet_book.TABLES:
         raise LookupError(f"export one of {', '.join(parquet_book.TABLES)}, not {table!r}")
     out.mkdir(parents=True, exist_ok=True)
-    state = parquet_book.read_state(out)
-    mine = dict(state.get(table) or {})
+    mine = parquet_book.read_state(out, table)
     since_text = since.isoformat() if since else None
     if mine and mine.get("since") != since_text:
         raise LookupError(
@@ -86,8 +85,7 @@ def export_table(
         written += len(rows)
         mine.update(since=since_text, batches=batch, after=_saved(position))
         mine["rows"] = int(mine.get("rows", 0)) + len(rows)
-        state[table] = mine
-        parquet_book.write_state(out, state)
+        parquet_book.write_state(out, table, mine)
         if progress is not None:
             progress(written)
     return ExportResult(table, written, files, position)

@@ -102,6 +102,8 @@ def impact_of_book(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImpactPart:
     """The whole book's impact part, its slices merged in order."""
+    if a.currency != b.currency:
+        raise LookupError(f"{a.ref} is in {a.currency}, {b.ref} in {b.currency}")
     job = partial(impact_slice, a=a, b=b, since=since, livemode=livemode, now=now)
     total = ImpactPart()
     for part in run_slices(job, slices(book, product), dask, progress):
@@ -121,6 +123,8 @@ def experience_slice(
     columns = ["edition_id", "partner_id", "coverage_start", "coverage_end", "currency"]
     columns += ["premium_total", "premium_tax", "refund_amount", "risk"]
     frame = sold_policies(part, None, livemode, columns)
+    if not len(frame):
+        return pd.DataFrame()  # nothing sold here (in this mode): no group to add to
     claims = parquet_book.read_partition(
         parquet_book.sibling(Path(part.path), "claims"),
         "claims",
@@ -150,6 +154,9 @@ def experience_slice(
     for column in inputs.columns:
         if column not in policies.columns:
             policies[column] = inputs[column].to_numpy()
+    for column in by:  # an input this month's editions did not have
+        if column not in policies.columns and column != "period":
+            policies[column] = None
     paid = pd.DataFrame(
         {
             "policy_id": claims["policy_id"].to_numpy(),
@@ -173,6 +180,11 @@ def experience_of_book(
     """A product's experience from an exported dataset, its slices' sums merged in order."""
     if not parquet_book.is_dataset(book):
         raise LookupError(f"{book}: experience reads a folder written by `policy-service export`")
+    if not parquet_book.read_state(book, "claims"):
+        raise LookupError(
+            f"{book} holds no claims: `policy-service export claims --out {book}` first "
+            "(experience without them would count no claim)"
+        )
     job = partial(experience_slice, by=by, now=now, period=period, tz=tz, livemode=livemode)
     parts = [p for p in run_slices(job, slices(book, product), dask, progress) if len(p)]
     if not parts:

@@ -141,7 +141,7 @@ def _erase(
             result.erased.append(policy.id)
     if not result.erased:
         return result, []
-    tx.privacy.erase_policies(result.erased)
+    tx.privacy.erase_policies(result.erased, now)  # changed now: the next export takes it
     attached = tx.privacy.erase_claims(result.erased)
     tx.privacy.scrub_copies(result.erased, stored_answers)
     unused = sorted({s for s in attached if not tx.privacy.file_still_used(s)})

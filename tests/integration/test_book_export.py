@@ -6,7 +6,7 @@ database's figures. The product and its paying report are read from products/.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -148,18 +148,18 @@ def test_a_stopped_export_finishes_on_the_next_run(
     saved = parquet_book.write_state
     calls = 0
 
-    def crash_after_one(out: Path, state: dict[str, Any]) -> None:
+    def crash_after_one(out: Path, table: str, state: dict[str, Any]) -> None:
         nonlocal calls
         calls += 1
         if calls == 2:  # the second batch's files are written, its state is not
             raise KeyboardInterrupt
-        saved(out, state)
+        saved(out, table, state)
 
     monkeypatch.setattr(parquet_book, "write_state", crash_after_one)
     with pytest.raises(KeyboardInterrupt):
         export_table(uow, "policies", stopped, None, None, later, batch_rows=2)
     monkeypatch.setattr(parquet_book, "write_state", saved)
-    assert parquet_book.read_state(stopped)["policies"]["rows"] == 2
+    assert parquet_book.read_state(stopped, "policies")["rows"] == 2
     resumed = export_table(uow, "policies", stopped, None, None, later, batch_rows=2)
     assert resumed.rows == PEOPLE - 2
     pd.testing.assert_frame_equal(
@@ -223,3 +223,63 @@ def test_replay_on_the_dataset_finds_what_replay_on_the_database_finds(
     for got in (here, there):
         assert (got.checked, got.same) == (want.checked, want.same)
         assert got.differences == want.differences
+
+
+def test_an_erased_person_leaves_the_dataset_once_it_is_compacted(
+    book: Any, api: ApiClient, engine: sa.Engine, clock: Clock, tmp_path: Path
+) -> None:
+    uow, issued = book
+    out = tmp_path / "book"
+    export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1))
+    with engine.connect() as conn:
+        old_hash = conn.execute(
+            sa.select(policies.c.policyholder_id_hash).where(policies.c.id == issued[0]["id"])
+        ).scalar_one()
+    clock.now = datetime.fromisoformat(issued[0]["coverage"]["ends_at"]) + timedelta(days=1)
+    status, erased = api.post("/v1/privacy/erasures", {"id_number": resident_id(500)})
+    assert status == 200 and erased["erased"] == [issued[0]["id"]], erased
+
+    def files_holding(value: str) -> list[Path]:
+        return [
+            path
+            for path in out.rglob("*.parquet")
+            if value in pq.read_table(path, columns=["policyholder_id_hash"]).column(0).to_pylist()
+        ]
+
+    # the erasure is a change: the next export takes it, and readers see it
+    assert export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1)).rows == 1
+    latest = _dataset(out, "policies").set_index("id").loc[issued[0]["id"]]
+    assert latest["policyholder_id_hash"] != old_hash
+    assert files_holding(old_hash)  # the version exported before is still on disk ...
+    assert parquet_book.compact(out, "policies") == 1
+    assert files_holding(old_hash) == []  # ... until the folder is compacted
+    assert len(_dataset(out, "policies")) == PEOPLE
+    assert parquet_book.compact(out, "policies") == 0  # nothing left to compact
+
+
+def test_a_ledger_entry_booked_before_a_higher_id_is_not_stepped_over(
+    book: Any, engine: sa.Engine, clock: Clock, tmp_path: Path
+) -> None:
+    """Entries get their ids at insert and their time from their request: two requests
+    may end in the other order. The export stops at the first entry past its bound, so
+    the earlier one is never left behind."""
+    from policy_service.adapters.tables import ledger_entries
+    from tests.conftest import _append_only_lifted
+
+    uow, _ = book
+    with engine.connect() as conn:
+        ids = list(conn.execute(sa.select(ledger_entries.c.id).order_by(ledger_entries.c.id)))
+    first, second = ids[-2][0], ids[-1][0]
+    bound = clock.now + timedelta(hours=1)
+    with engine.begin() as conn, _append_only_lifted(conn):
+        # the lower id was booked after the bound, the higher one before it
+        for entry, when in ((first, bound + timedelta(seconds=1)), (second, bound)):
+            conn.execute(
+                ledger_entries.update().where(ledger_entries.c.id == entry).values(occurred_at=when)
+            )
+    out = tmp_path / "book"
+    export_table(uow, "ledger", out, None, None, bound + timedelta(minutes=5))
+    taken = set(_dataset(out, "ledger")["id"])
+    assert first not in taken and second not in taken  # stopped at the first past it
+    export_table(uow, "ledger", out, None, None, bound + timedelta(minutes=10))
+    assert {first, second} <= set(_dataset(out, "ledger")["id"])
