@@ -88,7 +88,10 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
         ]
     except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
         attempts = refund.attempts + 1
-        final = attempts >= MAX_REFUND_ATTEMPTS
+        # A returned charge was never booked: given up, it would be money kept and on no
+        # book. It is tried again (each pass of the worker, logged as an error) until the
+        # payment API takes it or ops settle it by hand.
+        final = attempts >= MAX_REFUND_ATTEMPTS and refund.kind != "returned"
         with billing.uow.write() as tx:
             tx.payments.update_refund(
                 refund.id,
@@ -97,7 +100,8 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
                 status="failed" if final else "pending",
                 updated_at=now,
             )
-        (log.error if final else log.warning)(
+        loud = attempts >= MAX_REFUND_ATTEMPTS
+        (log.error if loud else log.warning)(
             "refund %s %s: %s", refund.id, "given up" if final else "not sent yet", exc
         )
         return "failed" if final else "pending"

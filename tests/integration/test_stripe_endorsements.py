@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -243,3 +244,47 @@ def test_a_cancellation_after_a_dearer_change_is_refunded_on_both_charges(
         assert back[intent["id"]] <= intent["amount"]
     assert sum(back.values()) == refund
     assert ledger_of(engine, policy["id"])[-1] == ("refund", -refund, "us")
+
+
+def test_a_returned_charge_is_never_given_up(
+    stripe_app: Flask,
+    shop: ApiClient,
+    peer: str,
+    proxy: FaultProxy,
+    engine: sa.Engine,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A returned charge was never booked: were its refund given up, the money would stay
+    with us and on no book. A cancellation's refund gives up after MAX_REFUND_ATTEMPTS;
+    this one is tried again until the payment API takes it."""
+    from policy_service.adapters.stripe_gateway import PaymentRejected
+    from policy_service.adapters.tables import refunds
+    from policy_service.services.refunds import MAX_REFUND_ATTEMPTS, refund_now
+
+    policy = _issue(shop, peer, clock, "never-1")
+    change, difference = priced_change(dearer=True)
+    svc = stripe_app.extensions["policy_service"]
+    proxy.mode = "swallow:/confirm"
+    svc.gateway.session.close()
+    assert (
+        shop.post(f"/v1/policies/{policy['id']}/endorsements", {"risk": change}, key="e")[0] == 503
+    )
+    proxy.mode = "pass"
+    svc.gateway.session.close()
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise PaymentRejected("the card account is closed", 400)
+
+    monkeypatch.setattr(svc.gateway, "create_refund", refused)  # the peer says no, always
+    clock.now = _after_deadline(policy)
+    billing = svc.billing()
+    payment_settling.reconcile(billing, clock())  # charged, too late: to be given back
+    with engine.connect() as conn:
+        [back] = conn.execute(sa.select(refunds).where(refunds.c.policy_id == policy["id"]))
+    assert (back.kind, back.status, back.amount) == ("returned", "pending", _minor(difference))
+    for _ in range(MAX_REFUND_ATTEMPTS + 3):
+        assert refund_now(billing, back.id, clock()) == "pending"
+    monkeypatch.undo()  # the peer takes it at last
+    assert refund_now(billing, back.id, clock()) == "succeeded"
+    assert _refunds(peer, policy["id"]) == [(_minor(difference), "succeeded", "returned")]
