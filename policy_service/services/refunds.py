@@ -75,15 +75,8 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
     if billing.gateway is None or any(pay.payment_intent is None for pay, _ in parts):
         return "pending"
     try:
-        # One refund per charge; a retry sends each again under its own key (the payment
-        # API answers a repeat with the refund it made).
         answers = [
-            billing.gateway.create_refund(
-                pay.payment_intent,
-                amount,
-                {"policy": refund.policy_id, "refund": refund.id, "kind": refund.kind},
-                key=refund.id if i == 0 else f"{refund.id}-{i}",
-            )
+            _sent_once(billing.gateway, refund, i, pay.payment_intent, amount)
             for i, (pay, amount) in enumerate(parts)
         ]
     except (PaymentUnavailable, PaymentRejected, PaymentDeclined) as exc:
@@ -121,3 +114,20 @@ def refund_now(billing: Billing, refund_id: str, now: datetime) -> str:
             )
             tx.ledger.insert_entries([ledger_row(billing, policy, entry, now)])
     return "succeeded"
+
+
+def _sent_once(gateway: Any, refund: Any, part: int, intent: str, amount: int) -> Any:
+    """One part of a refund (one per charge), sent at most once. An earlier attempt may
+    have landed with its answer lost: look first. The Idempotency-Key covers Stripe for a
+    day; the look covers later retries and peers that ignore the key (localstripe)."""
+    for found in gateway.list_refunds(intent):
+        meta = found.get("metadata") or {}
+        if meta.get("refund") == refund.id and str(meta.get("part", "0")) == str(part):
+            if found.get("status") in ("failed", "canceled"):
+                raise PaymentRejected(f"the payment API failed refund {found.get('id')}", 400)
+            return found
+    metadata = {"policy": refund.policy_id, "refund": refund.id, "kind": refund.kind}
+    metadata["part"] = str(part)
+    key = refund.id if part == 0 else f"{refund.id}-{part}"
+    # no silent resend inside the gateway: a retry is a new attempt, looked up first
+    return gateway.create_refund(intent, amount, metadata, key=key, retries=0)

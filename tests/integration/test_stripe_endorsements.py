@@ -288,3 +288,40 @@ def test_a_returned_charge_is_never_given_up(
     monkeypatch.undo()  # the peer takes it at last
     assert refund_now(billing, back.id, clock()) == "succeeded"
     assert _refunds(peer, policy["id"]) == [(_minor(difference), "succeeded", "returned")]
+
+
+def test_a_refund_whose_answer_is_lost_is_sent_once(
+    stripe_app: Flask,
+    shop: ApiClient,
+    peer: str,
+    proxy: FaultProxy,
+    engine: sa.Engine,
+    clock: Clock,
+) -> None:
+    """The peer refunds but its answer is lost; the worker's retries look before they send
+    (localstripe, like Stripe after a day, does not hold the Idempotency-Key): a cheaper
+    change's refund and a cancellation's each reach the card once. Found by the state
+    machine of test_stripe_money.py."""
+    policy = _issue(shop, peer, clock, "lost-1")
+    change, difference = priced_change(dearer=False)
+    svc = stripe_app.extensions["policy_service"]
+    billing = svc.billing()
+    proxy.mode = "swallow:/v1/refunds"  # taken by the peer, never answered
+    svc.gateway.session.close()
+    status, _ = shop.post(f"/v1/policies/{policy['id']}/endorsements", {"risk": change}, key="l")
+    assert status == 201
+    status, cancelled = shop.post(
+        f"/v1/policies/{policy['id']}/cancel", {"reason": "requested_by_customer"}
+    )
+    assert status == 200
+    proxy.mode = "pass"
+    svc.gateway.session.close()
+    for _ in range(3):  # the worker, again and again
+        clock.advance(minutes=2)
+        payment_settling.reconcile(billing, clock())
+    back = sorted(_refunds(peer, policy["id"]))
+    refund = _minor(Decimal(cancelled["cancellation"]["refund"]["amount"]))
+    assert back == sorted(
+        [(-_minor(difference), "succeeded", "endorsement"), (refund, "succeeded", "premium")]
+    )
+    assert [e[0] for e in ledger_of(engine, policy["id"])] == ["premium", "endorsement", "refund"]
