@@ -268,6 +268,9 @@ class Product:
     description_zh: str = ""
     #: refusal reasons (eligibility and endorsement codes) in Chinese, by code
     messages_zh: dict[str, str] = field(default_factory=dict, compare=False)
+    #: inputs naming the insured thing (an order number), never priced on: an exported
+    #: book carries their keyed hash (pricing/identifiers.py)
+    identifiers: tuple[str, ...] = ()
     #: warnings about product.yaml itself
     file_warnings: tuple[ProductFileError, ...] = field(default=(), compare=False)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import command_services, date_from
+from .common import catalog_at, command_services, date_from
 from .main import main
 
 
@@ -33,9 +33,10 @@ from .main import main
 def export(table: str, out: Path, since: str | None, until: str | None, compact: bool) -> None:
     """Add to a Parquet dataset (partitioned by product and month) what TABLE gained or
     changed since the last run into the same folder. Stopped, it goes on from where it
-    was. Money as minor units and currency; a person as the keyed ID hash only."""
+    was. Money as minor units and currency; a person as the keyed ID hash only, and an
+    order or tracking number (product.yaml's identifiers) as a keyed hash."""
     from policy_service.adapters.parquet_book import compact as compact_table
-    from policy_service.services.book_export import export_table
+    from policy_service.services.book_export import Masking, export_table
 
     start = date_from(since)
     try:
@@ -49,7 +50,11 @@ def export(table: str, out: Path, since: str | None, until: str | None, compact:
             click.echo(f"  {rows:,} rows ...", err=True)
 
         try:
-            done = export_table(svc.uow, table, out, start, end, datetime.now(UTC), progress=said)
+            products = catalog_at(None).products.values()
+            masking = Masking.of(products, svc.config.pii_hash_key)
+            done = export_table(
+                svc.uow, table, out, start, end, datetime.now(UTC), masking, progress=said
+            )
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{table}: {done.rows:,} rows in {done.files:,} files added to {out}")

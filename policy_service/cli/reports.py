@@ -29,6 +29,7 @@ DASK_HELP = (
 
 if TYPE_CHECKING:  # pandas and numpy load only when a report runs
     from pricing.calibration_report import CalibrationReport
+    from pricing.model import Product
 
 
 @products.command("calibrate")
@@ -211,7 +212,7 @@ def products_impact(
     start = date_from(since)
     try:
         if dask is not None or (book not in ("policies", "quotes") and Path(book).is_dir()):
-            report = _sliced_impact(product, editions, book, start, mode, dask, as_json)
+            report = _sliced_impact(prod, editions, book, start, mode, dask, as_json)
         else:
             report = _whole_impact(product, editions, book, start, mode, as_json)
     except LookupError as exc:
@@ -220,7 +221,7 @@ def products_impact(
 
 
 def _sliced_impact(
-    product: str,
+    product: Product,
     editions: list[Any],
     book: str,
     start: datetime | None,
@@ -234,10 +235,10 @@ def _sliced_impact(
     click.echo(f"pricing the slices of {book} on {dask or 'this process'} ...", err=True)
     with progress_bar("slices", not as_json) as done:
         part = impact_of_book(
-            Path(book), product, editions[0], editions[1], start, mode == "live",
-            datetime.now(UTC), dask, done,
+            Path(book), product.code, editions[0], editions[1], start, mode == "live",
+            datetime.now(UTC), dask, done, product.identifiers,
         )  # fmt: skip
-    return report_of(product, editions[0], editions[1], book, part)
+    return report_of(product.code, editions[0], editions[1], book, part)
 
 
 def _whole_impact(

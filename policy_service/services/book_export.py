@@ -10,20 +10,25 @@ few minutes wait for the next run: a transaction that began earlier may still co
 rows that sort before them, and an export must never step over a row for good.
 
 Money leaves as minor units with its currency; a person leaves as the keyed hash of
-their ID only (no name, phone or last 4).
+their ID only (no name, phone or last 4), and an identifier input of the risk (an order or
+tracking number, product.yaml's `identifiers:`) as a keyed hash too: the same order gives
+the same hash, so a book can still be joined on it, but never the number.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from policy_service.adapters import parquet_book
+from pricing.model import Product
 
 from .unit_of_work import UnitOfWork
 
@@ -31,6 +36,35 @@ from .unit_of_work import UnitOfWork
 BATCH_ROWS = 50_000
 #: rows changed this recently wait for the next run (see the module's docstring)
 SETTLE_LAG = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Masking:
+    """What of a risk leaves an export as a keyed hash: each product's identifiers."""
+
+    hash_key: bytes
+    #: product code -> its identifiers, for every product the files hold
+    identifiers: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, products: Iterable[Product], hash_key: bytes) -> Masking:
+        return cls(hash_key, {p.code: p.identifiers for p in products})
+
+    def hide(self, product: str, risk: dict[str, Any]) -> dict[str, Any]:
+        names = self.identifiers.get(product)
+        if names is None:  # never guess that a product has nothing to hide
+            raise LookupError(
+                f"policies of {product}, which the product files do not hold (or refuse): "
+                "which of its inputs are identifiers is unknown; restore its folder to export"
+            )
+        if not names:
+            return risk
+        return {k: self._hash(k, v) if k in names and v is not None else v for k, v in risk.items()}
+
+    def _hash(self, name: str, value: Any) -> str:
+        # the name keeps an order number and a tracking number that look alike apart
+        message = f"input:{name}:{value}".encode()
+        return hmac.new(self.hash_key, message, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -49,12 +83,13 @@ def export_table(
     since: datetime | None,
     until: datetime | None,
     now: datetime,
+    masking: Masking,
     batch_rows: int = BATCH_ROWS,
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Add to `out` what `table` gained or changed since the last run (see the module's
     docstring); `since` keeps rows created (booked) from then, `until` stops at that time.
-    `progress` hears the rows written so far."""
+    `masking` hides each product's identifiers; `progress` hears the rows written so far."""
     if table not in parquet_book.TABLES:
         raise LookupError(f"export one of {', '.join(parquet_book.TABLES)}, not {table!r}")
     out.mkdir(parents=True, exist_ok=True)
@@ -79,7 +114,7 @@ def export_table(
         if not rows:
             break
         batch += 1
-        files += parquet_book.write_batch(out, table, batch, _partitioned(table, rows))
+        files += parquet_book.write_batch(out, table, batch, _partitioned(table, rows, masking))
         last = rows[-1]
         position = last.id if table == "ledger" else (last.updated_at, last.id)
         written += len(rows)
@@ -105,7 +140,9 @@ def _saved(position: Any) -> Any:
     return position
 
 
-def _partitioned(table: str, rows: list[Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _partitioned(
+    table: str, rows: list[Any], masking: Masking
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Rows as the files hold them, by (product, month): a policy by the month it was sold,
     its claims with it, a ledger entry by its settlement month."""
     out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -113,7 +150,8 @@ def _partitioned(table: str, rows: list[Any]) -> dict[tuple[str, str], list[dict
         values = dict(row._mapping)
         product = values.pop("product_code")
         if table == "policies":
-            values["risk"] = json.dumps(values["risk"], ensure_ascii=False, sort_keys=True)
+            risk = masking.hide(product, values["risk"])
+            values["risk"] = json.dumps(risk, ensure_ascii=False, sort_keys=True)
             worksheet = values.pop("worksheet") or {}
             stamp = worksheet.get("priced_at")
             values["worksheet_priced_at"] = _time_or_none(stamp)

@@ -9,7 +9,7 @@ are the same whichever way the book was read.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +26,7 @@ from policy_service.adapters.dask_runner import run_slices
 from policy_service.domain.money import MINOR_UNITS, from_minor
 from policy_service.domain.records import Policy, Premium
 from pricing.experience import combine, experience_sums, ratios
+from pricing.identifiers import stand_ins as identifier_stand_ins
 from pricing.impact import ImpactPart, book_times, normalise_book, price_book
 from pricing.model import Edition, Product
 
@@ -77,9 +78,11 @@ def impact_slice(
     since: datetime | None,
     livemode: bool | None,
     now: datetime,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> ImpactPart:
     """One slice priced on both editions, each risk at the time it was sold (a book file's
-    row: at its priced_at, else now)."""
+    row: at its priced_at, else now). A dataset's hashed identifiers are priced as
+    `stand_ins` (pricing/identifiers.py)."""
     if part.row_group is not None:  # a book file: its inputs as columns
         table = pq.ParquetFile(part.path).read_row_group(part.row_group)
         frame = normalise_book(table.to_pandas(), part.path)
@@ -89,6 +92,9 @@ def impact_slice(
     # orjson and a whole-column conversion: a third of a slice's time went to these two
     # (bench/README.md, "The book on Dask")
     risks = pd.DataFrame([orjson.loads(r) for r in frame["risk"]])
+    for name, value in (stand_ins or {}).items():
+        if name in risks:
+            risks[name] = value
     times = list(frame["created_at"].dt.to_pydatetime())
     return price_book(a, b, risks, times)
 
@@ -103,11 +109,16 @@ def impact_of_book(
     now: datetime,
     dask: str | None,
     progress: Callable[[int, int], None] | None = None,
+    identifiers: tuple[str, ...] = (),
 ) -> ImpactPart:
-    """The whole book's impact part, its slices merged in order."""
+    """The whole book's impact part, its slices merged in order. `identifiers`: the
+    product's, which an exported book holds hashed."""
     if a.currency != b.currency:
         raise LookupError(f"{a.ref} is in {a.currency}, {b.ref} in {b.currency}")
-    job = partial(impact_slice, a=a, b=b, since=since, livemode=livemode, now=now)
+    stand_ins = identifier_stand_ins(identifiers, [a, b])
+    job = partial(
+        impact_slice, a=a, b=b, since=since, livemode=livemode, now=now, stand_ins=stand_ins
+    )
     total = ImpactPart()
     for part in run_slices(job, slices(book, product), dask, progress):
         total.merge(part)
@@ -213,12 +224,14 @@ def _no_claims() -> pd.DataFrame:
 
 def replay_slice(part: Slice, product: Product, since: datetime | None) -> ReplayReport:
     """One product-month's policies (every status and mode) priced again on their pinned
-    edition: the same check as replay from the database."""
+    edition: the same check as replay from the database. Hashed identifiers are priced
+    as a stand-in every edition accepts."""
     frame = parquet_book.read_partition(Path(part.path), "policies")
     if since is not None:
         frame = frame[frame["created_at"] >= pd.Timestamp(since)]
     report = ReplayReport(product.code)
-    batch = [_policy(row) for row in frame.itertuples(index=False)]
+    stand_ins = identifier_stand_ins(product.identifiers, product.editions)
+    batch = [_policy(row, stand_ins) for row in frame.itertuples(index=False)]
     report.checked = len(batch)
     for start in range(0, len(batch), 1000):
         report.differences += replay.differences(product, batch[start : start + 1000])
@@ -245,7 +258,11 @@ def replay_of_book(
     return total
 
 
-def _policy(row: Any) -> Policy:
+def _standing(risk: dict[str, Any], stand_ins: Mapping[str, str]) -> dict[str, Any]:
+    return risk | {k: v for k, v in stand_ins.items() if k in risk}
+
+
+def _policy(row: Any, stand_ins: Mapping[str, str]) -> Policy:
     """A policy as replay reads it (what the dataset holds of it; no person)."""
     currency = row.currency
 
@@ -263,7 +280,7 @@ def _policy(row: Any) -> Policy:
         quote_id=None,
         external_ref="",
         status=row.status,
-        risk=json.loads(row.risk),
+        risk=_standing(json.loads(row.risk), stand_ins),
         policyholder=None,
         premium=Premium(
             currency,

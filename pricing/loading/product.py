@@ -8,6 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from .. import identifiers
 from ..errors import (
     ProductFileError,
     ProductInvalid,
@@ -54,6 +55,7 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
                     "endorsements",
                     "description_zh",
                     "messages_zh",
+                    "identifiers",
                 },
                 {"code", "name", "policyholder"},
             )
@@ -119,6 +121,8 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
     if r is not None and editions:
         endorsements = read_endorsements(r, editions, str(meta.get("policyholder")))
         messages_zh = _messages_zh(r, editions, endorsements)
+    # checked against the editions only once they all load (else: noise about inputs)
+    named = _identifiers(r, editions if not out.errors else None) if r is not None else ()
     tests = load_tests(folder, root, {e.id: e for e in editions}, triggers, out)
     if out.errors:
         raise ProductInvalid(code, out.errors)
@@ -135,8 +139,22 @@ def load_product(folder: Path, root: Path, triggers: TriggerTypes | None = None)
         endorsements=endorsements,
         description_zh=str(meta.get("description_zh", "")).strip(),
         messages_zh=messages_zh,
+        identifiers=named,
         file_warnings=tuple(w for w in out.warnings if w.file == display),
     )
+
+
+def _identifiers(r: Reader, editions: list[Edition] | None) -> tuple[str, ...]:
+    """`identifiers:`, the inputs that name the insured thing (pricing/identifiers.py)."""
+    raw = r.at(("identifiers",))
+    if raw is MISSING or raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        r.fail(("identifiers",), "must list input names, e.g. [order_id]")
+        return ()
+    for problem in identifiers.problems(raw, editions) if editions is not None else ():
+        r.fail(("identifiers",), problem)
+    return tuple(raw)
 
 
 def _messages_zh(

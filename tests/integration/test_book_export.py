@@ -18,14 +18,18 @@ from flask import Flask
 
 from policy_service.adapters import parquet_book
 from policy_service.adapters.tables import policies
-from policy_service.services.book_export import export_table
+from policy_service.services.book_export import Masking, export_table
 from policy_service.services.book_jobs import experience_of_book, replay_of_book
 from policy_service.services.experience import product_experience
+from pricing.loader import load_catalog
 from tests.claims_helpers import Bearer, provider_key, resident_id
 from tests.conftest import ApiClient, Clock, passenger
+from tests.edition_files import PRODUCTS
 from tests.endorsement_helpers import CASE, EDITION, PRODUCT
 
 PEOPLE = 6
+#: the product here names no identifiers (tests/integration/test_export_identifiers.py)
+MASK = Masking.of(load_catalog(PRODUCTS).products.values(), b"export-test-key")
 TZ = "Asia/Shanghai"
 
 
@@ -86,12 +90,12 @@ def test_a_second_export_adds_only_what_changed(
     out = tmp_path / "book"
     later = clock.now + timedelta(hours=1)
     for table in parquet_book.TABLES:
-        export_table(uow, table, out, None, None, later)
+        export_table(uow, table, out, None, None, later, masking=MASK)
     first = _dataset(out, "policies")
     assert sorted(first["id"]) == sorted(p["id"] for p in issued)
     assert set(first["partition"]) == {f"product={PRODUCT.code}/month={clock.now:%Y-%m}"}
     # nothing new: nothing added
-    assert export_table(uow, "policies", out, None, None, later).rows == 0
+    assert export_table(uow, "policies", out, None, None, later, masking=MASK).rows == 0
 
     clock.now = later + timedelta(minutes=1)  # changes come after the export ran
     status, _ = api.post(
@@ -104,10 +108,10 @@ def test_a_second_export_adds_only_what_changed(
         changed = conn.execute(
             sa.select(sa.func.count()).where(policies.c.updated_at > later - timedelta(minutes=5))
         ).scalar_one()
-    assert export_table(uow, "policies", out, None, None, again).rows == changed
-    claims = export_table(uow, "claims", out, None, None, again)
+    assert export_table(uow, "policies", out, None, None, again, masking=MASK).rows == changed
+    claims = export_table(uow, "claims", out, None, None, again, masking=MASK)
     assert claims.rows >= PEOPLE - 1  # the report paid everyone still covered
-    export_table(uow, "ledger", out, None, None, again)
+    export_table(uow, "ledger", out, None, None, again, masking=MASK)
 
     now = _dataset(out, "policies").set_index("id")
     assert now.loc[issued[0]["id"], "status"] == "cancelled"  # its latest version only
@@ -142,7 +146,7 @@ def test_a_stopped_export_finishes_on_the_next_run(
     uow, _ = book
     later = clock.now + timedelta(hours=1)
     whole = tmp_path / "whole"
-    export_table(uow, "policies", whole, None, None, later)
+    export_table(uow, "policies", whole, None, None, later, masking=MASK)
 
     stopped = tmp_path / "stopped"
     saved = parquet_book.write_state
@@ -157,17 +161,17 @@ def test_a_stopped_export_finishes_on_the_next_run(
 
     monkeypatch.setattr(parquet_book, "write_state", crash_after_one)
     with pytest.raises(KeyboardInterrupt):
-        export_table(uow, "policies", stopped, None, None, later, batch_rows=2)
+        export_table(uow, "policies", stopped, None, None, later, masking=MASK, batch_rows=2)
     monkeypatch.setattr(parquet_book, "write_state", saved)
     assert parquet_book.read_state(stopped, "policies")["rows"] == 2
-    resumed = export_table(uow, "policies", stopped, None, None, later, batch_rows=2)
+    resumed = export_table(uow, "policies", stopped, None, None, later, masking=MASK, batch_rows=2)
     assert resumed.rows == PEOPLE - 2
     pd.testing.assert_frame_equal(
         _dataset(stopped, "policies"), _dataset(whole, "policies"), check_exact=True
     )
     # a different --since into the same folder is refused
     with pytest.raises(LookupError, match="--since"):
-        export_table(uow, "policies", stopped, later, None, later)
+        export_table(uow, "policies", stopped, later, None, later, masking=MASK)
 
 
 def test_no_personal_data_leaves_but_the_keyed_hash(
@@ -176,7 +180,7 @@ def test_no_personal_data_leaves_but_the_keyed_hash(
     uow, issued = book
     out = tmp_path / "book"
     for table in parquet_book.TABLES:
-        export_table(uow, table, out, None, None, clock.now + timedelta(hours=1))
+        export_table(uow, table, out, None, None, clock.now + timedelta(hours=1), masking=MASK)
     secrets = {f"旅客{i}" for i in range(PEOPLE)} | {f"1390000{i:04d}" for i in range(PEOPLE)}
     secrets |= {resident_id(500 + i) for i in range(PEOPLE)}
     files = list(out.rglob("*.parquet"))
@@ -214,7 +218,7 @@ def test_replay_on_the_dataset_finds_what_replay_on_the_database_finds(
             )
         )
     out = tmp_path / "book"
-    export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1))
+    export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1), masking=MASK)
     want = replay.replay(uow, PRODUCT)
     assert [d.policy_id for d in want.differences] == [issued[1]["id"]]
     here = replay_of_book(out, PRODUCT, None, None)
@@ -230,7 +234,7 @@ def test_an_erased_person_leaves_the_dataset_once_it_is_compacted(
 ) -> None:
     uow, issued = book
     out = tmp_path / "book"
-    export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1))
+    export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1), masking=MASK)
     with engine.connect() as conn:
         old_hash = conn.execute(
             sa.select(policies.c.policyholder_id_hash).where(policies.c.id == issued[0]["id"])
@@ -247,7 +251,12 @@ def test_an_erased_person_leaves_the_dataset_once_it_is_compacted(
         ]
 
     # the erasure is a change: the next export takes it, and readers see it
-    assert export_table(uow, "policies", out, None, None, clock.now + timedelta(hours=1)).rows == 1
+    assert (
+        export_table(
+            uow, "policies", out, None, None, clock.now + timedelta(hours=1), masking=MASK
+        ).rows
+        == 1
+    )
     latest = _dataset(out, "policies").set_index("id").loc[issued[0]["id"]]
     assert latest["policyholder_id_hash"] != old_hash
     assert files_holding(old_hash)  # the version exported before is still on disk ...
@@ -278,8 +287,8 @@ def test_a_ledger_entry_booked_before_a_higher_id_is_not_stepped_over(
                 ledger_entries.update().where(ledger_entries.c.id == entry).values(occurred_at=when)
             )
     out = tmp_path / "book"
-    export_table(uow, "ledger", out, None, None, bound + timedelta(minutes=5))
+    export_table(uow, "ledger", out, None, None, bound + timedelta(minutes=5), masking=MASK)
     taken = set(_dataset(out, "ledger")["id"])
     assert first not in taken and second not in taken  # stopped at the first past it
-    export_table(uow, "ledger", out, None, None, bound + timedelta(minutes=10))
+    export_table(uow, "ledger", out, None, None, bound + timedelta(minutes=10), masking=MASK)
     assert {first, second} <= set(_dataset(out, "ledger")["id"])
