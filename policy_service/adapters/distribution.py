@@ -11,7 +11,7 @@ BY_PARTNER = frozenset(
         "policies", "quotes", "claims", "claim_payouts", "policy_endorsements", "payments",
         "refunds", "ledger_entries", "statements", "events", "webhook_endpoints",
         "webhook_deliveries", "idempotency_keys", "privacy_requests",
-        # children, which reach their partner through their parent's row
+        # children: each carries its parent's partner_id (migration 0015)
         "webhook_attempts", "claim_attachments", "claim_audit",
     }
 )  # fmt: skip

@@ -453,6 +453,8 @@ webhook_attempts = sa.Table(
         autoincrement=True,
     ),
     sa.Column("delivery_id", sa.String(40), sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    #: its delivery's (0015): a partner's rows live together (docs/scaling.md)
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     #: 1, 2, ...: unique per delivery, so one attempt can never run twice
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("worker", sa.String(80), nullable=False),
@@ -939,6 +941,8 @@ claim_attachments = sa.Table(
     metadata,
     _id(),
     sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    #: its claim's (0015)
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("file_name", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(100), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
@@ -961,6 +965,8 @@ claim_audit = sa.Table(
         autoincrement=True,
     ),
     sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    #: its claim's (0015)
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     #: system | staff | partner | provider
     sa.Column("actor_type", sa.String(10), nullable=False),

@@ -248,6 +248,7 @@ class WebhooksRepository:
             [
                 {
                     "delivery_id": r.id,
+                    "partner_id": r.partner_id,
                     "number": r.attempt_count,
                     "worker": worker,
                     "started_at": now,

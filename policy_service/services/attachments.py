@@ -70,6 +70,7 @@ def _add_attachment(
     row = {
         "id": new_id("att"),
         "claim_id": claim.id,
+        "partner_id": claim.partner_id,
         "file_name": _SAFE_NAME.sub("_", file_name.strip()),
         "content_type": ctype,
         "size": len(data),

@@ -150,6 +150,7 @@ def audit_row(
 
     return {
         "claim_id": claim.id,
+        "partner_id": claim.partner_id,
         "at": now,
         "actor_type": actor.type,
         "actor_id": actor.label or actor.id,

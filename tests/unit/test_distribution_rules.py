@@ -20,7 +20,7 @@ from policy_service.adapters.tables import metadata
 
 #: rule -> the cases that break it today
 GAPS: dict[str, set[str]] = {
-    "partner_id column": {"claim_attachments", "claim_audit", "webhook_attempts"},
+    "partner_id column": set(),
     "unique without partner_id": {
         *(
             f"{t}: primary key (id)"
