@@ -77,7 +77,7 @@ class FakePolicies:
         return inserted
 
     def lock_covers(
-        self, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
+        self, partner_id: str, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
     ) -> set[str]:
         got = set()
         for product, key, policy_id in locks:

@@ -10,7 +10,7 @@ BY_PARTNER = frozenset(
     {
         "policies", "quotes", "claims", "claim_payouts", "policy_endorsements", "payments",
         "refunds", "ledger_entries", "statements", "events", "webhook_endpoints",
-        "webhook_deliveries", "idempotency_keys", "privacy_requests",
+        "webhook_deliveries", "idempotency_keys",
         # children: each carries its parent's partner_id (migration 0015)
         "webhook_attempts", "claim_attachments", "claim_audit",
     }
@@ -21,6 +21,8 @@ REFERENCE = frozenset(
         "partners", "product_editions", "edition_publications", "trigger_type_publications",
         "data_providers", "provider_keys", "staff", "staff_tokens", "staff_login_failures",
         "stripe_events", "api_keys",
+        # the operator's requests name no partner; a few a day, written once
+        "privacy_requests",
     }
 )  # fmt: skip
 #: keyed by the insured risk (a flight is the same flight whoever sold its cover)

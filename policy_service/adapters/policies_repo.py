@@ -103,11 +103,13 @@ class PoliciesRepository:
         return insert_many_returning(self.conn, policies, [_row(p) for p in new], "id")
 
     def lock_covers(
-        self, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
+        self, partner_id: str, livemode: bool, locks: list[tuple[str, str, str]], now: datetime
     ) -> set[str]:
-        """Insert (product_code, cover_key, policy_id) locks; returns the policy ids that got theirs."""
+        """Insert the partner's (product_code, cover_key, policy_id) locks; returns the
+        policy ids that got theirs."""
         rows = [
             {
+                "partner_id": partner_id,
                 "livemode": livemode,
                 "product_code": product,
                 "cover_key": key,

@@ -80,6 +80,18 @@ def _id(prefix_len: int = 40) -> sa.Column[str]:
     return sa.Column("id", sa.String(prefix_len), primary_key=True)
 
 
+def _partner_key() -> sa.Column[str]:
+    """A partner-owned row's partner, part of its key: (id, partner_id), id first so that
+    a lookup by id alone still uses the key's index (docs/scaling.md)."""
+    return sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), primary_key=True)
+
+
+def _owned(column: str, parent: str) -> sa.ForeignKeyConstraint:
+    """A key to a row of the same partner: the partner is part of the key, so that a
+    distributed database finds both rows on one node (docs/scaling.md)."""
+    return sa.ForeignKeyConstraint([column, "partner_id"], [f"{parent}.id", f"{parent}.partner_id"])
+
+
 def _money(name: str, nullable: bool = False) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger, nullable=nullable)
 
@@ -189,7 +201,7 @@ quotes = sa.Table(
     "quotes",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("product_code", sa.String(60), nullable=False),
     sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
@@ -212,13 +224,13 @@ policies = sa.Table(
     "policies",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("product_code", sa.String(60), nullable=False),
     #: the edition that priced it; a policy never exists without one
     sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
     sa.Column("content_hash", sa.String(80), nullable=False),
-    sa.Column("quote_id", sa.String(40), sa.ForeignKey("quotes.id"), nullable=True, unique=True),
+    sa.Column("quote_id", sa.String(40), nullable=True),
     #: the partner's order or booking id
     sa.Column("external_ref", sa.String(200), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
@@ -284,6 +296,8 @@ policies = sa.Table(
     ),
     #: is an edition used? (asked at every product reload)
     sa.Index(None, "edition_id"),
+    _owned("quote_id", "quotes"),
+    sa.UniqueConstraint("quote_id", "partner_id"),
 )
 
 #: One row per insured subject (a person on a flight, an order) while its policy is in force:
@@ -295,8 +309,11 @@ cover_locks = sa.Table(
     sa.Column("product_code", sa.String(60), primary_key=True),
     #: sha256 of the subject's values (and the insured person's ID hash)
     sa.Column("cover_key", sa.String(64), primary_key=True),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
+    #: the policy's partner (0016): the key to the policy names it, as every key does
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    _owned("policy_id", "policies"),
 )
 
 #: A change of a policy after issue (an endorsement): the risk, policyholder details,
@@ -306,9 +323,9 @@ policy_endorsements = sa.Table(
     "policy_endorsements",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
     #: the policy's version this endorsement made (2 for the first)
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("risk_before", JSONDoc, nullable=False),
@@ -327,7 +344,7 @@ policy_endorsements = sa.Table(
     sa.Column("coverage_start_after", UTCDateTime, nullable=False),
     sa.Column("coverage_end_after", UTCDateTime, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.UniqueConstraint("policy_id", "version"),
+    sa.UniqueConstraint("policy_id", "version", "partner_id"),
     sa.CheckConstraint("version >= 2", name="version"),
     *(
         sa.CheckConstraint(
@@ -338,6 +355,7 @@ policy_endorsements = sa.Table(
         )
         for side in ("before", "after")
     ),
+    _owned("policy_id", "policies"),
 )
 
 
@@ -364,7 +382,7 @@ events = sa.Table(
     "events",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("type", sa.String(60), nullable=False),
     sa.Column("object_type", sa.String(30), nullable=False),
@@ -390,7 +408,7 @@ webhook_endpoints = sa.Table(
     "webhook_endpoints",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("url", sa.String(2048), nullable=False),
     sa.Column("description", sa.String(500), nullable=True),
@@ -417,10 +435,10 @@ webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("event_id", sa.String(40), sa.ForeignKey("events.id"), nullable=False),
-    sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
     #: pending (due at next_attempt_at), paused (its endpoint is disabled), succeeded, failed
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempt_count", sa.Integer, nullable=False, server_default="0"),
@@ -438,8 +456,10 @@ webhook_deliveries = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
     sa.CheckConstraint("attempt_count >= 0", name="attempt_count_not_negative"),
-    sa.UniqueConstraint("event_id", "endpoint_id"),
+    sa.UniqueConstraint("event_id", "endpoint_id", "partner_id"),
     sa.Index(None, "status", "next_attempt_at"),
+    _owned("event_id", "events"),
+    _owned("endpoint_id", "webhook_endpoints"),
 )
 
 #: Every attempt, including those whose worker died (outcome "abandoned").
@@ -452,7 +472,7 @@ webhook_attempts = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("delivery_id", sa.String(40), sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    sa.Column("delivery_id", sa.String(40), nullable=False),
     #: its delivery's (0015): a partner's rows live together (docs/scaling.md)
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     #: 1, 2, ...: unique per delivery, so one attempt can never run twice
@@ -468,7 +488,8 @@ webhook_attempts = sa.Table(
     sa.Column("outcome", sa.String(12), nullable=False),
     sa.Column("next_retry_at", UTCDateTime, nullable=True),
     sa.CheckConstraint(one_of("outcome", ATTEMPT_OUTCOMES), name="outcome"),
-    sa.UniqueConstraint("delivery_id", "number"),
+    sa.UniqueConstraint("delivery_id", "number", "partner_id"),
+    _owned("delivery_id", "webhook_deliveries"),
 )
 
 
@@ -478,22 +499,20 @@ payments = sa.Table(
     "payments",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
     sa.Column("purpose", sa.String(12), nullable=False, server_default="premium"),
     #: the endorsement request it pays for (JSON), applied once the charge succeeds
     sa.Column("endorsement_request", sa.Text, nullable=True),
     #: the endorsement it paid for, once applied
-    sa.Column(
-        "endorsement_id", sa.String(40), sa.ForeignKey("policy_endorsements.id"), nullable=True
-    ),
+    sa.Column("endorsement_id", sa.String(40), nullable=True),
     _money("amount"),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("payment_method", sa.String(80), nullable=False),
     #: creating -> confirming -> succeeded | failed (unknown: the API did not answer)
     sa.Column("status", sa.String(12), nullable=False),
-    sa.Column("payment_intent", sa.String(80), nullable=True, unique=True),
+    sa.Column("payment_intent", sa.String(80), nullable=True),
     sa.Column("decline_code", sa.String(60), nullable=True),
     sa.Column("failure_message", sa.String(500), nullable=True),
     #: the Idempotency-Key of the issue request, to finish its stored answer later
@@ -508,14 +527,18 @@ payments = sa.Table(
         name="endorsement_names_its_request",
     ),
     sa.Index(None, "status", "updated_at"),
+    sa.UniqueConstraint("payment_intent", "partner_id"),
     #: one premium payment per policy
     sa.Index(
         "uq_payments_premium",
         "policy_id",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("purpose = 'premium'"),
         sqlite_where=sa.text("purpose = 'premium'"),
     ),
+    _owned("policy_id", "policies"),
+    _owned("endorsement_id", "policy_endorsements"),
 )
 
 #: Money given back: a cancelled policy's refund (one per policy, at most its premium), an
@@ -525,14 +548,12 @@ refunds = sa.Table(
     "refunds",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
     sa.Column("kind", sa.String(12), nullable=False, server_default="premium"),
-    sa.Column(
-        "endorsement_id", sa.String(40), sa.ForeignKey("policy_endorsements.id"), nullable=True
-    ),
-    sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=True),
+    sa.Column("endorsement_id", sa.String(40), nullable=True),
+    sa.Column("payment_id", sa.String(40), nullable=True),
     _money("amount"),
     sa.Column("currency", sa.String(3), nullable=False),
     #: the charges it is sent back on, [{"payment": id, "amount": minor}, ...] (a charge
@@ -557,6 +578,7 @@ refunds = sa.Table(
     sa.Index(
         "uq_refunds_premium",
         "policy_id",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("kind = 'premium'"),
         sqlite_where=sa.text("kind = 'premium'"),
@@ -564,6 +586,7 @@ refunds = sa.Table(
     sa.Index(
         "uq_refunds_endorsement",
         "endorsement_id",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("endorsement_id IS NOT NULL"),
         sqlite_where=sa.text("endorsement_id IS NOT NULL"),
@@ -571,10 +594,14 @@ refunds = sa.Table(
     sa.Index(
         "uq_refunds_returned",
         "payment_id",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("kind = 'returned'"),
         sqlite_where=sa.text("kind = 'returned'"),
     ),
+    _owned("policy_id", "policies"),
+    _owned("endorsement_id", "policy_endorsements"),
+    _owned("payment_id", "payments"),
 )
 
 #: The books: every premium and refund, signed (premium +, refund -), in minor units.
@@ -598,12 +625,12 @@ ledger_entries = sa.Table(
     ),
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
     sa.Column("kind", sa.String(12), nullable=False),
     #: the claim a payout entry pays (null for premiums and refunds)
-    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=True),
+    sa.Column("claim_id", sa.String(40), nullable=True),
     #: the payout it books: a claim may be paid in several (a top-up), each booked once
-    sa.Column("payout_id", sa.String(40), sa.ForeignKey("claim_payouts.id"), nullable=True),
+    sa.Column("payout_id", sa.String(40), nullable=True),
     #: partner_settled: the partner collected (or paid out) the money; stripe: we did
     sa.Column("collected_by", sa.String(10), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
@@ -616,11 +643,9 @@ ledger_entries = sa.Table(
     #: settlement month (YYYY-MM, settlement time zone) the entry belongs to
     sa.Column("period", sa.String(7), nullable=False),
     #: the closed statement that carries it (null: not settled yet)
-    sa.Column("statement_id", sa.String(40), sa.ForeignKey("statements.id"), nullable=True),
+    sa.Column("statement_id", sa.String(40), nullable=True),
     #: the endorsement an endorsement entry books (its premium difference, either sign)
-    sa.Column(
-        "endorsement_id", sa.String(40), sa.ForeignKey("policy_endorsements.id"), nullable=True
-    ),
+    sa.Column("endorsement_id", sa.String(40), nullable=True),
     sa.CheckConstraint(one_of("kind", ENTRY_KINDS), name="kind"),
     sa.CheckConstraint(one_of("collected_by", COLLECTED_BY), name="collected_by"),
     sa.CheckConstraint("amount = tax + commission + fees + net", name="parts_sum"),
@@ -638,6 +663,7 @@ ledger_entries = sa.Table(
         "uq_ledger_entries_policy_premium_refund",
         "policy_id",
         "kind",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text(PREMIUM_OR_REFUND),
         sqlite_where=sa.text(PREMIUM_OR_REFUND),
@@ -645,6 +671,7 @@ ledger_entries = sa.Table(
     sa.Index(
         "uq_ledger_entries_endorsement",
         "endorsement_id",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("endorsement_id IS NOT NULL"),
         sqlite_where=sa.text("endorsement_id IS NOT NULL"),
@@ -652,11 +679,17 @@ ledger_entries = sa.Table(
     sa.Index(
         "uq_ledger_entries_payout",
         "payout_id",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("payout_id IS NOT NULL"),
         sqlite_where=sa.text("payout_id IS NOT NULL"),
     ),
     sa.Index(None, "partner_id", "livemode", "statement_id", "period"),
+    _owned("policy_id", "policies"),
+    _owned("claim_id", "claims"),
+    _owned("payout_id", "claim_payouts"),
+    _owned("statement_id", "statements"),
+    _owned("endorsement_id", "policy_endorsements"),
 )
 
 #: A closed settlement month: never changes once written.
@@ -664,7 +697,7 @@ statements = sa.Table(
     "statements",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("period", sa.String(7), nullable=False),
     sa.Column("billing_mode", sa.String(20), nullable=False),
@@ -792,7 +825,10 @@ policy_subjects = sa.Table(
     "policy_subjects",
     metadata,
     sa.Column("subject_key", sa.String(64), primary_key=True),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), primary_key=True),
+    sa.Column("policy_id", sa.String(40), primary_key=True),
+    #: the policy's partner (0016)
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _owned("policy_id", "policies"),
     #: a policy's keys: claims filed on it, and policies not indexed yet
     sa.Index(None, "policy_id"),
 )
@@ -801,9 +837,9 @@ claims = sa.Table(
     "claims",
     metadata,
     _id(),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
     sa.Column("product_code", sa.String(60), nullable=False),
     sa.Column("edition_id", sa.String(120), sa.ForeignKey("product_editions.id"), nullable=False),
     sa.Column("content_hash", sa.String(80), nullable=False),
@@ -874,6 +910,7 @@ claims = sa.Table(
         "uq_claims_policy_loss",
         "policy_id",
         "loss_key",
+        "partner_id",
         unique=True,
         postgresql_where=sa.text("status <> 'rejected'"),
         sqlite_where=sa.text("status <> 'rejected'"),
@@ -884,6 +921,7 @@ claims = sa.Table(
     sa.Index(None, "holder_key", "created_at"),
     #: an incident's claims (GET /v1/claims?trigger_event=, the console's incident page)
     sa.Index(None, "trigger_event_id"),
+    _owned("policy_id", "policies"),
 )
 
 #: The payments of an approved claim: the first, then one per top-up (a later report that
@@ -894,7 +932,7 @@ claim_payouts = sa.Table(
     "claim_payouts",
     metadata,
     _id(),
-    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    sa.Column("claim_id", sa.String(40), nullable=False),
     #: 1 for the first payout of the claim, 2 for its first top-up, ...
     sa.Column("sequence", sa.Integer, nullable=False, server_default="1"),
     #: what the claim had paid before this payout (minor units; null: the first payout)
@@ -903,9 +941,9 @@ claim_payouts = sa.Table(
     _money("paid_after"),
     #: the claim's benefit cap when it was paid (minor units)
     _money("cap", nullable=True),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
-    sa.Column("policy_id", sa.String(40), sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("policy_id", sa.String(40), nullable=False),
     _money("amount"),
     sa.Column("currency", sa.String(3), nullable=False),
     #: statement (partner_settled: the partner pays its buyer) or stripe
@@ -925,24 +963,26 @@ claim_payouts = sa.Table(
     sa.CheckConstraint("sequence >= 1 and (sequence = 1) = (paid_before is null)", name="sequence"),
     sa.CheckConstraint("paid_after = coalesce(paid_before, 0) + amount", name="paid_after"),
     sa.CheckConstraint("cap is null or paid_after <= cap", name="within_cap"),
-    sa.UniqueConstraint("claim_id", "sequence"),
-    sa.UniqueConstraint("claim_id", "paid_before"),
-    sa.UniqueConstraint("claim_id", "paid_after"),
+    sa.UniqueConstraint("claim_id", "sequence", "partner_id"),
+    sa.UniqueConstraint("claim_id", "paid_before", "partner_id"),
+    sa.UniqueConstraint("claim_id", "paid_after", "partner_id"),
     sa.ForeignKeyConstraint(
-        ["claim_id", "paid_before"],
-        ["claim_payouts.claim_id", "claim_payouts.paid_after"],
+        ["claim_id", "paid_before", "partner_id"],
+        ["claim_payouts.claim_id", "claim_payouts.paid_after", "claim_payouts.partner_id"],
         name="fk_claim_payouts_follows",
     ),
     sa.Index(None, "status", "updated_at"),
+    _owned("claim_id", "claims"),
+    _owned("policy_id", "policies"),
 )
 
 claim_attachments = sa.Table(
     "claim_attachments",
     metadata,
     _id(),
-    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    sa.Column("claim_id", sa.String(40), nullable=False),
     #: its claim's (0015)
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _partner_key(),
     sa.Column("file_name", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(100), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
@@ -951,6 +991,7 @@ claim_attachments = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("size >= 0", name="size_not_negative"),
     sa.Index(None, "claim_id"),
+    _owned("claim_id", "claims"),
 )
 
 #: Every action on a claim, by the system, a partner, a provider or a person.
@@ -964,7 +1005,7 @@ claim_audit = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("claim_id", sa.String(40), sa.ForeignKey("claims.id"), nullable=False),
+    sa.Column("claim_id", sa.String(40), nullable=False),
     #: its claim's (0015)
     sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
@@ -979,6 +1020,7 @@ claim_audit = sa.Table(
     sa.Column("before", JSONDoc, nullable=True),
     sa.Column("after", JSONDoc, nullable=True),
     sa.Index(None, "claim_id", "id"),
+    _owned("claim_id", "claims"),
 )
 
 #: Privacy requests (exports, erasures, the retention sweep): who asked, what they

@@ -169,10 +169,12 @@ class TriggersRepository:
     def insert_subjects(self, rows: list[dict[str, Any]]) -> None:
         insert_rows(self.conn, policy_subjects, rows, ignore_conflicts=True)
 
-    def replace_subjects(self, policy_id: str, keys: list[str]) -> None:
+    def replace_subjects(self, policy_id: str, partner_id: str, keys: list[str]) -> None:
         """The keys a policy is found by, after its risk changed (an endorsement)."""
         self.conn.execute(policy_subjects.delete().where(policy_subjects.c.policy_id == policy_id))
-        self.insert_subjects([{"subject_key": k, "policy_id": policy_id} for k in keys])
+        self.insert_subjects(
+            [{"subject_key": k, "policy_id": policy_id, "partner_id": partner_id} for k in keys]
+        )
 
     def policies_matching(
         self,

@@ -293,14 +293,16 @@ def write(
     risk = edition.inputs.parse(after.risk)
     key = cover_key(product, risk, after.external_ref, after.partner_id, after.policyholder)
     if key is not None and not tx.policies.lock_covers(
-        after.livemode, [(after.product_code, key, after.id)], now
+        after.partner_id, after.livemode, [(after.product_code, key, after.id)], now
     ):
         raise BusinessRefusal(
             f"a {after.product_code} policy covering the new risk is already in force",
             code="duplicate_cover",
         )
     tx.triggers.replace_subjects(
-        after.id, sorted(policy_subject_keys(edition, risk, after.external_ref, after.livemode))
+        after.id,
+        after.partner_id,
+        sorted(policy_subject_keys(edition, risk, after.external_ref, after.livemode)),
     )
     tx.endorsements.insert(endorsement)
     entry = endorsement_entry(before.premium, after.premium, MINOR_UNITS[after.premium.currency])

@@ -282,7 +282,7 @@ def insert_policies(
         for index, d in drafts
         if index not in failed and d.cover_key
     )
-    got = tx.policies.lock_covers(caller.livemode, locks, now)
+    got = tx.policies.lock_covers(caller.partner_id, caller.livemode, locks, now)
     lost = [pid for (_, _, pid) in locks if pid not in got]
     if lost:
         tx.policies.delete(lost)
@@ -291,7 +291,7 @@ def insert_policies(
                 failed[index] = duplicate_cover(draft)
     tx.triggers.insert_subjects(
         [
-            {"subject_key": key, "policy_id": d.policy.id}
+            {"subject_key": key, "policy_id": d.policy.id, "partner_id": caller.partner_id}
             for index, d in drafts
             if index not in failed
             for key in sorted(d.subjects)

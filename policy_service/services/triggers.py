@@ -266,7 +266,7 @@ def index_policies(ctx: ClaimsContext, limit: int = 1000) -> int:
                 edition, edition.inputs.parse(policy.risk), policy.external_ref, policy.livemode
             )
             subjects += [
-                {"subject_key": k, "policy_id": policy.id}
+                {"subject_key": k, "policy_id": policy.id, "partner_id": policy.partner_id}
                 for k in sorted(keys or {triggers_repo.NO_SUBJECT})
             ]
         tx.triggers.insert_subjects(subjects)

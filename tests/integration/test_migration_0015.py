@@ -25,6 +25,7 @@ from tests.integration.test_migrations import _a_policy, _claim_row, _scratch_en
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CHILDREN = (webhook_attempts, claim_attachments, claim_audit)
+ATTACHMENT = ("id", "claim_id", "file_name", "content_type", "size", "sha256", "created_at")
 
 
 def _rows_before_0015(conn: sa.Connection) -> None:
@@ -35,10 +36,12 @@ def _rows_before_0015(conn: sa.Connection) -> None:
             claim_id="clm_x", at=NOW, actor_type="system", action="submit", to_status="paid"
         )
     )
+    # as the table was before 0015 (partner_id is part of its key since 0016)
+    before = sa.table("claim_attachments", *map(sa.column, ATTACHMENT))
     conn.execute(
-        claim_attachments.insert().values(
+        before.insert().values(
             id="att_1", claim_id="clm_x", file_name="a.jpg", content_type="image/jpeg",
-            size=1, sha256="0" * 64, created_at=NOW,
+            size=1, sha256="0" * 64, created_at=NOW.replace(tzinfo=None),
         )
     )  # fmt: skip
     mine = {"partner_id": "ptn_x", "livemode": False, "created_at": NOW}
