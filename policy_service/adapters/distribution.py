@@ -21,7 +21,8 @@ REFERENCE = frozenset(
         "partners", "product_editions", "edition_publications", "trigger_type_publications",
         "data_providers", "provider_keys", "staff", "staff_tokens", "staff_login_failures",
         "stripe_events", "api_keys",
-        # the operator's requests name no partner; a few a day, written once
+        # the operator's requests (CLI, retention sweep) name no partner, a partner's
+        # do; either way a few a day, written once and read by ops only
         "privacy_requests",
     }
 )  # fmt: skip

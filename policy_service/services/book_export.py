@@ -61,6 +61,13 @@ class Masking:
             return risk
         return {k: self._hash(k, v) if k in names and v is not None else v for k, v in risk.items()}
 
+    def fingerprint(self) -> str:
+        """What a dataset's rows were hidden by: each product's identifiers and the key
+        (as a keyed hash of a fixed text, never the key). Rows hidden otherwise cannot
+        join a dataset, or one order would have two hashes, or its number would stay."""
+        named = json.dumps(sorted((k, list(v)) for k, v in self.identifiers.items() if v))
+        return f"{named}|{self._hash('fingerprint', 'policy-service')}"
+
     def _hash(self, name: str, value: Any) -> str:
         # the name keeps an order number and a tracking number that look alike apart
         message = f"input:{name}:{value}".encode()
@@ -100,6 +107,12 @@ def export_table(
             f"{out} holds {table} exported with --since {mine.get('since') or '(none)'}; "
             "export into another folder, or with the same --since"
         )
+    if table == "policies" and mine and mine.get("masking") != masking.fingerprint():
+        raise LookupError(
+            f"{out} holds policies whose identifiers were hidden otherwise (other "
+            "identifiers: in product.yaml, another PII_HASH_KEY, or an export from before "
+            "identifiers were hashed): export into a new folder, and delete this one"
+        )
     bound = now - SETTLE_LAG if until is None else min(until, now - SETTLE_LAG)
     position = _position(table, mine.get("after"))
     batch, written, files = int(mine.get("batches", 0)), 0, 0
@@ -119,6 +132,8 @@ def export_table(
         position = last.id if table == "ledger" else (last.updated_at, last.id)
         written += len(rows)
         mine.update(since=since_text, batches=batch, after=_saved(position))
+        if table == "policies":
+            mine["masking"] = masking.fingerprint()
         mine["rows"] = int(mine.get("rows", 0)) + len(rows)
         parquet_book.write_state(out, table, mine)
         if progress is not None:

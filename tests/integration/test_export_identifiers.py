@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from policy_service import create_app
+from policy_service.adapters import parquet_book
 from policy_service.cli import main
 from policy_service.config import Config
 from policy_service.services.book_export import Masking, export_table
@@ -76,6 +77,20 @@ def test_an_identifier_leaves_as_its_keyed_hash_and_the_book_still_prices(
     masking = Masking.of(load_catalog(PRODUCTS).products.values(), svc.config.pii_hash_key)
     later = clock.now + timedelta(hours=1)
     assert export_table(svc.uow, "policies", out, None, None, later, masking).rows == POLICIES
+    # rows hidden otherwise never join the dataset: another key, other identifiers, or
+    # a folder from before identifiers were hashed
+    for other in (
+        Masking(b"another-key", masking.identifiers),
+        Masking(masking.hash_key, {**masking.identifiers, product.code: ()}),
+    ):
+        with pytest.raises(LookupError, match="export into a new folder"):
+            export_table(svc.uow, "policies", out, None, None, later, other)
+    assert export_table(svc.uow, "policies", out, None, None, later, masking).rows == 0
+    state = parquet_book.read_state(out, "policies")
+    parquet_book.write_state(out, "policies", {k: v for k, v in state.items() if k != "masking"})
+    with pytest.raises(LookupError, match="from before identifiers were hashed"):
+        export_table(svc.uow, "policies", out, None, None, later, masking)
+    parquet_book.write_state(out, "policies", state)
     app.extensions["policy_service"].dispose()
 
     hashed = sorted(

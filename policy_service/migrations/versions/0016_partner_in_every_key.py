@@ -4,7 +4,8 @@
 - the primary key of each partner-owned table with a text id becomes (id, partner_id):
   id first, so that a lookup by id alone still uses the key's index;
 - every unique constraint and partial unique index among them gains partner_id (a row
-  names its partner through its parent, so what each refuses is unchanged);
+  names its partner through its parent, so what each refuses is unchanged), but for
+  payments.payment_intent: the payment API's id stays unique across partners;
 - every foreign key between them becomes (column, partner_id) -> (id, partner_id): a
   row can no longer point at another partner's row;
 - cover locks and trigger subjects carry their policy's partner, for the same key.
@@ -66,7 +67,6 @@ UNIQUES = (
     ("policy_endorsements", ("policy_id", "version")),
     ("webhook_deliveries", ("event_id", "endpoint_id")),
     ("webhook_attempts", ("delivery_id", "number")),
-    ("payments", ("payment_intent",)),
     ("claim_payouts", ("claim_id", "sequence")),
     ("claim_payouts", ("claim_id", "paid_before")),
     ("claim_payouts", ("claim_id", "paid_after")),
