@@ -105,6 +105,8 @@ class Config:
     web_threads: int = 1
     #: the HTTP server serve runs: gunicorn or granian
     web_server: str = "gunicorn"
+    #: seconds a web worker has to finish its requests on shutdown before it is killed
+    web_graceful_timeout: int = 30
     #: webhook delivery: HTTP timeout, lease of a claimed delivery, back-off and give-up times
     webhook_timeout_seconds: float = 10.0
     webhook_lease_seconds: float = 60.0
@@ -195,6 +197,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         web_workers=_at_least_one(env, "WEB_CONCURRENCY", 2),
         web_threads=_at_least_one(env, "WEB_THREADS", 1),
         web_server=_choice(env, "WEB_SERVER", ("gunicorn", "granian"), "gunicorn"),
+        web_graceful_timeout=_at_least_one(env, "WEB_GRACEFUL_TIMEOUT", 30),
         webhook_timeout_seconds=_float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
         webhook_lease_seconds=_float(env, "WEBHOOK_LEASE_SECONDS", 60.0),
         webhook_backoff_base_seconds=_float(env, "WEBHOOK_BACKOFF_BASE_SECONDS", 30.0),

@@ -4,6 +4,7 @@ worker processes."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ def service_env(db_url: str, products: Path, data_dir: Path, **extra: str) -> di
         "DATA_DIR": str(data_dir),
         "PII_HASH_KEY": "test-pii-key",
         "RATE_LIMIT_DEFAULT": "none",  # a test that wants one sets it in `extra`
+        "WEB_GRACEFUL_TIMEOUT": "5",
         **extra,
     }
 
@@ -58,6 +60,7 @@ def gunicorn_service(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so a hung server's workers go with it
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -74,4 +77,9 @@ def gunicorn_service(
             yield base
         finally:
             proc.terminate()
-            proc.wait(20)
+            try:
+                proc.wait(30)  # the graceful timeout above, with room for a slow machine
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise

@@ -116,6 +116,7 @@ def _serve(
             n = threads or config.web_threads
             self.cfg.set("worker_class", "gthread" if n > 1 else "sync")
             self.cfg.set("threads", n)
+            self.cfg.set("graceful_timeout", config.web_graceful_timeout)
             # No server access log: the app logs one line per request, with its id and
             # without query strings or bodies (api/request_log.py).
             self.cfg.set("accesslog", None)
@@ -155,6 +156,9 @@ def _serve_granian(config: Config, bind: str, workers: int, threads: int | None)
         blocking_threads=threads or config.web_threads,
         # the app logs one line per request (api/request_log.py)
         log_access=False,
+        # Without it granian waits for ever on a worker that got the stop signal while
+        # still booting, and the service never exits.
+        workers_kill_timeout=config.web_graceful_timeout,
     ).serve()
 
 
