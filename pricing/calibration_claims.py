@@ -58,6 +58,13 @@ class Trigger:
     event_time: Expression
 
 
+def needed(edition: Edition, trigger: Trigger) -> set[str]:
+    """The trigger's fields that the edition's claim rules and the event time read."""
+    rules = [r for r in edition.claims if r.trigger == trigger.name]
+    read = set().union(*(r.when.names | (r.payout.names if r.payout else set()) for r in rules))
+    return (read | trigger.event_time.names) & {s.name for s in trigger.fields}
+
+
 def claim_costs(edition: Edition, trigger: Trigger, book: Book, priced: BatchResult) -> np.ndarray:
     """Each row's claim cost (0 where nothing happened or the edition could not price it)."""
     cost = np.zeros(len(book))

@@ -5,8 +5,10 @@ Buhlmann-Straub, with the current edition's factor as the complement."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -71,27 +73,31 @@ def levels_of(edition: Edition, result: Any) -> list[tuple[str, Any, np.ndarray]
     return out
 
 
-def fit(cost: np.ndarray, levels: list[np.ndarray], rounds: int = 40) -> list[dict[str, float]]:
-    """Minimum-bias relativities (mean 1 over the rows) for each factor's levels."""
+def fit(
+    cost: np.ndarray, levels: list[np.ndarray], rounds: int = 40, weights: np.ndarray | None = None
+) -> list[dict[str, float]]:
+    """Minimum-bias relativities (mean 1 over the rows) for each factor's levels; a row
+    may stand for `weights` rows (a cell: its rows and their summed cost)."""
+    n = np.ones(len(cost)) if weights is None else np.asarray(weights, dtype=float)
     codes = []
     for labels in levels:
         c, uniques = pd.factorize(labels)
         codes.append((c, uniques))
     rel = [np.ones(len(u)) for _, u in codes]
-    mean = cost.mean() if len(cost) else 0.0
+    mean = cost.sum() / n.sum() if len(cost) else 0.0
     for _ in range(rounds):
         for j, (c, _u) in enumerate(codes):
-            others = np.full(len(cost), mean)
+            others = mean * n
             for k, (ck, _) in enumerate(codes):
                 if k != j:
-                    others *= rel[k][ck]
+                    others = others * rel[k][ck]
             actual = np.bincount(c, weights=cost, minlength=len(rel[j]))
             expected = np.bincount(c, weights=others, minlength=len(rel[j]))
             rel[j] = np.where(expected > 0, actual / np.where(expected > 0, expected, 1), 1.0)
             rel[j] = np.maximum(rel[j], 0.05)  # a level with no claims still costs something
             # keep the mean relativity at 1 (the base carries the level)
-            weights = np.bincount(c, minlength=len(rel[j]))
-            rel[j] = rel[j] / (np.dot(rel[j], weights) / weights.sum())
+            rows = np.bincount(c, weights=n, minlength=len(rel[j]))
+            rel[j] = rel[j] / (np.dot(rel[j], rows) / rows.sum())
     return [dict(zip(map(str, u), r, strict=True)) for (_, u), r in zip(codes, rel, strict=True)]
 
 
@@ -153,15 +159,22 @@ def buhlmann_k(cost: np.ndarray, labels: np.ndarray) -> float:
     """Bühlmann-Straub's credibility constant K = expected process variance / variance of
     the hypothetical means, estimated from the levels' claim costs (K is infinite, Z = 0,
     when the levels differ no more than chance would make them)."""
-    frame = pd.DataFrame({"x": cost, "g": labels})
-    groups = frame.groupby("g")["x"]
-    n_i, mean_i, var_i = groups.count(), groups.mean(), groups.var(ddof=1).fillna(0)
-    n, r = float(n_i.sum()), len(n_i)
-    if r < 2 or n <= r:
+    frame = pd.DataFrame({"x": cost, "q": cost * cost, "g": labels})
+    sums = frame.groupby("g").agg(n=("x", "size"), s=("x", "sum"), q=("q", "sum"))
+    return buhlmann_from_sums(sums["n"].tolist(), sums["s"].tolist(), sums["q"].tolist())
+
+
+def buhlmann_from_sums(n: Sequence[int], s: Sequence[Any], q: Sequence[Any]) -> float:
+    """K from each level's rows, cost sum and squared cost sum, in exact fractions (so the
+    same sums give the same K however they were added up)."""
+    r, total = len(n), sum(n)
+    if r < 2 or total <= r:
         return math.inf
-    epv = float(((n_i - 1) * var_i).sum() / (n - r))
-    mean = float(cost.mean())
-    vhm = (float((n_i * (mean_i - mean) ** 2).sum()) - (r - 1) * epv) / (
-        n - float((n_i**2).sum()) / n
-    )
-    return epv / vhm if vhm > 0 else math.inf
+    fs, fq = [Fraction(x) for x in s], [Fraction(x) for x in q]
+    # within levels: the sum of (n_i - 1) var_i; between: the spread of the level means
+    within = sum((qi - si * si / ni for ni, si, qi in zip(n, fs, fq, strict=True)), Fraction(0))
+    epv = within / (total - r)
+    mean = sum(fs, Fraction(0)) / total
+    spread = sum((ni * (si / ni - mean) ** 2 for ni, si in zip(n, fs, strict=True)), Fraction(0))
+    vhm = (spread - (r - 1) * epv) / (total - Fraction(sum(ni * ni for ni in n), total))
+    return float(epv / vhm) if vhm > 0 else math.inf

@@ -12,8 +12,9 @@ that merging them gives the same figures however the cluster scheduled them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -28,13 +29,39 @@ def run_slices(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[R]:
     """fn on every slice, here (dask None) or on the cluster; results in slice order."""
+    with slice_runner(dask) as run:
+        return run(fn, slices, progress)
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        fn: Callable[[T], R],
+        slices: Sequence[T],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[R]: ...
+
+
+def _here(
+    fn: Callable[[T], R],
+    slices: Sequence[T],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[R]:
+    results = []
+    for i, item in enumerate(slices, start=1):
+        results.append(fn(item))
+        if progress is not None:
+            progress(i, len(slices))
+    return results
+
+
+@contextmanager
+def slice_runner(dask: str | None) -> Iterator[Runner]:
+    """A runner of passes over slices, here (dask None) or on one cluster for all of them
+    (a job of several passes starts its LocalCluster once)."""
     if dask is None:
-        results = []
-        for i, item in enumerate(slices, start=1):
-            results.append(fn(item))
-            if progress is not None:
-                progress(i, len(slices))
-        return results
+        yield _here
+        return
     from distributed import Client, LocalCluster, as_completed
 
     if dask != "local" and not dask.startswith("tcp://"):
@@ -48,7 +75,12 @@ def run_slices(
         if cluster is not None:
             cluster.close()
         raise LookupError(f"--dask {dask}: no scheduler answered ({exc})") from None
-    try:
+
+    def run(
+        fn: Callable[[T], R],
+        slices: Sequence[T],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[R]:
         futures = client.map(fn, list(slices), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         found: dict[int, Any] = {}
@@ -58,6 +90,9 @@ def run_slices(
             if progress is not None:
                 progress(len(found), len(slices))
         return [found[i] for i in range(len(slices))]
+
+    try:
+        yield run
     finally:
         client.close()
         if cluster is not None:

