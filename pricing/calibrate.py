@@ -253,10 +253,12 @@ def run(
     sample_every: int = 1,
     progress: Progress = _quiet,
     runner: Runner | None = None,
+    parts: Sequence[Slice] | None = None,
 ) -> CalibrationReport:
     """Read the book, calibrate, write the draft edition, adjust its base on the training
     rows until the engine's premium meets the target, and report. With a `runner`, a
-    Parquet book is read a slice at a time by it (on Dask workers, say)."""
+    Parquet book is read a slice at a time by it (on Dask workers, say); `parts` are the
+    slices of another kind of book (an exported dataset), `data` then only its name."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}", new_id):
         raise LookupError(f"--out {new_id!r}: an edition id is letters, digits, . _ -")
     if (products_root / edition.product / "editions" / new_id).exists():
@@ -264,13 +266,14 @@ def run(
     if any(e.effective_from == effective_from for e in product.editions):
         raise LookupError(f"another edition starts at {effective_from.isoformat()}")
     chosen = claim_trigger(edition, products_root, trigger)
-    parts: list[Any]
-    if runner is not None:
+    if parts is not None:
+        parts = list(parts)
+    elif runner is not None:
         if not is_parquet_book(data):
             raise LookupError(
                 f"--dask reads a Parquet book (a .parquet file or a folder of them), not {data}"
             )
-        parts = parquet_slices(Path(data), sample_every)
+        parts = list(parquet_slices(Path(data), sample_every))
     else:
         progress(f"reading {data} ...")
         book = load_book(data, edition, chosen)
@@ -297,7 +300,7 @@ class _Passes:
     """The draft's measurements, a pass over every slice each."""
 
     runner: Runner
-    parts: list[Any]
+    parts: Sequence[Slice]
     source: Edition
     trigger: Trigger
     train_until: date | None

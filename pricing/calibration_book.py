@@ -134,8 +134,11 @@ def book_from_text(
     trigger: str,
     fields: Sequence[InputSpec],
     needed: set[str],
+    check_inputs: bool = True,
 ) -> Book:
-    """A book from its cells as text ("" empty), checked as read_csv_book says."""
+    """A book from its cells as text ("" empty), checked as read_csv_book says; without
+    `check_inputs`, a risk the edition refuses is a row it does not price (a book of
+    policies sold on other editions), not an error."""
     source, head = where.source, where.header
     inputs = edition.inputs.by_name
     by_field = {s.name: s for s in fields}
@@ -181,7 +184,7 @@ def book_from_text(
         book.facts[spec.name] = values
         book.happened |= values.map(lambda v: v is not None).to_numpy(dtype=bool)
     everyone = np.ones(n, dtype=bool)
-    for spec in edition.inputs.specs:
+    for spec in edition.inputs.specs if check_inputs else ():
         if spec.name in book.risks.columns:
             _check(book, spec, book.risks[spec.name], everyone, labels[spec.name])
     for spec in fields:

@@ -13,9 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .tables import claims, ledger_entries, policies
+from .tables import claims, ledger_entries, policies, trigger_events
 
-P, C, L = policies, claims, ledger_entries
+P, C, L, TE = policies, claims, ledger_entries, trigger_events
 
 #: what a policy leaves with (no name, phone, ID number's last 4 or free text)
 POLICY_COLUMNS = (
@@ -46,7 +46,8 @@ POLICY_COLUMNS = (
     P.c.version,
 )
 
-#: a claim's figures and dates, and when its policy was sold (its partition)
+#: a claim's figures and dates, the report that decided it (its type and facts, whose
+#: identifiers the export hashes), and when its policy was sold (its partition)
 CLAIM_COLUMNS = (
     C.c.id,
     C.c.partner_id,
@@ -70,6 +71,8 @@ CLAIM_COLUMNS = (
     C.c.created_at,
     C.c.updated_at,
     P.c.created_at.label("policy_created_at"),
+    TE.c.type.label("trigger_type"),
+    TE.c.data.label("trigger_data"),
 )
 
 LEDGER_COLUMNS = (
@@ -119,7 +122,11 @@ class ExportRepository:
         since: datetime | None,
         limit: int,
     ) -> list[sa.Row[Any]]:
-        stmt = sa.select(*CLAIM_COLUMNS).join(P, P.c.id == C.c.policy_id)
+        stmt = (
+            sa.select(*CLAIM_COLUMNS)
+            .join(P, P.c.id == C.c.policy_id)
+            .outerjoin(TE, TE.c.id == C.c.trigger_event_id)
+        )
         return self._changed(
             stmt, C.c.updated_at, C.c.id, P.c.created_at, after, until, since, limit
         )

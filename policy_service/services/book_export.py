@@ -12,7 +12,9 @@ rows that sort before them, and an export must never step over a row for good.
 Money leaves as minor units with its currency; a person leaves as the keyed hash of
 their ID only (no name, phone or last 4), and an identifier input of the risk (an order or
 tracking number, product.yaml's `identifiers:`) as a keyed hash too: the same order gives
-the same hash, so a book can still be joined on it, but never the number.
+the same hash, so a book can still be joined on it, but never the number. A claim leaves
+with the facts of the report that decided it (for `calibrate`), their identifiers hashed
+the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from .unit_of_work import UnitOfWork
 BATCH_ROWS = 50_000
 #: rows changed this recently wait for the next run (see the module's docstring)
 SETTLE_LAG = timedelta(minutes=5)
+#: the tables whose rows carry identifiers (a risk's, a report's facts), hashed
+MASKED = ("policies", "claims")
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,9 @@ def export_table(
             f"{out} holds {table} exported with --since {mine.get('since') or '(none)'}; "
             "export into another folder, or with the same --since"
         )
-    if table == "policies" and mine and mine.get("masking") != masking.fingerprint():
+    if table in MASKED and mine and mine.get("masking") != masking.fingerprint():
         raise LookupError(
-            f"{out} holds policies whose identifiers were hidden otherwise (other "
+            f"{out} holds {table} whose identifiers were hidden otherwise (other "
             "identifiers: in product.yaml, another PII_HASH_KEY, or an export from before "
             "identifiers were hashed): export into a new folder, and delete this one"
         )
@@ -132,7 +136,7 @@ def export_table(
         position = last.id if table == "ledger" else (last.updated_at, last.id)
         written += len(rows)
         mine.update(since=since_text, batches=batch, after=_saved(position))
-        if table == "policies":
+        if table in MASKED:
             mine["masking"] = masking.fingerprint()
         mine["rows"] = int(mine.get("rows", 0)) + len(rows)
         parquet_book.write_state(out, table, mine)
@@ -166,17 +170,23 @@ def _partitioned(
         product = values.pop("product_code")
         if table == "policies":
             risk = masking.hide(product, values["risk"])
-            values["risk"] = json.dumps(risk, ensure_ascii=False, sort_keys=True)
+            values["risk"] = _json(risk)
             worksheet = values.pop("worksheet") or {}
             stamp = worksheet.get("priced_at")
             values["worksheet_priced_at"] = _time_or_none(stamp)
             month = parquet_book.month_of(values["created_at"])
         elif table == "claims":
+            facts = values["trigger_data"]
+            values["trigger_data"] = None if facts is None else _json(masking.hide(product, facts))
             month = parquet_book.month_of(values["policy_created_at"])
         else:
             month = values["period"]
         out[(product, month)].append(values)
     return out
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _time_or_none(value: Any) -> datetime | None:

@@ -33,7 +33,7 @@ MASK = Masking.of(load_catalog(PRODUCTS).products.values(), b"export-test-key")
 TZ = "Asia/Shanghai"
 
 
-def _issue(api: ApiClient, clock: Clock) -> list[dict[str, Any]]:
+def issue_book(api: ApiClient, clock: Clock) -> list[dict[str, Any]]:
     clock.now = CASE.quoted_at.astimezone(UTC)
     issued = []
     for i in range(PEOPLE):
@@ -52,7 +52,7 @@ def _issue(api: ApiClient, clock: Clock) -> list[dict[str, Any]]:
     return issued
 
 
-def _report(feed: Bearer, clock: Clock) -> None:
+def report_fact(feed: Bearer, clock: Clock) -> None:
     fact = CASE.trigger
     assert fact is not None
     clock.now = fact.observed_at.astimezone(UTC) + timedelta(minutes=1)
@@ -79,7 +79,7 @@ def _dataset(root: Path, table: str) -> pd.DataFrame:
 
 @pytest.fixture
 def book(app: Flask, api: ApiClient, engine: sa.Engine, clock: Clock) -> Iterator[Any]:
-    issued = _issue(api, clock)
+    issued = issue_book(api, clock)
     yield app.extensions["policy_service"].uow, issued
 
 
@@ -102,7 +102,7 @@ def test_a_second_export_adds_only_what_changed(
         f"/v1/policies/{issued[0]['id']}/cancel", {"reason": "requested_by_customer"}
     )
     assert status == 200
-    _report(Bearer(app.test_client(), provider_key(engine)), clock)
+    report_fact(Bearer(app.test_client(), provider_key(engine)), clock)
     again = clock.now + timedelta(hours=1)
     with engine.connect() as conn:
         changed = conn.execute(

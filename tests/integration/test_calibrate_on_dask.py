@@ -71,10 +71,10 @@ def calibrated(products: Path, data: Path, out: str, day: int, *more: str) -> di
     return report
 
 
-def draft_files(products: Path, edition: str) -> dict[str, str]:
+def draft_files(products: Path, edition: str, code: str = CODE) -> dict[str, str]:
     """The draft's files without the lines that name it or its data (its comments, its
     first day)."""
-    folder = products / CODE / "editions" / edition
+    folder = products / code / "editions" / edition
     return {
         p.name: "\n".join(
             line
@@ -87,12 +87,14 @@ def draft_files(products: Path, edition: str) -> dict[str, str]:
 
 
 def same(report: dict[str, Any]) -> dict[str, Any]:
-    """A report without what names the run: its data, its draft's folder and first day."""
+    """A report without what names the run: its data, its draft's folder, and the example
+    risk priced on the draft's first day (each draft starts on another day)."""
     return {
         **report,
         "data": "-",
         "written": "-",
-        "example": {**report["example"], "at": "-"},
+        "example": "-",
+        "warnings": [w for w in report["warnings"] if w["code"] != "example_premium_moves"],
     }
 
 
