@@ -57,6 +57,7 @@ from .calibration_fit import (
 from .calibration_parquet import ParquetSlice, is_parquet_book, parquet_slices, read_parquet_book
 from .calibration_passes import (
     Cells,
+    Paid,
     Runner,
     Slice,
     Sums,
@@ -150,22 +151,23 @@ def calibrate(
     progress: Progress = _quiet,
     runner: Runner = in_process,
     source: str | None = None,
-) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], Cells]:
+) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], list[Paid]]:
     """Fit the factors on a book read here or on its slices (priced by `runner`); returns
     the report (without figures), the unadjusted base, each factor's new table (level
-    label -> factor) and the cells the fit read."""
+    label -> factor) and each slice's claim costs."""
     parts = [Whole(book)] if isinstance(book, Book) else list(book)
     name = source or (book.source if isinstance(book, Book) else "the book")
     report = CalibrationReport(edition.ref, name, trigger.name, target, train_until)
     progress(f"pricing {name} on {edition.ref} and deciding its {trigger.name} claims ...")
-    cells = Cells()
-    for found in runner(
+    cells, paid = Cells(), []
+    for found, costs in runner(
         partial(cells_of, edition=edition, trigger=trigger, train_until=train_until), parts
     ):
         cells.add(found)
+        paid.append(costs)
     ranked = sorted(cells.unpriced.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     report.unpriced = dict(ranked)
-    if not cells.cells and not cells.train_rows and not cells.holdout_rows:
+    if not cells.train_rows and not cells.holdout_rows:
         raise BookError(
             f"{name}: {edition.ref} prices none of its {cells.rows:,} rows ("
             + "; ".join(f"{v:,}: {k}" for k, v in ranked)
@@ -223,7 +225,7 @@ def calibrate(
     mean_cost = cells.cost / unit / cells.train_rows
     mean_product = float(np.dot(n, product)) / cells.train_rows
     base = rounded(mean_cost / target * gross / mean_product, 2)
-    return report, base, tables, cells
+    return report, base, tables, paid
 
 
 def _per_level(
@@ -281,10 +283,10 @@ def run(
             book = book.take(np.arange(0, len(book), sample_every))
         parts = [Whole(book)]
     run_on = runner or in_process
-    report, base, tables, _ = calibrate(
+    report, base, tables, paid = calibrate(
         edition, parts, chosen, target, train_until, credibility_k, progress, run_on, data
     )
-    passes = _Passes(run_on, parts, edition, chosen, train_until)
+    passes = _Passes(run_on, list(zip(parts, paid, strict=True)), edition, chosen, train_until)
     try:
         return _write_and_measure(
             products_root, passes, new_id, effective_from, report, base, tables, progress
@@ -300,7 +302,8 @@ class _Passes:
     """The draft's measurements, a pass over every slice each."""
 
     runner: Runner
-    parts: Sequence[Slice]
+    #: each slice with its claim costs
+    parts: list[tuple[Slice, Paid]]
     source: Edition
     trigger: Trigger
     train_until: date | None

@@ -44,44 +44,34 @@ class Slice(Protocol):
     def load(self, edition: Edition, trigger: Trigger) -> Book: ...
 
 
-@dataclass
-class Prepared:
-    """A slice priced on the source edition, with each row's claim cost (minor units)."""
-
-    book: Book
-    priced: BatchResult
-    ok: np.ndarray
-    cost: np.ndarray
-    train: np.ndarray
-
-
 @dataclass(eq=False)
 class Whole:
-    """A book read in this process, as one slice; it keeps its pricing between passes."""
+    """A book read in this process, as one slice (each pass reads it as it is)."""
 
     book: Book
-    _prepared: dict[Any, Prepared] = field(default_factory=dict, repr=False)
 
     def load(self, edition: Edition, trigger: Trigger) -> Book:
         return self.book
 
 
-def prepare(part: Slice, edition: Edition, trigger: Trigger, train_until: date | None) -> Prepared:
-    key = (edition.ref, trigger.name, train_until)
-    if isinstance(part, Whole) and key in part._prepared:
-        return part._prepared[key]
-    book = part.load(edition, trigger)
-    priced = price_frame(edition, book.risks, book.priced_at)
-    ok = (priced.frame["status"] == PRICED).to_numpy()
-    # claim amounts are money of the product's currency: whole minor units exactly
-    cost = np.rint(
-        claim_costs(edition, trigger, book, priced) * 10 ** MINOR_UNITS[edition.currency]
+@dataclass(frozen=True)
+class Paid:
+    """A slice's claim costs in minor units, sparse (most rows cost nothing): what pass one
+    decided, handed to the later passes so that they never decide the claims again."""
+
+    rows: np.ndarray
+    amounts: np.ndarray
+
+    def dense(self, n: int) -> np.ndarray:
+        cost = np.zeros(n, dtype=np.int64)
+        cost[self.rows] = self.amounts
+        return cost
+
+
+def _train(book: Book, train_until: date | None) -> np.ndarray:
+    return np.asarray(
+        (book.day <= train_until) if train_until else np.ones(len(book), dtype=bool), dtype=bool
     )
-    train = (book.day <= train_until) if train_until else np.ones(len(book), dtype=bool)
-    found = Prepared(book, priced, ok, cost.astype(np.int64), np.asarray(train, dtype=bool))
-    if isinstance(part, Whole):
-        part._prepared = {key: found}  # one edition's at a time
-    return found
 
 
 @dataclass
@@ -124,12 +114,27 @@ class Cells:
         return sum(s for _, s, _ in self.cells.values())
 
 
-def cells_of(part: Slice, edition: Edition, trigger: Trigger, train_until: date | None) -> Cells:
-    got = prepare(part, edition, trigger, train_until)
-    ok, train, cost = got.ok, got.train, got.cost
+def cells_of(
+    part: Slice, edition: Edition, trigger: Trigger, train_until: date | None
+) -> tuple[Cells, Paid]:
+    """Pass one: price the slice on the source edition and decide its claims."""
+    book = part.load(edition, trigger)
+    priced = price_frame(edition, book.risks, book.priced_at)
+    ok = (priced.frame["status"] == PRICED).to_numpy()
+    # claim amounts are money of the product's currency: whole minor units exactly
+    unit = 10 ** MINOR_UNITS[edition.currency]
+    cost = np.rint(claim_costs(edition, trigger, book, priced) * unit).astype(np.int64)
+    train = _train(book, train_until)
+    paid = np.flatnonzero(cost)
+    return _cells(edition, priced, ok, cost, train), Paid(paid, cost[paid])
+
+
+def _cells(
+    edition: Edition, priced: BatchResult, ok: np.ndarray, cost: np.ndarray, train: np.ndarray
+) -> Cells:
     use = train & ok
     out = Cells(len(ok), int(use.sum()), int((~train & ok).sum()), int((cost[use] > 0).sum()))
-    out.unpriced = Counter(str(e) for e in got.priced.frame["error"][~ok])
+    out.unpriced = Counter(str(e) for e in priced.frame["error"][~ok])
     values, counts = np.unique(cost[use & (cost > 0)], return_counts=True)
     if len(values) <= TIERS:
         out.tiers = Counter({int(a): int(n) for a, n in zip(values, counts, strict=True)})
@@ -137,7 +142,7 @@ def cells_of(part: Slice, edition: Edition, trigger: Trigger, train_until: date 
         out.tiers = None
     if not use.any():
         return out
-    labels = [lab[use] for _, _, lab in levels_of(edition, got.priced)]
+    labels = [lab[use] for _, _, lab in levels_of(edition, priced)]
     frame = pd.DataFrame({f"f{i}": lab for i, lab in enumerate(labels)})
     c = cost[use]
     # Python integers: a slice's squared costs can pass what int64 holds
@@ -150,16 +155,26 @@ def cells_of(part: Slice, edition: Edition, trigger: Trigger, train_until: date 
     return out
 
 
+def _on_draft(
+    item: tuple[Slice, Paid], source: Edition, draft: Edition, trigger: Trigger, until: date | None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A slice priced on the draft, with its claim costs and which rows train."""
+    part, paid = item
+    book = part.load(source, trigger)
+    frame = price_frame(draft, book.risks, book.priced_at).frame
+    return frame, paid.dense(len(book)), _train(book, until)
+
+
 def totals_of(
-    part: Slice, source: Edition, draft: Edition, trigger: Trigger, train_until: date | None
+    item: tuple[Slice, Paid],
+    source: Edition,
+    draft: Edition,
+    trigger: Trigger,
+    train_until: date | None,
 ) -> Counter[int]:
     """Pass two: the training rows' total premiums on the draft (minor units), counted."""
-    got = prepare(part, source, trigger, train_until)
-    rows = np.flatnonzero(got.train)
-    frame = price_frame(
-        draft, got.book.risks.iloc[rows].reset_index(drop=True), got.book.priced_at[rows]
-    ).frame
-    totals = frame["total_minor"].dropna().to_numpy(dtype=np.int64)
+    frame, _, train = _on_draft(item, source, draft, trigger, train_until)
+    totals = frame["total_minor"][train].dropna().to_numpy(dtype=np.int64)
     values, counts = np.unique(totals, return_counts=True)
     return Counter({int(v): int(n) for v, n in zip(values, counts, strict=True)})
 
@@ -203,20 +218,22 @@ class Sums:
 
 
 def sums_of(
-    part: Slice, source: Edition, draft: Edition, trigger: Trigger, train_until: date | None
+    item: tuple[Slice, Paid],
+    source: Edition,
+    draft: Edition,
+    trigger: Trigger,
+    train_until: date | None,
 ) -> tuple[Sums, Sums]:
     """The training rows' and the holdout's sums on the draft."""
-    got = prepare(part, source, trigger, train_until)
+    frame, cost, train = _on_draft(item, source, draft, trigger, train_until)
+    ok = (frame["status"] == PRICED).to_numpy()
+    net = frame["total_minor"].to_numpy(dtype="int64", na_value=0) - frame["tax_minor"].to_numpy(
+        dtype="int64", na_value=0
+    )
     out = []
-    for mask in (got.train, ~got.train):
-        rows = np.flatnonzero(mask)
-        frame = price_frame(
-            draft, got.book.risks.iloc[rows].reset_index(drop=True), got.book.priced_at[rows]
-        ).frame
-        ok = (frame["status"] == PRICED).to_numpy()
-        net = frame["total_minor"].to_numpy(dtype="int64", na_value=0) - frame[
-            "tax_minor"
-        ].to_numpy(dtype="int64", na_value=0)
-        paid = got.cost[rows][ok]
-        out.append(Sums(int(ok.sum()), int((paid > 0).sum()), int(paid.sum()), int(net[ok].sum())))
+    for mask in (train & ok, ~train & ok):
+        paid = cost[mask]
+        out.append(
+            Sums(int(mask.sum()), int((paid > 0).sum()), int(paid.sum()), int(net[mask].sum()))
+        )
     return out[0], out[1]

@@ -269,6 +269,7 @@ def test_claim_costs_are_the_claims_decision_row_by_row(
             for s in trigger.fields
         }
         event = values["picked_up_at"]
+        assert isinstance(event, datetime)
         # observed when it happened (not before the cover starts) unless the row says
         observed = (
             datetime.fromisoformat(row["observed_at"])
