@@ -66,9 +66,12 @@ def main() -> None:
             )  # fmt: skip
 
         here, t_here = timed(lambda: calibrate("here", 1, None))
-        with LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster, slice_runner(cluster.scheduler_address) as runner:
+        with (
+            LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
+            ) as cluster,
+            slice_runner(cluster.scheduler_address) as runner,
+        ):
             there, t_there = timed(lambda: calibrate("there", 2, runner))
         assert here.base == there.base and here.figures == there.figures
         assert draft_files(products, "here") == draft_files(products, "there")

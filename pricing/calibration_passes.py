@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -81,6 +82,8 @@ class Cells:
     rows: int = 0
     train_rows: int = 0
     holdout_rows: int = 0
+    #: rows after --train-until, priced by the source edition or not
+    holdout_all: int = 0
     #: training rows with a claim
     claims: int = 0
     #: the refused rows' reasons, counted
@@ -94,6 +97,7 @@ class Cells:
         self.rows += other.rows
         self.train_rows += other.train_rows
         self.holdout_rows += other.holdout_rows
+        self.holdout_all += other.holdout_all
         self.claims += other.claims
         self.unpriced.update(other.unpriced)
         for key, (n, s, q) in other.cells.items():
@@ -133,7 +137,8 @@ def _cells(
     edition: Edition, priced: BatchResult, ok: np.ndarray, cost: np.ndarray, train: np.ndarray
 ) -> Cells:
     use = train & ok
-    out = Cells(len(ok), int(use.sum()), int((~train & ok).sum()), int((cost[use] > 0).sum()))
+    out = Cells(len(ok), int(use.sum()), int((~train & ok).sum()), int((~train).sum()))
+    out.claims = int((cost[use] > 0).sum())
     out.unpriced = Counter(str(e) for e in priced.frame["error"][~ok])
     values, counts = np.unique(cost[use & (cost > 0)], return_counts=True)
     if len(values) <= TIERS:
@@ -143,8 +148,11 @@ def _cells(
     if not use.any():
         return out
     labels = [lab[use] for _, _, lab in levels_of(edition, priced)]
-    frame = pd.DataFrame({f"f{i}": lab for i, lab in enumerate(labels)})
     c = cost[use]
+    if not labels:  # no rating factor: one cell, the base alone
+        out.cells[()] = [len(c), int(c.sum()), sum(int(x) * int(x) for x in c.tolist())]
+        return out
+    frame = pd.DataFrame({f"f{i}": lab for i, lab in enumerate(labels)})
     # Python integers: a slice's squared costs can pass what int64 holds
     frame["s"], frame["q"] = c, pd.Series([int(x) * int(x) for x in c.tolist()], dtype=object)
     grouped = frame.groupby([f"f{i}" for i in range(len(labels))], sort=False, dropna=False)
@@ -237,3 +245,47 @@ def sums_of(
             Sums(int(mask.sum()), int((paid > 0).sum()), int(paid.sum()), int(net[mask].sum()))
         )
     return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What pass one leaves the measurements: each slice's claim costs, and whether the
+    book had rows after --train-until."""
+
+    paid: list[Paid]
+    holdout: bool
+
+
+@dataclass(frozen=True)
+class Passes:
+    """The draft's measurements, a pass over every slice each."""
+
+    runner: Runner
+    #: each slice with its claim costs
+    parts: list[tuple[Slice, Paid]]
+    source: Edition
+    trigger: Trigger
+    train_until: date | None
+    #: rows after --train-until were in the book
+    holdout: bool
+
+    def totals(self, draft: Edition) -> Counter[int]:
+        fn = partial(
+            totals_of, source=self.source, draft=draft, trigger=self.trigger,
+            train_until=self.train_until,
+        )  # fmt: skip
+        out: Counter[int] = Counter()
+        for found in self.runner(fn, self.parts):
+            out.update(found)
+        return out
+
+    def sums(self, draft: Edition) -> tuple[Sums, Sums]:
+        fn = partial(
+            sums_of, source=self.source, draft=draft, trigger=self.trigger,
+            train_until=self.train_until,
+        )  # fmt: skip
+        train, holdout = Sums(), Sums()
+        for t, h in self.runner(fn, self.parts):
+            train.add(t)
+            holdout.add(h)
+        return train, holdout

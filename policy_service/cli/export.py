@@ -50,8 +50,10 @@ def export(table: str, out: Path, since: str | None, until: str | None, compact:
             click.echo(f"  {rows:,} rows ...", err=True)
 
         try:
-            products = catalog_at(None).products.values()
-            masking = Masking.of(products, svc.config.pii_hash_key)
+            catalog = catalog_at(None)
+            masking = Masking.of(
+                catalog.products.values(), svc.config.pii_hash_key, catalog.triggers
+            )
             done = export_table(
                 svc.uow, table, out, start, end, datetime.now(UTC), masking, progress=said
             )

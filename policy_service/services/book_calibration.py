@@ -87,6 +87,11 @@ def exported_slices(
             f"{root}: no claims of {product.code}: export them too (policy-service export "
             f"claims --out {root}), or the book has nothing happened to it"
         )
+    if "masking" not in parquet_book.read_state(root, "claims"):
+        raise LookupError(
+            f"{root}: its claims were exported before a claim took its report's facts "
+            "along: export them again into this folder (see policy-service export claims)"
+        )
     found = stand_ins_of(product.identifiers, product.editions)
     return [ExportedSlice(str(p), livemode, found, every) for p in months]
 

@@ -13,8 +13,8 @@ Money leaves as minor units with its currency; a person leaves as the keyed hash
 their ID only (no name, phone or last 4), and an identifier input of the risk (an order or
 tracking number, product.yaml's `identifiers:`) as a keyed hash too: the same order gives
 the same hash, so a book can still be joined on it, but never the number. A claim leaves
-with the facts of the report that decided it (for `calibrate`), their identifiers hashed
-the same way.
+with the facts of the report that decided it that claim rules read (for `calibrate`),
+their identifiers hashed the same way; what a report only names its subject by stays.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import hmac
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from policy_service.adapters import parquet_book
+from pricing.loader import TriggerTypes
 from pricing.model import Product
 
 from .unit_of_work import UnitOfWork
@@ -44,15 +45,30 @@ MASKED = ("policies", "claims")
 
 @dataclass(frozen=True)
 class Masking:
-    """What of a risk leaves an export as a keyed hash: each product's identifiers."""
+    """What of a risk leaves an export as a keyed hash (each product's identifiers), and
+    which facts of a report leave with a claim."""
 
     hash_key: bytes
     #: product code -> its identifiers, for every product the files hold
     identifiers: Mapping[str, tuple[str, ...]]
+    #: product code -> trigger type -> the fields that leave: those its claim rules or the
+    #: type's event time read (a report's order or tracking number never leaves)
+    facts: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, products: Iterable[Product], hash_key: bytes) -> Masking:
-        return cls(hash_key, {p.code: p.identifiers for p in products})
+    def of(cls, products: Iterable[Product], hash_key: bytes, triggers: TriggerTypes) -> Masking:
+        products = list(products)
+        return cls(
+            hash_key,
+            {p.code: p.identifiers for p in products},
+            {p.code: _read_facts(p, triggers) for p in products},
+        )
+
+    def hide_facts(self, product: str, trigger: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A report's facts as a claim takes them out: only the fields read, identifiers
+        among them hashed."""
+        kept = self.facts.get(product, {}).get(trigger, frozenset())
+        return self.hide(product, {k: v for k, v in data.items() if k in kept})
 
     def hide(self, product: str, risk: dict[str, Any]) -> dict[str, Any]:
         names = self.identifiers.get(product)
@@ -110,6 +126,12 @@ def export_table(
         raise LookupError(
             f"{out} holds {table} exported with --since {mine.get('since') or '(none)'}; "
             "export into another folder, or with the same --since"
+        )
+    if table == "claims" and mine and "masking" not in mine:
+        raise LookupError(
+            f"{out} holds claims exported before a claim took its report's facts along: "
+            f"delete {out / 'claims'} and {out / parquet_book.STATE_FOLDER / 'claims.json'}, "
+            "then export the claims again (the policies and the ledger stay)"
         )
     if table in MASKED and mine and mine.get("masking") != masking.fingerprint():
         raise LookupError(
@@ -176,13 +198,29 @@ def _partitioned(
             values["worksheet_priced_at"] = _time_or_none(stamp)
             month = parquet_book.month_of(values["created_at"])
         elif table == "claims":
-            facts = values["trigger_data"]
-            values["trigger_data"] = None if facts is None else _json(masking.hide(product, facts))
+            facts, kind = values["trigger_data"], values["trigger_type"]
+            values["trigger_data"] = (
+                None if facts is None else _json(masking.hide_facts(product, kind, facts))
+            )
             month = parquet_book.month_of(values["policy_created_at"])
         else:
             month = values["period"]
         out[(product, month)].append(values)
     return out
+
+
+def _read_facts(product: Product, triggers: TriggerTypes) -> dict[str, frozenset[str]]:
+    """Per trigger type: the fields any edition's claim rules or the type's event time read."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for edition in product.editions:
+        for rule in edition.claims:
+            out[rule.trigger] |= rule.when.names | (rule.payout.names if rule.payout else set())
+    for name, read in out.items():
+        found = triggers.get(name)
+        if found is not None:
+            read |= found.event_time.names
+            read &= set(found.fields.by_name)
+    return {name: frozenset(read) for name, read in out.items()}
 
 
 def _json(value: dict[str, Any]) -> str:

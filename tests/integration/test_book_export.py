@@ -29,7 +29,8 @@ from tests.endorsement_helpers import CASE, EDITION, PRODUCT
 
 PEOPLE = 6
 #: the product here names no identifiers (tests/integration/test_export_identifiers.py)
-MASK = Masking.of(load_catalog(PRODUCTS).products.values(), b"export-test-key")
+CATALOG = load_catalog(PRODUCTS)
+MASK = Masking.of(CATALOG.products.values(), b"export-test-key", CATALOG.triggers)
 TZ = "Asia/Shanghai"
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from flask import Flask
 
+from policy_service.adapters import parquet_book
 from policy_service.adapters.tables import claims, policies
 from policy_service.cli import main
 from policy_service.services.book_export import export_table
@@ -113,6 +114,22 @@ def test_an_exported_book_calibrates_as_its_csv_does(
     expected = draft_files(products, "csv", PRODUCT.code)
     assert draft_files(products, "exported", PRODUCT.code) == expected
     assert draft_files(products, "on-dask", PRODUCT.code) == expected
+
+    # claims exported before they took their report's facts along: said, not guessed
+    state = parquet_book.read_state(out, "claims")
+    parquet_book.write_state(out, "claims", {k: v for k, v in state.items() if k != "masking"})
+    with pytest.raises(LookupError, match="before a claim took its report's facts along"):
+        export_table(uow, "claims", out, None, None, later, masking=MASK)
+    answer = CliRunner().invoke(
+        main,
+        [
+            "products", "calibrate", PRODUCT.code, "--data", str(out), "--mode", "test",
+            "--target-loss-ratio", "0.6", "--out", "old", "--path", str(products),
+        ],
+    )  # fmt: skip
+    assert answer.exit_code == 1
+    assert "exported before a claim took its report's facts along" in answer.output
+    parquet_book.write_state(out, "claims", state)
 
     # live policies: there are none in this book
     answer = CliRunner().invoke(

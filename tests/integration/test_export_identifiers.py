@@ -74,7 +74,8 @@ def test_an_identifier_leaves_as_its_keyed_hash_and_the_book_still_prices(
         assert status == 201, policy
     svc = app.extensions["policy_service"]
     out = tmp_path / "book"
-    masking = Masking.of(load_catalog(PRODUCTS).products.values(), svc.config.pii_hash_key)
+    catalog = load_catalog(PRODUCTS)
+    masking = Masking.of(catalog.products.values(), svc.config.pii_hash_key, catalog.triggers)
     later = clock.now + timedelta(hours=1)
     assert export_table(svc.uow, "policies", out, None, None, later, masking).rows == POLICIES
     # rows hidden otherwise never join the dataset: another key, other identifiers, or
