@@ -80,6 +80,13 @@ def _id(prefix_len: int = 40) -> sa.Column[str]:
     return sa.Column("id", sa.String(prefix_len), primary_key=True)
 
 
+def _numbered_partner_key() -> sa.Column[str]:
+    """The partner of a row the database numbers, part of its key on PostgreSQL (0017).
+    On SQLite the key stays the integer id alone (the rowid: SQLite numbers no other key,
+    so this metadata does not create SQLite tables: the migrations do)."""
+    return _partner_key()
+
+
 def _partner_key() -> sa.Column[str]:
     """A partner-owned row's partner, part of its key: (id, partner_id), id first so that
     a lookup by id alone still uses the key's index (docs/scaling.md)."""
@@ -474,7 +481,7 @@ webhook_attempts = sa.Table(
     ),
     sa.Column("delivery_id", sa.String(40), nullable=False),
     #: its delivery's (0015): a partner's rows live together (docs/scaling.md)
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _numbered_partner_key(),
     #: 1, 2, ...: unique per delivery, so one attempt can never run twice
     sa.Column("number", sa.Integer, nullable=False),
     sa.Column("worker", sa.String(80), nullable=False),
@@ -624,7 +631,7 @@ ledger_entries = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _numbered_partner_key(),
     sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("policy_id", sa.String(40), nullable=False),
     sa.Column("kind", sa.String(12), nullable=False),
@@ -1008,7 +1015,7 @@ claim_audit = sa.Table(
     ),
     sa.Column("claim_id", sa.String(40), nullable=False),
     #: its claim's (0015)
-    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id"), nullable=False),
+    _numbered_partner_key(),
     sa.Column("at", UTCDateTime, nullable=False),
     #: system | staff | partner | provider
     sa.Column("actor_type", sa.String(10), nullable=False),

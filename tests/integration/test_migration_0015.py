@@ -26,17 +26,21 @@ from tests.integration.test_migrations import _a_policy, _claim_row, _scratch_en
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CHILDREN = (webhook_attempts, claim_attachments, claim_audit)
 ATTACHMENT = ("id", "claim_id", "file_name", "content_type", "size", "sha256", "created_at")
+AUDIT = ("claim_id", "at", "actor_type", "action", "to_status")
+ATTEMPT = ("delivery_id", "number", "worker", "started_at", "outcome")
 
 
 def _rows_before_0015(conn: sa.Connection) -> None:
     _a_policy(conn)  # partner ptn_x
     conn.execute(claims.insert().values(**_claim_row()))
+    # as the tables were before 0015 (partner_id is part of their keys since 0016, 0017)
+    audit = sa.table("claim_audit", *map(sa.column, AUDIT))
     conn.execute(
-        claim_audit.insert().values(
-            claim_id="clm_x", at=NOW, actor_type="system", action="submit", to_status="paid"
+        audit.insert().values(
+            claim_id="clm_x", at=NOW.replace(tzinfo=None), actor_type="system",
+            action="submit", to_status="paid",
         )
-    )
-    # as the table was before 0015 (partner_id is part of its key since 0016)
+    )  # fmt: skip
     before = sa.table("claim_attachments", *map(sa.column, ATTACHMENT))
     conn.execute(
         before.insert().values(
@@ -63,11 +67,13 @@ def _rows_before_0015(conn: sa.Connection) -> None:
             updated_at=NOW, **mine,
         )
     )  # fmt: skip
+    attempts = sa.table("webhook_attempts", *map(sa.column, ATTEMPT))
     conn.execute(
-        webhook_attempts.insert().values(
-            delivery_id="whd_1", number=1, worker="w", started_at=NOW, outcome="succeeded"
+        attempts.insert().values(
+            delivery_id="whd_1", number=1, worker="w", started_at=NOW.replace(tzinfo=None),
+            outcome="succeeded",
         )
-    )
+    )  # fmt: skip
 
 
 def _audit_refuses_changes(eng: sa.Engine) -> None:
