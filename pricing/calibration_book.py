@@ -135,10 +135,12 @@ def book_from_text(
     fields: Sequence[InputSpec],
     needed: set[str],
     check_inputs: bool = True,
+    check_facts: bool = True,
 ) -> Book:
     """A book from its cells as text ("" empty), checked as read_csv_book says; without
     `check_inputs`, a risk the edition refuses is a row it does not price (a book of
-    policies sold on other editions), not an error."""
+    policies sold on other editions), not an error; without `check_facts`, the facts
+    are taken as read before (a later pass over rows the first one checked)."""
     source, head = where.source, where.header
     inputs = edition.inputs.by_name
     by_field = {s.name: s for s in fields}
@@ -187,7 +189,7 @@ def book_from_text(
     for spec in edition.inputs.specs if check_inputs else ():
         if spec.name in book.risks.columns:
             _check(book, spec, book.risks[spec.name], everyone, labels[spec.name])
-    for spec in fields:
+    for spec in fields if check_facts else ():
         frame_ = book.facts if spec.name in book.facts.columns else book.risks
         if spec.name in frame_.columns:
             # a fact's fields matter only where it happened (shared ones are checked by

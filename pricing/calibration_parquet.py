@@ -43,8 +43,8 @@ class ParquetSlice:
     first: int = 0
     every: int = 1
 
-    def load(self, edition: Edition, trigger: Trigger) -> Book:
-        return read_parquet_book(self, edition, trigger)
+    def load(self, edition: Edition, trigger: Trigger, checked: bool = False) -> Book:
+        return read_parquet_book(self, edition, trigger, checks=not checked)
 
 
 def _files(path: Path) -> list[Path]:
@@ -74,7 +74,9 @@ def _metadata(file: Path) -> Any:
         raise BookError(f"{file}: not a Parquet file: {exc}") from None
 
 
-def read_parquet_book(part: ParquetSlice, edition: Edition, trigger: Trigger) -> Book:
+def read_parquet_book(
+    part: ParquetSlice, edition: Edition, trigger: Trigger, checks: bool = True
+) -> Book:
     """The slice's rows as a calibration book; a message names the file and its row."""
     frame = _read(Path(part.path), part.row_group)
     index = np.arange(len(frame))
@@ -83,8 +85,9 @@ def read_parquet_book(part: ParquetSlice, edition: Edition, trigger: Trigger) ->
     where = Where(part.path, part.path, index[keep] + part.first + 1, "row")
     text = pd.DataFrame({str(c): _text(frame[c]) for c in frame.columns}, index=frame.index)
     return book_from_text(
-        text, where, edition, trigger.name, trigger.fields, needed(edition, trigger)
-    )
+        text, where, edition, trigger.name, trigger.fields, needed(edition, trigger),
+        check_inputs=checks, check_facts=checks,
+    )  # fmt: skip
 
 
 def _read(file: Path, row_group: int) -> pd.DataFrame:

@@ -42,7 +42,9 @@ def in_process(fn: Callable[[S], R], slices: Sequence[S]) -> list[R]:
 
 
 class Slice(Protocol):
-    def load(self, edition: Edition, trigger: Trigger) -> Book: ...
+    def load(self, edition: Edition, trigger: Trigger, checked: bool = False) -> Book:
+        """The slice's rows; `checked`: pass one read them already (no check again)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -51,7 +53,7 @@ class Whole:
 
     book: Book
 
-    def load(self, edition: Edition, trigger: Trigger) -> Book:
+    def load(self, edition: Edition, trigger: Trigger, checked: bool = False) -> Book:
         return self.book
 
 
@@ -168,7 +170,7 @@ def _on_draft(
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """A slice priced on the draft, with its claim costs and which rows train."""
     part, paid = item
-    book = part.load(source, trigger)
+    book = part.load(source, trigger, checked=True)
     frame = price_frame(draft, book.risks, book.priced_at).frame
     return frame, paid.dense(len(book)), _train(book, until)
 

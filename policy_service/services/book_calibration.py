@@ -42,7 +42,7 @@ class ExportedSlice:
     #: keep every Nth policy of the month
     every: int = 1
 
-    def load(self, edition: Edition, trigger: Trigger) -> Book:
+    def load(self, edition: Edition, trigger: Trigger, checked: bool = False) -> Book:
         policies = sold_policies(
             Slice(self.path), None, self.livemode, ["id", "risk", "priced_at", "created_at"]
         )
@@ -71,7 +71,7 @@ class ExportedSlice:
         where = Where(self.path, self.path, np.arange(len(rows)) + 1, "row")
         return book_from_text(
             text, where, edition, trigger.name, trigger.fields, needed(edition, trigger),
-            check_inputs=False,
+            check_inputs=False, check_facts=not checked,
         )  # fmt: skip
 
 
