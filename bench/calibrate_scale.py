@@ -17,8 +17,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,17 +24,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from book_scale import timed  # noqa: E402  (bench/ is the script's folder)
+
 from policy_service.adapters.dask_runner import slice_runner  # noqa: E402
 from pricing.calibrate import run  # noqa: E402
 from pricing.loader import load_product  # noqa: E402
 from tests.integration.test_calibrate_on_dask import draft_files, write_parquet  # noqa: E402
 from tests.unit.test_calibrate_any import CODE, SOURCE, book_rows, write_product  # noqa: E402
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - started
 
 
 def main() -> None:

@@ -19,10 +19,12 @@ names the file, the line and the column: nothing is guessed or skipped.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +295,22 @@ def local_days(times: np.ndarray, tz: Any) -> np.ndarray:
     """Each time's local date in `tz`."""
     out: list[date] = [t.astimezone(tz).date() for t in times]
     return np.array(out, dtype=object)
+
+
+def cell_text(value: Any) -> str:
+    """A typed value as a CSV cell's text ("" for nothing): numbers in plain positional
+    notation (no exponent, no float32 noise, no trailing decimal zeros), booleans as true
+    or false, times in ISO 8601, structures (money, lists) as JSON."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return str(np.format_float_positional(value, trim="-"))
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict | list | np.ndarray):
+        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
+    return str(value)

@@ -8,11 +8,7 @@ With --dask, a slice is one row group: a worker holds one row group at a time.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .calibration_book import Book, BookError, Where, book_from_text
+from .calibration_book import Book, BookError, Where, book_from_text, cell_text
 from .calibration_claims import Trigger, needed
 from .model import Edition
 
@@ -104,24 +100,6 @@ def _text(series: pd.Series) -> pd.Series:
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:  # lists or structs: no hashing, each cell on its own
-        return pd.Series([_cell(v) for v in series], index=series.index, dtype=object)
-    texts = np.array([_cell(v) for v in uniques] + [""], dtype=object)
+        return pd.Series([cell_text(v) for v in series], index=series.index, dtype=object)
+    texts = np.array([cell_text(v) for v in uniques] + [""], dtype=object)
     return pd.Series(texts[codes], index=series.index, dtype=object)
-
-
-def _cell(value: Any) -> str:
-    """A typed value as CSV text: numbers in plain positional notation (no exponent, no
-    float32 noise, no trailing decimal zeros), times in ISO 8601, structures as JSON."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        return str(np.format_float_positional(value, trim="-"))
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict | list | np.ndarray):
-        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
-    return str(value)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from policy_service.adapters import parquet_book
-from pricing.calibration_book import Book, Where, book_from_text
+from pricing.calibration_book import Book, Where, book_from_text, cell_text
 from pricing.calibration_claims import Trigger, needed
 from pricing.identifiers import stand_ins as stand_ins_of
 from pricing.model import Edition, Product
@@ -107,10 +107,10 @@ def _as_text(
     ]
     columns: dict[str, list[str]] = {}
     for spec in edition.inputs.specs:
-        columns[spec.name] = [_cell(r.get(spec.name)) for r in risks]
+        columns[spec.name] = [cell_text(r.get(spec.name)) for r in risks]
     for spec in trigger.fields:
         if spec.name not in columns:
-            columns[spec.name] = [_cell(f.get(spec.name)) for f in facts]
+            columns[spec.name] = [cell_text(f.get(spec.name)) for f in facts]
     # a policy stored before priced_at was kept: priced when it was sold
     priced = rows["priced_at"].fillna(rows["created_at"])
     columns["priced_at"] = [t.isoformat() for t in priced]
@@ -120,15 +120,3 @@ def _as_text(
 
 def _standing(values: dict[str, Any], stand_ins: Mapping[str, str]) -> dict[str, Any]:
     return values | {k: v for k, v in stand_ins.items() if values.get(k) is not None}
-
-
-def _cell(value: Any) -> str:
-    """A JSON value as a CSV cell: money and other objects as JSON, a boolean as true or
-    false, nothing as empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
